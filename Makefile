@@ -1,0 +1,47 @@
+# azureml-deploy — developer entry points. `make help` lists them.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
+UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --universal \
+	--python-version 3.11 --custom-compile-command "make lock"
+
+.PHONY: help setup test lint format lock demo clean
+
+help:
+	@echo "make demo    deploy the example model server to the local Azure emulator"
+	@echo "make test    set up everything the tests need and run the whole suite"
+	@echo "make lint    ruff + mypy --strict on deployer/"
+	@echo "make setup   create .venv with the pinned dependencies"
+	@echo "make lock    re-pin requirements.lock and requirements-dev.lock from pyproject.toml"
+
+setup: $(STAMP)
+
+$(STAMP):
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --editable .
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+test: setup
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict deployer
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+lock: setup
+	$(UV_COMPILE) -o requirements.lock
+	$(UV_COMPILE) --extra dev --extra emulator -c requirements.lock -o requirements-dev.lock
+
+demo: setup
+	$(BIN)/azureml-deploy validate --config examples/credit-risk/deploy.yml
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,90 @@
+"""`azureml-deploy validate`: check the deploy file offline, report every problem at its line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from deployer.context import workspace_root
+from deployer.diagnostics import Severity
+from deployer.errors import ExitCode
+from deployer.github import problem_annotation
+from deployer.spec import DeployFile, DeploySpec, ValidationReport, validate_deploy_file
+
+# Shown next to a name template so the user sees what it becomes.
+EXAMPLE_VALUES = {
+    "pr": "123",
+    "branch": "main",
+    "sha": "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39",
+    "short_sha": "3f2a9c1",
+    "tag": "v1.2.0",
+    "run_id": "8123456789",
+}
+
+
+def run_validate(
+    config: str,
+    environment: str | None,
+    *,
+    github: bool,
+    stdout: TextIO = sys.stdout,
+    stderr: TextIO = sys.stderr,
+) -> ExitCode:
+    path = Path(config)
+    report = validate_deploy_file(path, environment=environment, workspace=workspace_root(path))
+    for problem in report.problems:
+        print(problem.human(config), file=stderr)
+        if github:
+            print(problem_annotation(problem, config), file=stdout)
+    if report.deploy_file is None:
+        errors = sum(1 for problem in report.problems if problem.severity is Severity.ERROR)
+        print(
+            f"{config}: {errors} error{'s' if errors != 1 else ''}; nothing was deployed",
+            file=stderr,
+        )
+        return ExitCode.FAILURE
+    print(_summary(config, report, report.deploy_file), file=stdout)
+    return ExitCode.OK
+
+
+def _summary(config: str, report: ValidationReport, deploy_file: DeployFile) -> str:
+    warnings = len(report.problems)
+    checked = ["base", *deploy_file.environments]
+    heading = f"{config} is valid ({', '.join(checked)})"
+    if warnings:
+        heading += f", with {warnings} warning{'s' if warnings != 1 else ''}"
+    rows = [("environment", "endpoint", "image", "deployment", "rollout")]
+    rows.append(_row("(base)", deploy_file.base))
+    rows.extend(_row(name, spec) for name, spec in deploy_file.environments.items())
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    return "\n".join([heading, "", *lines])
+
+
+def _row(label: str, spec: DeploySpec) -> tuple[str, str, str, str, str]:
+    endpoint = spec.endpoint.name_template
+    if spec.endpoint.placeholders:
+        endpoint += f" (e.g. {spec.endpoint.render_name(EXAMPLE_VALUES)})"
+    image = spec.image
+    if image.build is not None:
+        context = image.build.context
+        shown = (
+            Path(context).relative_to(spec.source.parent)
+            if context != spec.source.parent
+            else Path()
+        )
+        source = f"build {shown.as_posix()} -> {image.registry}/{image.repository}"
+    else:
+        source = f"ref {image.ref}"
+    deployment = f"{spec.deployment.instance_count} x {spec.deployment.instance_type}"
+    rollout = str(spec.rollout.strategy)
+    if spec.rollout.strategy == "canary":
+        rollout += " " + "/".join(str(step) for step in spec.rollout.canary_steps)
+    rollout += ", smoke test" if spec.smoke_test is not None else ", no smoke test"
+    if spec.ttl_hours is not None:
+        rollout += f", ttl {spec.ttl_hours:g} h"
+    return (label, endpoint, source, deployment, rollout)

@@ -1,0 +1,181 @@
+"""The deploy file: load with positions, validate the base and every overlay, build the spec.
+
+Validation never touches the network and needs no credentials, so it also runs on pull
+requests from forks. It reports every problem it can find, each at its line and column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from deployer.diagnostics import Problem, has_errors
+from deployer.errors import InvalidDeployFileError, UsageError
+from deployer.spec.findings import Finding
+from deployer.spec.model import DeploySpec, build_spec
+from deployer.spec.overlay import merge
+from deployer.spec.rules import Places, rule_findings
+from deployer.spec.schemacheck import schema_findings
+from deployer.spec.source import Document, Mark, load_document
+
+__all__ = [
+    "DeployFile",
+    "DeploySpec",
+    "ValidationReport",
+    "load_deploy_spec",
+    "validate_deploy_file",
+]
+
+MAX_FILE_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class DeployFile:
+    """A valid deploy file: the base and each environment, resolved."""
+
+    path: Path
+    base: DeploySpec
+    environments: Mapping[str, DeploySpec] = field(default_factory=lambda: MappingProxyType({}))
+
+    def select(self, environment: str | None) -> DeploySpec:
+        if environment is None:
+            return self.base
+        return self.environments[environment]
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    problems: tuple[Problem, ...]
+    environment_names: tuple[str, ...]
+    deploy_file: DeployFile | None  # None when there is any error
+
+    @property
+    def valid(self) -> bool:
+        return self.deploy_file is not None
+
+
+def read_deploy_file(path: Path) -> bytes:
+    try:
+        if path.is_dir():
+            raise UsageError(
+                f"{path} is a directory, not a deploy file",
+                hint=f"pass the file itself, e.g. --config {path / 'deploy.yml'}",
+            )
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise UsageError(
+            f"deploy file {path} not found",
+            hint="pass its path with --config (the action's `config` input); "
+            "paths are relative to the working directory",
+        ) from None
+    except OSError as exc:
+        raise UsageError(f"cannot read deploy file {path}: {exc.strerror}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise UsageError(
+            f"{path} is larger than {MAX_FILE_BYTES // 1024} KiB; is it a deploy file?"
+        )
+    return raw
+
+
+def validate_deploy_file(
+    path: Path, *, environment: str | None = None, workspace: Path
+) -> ValidationReport:
+    """Validate `path`: the base and every overlay, or the base and just `environment`.
+
+    Raises UsageError when the file cannot be read or `environment` is not defined in it.
+    """
+    loaded = load_document(read_deploy_file(path))
+    if loaded.document is None:
+        return ValidationReport(tuple(sorted(loaded.problems)), (), None)
+    document = loaded.document
+    places = Places(folder=path.resolve().parent, workspace=workspace)
+    overlays = document.get(("environments",))
+    environment_names = tuple(overlays) if isinstance(overlays, dict) else ()
+    if environment is not None and environment not in environment_names:
+        defined = ", ".join(environment_names) or "none"
+        raise UsageError(
+            f"environment {environment!r} is not defined in {path} (defined: {defined})",
+            hint="add it under `environments:` in the deploy file, or pick a defined one",
+        )
+
+    collector = _Collector(loaded.problems)
+    collector.add(schema_findings(document))
+    base = _without_environments(document)
+    collector.add(rule_findings(base, places))
+
+    merged_documents: dict[str, Document] = {}
+    chosen = environment_names if environment is None else (environment,)
+    for name in chosen:
+        overlay = document.subdocument(("environments", name))
+        if not isinstance(overlay.data, dict):
+            continue  # reported by the schema check
+        overlay_body = _without_keys(overlay, "ttl_hours")
+        merged = merge(base, overlay_body)
+        merged_documents[name] = merged
+        prefix = f"environment {name!r}: "
+        collector.add(schema_findings(merged), prefix)
+        collector.add(rule_findings(merged, places), prefix)
+
+    problems = collector.problems()
+    if has_errors(list(problems)):
+        return ValidationReport(problems, environment_names, None)
+    environments = {
+        name: build_spec(merged, path, name, _ttl(document, name))
+        for name, merged in merged_documents.items()
+    }
+    deploy_file = DeployFile(
+        path=path,
+        base=build_spec(base, path, None, None),
+        environments=MappingProxyType(environments),
+    )
+    return ValidationReport(problems, environment_names, deploy_file)
+
+
+def load_deploy_spec(path: Path, environment: str | None, *, workspace: Path) -> DeploySpec:
+    """The spec to deploy, or InvalidDeployFileError carrying every problem."""
+    report = validate_deploy_file(path, environment=environment, workspace=workspace)
+    if report.deploy_file is None:
+        raise InvalidDeployFileError(
+            f"{path} is invalid", problems=report.problems, hint="run `azureml-deploy validate`"
+        )
+    return report.deploy_file.select(environment)
+
+
+class _Collector:
+    """Problems without repeats: a base problem inherited by every overlay is reported once."""
+
+    def __init__(self, initial: list[Problem]) -> None:
+        self._problems = list(initial)
+        self._seen: set[tuple[Mark, str]] = set()
+
+    def add(self, findings: list[Finding], prefix: str = "") -> None:
+        for finding in findings:
+            key = (finding.mark, finding.detail)
+            if key in self._seen:
+                continue
+            self._seen.add(key)
+            self._problems.append(finding.problem(prefix))
+
+    def problems(self) -> tuple[Problem, ...]:
+        """In file order; at the same place, the base's problem before its environments'."""
+        unique = list(dict.fromkeys(self._problems))
+        return tuple(sorted(unique, key=lambda problem: (problem.line, problem.column)))
+
+
+def _without_environments(document: Document) -> Document:
+    return _without_keys(document, "environments")
+
+
+def _without_keys(document: Document, *keys: str) -> Document:
+    data = {key: value for key, value in document.data.items() if key not in keys}
+    locations = {p: loc for p, loc in document.locations.items() if not (p and p[0] in keys)}
+    texts = {p: text for p, text in document.scalar_text.items() if not (p and p[0] in keys)}
+    return Document(data, locations, texts)
+
+
+def _ttl(document: Document, environment: str) -> float | None:
+    value = document.get(("environments", environment, "ttl_hours"))
+    return float(value) if isinstance(value, int | float) else None

@@ -1,0 +1,235 @@
+"""The deploy file as frozen dataclasses, built only from a document that passed validation.
+
+Defaults here are the schema's `default` values (a test keeps the two identical).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from deployer.spec import names
+from deployer.spec.source import Document, JsonPath
+
+
+class AuthMode(StrEnum):
+    KEY = "key"
+    AML_TOKEN = "aml_token"  # noqa: S105 - an auth mode, not a password
+
+
+class Strategy(StrEnum):
+    BLUE_GREEN = "blue-green"
+    CANARY = "canary"
+    REPLACE = "replace"
+
+
+def _frozen(mapping: Mapping[str, str] | None = None) -> Mapping[str, str]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    name_template: str
+    auth_mode: AuthMode = AuthMode.KEY
+    description: str | None = None
+    tags: Mapping[str, str] = field(default_factory=_frozen)
+
+    def render_name(self, values: Mapping[str, str]) -> str:
+        return names.render(self.name_template, values)
+
+    @property
+    def placeholders(self) -> tuple[str, ...]:
+        return names.placeholders(self.name_template)
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    context: Path
+    dockerfile: Path
+    args: Mapping[str, str] = field(default_factory=_frozen)
+    target: str | None = None
+    platform: str = "linux/amd64"
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    registry: str | None = None
+    repository: str | None = None
+    build: BuildSpec | None = None
+    ref: str | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    port: int
+    path: str
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    liveness_route: Route
+    readiness_route: Route
+    scoring_route: Route
+
+
+@dataclass(frozen=True)
+class RequestSettings:
+    request_timeout_ms: int = 5000
+    max_concurrent_requests_per_instance: int = 1
+    max_queue_wait_ms: int = 500
+
+
+@dataclass(frozen=True)
+class Probe:
+    initial_delay: int = 10
+    period: int = 10
+    timeout: int = 2
+    success_threshold: int = 1
+    failure_threshold: int = 30
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    instance_type: str
+    inference_config: InferenceConfig
+    instance_count: int = 1
+    environment_variables: Mapping[str, str] = field(default_factory=_frozen)
+    request_settings: RequestSettings = field(default_factory=RequestSettings)
+    liveness_probe: Probe = field(default_factory=Probe)
+    readiness_probe: Probe = field(default_factory=Probe)
+    app_insights_enabled: bool = False
+    egress_public_network_access: str = "enabled"
+
+
+@dataclass(frozen=True)
+class RolloutSpec:
+    strategy: Strategy = Strategy.BLUE_GREEN
+    canary_steps: tuple[int, ...] = (10, 50, 100)
+    step_wait_seconds: int = 60
+    timeout_minutes: int = 30
+    keep_previous: bool = False
+
+
+@dataclass(frozen=True)
+class SmokeTestSpec:
+    request: Path
+    expect_status: int = 200
+    expect_body_schema: Path | None = None
+    timeout_seconds: int = 30
+    attempts: int = 3
+
+
+@dataclass(frozen=True)
+class DeploySpec:
+    """One deployable configuration: the base, or the base with an environment's overlay."""
+
+    source: Path
+    environment: str | None
+    endpoint: EndpointSpec
+    image: ImageSpec
+    deployment: DeploymentSpec
+    rollout: RolloutSpec = field(default_factory=RolloutSpec)
+    smoke_test: SmokeTestSpec | None = None
+    ttl_hours: float | None = None
+
+
+def build_spec(
+    document: Document, source: Path, environment: str | None, ttl_hours: float | None
+) -> DeploySpec:
+    """A DeploySpec from a validated document; relative paths start at `source`'s folder."""
+    reader = _Reader(document)
+    folder = source.parent
+    data = document.data
+    endpoint = data["endpoint"]
+    image = data["image"]
+    deployment = data["deployment"]
+    rollout = data.get("rollout", {})
+    smoke = data.get("smoke_test")
+
+    build: BuildSpec | None = None
+    if "build" in image:
+        raw_build = image["build"]
+        context = folder / raw_build.get("context", ".")
+        build = BuildSpec(
+            context=context,
+            dockerfile=context / raw_build.get("dockerfile", "Dockerfile"),
+            args=reader.strings(("image", "build", "args")),
+            target=raw_build.get("target"),
+            platform=raw_build.get("platform", "linux/amd64"),
+        )
+    return DeploySpec(
+        source=source,
+        environment=environment,
+        endpoint=EndpointSpec(
+            name_template=endpoint["name"],
+            auth_mode=AuthMode(endpoint.get("auth_mode", AuthMode.KEY)),
+            description=endpoint.get("description"),
+            tags=reader.strings(("endpoint", "tags")),
+        ),
+        image=ImageSpec(
+            registry=image.get("registry"),
+            repository=image.get("repository"),
+            build=build,
+            ref=image.get("ref"),
+        ),
+        deployment=DeploymentSpec(
+            instance_type=deployment["instance_type"],
+            inference_config=InferenceConfig(
+                **{
+                    name: Route(port=int(route["port"]), path=route["path"])
+                    for name, route in deployment["inference_config"].items()
+                }
+            ),
+            instance_count=int(deployment.get("instance_count", 1)),
+            environment_variables=reader.strings(("deployment", "environment_variables")),
+            request_settings=RequestSettings(**_ints(deployment.get("request_settings"))),
+            liveness_probe=Probe(**_ints(deployment.get("liveness_probe"))),
+            readiness_probe=Probe(**_ints(deployment.get("readiness_probe"))),
+            app_insights_enabled=bool(deployment.get("app_insights_enabled", False)),
+            egress_public_network_access=deployment.get("egress_public_network_access", "enabled"),
+        ),
+        rollout=RolloutSpec(
+            strategy=Strategy(rollout.get("strategy", Strategy.BLUE_GREEN)),
+            canary_steps=tuple(int(step) for step in rollout.get("canary_steps", (10, 50, 100))),
+            step_wait_seconds=int(rollout.get("step_wait_seconds", 60)),
+            timeout_minutes=int(rollout.get("timeout_minutes", 30)),
+            keep_previous=bool(rollout.get("keep_previous", False)),
+        ),
+        smoke_test=None
+        if smoke is None
+        else SmokeTestSpec(
+            request=folder / smoke["request"],
+            expect_status=int(smoke.get("expect_status", 200)),
+            expect_body_schema=folder / smoke["expect_body_schema"]
+            if "expect_body_schema" in smoke
+            else None,
+            timeout_seconds=int(smoke.get("timeout_seconds", 30)),
+            attempts=int(smoke.get("attempts", 3)),
+        ),
+        ttl_hours=ttl_hours,
+    )
+
+
+def _ints(values: dict[str, Any] | None) -> dict[str, int]:
+    # JSON Schema counts 10.0 as an integer; the dataclasses hold real ints.
+    return {key: int(value) for key, value in (values or {}).items()}
+
+
+class _Reader:
+    def __init__(self, document: Document) -> None:
+        self._document = document
+
+    def strings(self, path: JsonPath) -> Mapping[str, str]:
+        """A mapping of strings; numbers are taken exactly as written (`3.10` stays "3.10")."""
+        values = self._document.get(path) or {}
+        result: dict[str, str] = {}
+        for key, value in values.items():
+            if isinstance(value, str):
+                result[key] = value
+            else:
+                result[key] = self._document.scalar_text.get((*path, key), str(value))
+        return _frozen(result)

@@ -1,0 +1,252 @@
+"""Rules a JSON Schema cannot express: cross-field rules, name templates, and referenced files.
+
+Each rule reads the document defensively: a value of the wrong type was already reported by the
+schema check, so a rule skips it instead of reporting it twice (or crashing).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from deployer.diagnostics import did_you_mean
+from deployer.spec import names
+from deployer.spec.findings import Finding, error, warning
+from deployer.spec.schemacheck import deploy_schema
+from deployer.spec.skus import MANAGED_ONLINE_SKUS
+from deployer.spec.source import Document, JsonPath
+
+
+@dataclass(frozen=True)
+class Places:
+    """Where relative paths start (the deploy file's folder) and where they must stay."""
+
+    folder: Path
+    workspace: Path
+
+
+def rule_findings(document: Document, places: Places) -> list[Finding]:
+    return [
+        *_rollout(document),
+        *_endpoint_name(document),
+        *_image_ref(document),
+        *_instance_type(document),
+        *_files(document, places),
+    ]
+
+
+def _rollout(document: Document) -> Iterator[Finding]:
+    rollout = document.get(("rollout",))
+    if not isinstance(rollout, dict):
+        return
+    strategy = rollout.get("strategy", "blue-green")
+    if not isinstance(strategy, str):
+        return
+    if "strategy" in rollout:
+        where = f", set at line {document.value_mark(('rollout', 'strategy')).line}"
+    else:
+        where = ", the default"
+    steps_path: JsonPath = ("rollout", "canary_steps")
+    steps = rollout.get("canary_steps")
+    if steps is not None and strategy != "canary":
+        yield error(
+            steps_path,
+            f"only applies to strategy canary (the strategy is {strategy!r}{where}); "
+            "remove it, or move it to the environments that use canary",
+            document.key_mark(steps_path),
+        )
+    elif isinstance(steps, list) and all(_is_int(step) for step in steps) and steps:
+        for index in range(1, len(steps)):
+            if steps[index] <= steps[index - 1]:
+                yield error(
+                    (*steps_path, index),
+                    f"must be greater than the step before it ({steps[index - 1]}); "
+                    f"canary steps increase strictly (got {steps[index]})",
+                    document.value_mark((*steps_path, index)),
+                )
+        if steps[-1] != 100:
+            last = len(steps) - 1
+            yield error(
+                (*steps_path, last),
+                f"must be 100: the last canary step sends all traffic to the new deployment "
+                f"(got {steps[-1]})",
+                document.value_mark((*steps_path, last)),
+            )
+    keep_path: JsonPath = ("rollout", "keep_previous")
+    if rollout.get("keep_previous") is True and strategy != "blue-green":
+        yield error(
+            keep_path,
+            f"only applies to strategy blue-green (the strategy is {strategy!r}{where})",
+            document.key_mark(keep_path),
+        )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _endpoint_name(document: Document) -> Iterator[Finding]:
+    path: JsonPath = ("endpoint", "name")
+    template = document.get(path)
+    if not isinstance(template, str) or not template:
+        return  # the schema check reported it
+    problems = names.template_problems(template)
+    if not _matches_schema(("endpoint", "name"), template):
+        # The schema check already said which characters are allowed.
+        problems = [problem for problem in problems if not problem.startswith("contains ")]
+    for problem in problems:
+        yield error(path, problem, document.value_mark(path))
+    if problems:
+        return
+    if not names.placeholders(template):
+        rendered = names.render(template, {})
+        if rendered != template:
+            yield warning(
+                path,
+                f"will be used as {rendered!r} (names are lower-cased and repeated '-' "
+                "collapsed); write it that way to avoid surprises",
+                document.value_mark(path),
+            )
+
+
+_REF = re.compile(r"(?P<registry>[^/]+)/(?P<repository>[^:@]+)(?::[^@]+)?(?:@.+)?")
+
+
+def _image_ref(document: Document) -> Iterator[Finding]:
+    image = document.get(("image",))
+    if not isinstance(image, dict) or not isinstance(image.get("ref"), str):
+        return
+    match = _REF.fullmatch(image["ref"])
+    if match is None or not _matches_schema(("image", "ref"), image["ref"]):
+        return  # the schema check reported it
+    for part in ("registry", "repository"):
+        given = image.get(part)
+        if (
+            isinstance(given, str)
+            and _matches_schema(("image", part), given)
+            and given != match[part]
+        ):
+            yield error(
+                ("image", part),
+                f"is {given!r} but image.ref is in {part} {match[part]!r}; "
+                f"remove image.{part} or make them agree",
+                document.value_mark(("image", part)),
+            )
+
+
+_DEFINITION_OF = {"endpoint": "endpoint", "image": "image"}
+
+
+def _matches_schema(path: JsonPath, value: str) -> bool:
+    """Whether `value` matches the schema's pattern for the field at `path` (section, field)."""
+    section, name = path
+    field = deploy_schema()["$defs"][_DEFINITION_OF[str(section)]]["properties"][name]
+    return re.fullmatch(field["pattern"], value) is not None
+
+
+def _instance_type(document: Document) -> Iterator[Finding]:
+    path: JsonPath = ("deployment", "instance_type")
+    size = document.get(path)
+    if not isinstance(size, str) or size in MANAGED_ONLINE_SKUS:
+        return
+    suggestion = did_you_mean(size, sorted(MANAGED_ONLINE_SKUS))
+    yield warning(
+        path,
+        f"{size!r} is not a VM size known to support managed online endpoints{suggestion} "
+        "(Azure will refuse it if it is not)",
+        document.value_mark(path),
+    )
+
+
+def _files(document: Document, places: Places) -> Iterator[Finding]:
+    if isinstance(document.get(("smoke_test",)), dict):
+        yield from _json_file(document, places, ("smoke_test", "request"), is_schema=False)
+        yield from _json_file(
+            document, places, ("smoke_test", "expect_body_schema"), is_schema=True
+        )
+    if isinstance(document.get(("image", "build")), dict):
+        context_field = _PathField(("image", "build", "context"), "directory", default=".")
+        context, problem = _resolve(document, places, context_field, places.folder)
+        if problem is not None:
+            yield problem
+        elif context is not None:
+            dockerfile_field = _PathField(
+                ("image", "build", "dockerfile"), "file", default="Dockerfile"
+            )
+            _, problem = _resolve(document, places, dockerfile_field, context)
+            if problem is not None:
+                yield problem
+
+
+@dataclass(frozen=True)
+class _PathField:
+    path: JsonPath
+    kind: Literal["file", "directory"]
+    default: str | None = None
+
+
+def _resolve(
+    document: Document, places: Places, field: _PathField, folder: Path
+) -> tuple[Path | None, Finding | None]:
+    """The path named by `field`, resolved from `folder`, or a finding saying what is wrong."""
+    path = field.path
+    written = document.get(path, field.default)
+    if not isinstance(written, str) or not written:
+        return None, None  # absent, or the schema check reported it
+    given = isinstance(document.get(path), str)
+    mark = document.value_mark(path) if given else document.key_mark(path[:-1])
+    shown = written if given else f"{written} (the default)"
+    if Path(written).is_absolute():
+        return None, error(
+            path, f"must be a path relative to the deploy file (got {written})", mark
+        )
+    resolved = (folder / written).resolve()
+    workspace = places.workspace.resolve()
+    if not resolved.is_relative_to(workspace):
+        return None, error(path, f"points outside the workspace ({shown})", mark)
+    relative = resolved.relative_to(workspace).as_posix() or "."
+    if not resolved.exists():
+        return None, error(path, f"names {shown}, but {relative} does not exist", mark)
+    if field.kind == "file" and not resolved.is_file():
+        return None, error(path, f"names {shown}, but {relative} is not a file", mark)
+    if field.kind == "directory" and not resolved.is_dir():
+        return None, error(path, f"names {shown}, but {relative} is not a directory", mark)
+    return resolved, None
+
+
+def _json_file(
+    document: Document, places: Places, path: JsonPath, *, is_schema: bool
+) -> Iterator[Finding]:
+    file, problem = _resolve(document, places, _PathField(path, "file"), places.folder)
+    if problem is not None:
+        yield problem
+        return
+    if file is None:
+        return
+    shown = file.relative_to(places.workspace.resolve()).as_posix()
+    content, reason = _load_json(file)
+    if reason is None and is_schema:
+        try:
+            Draft202012Validator.check_schema(content)
+        except SchemaError as exc:
+            reason = f"is not a valid JSON Schema: {exc.message}"
+    if reason is not None:
+        yield error(path, f"names {shown}, which {reason}", document.value_mark(path))
+
+
+def _load_json(file: Path) -> tuple[Any, str | None]:
+    try:
+        return json.loads(file.read_bytes().decode("utf-8-sig")), None
+    except UnicodeDecodeError:
+        return None, "is not UTF-8 text"
+    except json.JSONDecodeError as exc:
+        return None, f"is not valid JSON: {exc.msg} at its line {exc.lineno}, column {exc.colno}"
+    except OSError as exc:
+        return None, f"cannot be read: {exc.strerror}"
