@@ -6,13 +6,14 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | c
 UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --universal \
 	--python-version 3.11 --custom-compile-command "make lock"
 
-.PHONY: help setup test lint format lock demo clean
+.PHONY: help setup test lint format lock docs demo clean
 
 help:
 	@echo "make demo    deploy the example model server to the local Azure emulator"
 	@echo "make test    set up everything the tests need and run the whole suite"
 	@echo "make lint    ruff + mypy --strict on deployer/"
 	@echo "make setup   create .venv with the pinned dependencies"
+	@echo "make docs    regenerate docs/deploy-file.md from the schema"
 	@echo "make lock    re-pin requirements.lock and requirements-dev.lock from pyproject.toml"
 
 setup: $(STAMP)
@@ -39,6 +40,9 @@ format: setup
 lock: setup
 	$(UV_COMPILE) -o requirements.lock
 	$(UV_COMPILE) --extra dev --extra emulator -c requirements.lock -o requirements-dev.lock
+
+docs: setup
+	$(BIN)/python schema/reference.py > docs/deploy-file.md
 
 demo: setup
 	$(BIN)/azureml-deploy validate --config examples/credit-risk/deploy.yml

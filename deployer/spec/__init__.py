@@ -18,7 +18,7 @@ from deployer.spec.model import DeploySpec, build_spec
 from deployer.spec.overlay import merge
 from deployer.spec.rules import Places, rule_findings
 from deployer.spec.schemacheck import schema_findings
-from deployer.spec.source import Document, Mark, load_document
+from deployer.spec.source import Document, JsonPath, Mark, load_document
 
 __all__ = [
     "DeployFile",
@@ -101,13 +101,13 @@ def validate_deploy_file(
             hint="add it under `environments:` in the deploy file, or pick a defined one",
         )
 
+    chosen = environment_names if environment is None else (environment,)
     collector = _Collector(loaded.problems)
-    collector.add(schema_findings(document))
+    collector.add([finding for finding in schema_findings(document) if _concerns(finding, chosen)])
     base = _without_environments(document)
     collector.add(rule_findings(base, places))
 
     merged_documents: dict[str, Document] = {}
-    chosen = environment_names if environment is None else (environment,)
     for name in chosen:
         overlay = document.subdocument(("environments", name))
         if not isinstance(overlay.data, dict):
@@ -144,16 +144,30 @@ def load_deploy_spec(path: Path, environment: str | None, *, workspace: Path) ->
     return report.deploy_file.select(environment)
 
 
+def _concerns(finding: Finding, environments: tuple[str, ...]) -> bool:
+    """Whether a finding of the whole file is about the base or one of `environments`."""
+    path = finding.path
+    return not (len(path) >= 2 and path[0] == "environments" and path[1] not in environments)
+
+
 class _Collector:
-    """Problems without repeats: a base problem inherited by every overlay is reported once."""
+    """Problems without repeats.
+
+    The same problem is found more than once: a base problem again in every merged overlay,
+    an overlay problem both in the file as written and in the merge. It is reported once.
+    """
 
     def __init__(self, initial: list[Problem]) -> None:
         self._problems = list(initial)
-        self._seen: set[tuple[Mark, str]] = set()
+        self._seen: set[tuple[Mark, JsonPath, str, str]] = set()
 
     def add(self, findings: list[Finding], prefix: str = "") -> None:
         for finding in findings:
-            key = (finding.mark, finding.detail)
+            path = finding.path
+            if len(path) >= 2 and path[0] == "environments":
+                path = path[2:]  # the same place as in the merged document
+            wording = "" if finding.kind.startswith("schema:") else finding.detail
+            key = (finding.mark, path, finding.kind, wording)
             if key in self._seen:
                 continue
             self._seen.add(key)

@@ -14,6 +14,9 @@ class Finding:
     detail: str  # what is wrong, phrased to follow the path: "must be >= 1 (got 0)"
     mark: Mark
     severity: Severity = Severity.ERROR
+    # What found it: "schema:<keyword>" or "rule". Two findings of the same schema keyword at
+    # the same place and path are the same problem, however their wording differs.
+    kind: str = "rule"
 
     def message(self) -> str:
         return f"{render_path(self.path)} {self.detail}"
@@ -22,8 +25,8 @@ class Finding:
         return Problem(self.mark.line, self.mark.column, self.severity, prefix + self.message())
 
 
-def error(path: JsonPath, detail: str, mark: Mark) -> Finding:
-    return Finding(path, detail, mark, Severity.ERROR)
+def error(path: JsonPath, detail: str, mark: Mark, kind: str = "rule") -> Finding:
+    return Finding(path, detail, mark, Severity.ERROR, kind)
 
 
 def warning(path: JsonPath, detail: str, mark: Mark) -> Finding:

@@ -39,11 +39,13 @@ WORST_CASES: tuple[Mapping[str, str], ...] = (
         "run_id": "99999999999",
     },
     {
+        # The smallest contribution of each placeholder: free text that sanitizes to nothing,
+        # one-digit numbers.
         "pr": "1",
         "branch": "é",
         "sha": "0" * 40,
         "short_sha": "0000000",
-        "tag": "1",
+        "tag": "é",
         "run_id": "1",
     },
 )

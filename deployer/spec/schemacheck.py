@@ -57,7 +57,8 @@ def schema_findings(document: Document) -> list[Finding]:
 
 def _findings(violation: ValidationError, document: Document) -> Iterator[Finding]:
     path: JsonPath = tuple(violation.absolute_path)
-    keyword = violation.validator
+    keyword = str(violation.validator)
+    kind = f"schema:{keyword}"
     schema = violation.schema if isinstance(violation.schema, dict) else {}
     custom = schema.get("errorMessage")
     instance: Any = violation.instance
@@ -66,7 +67,7 @@ def _findings(violation: ValidationError, document: Document) -> Iterator[Findin
         # The offending thing is a key of the mapping at `path`, not a value.
         key_path = (*path, str(instance))
         detail = f"is not a valid name: {custom}" if custom else f"is not a valid name ({keyword})"
-        yield error(key_path, detail, document.key_mark(key_path))
+        yield error(key_path, detail, document.key_mark(key_path), kind)
     elif keyword == "additionalProperties" and isinstance(instance, dict):
         known = sorted(schema.get("properties", {}))
         for key in sorted(set(instance) - set(known)):
@@ -74,19 +75,19 @@ def _findings(violation: ValidationError, document: Document) -> Iterator[Findin
             hint = _KEY_HINTS.get(key) or did_you_mean(key, known)
             if not hint and known:
                 hint = f" (known keys: {', '.join(known)})"
-            yield error(key_path, f"is not a known key{hint}", document.key_mark(key_path))
+            yield error(key_path, f"is not a known key{hint}", document.key_mark(key_path), kind)
     elif keyword == "required" and isinstance(instance, dict):
         required: Any = violation.validator_value
         for key in required:
             if key not in instance:
                 detail = custom or "is required"
-                yield error((*path, key), detail, document.key_mark(path))
+                yield error((*path, key), detail, document.key_mark(path), kind)
     else:
         detail = _detail(violation, custom, document.scalar_text.get(path))
         # A problem with a whole mapping is shown at its key, a problem with a value at the value.
         is_mapping = isinstance(instance, dict)
         mark = document.key_mark(path) if is_mapping else document.value_mark(path)
-        yield error(path, detail, mark)
+        yield error(path, detail, mark, kind)
 
 
 def _detail(violation: ValidationError, custom: str | None, source_text: str | None) -> str:

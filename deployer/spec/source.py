@@ -8,6 +8,7 @@ can be reported at its place in the file and none of them ends in a traceback.
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from dataclasses import dataclass, field
@@ -38,14 +39,25 @@ _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 @dataclass(frozen=True, order=True)
 class Mark:
-    """A 1-based position in the file."""
+    """A 1-based position in the file: lines end at LF, columns count characters."""
 
     line: int
     column: int
 
-    @classmethod
-    def of(cls, node: Node) -> Mark:
-        return cls(node.start_mark.line + 1, node.start_mark.column + 1)
+
+class _Positions:
+    """Character index → Mark. YAML also breaks lines at NEL, LS and PS (U+0085, U+2028,
+    U+2029); editors and GitHub count LF only, so PyYAML's own line numbers are not used."""
+
+    def __init__(self, text: str) -> None:
+        self._line_starts = [0] + [index + 1 for index, char in enumerate(text) if char == "\n"]
+
+    def at(self, index: int) -> Mark:
+        line = bisect.bisect_right(self._line_starts, index)
+        return Mark(line, index - self._line_starts[line - 1] + 1)
+
+    def of(self, node: Node) -> Mark:
+        return self.at(node.start_mark.index)
 
 
 FILE_START = Mark(1, 1)
@@ -143,15 +155,16 @@ def load_document(raw: bytes) -> LoadResult:
     """Parse a YAML file (bytes as read from disk) into a located document, or say why not."""
     try:
         text = _decode(raw)
-        root = _compose_single(text)
-        converter = _Converter()
+        positions = _Positions(text)
+        root = _compose_single(text, positions)
+        converter = _Converter(positions)
         data = converter.convert(root, (), None, depth=0)
     except _Fatal as fatal:
         return LoadResult(None, [fatal.problem])
     if not isinstance(data, dict):
         kind = _describe_node(root)
         problem = _error(
-            Mark.of(root),
+            positions.of(root),
             f"the deploy file must be a mapping of keys such as `version:` and `endpoint:`, "
             f"but it is {kind}",
         )
@@ -180,18 +193,13 @@ def _decode(raw: bytes) -> str:
     return text
 
 
-def _position_in(text: str, index: int) -> Mark:
-    before = text[:index]
-    return Mark(before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1)
-
-
-def _compose_single(text: str) -> Node:
+def _compose_single(text: str, positions: _Positions) -> Node:
     try:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:
-        raise _Fatal(_yaml_error(exc)) from None
+        raise _Fatal(_yaml_error(exc, positions)) from None
     except yaml.reader.ReaderError as exc:
-        mark = _position_in(text, exc.position)
+        mark = positions.at(exc.position)
         character = exc.character if isinstance(exc.character, str) else chr(exc.character)
         raise _Fatal(
             _error(mark, f"invalid YAML: the character U+{ord(character):04X} is not allowed")
@@ -206,7 +214,7 @@ def _compose_single(text: str) -> Node:
             _error(FILE_START, "the deploy file is empty; start with `version: 1` (see the README)")
         )
     if len(nodes) > 1:
-        second = Mark.of(nodes[1])
+        second = positions.of(nodes[1])
         raise _Fatal(
             _error(
                 second,
@@ -223,12 +231,12 @@ def _is_empty(node: Node | None) -> bool:
     )
 
 
-def _yaml_error(exc: yaml.MarkedYAMLError) -> Problem:
+def _yaml_error(exc: yaml.MarkedYAMLError, positions: _Positions) -> Problem:
     mark = exc.problem_mark or exc.context_mark
-    where = Mark(mark.line + 1, mark.column + 1) if mark is not None else FILE_START
+    where = positions.at(mark.index) if mark is not None else FILE_START
     message = f"invalid YAML: {exc.problem or exc.context or 'cannot parse'}"
     if exc.context and exc.problem and exc.context_mark is not None:
-        context = Mark(exc.context_mark.line + 1, exc.context_mark.column + 1)
+        context = positions.at(exc.context_mark.index)
         message += f" ({exc.context} at line {context.line}, column {context.column})"
     return _error(where, message)
 
@@ -242,7 +250,8 @@ def _describe_node(node: Node) -> str:
 
 
 class _Converter:
-    def __init__(self) -> None:
+    def __init__(self, positions: _Positions) -> None:
+        self._positions = positions
         self.locations: dict[JsonPath, Location] = {}
         self.scalar_text: dict[JsonPath, str] = {}
         self.problems: list[Problem] = []
@@ -255,24 +264,34 @@ class _Converter:
         if self._count > MAX_VALUES:
             raise _Fatal(
                 _error(
-                    Mark.of(node),
+                    self._positions.of(node),
                     f"the file expands to more than {MAX_VALUES} values "
                     "(YAML aliases repeated too often)",
                 )
             )
         if depth > MAX_DEPTH:
             raise _Fatal(
-                _error(Mark.of(node), f"the file is nested too deeply (over {MAX_DEPTH} levels)")
+                _error(
+                    self._positions.of(node),
+                    f"the file is nested too deeply (over {MAX_DEPTH} levels)",
+                )
             )
-        self.locations[path] = Location(Mark.of(node), key)
+        self.locations[path] = Location(self._positions.of(node), key)
         if isinstance(node, ScalarNode):
             return self._scalar(node, path)
         if id(node) in self._active:
+            mark = self._positions.of(node)
             self.problems.append(
                 _error(
-                    Mark.of(node),
-                    f"a YAML alias makes the value at line {Mark.of(node).line} contain itself",
+                    mark,
+                    f"a YAML alias makes the value at line {mark.line} contain itself",
                 )
+            )
+            return None
+        expected_tag = _TAG + ("seq" if isinstance(node, SequenceNode) else "map")
+        if node.tag != expected_tag:
+            self.problems.append(
+                _error(self._positions.of(node), f"unsupported YAML tag {node.tag}; remove the tag")
             )
             return None
         self._active.add(id(node))
@@ -291,7 +310,7 @@ class _Converter:
         self.scalar_text[path] = node.value
         if node.tag not in _SCALAR_TAGS:
             self.problems.append(
-                _error(Mark.of(node), f"unsupported YAML tag {node.tag}; remove the tag")
+                _error(self._positions.of(node), f"unsupported YAML tag {node.tag}; remove the tag")
             )
             return None
         try:
@@ -307,7 +326,7 @@ class _Converter:
             name = self._key(key_node)
             if name is None:
                 continue
-            key_mark = Mark.of(key_node)
+            key_mark = self._positions.of(key_node)
             own = key_node in self._own_keys(node)
             if own and name in first_seen:
                 self.problems.append(
@@ -342,12 +361,16 @@ class _Converter:
             for source in sources:
                 if not isinstance(source, MappingNode):
                     self.problems.append(
-                        _error(Mark.of(source), "a merge key (<<) must refer to a mapping")
+                        _error(
+                            self._positions.of(source), "a merge key (<<) must refer to a mapping"
+                        )
                     )
                     continue
                 if id(source) in self._active:
                     self.problems.append(
-                        _error(Mark.of(source), "a merge key (<<) refers to its own mapping")
+                        _error(
+                            self._positions.of(source), "a merge key (<<) refers to its own mapping"
+                        )
                     )
                     continue
                 self._active.add(id(source))
@@ -377,13 +400,13 @@ class _Converter:
             kind = _KIND_OF_TAG.get(node.tag, f"tagged {node.tag}")
             self.problems.append(
                 _error(
-                    Mark.of(node),
+                    self._positions.of(node),
                     f"the key {node.value!r} is read as {kind}, not a string; "
                     f'quote it ("{node.value}") or rename it',
                 )
             )
             return None
         self.problems.append(
-            _error(Mark.of(node), "keys must be plain strings, not lists or mappings")
+            _error(self._positions.of(node), "keys must be plain strings, not lists or mappings")
         )
         return None
