@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ MAX_LENGTH = 32
 _HASH_LENGTH = 6
 _KEEP = MAX_LENGTH - _HASH_LENGTH - 1
 
+_ASCII_LETTERS = string.ascii_letters
 AZURE_NAME = re.compile(r"^[A-Za-z]([-A-Za-z0-9]*[A-Za-z0-9])?$")
 _INVALID = re.compile(r"[^a-z0-9-]")
 _DASHES = re.compile(r"-{2,}")
@@ -105,16 +107,16 @@ def template_problems(template: str) -> list[str]:
             )
     invalid = sorted(
         {char for part in parts if not part.is_placeholder for char in part.text}
-        - set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+        - set(_ASCII_LETTERS + string.digits + "-")
     )
     if invalid:
         shown = " ".join(repr(char) for char in invalid)
         problems.append(f"contains {shown}; Azure ML names allow only letters, digits and '-'")
-    if not parts or parts[0].is_placeholder or not parts[0].text[:1].isalpha():
+    if not parts or parts[0].is_placeholder or parts[0].text[:1] not in _ASCII_LETTERS:
         problems.append(
             "must start with a letter; put fixed text first, e.g. 'app-{pr}'"
             if parts and parts[0].is_placeholder
-            else "must start with a letter"
+            else "must start with a letter (a-z)"
         )
     if problems:
         return problems
@@ -169,7 +171,7 @@ def render(template: str, values: Mapping[str, str]) -> str:
         raise NameTemplateError(
             f"renders to {name!r}, shorter than {MIN_LENGTH} characters; add fixed text"
         )
-    if not name[0].isalpha():
+    if name[0] not in _ASCII_LETTERS:
         raise NameTemplateError(f"renders to {name!r}, which does not start with a letter")
     return name
 

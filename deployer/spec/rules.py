@@ -98,12 +98,12 @@ def _endpoint_name(document: Document) -> Iterator[Finding]:
     if not isinstance(template, str) or not template:
         return  # the schema check reported it
     problems = names.template_problems(template)
-    if not _matches_schema(("endpoint", "name"), template):
-        # The schema check already said which characters are allowed.
-        problems = [problem for problem in problems if not problem.startswith("contains ")]
-    for problem in problems:
-        yield error(path, problem, document.value_mark(path))
     if problems:
+        if not _matches_schema(("endpoint", "name"), template):
+            # The schema check already said which characters are allowed.
+            problems = [problem for problem in problems if not problem.startswith("contains ")]
+        for problem in problems:
+            yield error(path, problem, document.value_mark(path))
         return
     if not names.placeholders(template):
         rendered = names.render(template, {})

@@ -67,6 +67,8 @@ def test_missing_value_in_this_run_is_a_clear_error() -> None:
         ("{pr}-app", "must start with a letter; put fixed text first"),
         ("1app", "must start with a letter"),
         ("app_x", "contains '_'"),
+        ("Àpp", "must start with a letter"),
+        ("Àpp", "contains 'À'"),
         ("ab", "must be 3-32 characters long (got 2)"),
         ("a" * 33, "must be 3-32 characters long (got 33)"),
         ("app-", "must not end with '-'"),

@@ -416,6 +416,15 @@ def test_endpoint_names(workspace: Workspace, name: str, message: str) -> None:
     assert problem.message.startswith(message), problem.message
 
 
+def test_non_ascii_names_are_refused(workspace: Workspace) -> None:
+    errors = workspace.errors(replace_line(VALID, "  name: credit-risk", "  name: Àpp"))
+    assert [message for _, _, message in errors] == [
+        "endpoint.name may contain only letters, digits, '-' and placeholders such as {pr} "
+        '(got "Àpp")',
+        "endpoint.name must start with a letter (a-z)",
+    ]
+
+
 def test_long_templates_are_fine_because_rendering_shortens_them(workspace: Workspace) -> None:
     text = replace_line(
         VALID, "  name: credit-risk", '  name: "credit-risk-scoring-{branch}-{sha}"'
