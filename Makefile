@@ -35,7 +35,7 @@ fuzz: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict deployer
+	$(BIN)/mypy --strict deployer emulator
 
 format: setup
 	$(BIN)/ruff check --fix .

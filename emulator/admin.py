@@ -1,0 +1,165 @@
+"""The admin API (its own port; never reachable through the data plane): request log, faults,
+timing, the GitHub job the OIDC tokens describe, Entra settings, quota, permissions, extra
+workspaces, a state dump and a reset."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from emulator.arm.model import Endpoint, Workspace
+from emulator.http import json_response
+from emulator.identity import FederatedCredential
+
+if TYPE_CHECKING:
+    from emulator.server import Emulator
+
+
+class AdminApi:
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/health", self.health),
+                Route("/requests", self.requests),
+                Route("/faults", self.faults, methods=["GET", "POST", "DELETE"]),
+                Route("/timing", self.timing, methods=["GET", "POST"]),
+                Route("/github", self.github, methods=["GET", "POST"]),
+                Route("/github/reset", self.github_reset, methods=["POST"]),
+                Route("/entra", self.entra, methods=["GET", "POST"]),
+                Route("/quota", self.quota, methods=["GET", "POST"]),
+                Route("/authorization", self.authorization, methods=["GET", "POST"]),
+                Route("/workspaces", self.workspaces, methods=["POST"]),
+                Route("/state", self.state),
+                Route("/reset", self.reset, methods=["POST"]),
+            ]
+        )
+
+    async def health(self, request: Request) -> Response:
+        return json_response({"status": "ok", "parts": self.emulator.urls})
+
+    async def requests(self, request: Request) -> Response:
+        log = self.emulator.log
+        since = int(request.query_params.get("since", "0"))
+        part = request.query_params.get("part")
+        return json_response({"last": log.last_seq, "requests": log.entries(since, part)})
+
+    async def faults(self, request: Request) -> Response:
+        store = self.emulator.faults
+        if request.method == "POST":
+            try:
+                fault = store.add(await request.json())
+            except (TypeError, ValueError) as exc:
+                return json_response({"error": str(exc)}, 400)
+            return json_response({"id": fault.id}, 201)
+        if request.method == "DELETE":
+            store.clear()
+        return json_response({"faults": store.listing()})
+
+    async def timing(self, request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                self.emulator.timing = self.emulator.timing.with_changes(await request.json())
+            except (KeyError, TypeError, ValueError) as exc:
+                return json_response({"error": str(exc)}, 400)
+        return json_response(self.emulator.timing.as_dict())
+
+    async def github(self, request: Request) -> Response:
+        issuer = self.emulator.github
+        if request.method == "POST":
+            return json_response(issuer.configure(await request.json()))
+        return json_response(issuer.describe())
+
+    async def github_reset(self, request: Request) -> Response:
+        self.emulator.github.reset()
+        return json_response(self.emulator.github.describe())
+
+    async def entra(self, request: Request) -> Response:
+        entra = self.emulator.entra
+        if request.method == "POST":
+            changes: dict[str, Any] = await request.json()
+            if "token_lifetime_seconds" in changes:
+                entra.token_lifetime = int(changes["token_lifetime_seconds"])
+            if "federated_credentials" in changes:
+                entra.federated_credentials = [
+                    FederatedCredential(
+                        issuer=item.get("issuer", self.emulator.github.url),
+                        subject=item["subject"],
+                        audience=item.get("audience", FederatedCredential.audience),
+                    )
+                    for item in changes["federated_credentials"]
+                ]
+        return json_response(
+            {
+                "token_lifetime_seconds": entra.token_lifetime,
+                "federated_credentials": [vars(c) for c in entra.federated_credentials],
+            }
+        )
+
+    async def quota(self, request: Request) -> Response:
+        store = self.emulator.store
+        if request.method == "POST":
+            store.family_quota.update({str(k): int(v) for k, v in (await request.json()).items()})
+        return json_response(store.family_quota)
+
+    async def authorization(self, request: Request) -> Response:
+        store = self.emulator.store
+        if request.method == "POST":
+            store.denied_actions = set((await request.json()).get("deny", []))
+        return json_response({"deny": sorted(store.denied_actions)})
+
+    async def workspaces(self, request: Request) -> Response:
+        """Another workspace, optionally holding endpoints (their names are then taken in
+        the region)."""
+        spec: dict[str, Any] = await request.json()
+        primary = self.emulator.workspace
+        workspace = Workspace(
+            subscription=spec.get("subscription", primary.subscription),
+            resource_group=spec.get("resource_group", primary.resource_group),
+            name=spec["name"],
+            location=spec.get("location", primary.location),
+        )
+        self.emulator.store.add_workspace(workspace)
+        for name in spec.get("endpoints", []):
+            endpoint = Endpoint(
+                workspace=workspace,
+                name=name,
+                location=workspace.location,
+                auth_mode="Key",
+                description=None,
+                tags={},
+                identity={"type": "SystemAssigned"},
+                traffic={},
+                mirror_traffic={},
+                user_properties={},
+                scoring_base=self.emulator.urls["gateway"],
+                provisioning_state="Succeeded",
+            )
+            self.emulator.store.endpoints[(workspace.key, name.lower())] = endpoint
+        return json_response(workspace.rest(), 201)
+
+    async def state(self, request: Request) -> Response:
+        store = self.emulator.store
+        return json_response(
+            {
+                "endpoints": [
+                    {
+                        **endpoint.rest(),
+                        "live_traffic": endpoint.live_traffic,
+                        "deployments": [d.rest() for d in endpoint.deployments.values()],
+                    }
+                    for endpoint in store.endpoints.values()
+                ],
+                "operations": [op.rest() for op in store.operations.values() if not op.done],
+            }
+        )
+
+    async def reset(self, request: Request) -> Response:
+        await self.emulator.reset()
+        return json_response({"status": "reset"})

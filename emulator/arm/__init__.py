@@ -1,0 +1,1 @@
+"""ARM and the Azure ML online-endpoint control plane."""

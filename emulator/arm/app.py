@@ -1,0 +1,329 @@
+"""The ARM front door: routing (case-insensitive, like ARM), api-version, bearer-token
+authentication, authorization, scope resolution (subscription → resource group → workspace)
+and the operation-status resources."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import jwt
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Send
+from starlette.types import Scope as AsgiScope
+
+from emulator.arm.context import ArmContext, Scope
+from emulator.arm.deployments import DeploymentHandlers, EnvironmentHandlers
+from emulator.arm.endpoints import EndpointHandlers
+from emulator.arm.model import PROVIDER, Workspace
+from emulator.entra import EntraId
+from emulator.http import ArmError, json_response
+
+Handler = Callable[[Request, Scope], Awaitable[Response]]
+
+_API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
+_SUB = r"/subscriptions/(?P<subscription>[^/]+)"
+_WS = (
+    _SUB + r"/resourceGroups/(?P<resource_group>[^/]+)/providers/Microsoft\.MachineLearningServices"
+    r"/workspaces/(?P<workspace>[^/]+)"
+)
+_EP = _WS + r"/onlineEndpoints/(?P<endpoint>[^/]+)"
+_DEP = _EP + r"/deployments/(?P<deployment>[^/]+)"
+_OPERATIONS = _SUB + r"/providers/Microsoft\.MachineLearningServices/locations/(?P<location>[^/]+)"
+
+
+@dataclass(frozen=True)
+class _Route:
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+    action: str  # the RBAC action, e.g. .../onlineEndpoints/write
+
+
+def _route(method: str, pattern: str, handler: Handler, action: str) -> _Route:
+    return _Route(method, re.compile(pattern + "/?$", re.IGNORECASE), handler, action)
+
+
+class ArmApp:
+    def __init__(self, ctx: ArmContext, entra: EntraId, audiences: set[str]) -> None:
+        self.ctx = ctx
+        self.entra = entra
+        self.audiences = audiences | {audience + "/" for audience in audiences}
+        endpoints = EndpointHandlers(ctx)
+        deployments = DeploymentHandlers(ctx)
+        environments = EnvironmentHandlers(ctx)
+        ws, ep, dep = (
+            "workspaces",
+            "workspaces/onlineEndpoints",
+            "workspaces/onlineEndpoints/deployments",
+        )
+        env = "workspaces/environments/versions"
+        self.routes = [
+            _route("GET", _WS, self._workspace, f"{ws}/read"),
+            _route("GET", _WS + "/onlineEndpoints", endpoints.list, f"{ep}/read"),
+            _route("GET", _EP, endpoints.get, f"{ep}/read"),
+            _route("PUT", _EP, endpoints.put, f"{ep}/write"),
+            _route("PATCH", _EP, endpoints.patch, f"{ep}/write"),
+            _route("DELETE", _EP, endpoints.delete, f"{ep}/delete"),
+            _route("POST", _EP + "/listKeys", endpoints.list_keys, f"{ep}/listKeys/action"),
+            _route(
+                "POST",
+                _EP + "/regenerateKeys",
+                endpoints.regenerate_keys,
+                f"{ep}/regenerateKeys/action",
+            ),
+            _route("POST", _EP + "/token", endpoints.token, f"{ep}/token/action"),
+            _route("GET", _EP + "/deployments", deployments.list, f"{dep}/read"),
+            _route("GET", _DEP, deployments.get, f"{dep}/read"),
+            _route("PUT", _DEP, deployments.put, f"{dep}/write"),
+            _route("PATCH", _DEP, deployments.patch, f"{dep}/write"),
+            _route("DELETE", _DEP, deployments.delete, f"{dep}/delete"),
+            _route("POST", _DEP + "/getLogs", deployments.get_logs, f"{dep}/getLogs/action"),
+            _route("GET", _DEP + "/skus", deployments.skus, f"{dep}/read"),
+            _route(
+                "PUT",
+                _WS + r"/environments/(?P<environment>[^/]+)/versions/(?P<version>[^/]+)",
+                environments.put,
+                f"{env}/write",
+            ),
+            _route(
+                "GET",
+                _WS + r"/environments/(?P<environment>[^/]+)/versions/(?P<version>[^/]+)",
+                environments.get,
+                f"{env}/read",
+            ),
+        ]
+        self.operation_routes = [
+            (
+                re.compile(_OPERATIONS + r"/mfeOperationsStatus/(?P<operation>[^/]+)/?$", re.I),
+                self._operation_status,
+            ),
+            (
+                re.compile(_OPERATIONS + r"/mfeOperationResults/(?P<operation>[^/]+)/?$", re.I),
+                self._operation_result,
+            ),
+        ]
+
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self._handle(request)
+        except ArmError as error:
+            response = error.response()
+        await response(scope, receive, send)
+
+    async def _handle(self, request: Request) -> Response:
+        path = request.url.path
+        if path.rstrip("/").lower() == "/metadata/endpoints":
+            return self._metadata()
+        api_version = request.query_params.get("api-version")
+        if not api_version:
+            raise ArmError(
+                400,
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+            )
+        if not _API_VERSION.match(api_version):
+            raise ArmError(
+                400,
+                "InvalidApiVersionParameter",
+                f"The api-version '{api_version}' is invalid. The supported versions are "
+                "dates such as '2023-04-01-preview'.",
+            )
+        principal = self._authenticate(request)
+        for pattern, operation_handler in self.operation_routes:
+            match = pattern.match(path)
+            if match is not None and request.method == "GET":
+                self._subscription(match["subscription"])
+                return operation_handler(match["operation"])
+        matched_path = False
+        for route in self.routes:
+            match = route.pattern.match(path)
+            if match is None:
+                continue
+            matched_path = True
+            if route.method != request.method:
+                continue
+            params = {k: v for k, v in match.groupdict().items() if v is not None}
+            workspace = self._workspace_of(params)
+            self._authorize(principal, route.action, workspace.id)
+            return await route.handler(request, Scope(workspace, params, api_version))
+        if matched_path:
+            raise ArmError(
+                405,
+                "MethodNotAllowed",
+                f"The HTTP method '{request.method}' is not supported for this resource.",
+            )
+        raise ArmError(
+            404,
+            "InvalidResourceType",
+            f"The resource type for path '{path}' could not be found in the namespace "
+            f"'{PROVIDER}' for api version '{api_version}'.",
+        )
+
+    def _metadata(self) -> Response:
+        base = self.ctx.arm_url + "/"
+        return json_response(
+            [
+                {
+                    "name": "AzureMLEmulator",
+                    "portal": f"{self.ctx.arm_url}/portal",
+                    "resourceManager": base,
+                    "authentication": {
+                        "loginEndpoint": self.entra.url + "/",
+                        "audiences": [base],
+                        "tenant": "common",
+                        "identityProvider": "AAD",
+                    },
+                    "suffixes": {"storage": "core.windows.net", "acrLoginServer": "azurecr.io"},
+                }
+            ]
+        )
+
+    def _challenge(self, error: str, description: str) -> dict[str, str]:
+        authority = f"{self.entra.url}/{self.entra.identity.tenant_id}"
+        return {
+            "WWW-Authenticate": f'Bearer authorization_uri="{authority}", '
+            f'error="{error}", error_description="{description}"'
+        }
+
+    def _authenticate(self, request: Request) -> dict[str, object]:
+        header = request.headers.get("authorization")
+        if not header:
+            message = "Authentication failed. The 'Authorization' header is missing."
+            raise ArmError(
+                401,
+                "AuthenticationFailed",
+                message,
+                headers=self._challenge("invalid_token", "The authentication failed"),
+            )
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            message = "Authentication failed. The 'Authorization' header is not a bearer token."
+            raise ArmError(
+                401,
+                "AuthenticationFailed",
+                message,
+                headers=self._challenge("invalid_token", "The authentication failed"),
+            )
+        try:
+            return self.entra.verify_access_token(token, self.audiences)
+        except jwt.ExpiredSignatureError:
+            expiry = _claim_time(token, "exp")
+            now = datetime.datetime.now(datetime.UTC).strftime("%m/%d/%Y %H:%M:%S")
+            raise ArmError(
+                401,
+                "ExpiredAuthenticationToken",
+                f"The access token expiry UTC time '{expiry}' is earlier than current UTC time "
+                f"'{now}'.",
+                headers=self._challenge("invalid_token", "The access token has expired"),
+            ) from None
+        except jwt.InvalidAudienceError:
+            audience = _claim(token, "aud")
+            allowed = "','".join(sorted(self.audiences))
+            raise ArmError(
+                401,
+                "InvalidAuthenticationTokenAudience",
+                f"The access token has been obtained for wrong audience or resource "
+                f"'{audience}'. It should exactly match with one of the allowed audiences "
+                f"'{allowed}'.",
+                headers=self._challenge("invalid_token", "The access token has a wrong audience"),
+            ) from None
+        except jwt.InvalidTokenError:
+            raise ArmError(
+                401,
+                "InvalidAuthenticationToken",
+                "The access token is invalid.",
+                headers=self._challenge("invalid_token", "The access token is invalid"),
+            ) from None
+
+    def _authorize(self, principal: dict[str, object], action: str, scope_id: str) -> None:
+        full_action = f"{PROVIDER}/{action}"
+        if full_action in self.ctx.store.denied_actions:
+            raise ArmError(
+                403,
+                "AuthorizationFailed",
+                f"The client '{principal.get('appid')}' with object id '{principal.get('oid')}' "
+                f"does not have authorization to perform action '{full_action}' over scope "
+                f"'{scope_id}' or the scope is invalid. If access was recently granted, please "
+                "refresh your credentials.",
+            )
+
+    def _subscription(self, subscription: str) -> None:
+        if subscription.lower() not in self.ctx.store.subscriptions():
+            raise ArmError(
+                404,
+                "SubscriptionNotFound",
+                f"The subscription '{subscription}' could not be found.",
+            )
+
+    def _workspace_of(self, params: dict[str, str]) -> Workspace:
+        subscription = params["subscription"]
+        resource_group = params["resource_group"]
+        name = params["workspace"]
+        self._subscription(subscription)
+        if resource_group.lower() not in self.ctx.store.resource_groups(subscription):
+            raise ArmError(
+                404,
+                "ResourceGroupNotFound",
+                f"Resource group '{resource_group}' could not be found.",
+            )
+        workspace = self.ctx.store.workspace(subscription, resource_group, name)
+        if workspace is None:
+            raise ArmError(
+                404,
+                "ResourceNotFound",
+                f"The Resource '{PROVIDER}/workspaces/{name}' under resource group "
+                f"'{resource_group}' was not found. For more details please go to "
+                "https://aka.ms/ARMResourceNotFoundFix",
+            )
+        return workspace
+
+    async def _workspace(self, request: Request, scope: Scope) -> Response:
+        return json_response(scope.workspace.rest())
+
+    def _operation(self, operation_id: str):  # type: ignore[no-untyped-def]
+        operation = self.ctx.store.operations.get(operation_id)
+        if operation is None:
+            raise ArmError(404, "NotFound", f"Operation '{operation_id}' was not found.")
+        return operation
+
+    def _operation_status(self, operation_id: str) -> Response:
+        operation = self._operation(operation_id)
+        headers = {}
+        retry_after = self.ctx.timing().retry_after
+        if not operation.done and retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
+        return json_response(operation.rest(), 200, headers)
+
+    def _operation_result(self, operation_id: str) -> Response:
+        operation = self._operation(operation_id)
+        if not operation.done:
+            headers = {"Location": self.ctx.engine.result_url(operation)}
+            retry_after = self.ctx.timing().retry_after
+            if retry_after is not None:
+                headers["Retry-After"] = str(retry_after)
+            return Response(status_code=202, headers=headers)
+        if operation.status == "Failed" and operation.error is not None:
+            raise ArmError(400, operation.error["code"], operation.error["message"])
+        return Response(status_code=200)
+
+
+def _claim(token: str, name: str) -> object:
+    try:
+        return jwt.decode(token, options={"verify_signature": False}).get(name)
+    except jwt.InvalidTokenError:
+        return None
+
+
+def _claim_time(token: str, name: str) -> str:
+    value = _claim(token, name)
+    if not isinstance(value, int | float):
+        return "unknown"
+    moment = datetime.datetime.fromtimestamp(value, datetime.UTC)
+    return moment.strftime("%m/%d/%Y %H:%M:%S")

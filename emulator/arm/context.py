@@ -1,0 +1,40 @@
+"""What every ARM handler works with."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from emulator.arm.model import Workspace
+from emulator.arm.operations import OperationEngine
+from emulator.arm.provisioning import Provisioner
+from emulator.arm.store import Store
+from emulator.timing import Timing
+from emulator.tokens import SigningKey
+
+
+@dataclass
+class ArmContext:
+    store: Store
+    engine: OperationEngine
+    provisioner: Provisioner
+    timing: Callable[[], Timing]
+    arm_url: str
+    scoring_base: str  # the scoring gateway's base URL
+    tenant_id: str
+    scoring_key: SigningKey  # signs aml_token scoring tokens (getToken)
+
+    def resource_url(self, resource_id: str, request: Request) -> str:
+        api_version = request.query_params.get("api-version", "")
+        return f"{self.arm_url}{resource_id}?api-version={api_version}"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The resolved part of the request path."""
+
+    workspace: Workspace
+    params: dict[str, str]
+    api_version: str

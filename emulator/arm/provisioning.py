@@ -1,0 +1,43 @@
+"""What happens when a deployment is provisioned. The control plane only decides when and in
+which state; a provisioner does the work (nothing here; real containers in the data plane)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from emulator.arm.model import Deployment
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    code: str = ""
+    message: str = ""
+
+
+class Provisioner(Protocol):
+    async def provision(self, deployment: Deployment) -> Outcome: ...
+
+    async def deprovision(self, deployment: Deployment) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class NoContainers:
+    """Provisioning completes without running anything (a control-plane-only emulator)."""
+
+    async def provision(self, deployment: Deployment) -> Outcome:
+        deployment.logs["StorageInitializer"].append(
+            f"no container runtime: {deployment.properties.get('environmentId', '')} not pulled"
+        )
+        deployment.logs["InferenceServer"].append(
+            "no container runtime in this emulator: the deployment runs nothing"
+        )
+        return Outcome(ok=True)
+
+    async def deprovision(self, deployment: Deployment) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,74 @@
+"""The control plane's state: workspaces, endpoints, deployments, environments, operations,
+quota and the permissions of the app registration."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from emulator.arm import skus
+from emulator.arm.model import Endpoint, Environment, Operation, Workspace
+
+
+@dataclass
+class Store:
+    workspaces: dict[tuple[str, str, str], Workspace] = field(default_factory=dict)
+    endpoints: dict[tuple[tuple[str, str, str], str], Endpoint] = field(default_factory=dict)
+    environments: dict[tuple[tuple[str, str, str], str, str], Environment] = field(
+        default_factory=dict
+    )
+    operations: dict[str, Operation] = field(default_factory=dict)
+    family_quota: dict[str, int] = field(default_factory=dict)  # cores; default per family
+    denied_actions: set[str] = field(default_factory=set)
+
+    def add_workspace(self, workspace: Workspace) -> None:
+        self.workspaces[workspace.key] = workspace
+
+    def subscriptions(self) -> set[str]:
+        return {workspace.subscription.lower() for workspace in self.workspaces.values()}
+
+    def resource_groups(self, subscription: str) -> set[str]:
+        return {
+            workspace.resource_group.lower()
+            for workspace in self.workspaces.values()
+            if workspace.subscription.lower() == subscription.lower()
+        }
+
+    def workspace(self, subscription: str, resource_group: str, name: str) -> Workspace | None:
+        return self.workspaces.get((subscription.lower(), resource_group.lower(), name.lower()))
+
+    def endpoint(self, workspace: Workspace, name: str) -> Endpoint | None:
+        return self.endpoints.get((workspace.key, name.lower()))
+
+    def endpoints_in(self, workspace: Workspace) -> list[Endpoint]:
+        return [ep for (key, _), ep in self.endpoints.items() if key == workspace.key]
+
+    def endpoint_named_in_region(self, name: str, location: str) -> Endpoint | None:
+        """Endpoint names are unique per region, across every workspace."""
+        for endpoint in self.endpoints.values():
+            if endpoint.name.lower() == name.lower() and endpoint.location == location:
+                return endpoint
+        return None
+
+    def cores_in_use(self, subscription: str, family: str, skip: str | None = None) -> int:
+        """Cores held by deployments of `family` in the subscription, with Azure ML's 20 %
+        upgrade reserve; `skip` is the ARM id of a deployment being replaced."""
+        used = 0
+        for endpoint in self.endpoints.values():
+            if endpoint.workspace.subscription.lower() != subscription.lower():
+                continue
+            for deployment in endpoint.deployments.values():
+                sku = skus.find(deployment.instance_type)
+                if sku is None or sku.family != family or deployment.id == skip:
+                    continue
+                if deployment.provisioning_state in ("Failed", "Deleting"):
+                    continue
+                used += reserved_cores(sku, deployment.capacity)
+        return used
+
+    def quota(self, family: str) -> int:
+        return self.family_quota.get(family, skus.DEFAULT_FAMILY_QUOTA)
+
+
+def reserved_cores(sku: skus.Sku, capacity: int) -> int:
+    return sku.cores * math.ceil(capacity * (1 + skus.UPGRADE_RESERVE))

@@ -1,0 +1,165 @@
+"""A client for a running emulator: its connection, its admin API, and the real Azure SDK
+objects pointed at it. Used by the tests, the benchmark and `make demo`."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from emulator.lifecycle import read_connection
+
+if TYPE_CHECKING:
+    from azure.ai.ml import MLClient
+    from azure.core.credentials import TokenCredential
+
+
+class AdminError(RuntimeError):
+    pass
+
+
+@dataclass
+class Emulator:
+    """A running emulator, known from its connection.json."""
+
+    state_dir: Path
+    connection: dict[str, Any]
+
+    @classmethod
+    def at(cls, state_dir: Path) -> Emulator:
+        connection = read_connection(state_dir)
+        if connection is None:
+            raise FileNotFoundError(f"no emulator connection in {state_dir}")
+        return cls(state_dir, connection)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.connection[key]
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.connection["ca_cert"])
+
+    # --- admin API -----------------------------------------------------------------------
+
+    def admin(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(  # noqa: S310 - our own https URL
+            self.connection["admin_url"] + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(  # noqa: S310
+                request, context=self.ssl_context, timeout=30
+            ) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raise AdminError(f"{method} {path}: {exc.code} {exc.read().decode()}") from None
+
+    def reset(self) -> None:
+        self.admin("POST", "/reset")
+
+    def fault(self, **spec: Any) -> int:
+        return int(self.admin("POST", "/faults", spec)["id"])
+
+    def github_job(self, claims: dict[str, Any] | None = None, lifetime: int | None = None) -> Any:
+        body: dict[str, Any] = {"claims": claims or {}}
+        if lifetime is not None:
+            body["lifetime_seconds"] = lifetime
+        return self.admin("POST", "/github", body)
+
+    def timing(self, **changes: Any) -> Any:
+        return self.admin("POST", "/timing", changes)
+
+    def requests_since(self, seq: int, part: str | None = None) -> list[dict[str, Any]]:
+        query = f"?since={seq}" + (f"&part={part}" if part else "")
+        entries: list[dict[str, Any]] = self.admin("GET", "/requests" + query)["requests"]
+        return entries
+
+    def last_request(self) -> int:
+        return int(self.admin("GET", "/requests?since=999999999")["last"])
+
+    def wait_idle(self, timeout: float = 60) -> None:
+        """Until no long-running operation is in progress."""
+        deadline = time.monotonic() + timeout
+        while self.admin("GET", "/state")["operations"]:
+            if time.monotonic() > deadline:
+                raise TimeoutError("operations still running")
+            time.sleep(0.05)
+
+    # --- the GitHub OIDC issuer ----------------------------------------------------------
+
+    def github_id_token(self, audience: str = "api://AzureADTokenExchange") -> str:
+        oidc = self.connection["oidc"]
+        url = oidc["request_url"] + "&audience=" + urllib.parse.quote(audience, safe="")
+        request = urllib.request.Request(  # noqa: S310
+            url, headers={"Authorization": f"Bearer {oidc['request_token']}"}
+        )
+        with urllib.request.urlopen(  # noqa: S310
+            request, context=self.ssl_context, timeout=30
+        ) as response:
+            return str(json.loads(response.read())["value"])
+
+    # --- the real Azure SDK, pointed here ---------------------------------------------
+
+    def assertion_credential(self) -> TokenCredential:
+        """ClientAssertionCredential fetching a fresh GitHub ID token whenever it needs one,
+        as azureml-deploy does in GitHub Actions."""
+        from azure.identity import ClientAssertionCredential
+
+        return ClientAssertionCredential(
+            self.connection["tenant_id"],
+            self.connection["client_id"],
+            self.github_id_token,
+            authority=self.connection["authority_url"],
+        )
+
+    def secret_credential(self) -> TokenCredential:
+        from azure.identity import ClientSecretCredential
+
+        return ClientSecretCredential(
+            self.connection["tenant_id"],
+            self.connection["client_id"],
+            self.connection["client_secret"],
+            authority=self.connection["authority_url"],
+            disable_instance_discovery=True,
+        )
+
+    @property
+    def cloud_name(self) -> str:
+        # The SDK registers a cloud name once per process; a name per emulator keeps two
+        # emulators (different ports) apart in one test session.
+        port = str(self.connection["arm_url"]).rsplit(":", 1)[1]
+        return f"AzureMLEmulator{port}"
+
+    def ml_client(self, credential: TokenCredential | None = None, **kwargs: Any) -> MLClient:
+        from azure.ai.ml import MLClient
+
+        return MLClient(
+            credential or self.assertion_credential(),
+            self.connection["subscription_id"],
+            self.connection["resource_group"],
+            self.connection["workspace"],
+            cloud=self.cloud_name,
+            cloud_metadata=self.connection["cloud_metadata"],
+            enable_telemetry=False,
+            **kwargs,
+        )
+
+    def arm_token(self) -> str:
+        scope = self.connection["arm_url"] + "/.default"
+        return str(self.secret_credential().get_token(scope).token)
+
+    def workspace_path(self) -> str:
+        c = self.connection
+        return (
+            f"/subscriptions/{c['subscription_id']}/resourceGroups/{c['resource_group']}"
+            f"/providers/Microsoft.MachineLearningServices/workspaces/{c['workspace']}"
+        )

@@ -1,0 +1,228 @@
+"""The emulator process: every part on its own 127.0.0.1 HTTPS port, served by one uvicorn
+server that dispatches by the port a request arrived on, sharing one in-memory state."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from emulator import __version__
+from emulator.admin import AdminApi
+from emulator.arm.app import ArmApp
+from emulator.arm.context import ArmContext
+from emulator.arm.model import Workspace
+from emulator.arm.operations import OperationEngine
+from emulator.arm.provisioning import NoContainers, Provisioner
+from emulator.arm.store import Store
+from emulator.entra import DEFAULT_TOKEN_LIFETIME, EntraId
+from emulator.faults import FaultStore, Instrumented
+from emulator.github_oidc import GitHubIssuer
+from emulator.identity import DEFAULT_SUBJECTS, FederatedCredential, Identity
+from emulator.lifecycle import CONNECTION_FILE
+from emulator.requestlog import RequestLog
+from emulator.timing import Timing, profile
+from emulator.tls import ensure_tls
+from emulator.tokens import SigningKey
+
+log = logging.getLogger("emulator")
+
+PARTS = ("entra", "github", "arm", "gateway", "admin")
+PUBLIC_ARM_AUDIENCES = {"https://management.azure.com", "https://management.core.windows.net"}
+OTHER_RESOURCES = {"https://containerregistry.azure.net", "https://ml.azure.com"}
+
+
+def _listen() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(512)
+    sock.set_inheritable(True)
+    return sock
+
+
+class _NotYetServed:
+    """Answers for a part whose service is not running in this emulator."""
+
+    def __init__(self, part: str) -> None:
+        self.part = part
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = json.dumps(
+            {"error": {"code": "ServiceUnavailable", "message": f"the {self.part} is not running"}}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class Emulator:
+    def __init__(self, state_dir: Path, profile_name: str, time_scale: float) -> None:
+        self.state_dir = state_dir.resolve()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.identity = Identity.load_or_create(self.state_dir / "identity.json")
+        self.tls = ensure_tls(self.state_dir / "tls")
+        self.launch_timing = profile(profile_name, time_scale)
+        self.timing: Timing = self.launch_timing
+        self.sockets = {part: _listen() for part in PARTS}
+        self.urls = {
+            part: f"https://127.0.0.1:{sock.getsockname()[1]}"
+            for part, sock in self.sockets.items()
+        }
+        self.log = RequestLog()
+        self.faults = FaultStore()
+        self.github = GitHubIssuer(self.urls["github"])
+        self.entra = EntraId(
+            url=self.urls["entra"],
+            identity=self.identity,
+            issuer=self.github,
+            resources={self.urls["arm"], *PUBLIC_ARM_AUDIENCES, *OTHER_RESOURCES},
+            federated_credentials=self._default_federated_credentials(),
+        )
+        self.store = Store()
+        self.workspace = Workspace(
+            subscription=self.identity.subscription_id,
+            resource_group=self.identity.resource_group,
+            name=self.identity.workspace,
+            location=self.identity.location,
+            workspace_id=self.identity.workspace_id,
+        )
+        self.store.add_workspace(self.workspace)
+        self.engine = OperationEngine(
+            self.store, lambda: self.timing, self.faults, self.urls["arm"]
+        )
+        self.provisioner: Provisioner = NoContainers()
+        self.arm_context = ArmContext(
+            store=self.store,
+            engine=self.engine,
+            provisioner=self.provisioner,
+            timing=lambda: self.timing,
+            arm_url=self.urls["arm"],
+            scoring_base=self.urls["gateway"],
+            tenant_id=self.identity.tenant_id,
+            scoring_key=SigningKey(),
+        )
+        apps: dict[str, ASGIApp] = {
+            "entra": self.entra.app(),
+            "github": self.github.app(),
+            "arm": ArmApp(self.arm_context, self.entra, {self.urls["arm"], *PUBLIC_ARM_AUDIENCES}),
+            "gateway": _NotYetServed("scoring gateway"),
+            "admin": AdminApi(self).app(),
+        }
+        self._by_port = {
+            sock.getsockname()[1]: Instrumented(apps[part], part, self.log, self.faults)
+            for part, sock in self.sockets.items()
+        }
+
+    def _default_federated_credentials(self) -> list[FederatedCredential]:
+        return [FederatedCredential(self.github.url, subject) for subject in DEFAULT_SUBJECTS]
+
+    def connection(self) -> dict[str, Any]:
+        """What clients need to talk to this emulator (written to connection.json)."""
+        identity = self.identity
+        arm = self.urls["arm"]
+        return {
+            "version": __version__,
+            "pid": os.getpid(),
+            "profile": self.launch_timing.profile,
+            "time_scale": self.launch_timing.time_scale,
+            "arm_url": arm,
+            "authority_url": self.urls["entra"],
+            "gateway_url": self.urls["gateway"],
+            "admin_url": self.urls["admin"],
+            "ca_bundle": str(self.tls.ca_bundle),
+            "ca_cert": str(self.tls.ca_cert),
+            "tenant_id": identity.tenant_id,
+            "client_id": identity.client_id,
+            "client_secret": identity.client_secret,
+            "subscription_id": identity.subscription_id,
+            "resource_group": identity.resource_group,
+            "workspace": identity.workspace,
+            "location": identity.location,
+            "oidc": {
+                "issuer": self.github.url,
+                "request_url": self.github.request_url,
+                "request_token": self.github.request_token,
+                "audience": "api://AzureADTokenExchange",
+            },
+            "cloud_metadata": {
+                "azure_portal": arm + "/",
+                "resource_manager": arm + "/",
+                "active_directory": self.urls["entra"] + "/",
+                "aml_resource_id": arm + "/",
+                "storage_endpoint": "core.windows.net",
+                "registry_discovery_endpoint": arm + "/",
+            },
+        }
+
+    async def reset(self) -> None:
+        """Back to a fresh emulator with the same ports, keys and identities."""
+        for endpoint in list(self.store.endpoints.values()):
+            for deployment in list(endpoint.deployments.values()):
+                await self.provisioner.deprovision(deployment)
+        await self.engine.close()
+        self.store.endpoints.clear()
+        self.store.environments.clear()
+        self.store.operations.clear()
+        self.store.family_quota.clear()
+        self.store.denied_actions.clear()
+        for key in [k for k in self.store.workspaces if k != self.workspace.key]:
+            del self.store.workspaces[key]
+        self.faults.clear()
+        self.github.reset()
+        self.entra.token_lifetime = DEFAULT_TOKEN_LIFETIME
+        self.entra.federated_credentials = self._default_federated_credentials()
+        self.timing = self.launch_timing
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        port = scope["server"][1] if scope.get("server") else None
+        app = self._by_port.get(port) if port is not None else None
+        if app is None:
+            await _NotYetServed("part")(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self._write_connection()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.engine.close()
+                await self.provisioner.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def _write_connection(self) -> None:
+        path = self.state_dir / CONNECTION_FILE
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.connection(), indent=2), "utf-8")
+        temporary.chmod(0o600)
+        temporary.replace(path)
+
+    def serve(self) -> None:
+        config = uvicorn.Config(
+            self,
+            ssl_certfile=str(self.tls.server_cert),
+            ssl_keyfile=str(self.tls.server_key),
+            log_level=os.environ.get("AZUREML_EMULATOR_LOG_LEVEL", "warning"),
+            lifespan="on",
+            timeout_graceful_shutdown=5,
+            access_log=False,
+        )
+        uvicorn.Server(config).run(sockets=list(self.sockets.values()))

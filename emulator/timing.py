@@ -1,0 +1,69 @@
+"""How long operations take and how the service asks clients to poll.
+
+`fast` is for tests: short provisioning and `Retry-After: 1`. `azure` behaves like the real
+service: no `Retry-After` on long-running operations (so the SDK falls back to polling every 30 s
+for endpoints and 5 s for deployments), status `Updating` while running, and Azure's provisioning
+times multiplied by `time_scale`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+# Seconds, as observed on the real service (endpoint create ~60 s and delete ~10 s in the
+# azure-ai-ml recordings; managed deployments take minutes).
+_AZURE_SECONDS = {
+    "endpoint_create": 60.0,
+    "endpoint_update": 30.0,
+    "endpoint_delete": 10.0,
+    "deployment_create": 300.0,
+    "deployment_update": 240.0,
+    "deployment_delete": 60.0,
+    "keys_regenerate": 10.0,
+}
+_FAST_SECONDS = {
+    "endpoint_create": 0.4,
+    "endpoint_update": 0.3,
+    "endpoint_delete": 0.3,
+    "deployment_create": 0.6,
+    "deployment_update": 0.5,
+    "deployment_delete": 0.3,
+    "keys_regenerate": 0.2,
+}
+
+
+@dataclass(frozen=True)
+class Timing:
+    profile: str
+    time_scale: float
+    retry_after: int | None  # seconds sent in Retry-After on LROs; None = not sent
+    running_status: str  # the operation status while it runs
+    seconds: dict[str, float]
+
+    def duration(self, operation: str) -> float:
+        return self.seconds[operation] * self.time_scale
+
+    def with_changes(self, changes: dict[str, Any]) -> Timing:
+        seconds = {**self.seconds, **changes.get("seconds", {})}
+        base = (
+            profile(changes["profile"], changes.get("time_scale", self.time_scale))
+            if ("profile" in changes)
+            else self
+        )
+        return replace(
+            base,
+            time_scale=float(changes.get("time_scale", base.time_scale)),
+            seconds=seconds if "seconds" in changes else base.seconds,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def profile(name: str, time_scale: float = 1.0) -> Timing:
+    if name == "fast":
+        return Timing("fast", time_scale, 1, "InProgress", dict(_FAST_SECONDS))
+    if name == "azure":
+        return Timing("azure", time_scale, None, "Updating", dict(_AZURE_SECONDS))
+    raise ValueError(f"unknown timing profile {name!r} (fast or azure)")

@@ -1,0 +1,136 @@
+"""`up`, `status`, `env`, `down`: the emulator's own command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.emulator.conftest import run_cli
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting to be reaped by init is not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+def processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if text in command:
+                found.append(int(entry.name))
+    return found
+
+
+def test_up_status_env_down(tmp_path: Path) -> None:
+    state = tmp_path / "emu"
+    result = run_cli("up", state_dir=state)
+    assert result.returncode == 0, result.stderr
+    connection = json.loads((state / "connection.json").read_text())
+    for key in (
+        "arm_url",
+        "authority_url",
+        "gateway_url",
+        "admin_url",
+        "ca_bundle",
+        "tenant_id",
+        "client_id",
+        "subscription_id",
+        "resource_group",
+        "workspace",
+    ):
+        assert connection[key], key
+    assert set(connection["oidc"]) >= {"issuer", "request_url", "request_token"}
+    assert connection["oidc"]["request_url"].endswith("/idtoken?api-version=2.0")
+    assert Path(connection["ca_bundle"]).is_absolute()
+    pid = connection["pid"]
+    assert alive(pid)
+
+    again = run_cli("up", state_dir=state)
+    assert again.returncode == 0 and "already running" in again.stderr
+    assert json.loads((state / "connection.json").read_text())["pid"] == pid
+
+    status = run_cli("status", state_dir=state)
+    assert status.returncode == 0 and f"pid {pid}" in status.stdout
+
+    exports = run_cli("env", state_dir=state)
+    assert "export REQUESTS_CA_BUNDLE=" in exports.stdout
+    assert "export ACTIONS_ID_TOKEN_REQUEST_URL=" in exports.stdout
+    shell = subprocess.run(
+        ["bash", "-c", exports.stdout + '\necho "$AZURE_TENANT_ID"'],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert shell.stdout.strip() == connection["tenant_id"]
+
+    down = run_cli("down", state_dir=state)
+    assert down.returncode == 0
+    assert not alive(pid)
+    assert processes_mentioning(str(state)) == []
+    assert not (state / "connection.json").exists()
+    assert run_cli("status", state_dir=state).returncode == 3
+
+
+def test_identities_and_ca_survive_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "emu"
+    assert run_cli("up", state_dir=state).returncode == 0
+    first = json.loads((state / "connection.json").read_text())
+    ca = Path(first["ca_cert"]).read_bytes()
+    run_cli("down", state_dir=state)
+    assert (
+        run_cli(
+            "up",
+            state_dir=state,
+        ).returncode
+        == 0
+    )
+    second = json.loads((state / "connection.json").read_text())
+    run_cli("down", state_dir=state)
+    assert second["tenant_id"] == first["tenant_id"]
+    assert second["subscription_id"] == first["subscription_id"]
+    assert Path(second["ca_cert"]).read_bytes() == ca
+
+
+def test_state_dir_from_the_environment(tmp_path: Path) -> None:
+    state = tmp_path / "from-env"
+    environment = {**os.environ, "AZUREML_EMULATOR_DIR": str(state)}
+    root = Path(__file__).resolve().parents[2]
+    up = subprocess.run(
+        [sys.executable, "-m", "emulator", "up"],
+        cwd=root,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    try:
+        assert up.returncode == 0, up.stderr
+        assert (state / "connection.json").exists()
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "emulator", "down"],
+            cwd=root,
+            env=environment,
+            capture_output=True,
+            timeout=90,
+            check=False,
+        )
+
+
+def test_down_when_not_running_is_fine(tmp_path: Path) -> None:
+    result = run_cli("down", state_dir=tmp_path / "never")
+    assert result.returncode == 0
+    assert "not running" in result.stderr

@@ -1,0 +1,68 @@
+"""Long-running operations in both timing profiles, as the SDK sees them."""
+
+from __future__ import annotations
+
+import time
+
+from azure.ai.ml.entities import ManagedOnlineEndpoint
+
+from emulator.client import Emulator
+from tests.emulator.arm import Arm
+
+
+def test_fast_profile_sends_retry_after_1(emulator: Emulator) -> None:
+    arm = Arm(emulator)
+    response = arm.call(
+        "PUT",
+        arm.ws("/onlineEndpoints/lro-fast"),
+        {"location": emulator["location"], "properties": {"authMode": "Key"}},
+    )
+    assert response.status_code == 201
+    assert response.headers["Retry-After"] == "1"
+    assert response.headers["x-ms-async-operation-timeout"] == "PT30M"
+    assert response.headers["Location"].startswith(arm.url(arm.ws("/onlineEndpoints/lro-fast"), ""))
+    assert response.json()["properties"]["provisioningState"] == "Creating"
+    assert response.json()["properties"]["scoringUri"] is None
+    status = arm.session.get(
+        response.headers["Azure-AsyncOperation"],
+        headers={"Authorization": f"Bearer {arm.token}"},
+        timeout=30,
+    )
+    assert status.json()["status"] == "InProgress"
+    assert status.json()["endTime"] == "0001-01-01T00:00:00+00:00"
+    assert arm.wait(response)["status"] == "Succeeded"
+
+
+def test_azure_profile_behaves_like_the_real_service(azure_emulator: Emulator) -> None:
+    arm = Arm(azure_emulator)
+    started = time.monotonic()
+    response = arm.call(
+        "PUT",
+        arm.ws("/onlineEndpoints/lro-azure"),
+        {"location": azure_emulator["location"], "properties": {"authMode": "Key"}},
+    )
+    assert response.status_code == 201
+    assert "Retry-After" not in response.headers
+    status = arm.session.get(
+        response.headers["Azure-AsyncOperation"],
+        headers={"Authorization": f"Bearer {arm.token}"},
+        timeout=30,
+    ).json()
+    assert status["status"] == "Updating"
+    started = time.monotonic()
+    assert arm.wait(response)["status"] == "Succeeded"
+    # 60 s of Azure's endpoint creation at time scale 0.02
+    assert time.monotonic() - started + 0.2 >= 0.8
+
+
+def test_azure_profile_with_the_sdk_polling_every_second(azure_emulator: Emulator) -> None:
+    # Without Retry-After the SDK would wait 30 s between polls; polling_interval=1 is how a
+    # client notices completion promptly.
+    ml = azure_emulator.ml_client(polling_interval=1)
+    started = time.monotonic()
+    endpoint = ml.online_endpoints.begin_create_or_update(
+        ManagedOnlineEndpoint(name="lro-sdk")
+    ).result()
+    elapsed = time.monotonic() - started
+    assert endpoint.provisioning_state == "Succeeded"
+    assert elapsed < 10
