@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -108,19 +109,9 @@ class EndpointHandlers:
         def failed(code: str, message: str) -> None:
             endpoint.provisioning_state = "Failed"
 
-        operation = self.ctx.engine.start(
-            kind="endpoint_create",
-            method="PUT",
-            resource=endpoint,
-            api_version=scope.api_version,
-            on_success=succeeded,
-            on_failure=failed,
+        return self._put_operation(
+            request, scope, endpoint, "endpoint_create", succeeded, failed, status=201
         )
-        endpoint.async_operation_uri = self.ctx.engine.status_url(operation)
-        headers = self.ctx.engine.headers(
-            operation, location=self.ctx.resource_url(endpoint.id, request)
-        )
-        return json_response(endpoint.rest(), 201, headers)
 
     def _update(
         self, request: Request, scope: Scope, endpoint: Endpoint, body: dict[str, Any]
@@ -150,8 +141,23 @@ class EndpointHandlers:
             endpoint.traffic = dict(endpoint.live_traffic)
             endpoint.mirror_traffic = dict(endpoint.live_mirror_traffic)
 
+        return self._put_operation(
+            request, scope, endpoint, "endpoint_update", succeeded, failed, status=200
+        )
+
+    def _put_operation(
+        self,
+        request: Request,
+        scope: Scope,
+        endpoint: Endpoint,
+        kind: str,
+        succeeded: Callable[[], None],
+        failed: Callable[[str, str], None],
+        *,
+        status: int,
+    ) -> Response:
         operation = self.ctx.engine.start(
-            kind="endpoint_update",
+            kind=kind,
             method="PUT",
             resource=endpoint,
             api_version=scope.api_version,
@@ -162,7 +168,7 @@ class EndpointHandlers:
         headers = self.ctx.engine.headers(
             operation, location=self.ctx.resource_url(endpoint.id, request)
         )
-        return json_response(endpoint.rest(), 200, headers)
+        return json_response(endpoint.rest(), status, headers)
 
     async def patch(self, request: Request, scope: Scope) -> Response:
         endpoint = find(self.ctx, scope)
