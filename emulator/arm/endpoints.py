@@ -110,7 +110,13 @@ class EndpointHandlers:
             endpoint.provisioning_state = "Failed"
 
         return self._put_operation(
-            request, scope, endpoint, "endpoint_create", succeeded, failed, status=201
+            request,
+            scope,
+            endpoint,
+            "endpoint_create",
+            succeeded=succeeded,
+            failed=failed,
+            status=201,
         )
 
     def _update(
@@ -142,7 +148,13 @@ class EndpointHandlers:
             endpoint.mirror_traffic = dict(endpoint.live_mirror_traffic)
 
         return self._put_operation(
-            request, scope, endpoint, "endpoint_update", succeeded, failed, status=200
+            request,
+            scope,
+            endpoint,
+            "endpoint_update",
+            succeeded=succeeded,
+            failed=failed,
+            status=200,
         )
 
     def _put_operation(
@@ -151,9 +163,9 @@ class EndpointHandlers:
         scope: Scope,
         endpoint: Endpoint,
         kind: str,
+        *,
         succeeded: Callable[[], None],
         failed: Callable[[str, str], None],
-        *,
         status: int,
     ) -> Response:
         operation = self.ctx.engine.start(
