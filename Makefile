@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | c
 UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --universal \
 	--python-version 3.11 --custom-compile-command "make lock"
 
-.PHONY: help setup test fuzz lint format lock docs demo clean
+.PHONY: help setup docker test fuzz lint format lock docs demo clean
 
 help:
 	@echo "make demo    deploy the example model server to the local Azure emulator"
@@ -14,6 +14,7 @@ help:
 	@echo "make fuzz    the property-based tests with thousands of examples each"
 	@echo "make lint    ruff + mypy --strict on deployer/"
 	@echo "make setup   create .venv with the pinned dependencies"
+	@echo "make docker  install and start Docker and the registry (safe flags), build the base image"
 	@echo "make docs    regenerate docs/deploy-file.md from the schema"
 	@echo "make lock    re-pin requirements.lock and requirements-dev.lock from pyproject.toml"
 
@@ -26,7 +27,11 @@ $(STAMP):
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-test: setup
+docker:
+	scripts/ensure-docker.sh
+	scripts/base-image.sh >/dev/null
+
+test: setup docker
 	$(BIN)/pytest
 
 fuzz: setup

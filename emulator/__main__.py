@@ -35,14 +35,20 @@ def main(argv: list[str] | None = None) -> int:
                 default=1.0,
                 help="multiply provisioning times (azure profile: 0.05 makes 5 min 15 s)",
             )
+            command.add_argument(
+                "--data-plane",
+                choices=("docker", "none"),
+                default="docker",
+                help="run deployments as containers (default), or only the control plane",
+            )
     args = parser.parse_args(argv)
     directory = lifecycle.state_dir(args.state_dir)
     if args.command == "up":
-        return lifecycle.up(directory, args.profile, args.time_scale)
+        return lifecycle.up(directory, args.profile, args.time_scale, args.data_plane)
     if args.command == "serve":
         from emulator.server import Emulator
 
-        Emulator(directory, args.profile, args.time_scale).serve()
+        Emulator(directory, args.profile, args.time_scale, args.data_plane).serve()
         return 0
     if args.command == "down":
         return lifecycle.down(directory)

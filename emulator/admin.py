@@ -36,6 +36,8 @@ class AdminApi:
                 Route("/quota", self.quota, methods=["GET", "POST"]),
                 Route("/authorization", self.authorization, methods=["GET", "POST"]),
                 Route("/workspaces", self.workspaces, methods=["POST"]),
+                Route("/acr", self.acr, methods=["GET", "POST"]),
+                Route("/dataplane/restart", self.restart, methods=["POST"]),
                 Route("/state", self.state),
                 Route("/reset", self.reset, methods=["POST"]),
             ]
@@ -144,15 +146,60 @@ class AdminApi:
             self.emulator.store.endpoints[(workspace.key, name.lower())] = endpoint
         return json_response(workspace.rest(), 201)
 
+    async def acr(self, request: Request) -> Response:
+        """The registry's token service: {"workspace_can_pull": false} takes the workspace
+        identity's AcrPull role away; token lifetimes in seconds."""
+        acr = self.emulator.acr
+        if acr is None:
+            return json_response({"error": "the emulator runs without a data plane"}, 409)
+        if request.method == "POST":
+            changes: dict[str, Any] = await request.json()
+            if "workspace_can_pull" in changes:
+                acr.workspace_can_pull = bool(changes["workspace_can_pull"])
+            if "refresh_lifetime_seconds" in changes:
+                acr.refresh_lifetime = int(changes["refresh_lifetime_seconds"])
+            if "access_lifetime_seconds" in changes:
+                acr.access_lifetime = int(changes["access_lifetime_seconds"])
+        return json_response(
+            {
+                "workspace_can_pull": acr.workspace_can_pull,
+                "refresh_lifetime_seconds": acr.refresh_lifetime,
+                "access_lifetime_seconds": acr.access_lifetime,
+            }
+        )
+
+    async def restart(self, request: Request) -> Response:
+        """Restart every instance of a deployment, as a node repair would."""
+        spec: dict[str, Any] = await request.json()
+        dataplane = self.emulator.dataplane
+        endpoint = self.emulator.store.endpoint(self.emulator.workspace, spec["endpoint"])
+        deployment = endpoint.deployment(spec["deployment"]) if endpoint else None
+        if dataplane is None or deployment is None:
+            return json_response({"error": "no such deployment with running instances"}, 404)
+        return json_response({"restarted": await dataplane.restart(deployment.id)})
+
     async def state(self, request: Request) -> Response:
         store = self.emulator.store
+        dataplane = self.emulator.dataplane
+
+        def instances(deployment_id: str) -> list[dict[str, Any]]:
+            if dataplane is None:
+                return []
+            return [
+                {"name": i.name, "ready": i.ready, "restarts": i.restarts, "ip": i.ip}
+                for i in dataplane.all_instances(deployment_id)
+            ]
+
         return json_response(
             {
                 "endpoints": [
                     {
                         **endpoint.rest(),
                         "live_traffic": endpoint.live_traffic,
-                        "deployments": [d.rest() for d in endpoint.deployments.values()],
+                        "deployments": [
+                            {**d.rest(), "instances": instances(d.id)}
+                            for d in endpoint.deployments.values()
+                        ],
                     }
                     for endpoint in store.endpoints.values()
                 ],

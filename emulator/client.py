@@ -153,6 +153,43 @@ class Emulator:
             **kwargs,
         )
 
+    # --- the emulated Azure Container Registry ------------------------------------------
+
+    def acr_refresh_token(self) -> str:
+        """ACR's token exchange: an Entra token for ARM → an ACR refresh token."""
+        entra = self.secret_credential().get_token(self.connection["arm_url"] + "/.default").token
+        form = urllib.parse.urlencode(
+            {
+                "grant_type": "access_token",
+                "service": self.connection["registry"],
+                "tenant": self.connection["tenant_id"],
+                "access_token": entra,
+            }
+        ).encode()
+        request = urllib.request.Request(  # noqa: S310
+            self.connection["acr_url"] + "/oauth2/exchange", data=form, method="POST"
+        )
+        with urllib.request.urlopen(  # noqa: S310
+            request, context=self.ssl_context, timeout=30
+        ) as response:
+            return str(json.loads(response.read())["refresh_token"])
+
+    def push(self, local_image: str, repository: str, tag: str = "latest") -> str:
+        """Push a local image to the registry; its reference by digest."""
+        import docker
+
+        client = docker.from_env()
+        target = f"{self.connection['registry']}/{repository}"
+        client.images.get(local_image).tag(target, tag)
+        auth = {
+            "username": "00000000-0000-0000-0000-000000000000",
+            "password": self.acr_refresh_token(),
+        }
+        output = list(
+            client.images.push(target, tag=tag, auth_config=auth, stream=True, decode=True)
+        )
+        return f"{target}@{_digest_of(output)}"
+
     def arm_token(self) -> str:
         scope = self.connection["arm_url"] + "/.default"
         return str(self.secret_credential().get_token(scope).token)
@@ -163,3 +200,14 @@ class Emulator:
             f"/subscriptions/{c['subscription_id']}/resourceGroups/{c['resource_group']}"
             f"/providers/Microsoft.MachineLearningServices/workspaces/{c['workspace']}"
         )
+
+
+def _digest_of(push_output: list[dict[str, Any]]) -> str:
+    for line in push_output:
+        if "error" in line:
+            raise RuntimeError(f"push failed: {line['error']}")
+    for line in reversed(push_output):
+        digest = (line.get("aux") or {}).get("Digest")
+        if digest:
+            return str(digest)
+    raise RuntimeError(f"push reported no digest: {push_output[-3:]}")

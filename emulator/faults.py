@@ -23,6 +23,7 @@ from emulator.requestlog import RequestLog
 
 REQUEST_KINDS = {"status", "drop", "delay"}
 OPERATION_KINDS = {"lro_fail", "provisioning_delay"}
+DATA_PLANE_KINDS = {"slow_pull", "unready_after"}
 _ids = itertools.count(1)
 
 
@@ -32,6 +33,7 @@ class Fault:
     part: str = "arm"
     method: str | None = None
     path: str | None = None  # a regular expression searched in the request path
+    query: str | None = None  # a regular expression searched in the query string
     count: int = 1
     status: int = 503
     retry_after: int | None = None
@@ -40,12 +42,13 @@ class Fault:
     message: str | None = None
     id: int = field(default_factory=lambda: next(_ids))
 
-    def matches(self, part: str, method: str, path: str) -> bool:
+    def matches(self, part: str, method: str, path: str, query: str = "") -> bool:
         return (
             self.count > 0
             and self.part == part
             and (self.method is None or self.method.upper() == method.upper())
             and (self.path is None or re.search(self.path, path, re.IGNORECASE) is not None)
+            and (self.query is None or re.search(self.query, query, re.IGNORECASE) is not None)
         )
 
 
@@ -56,7 +59,7 @@ class FaultStore:
 
     def add(self, spec: dict[str, Any]) -> Fault:
         fault = Fault(**{k: v for k, v in spec.items() if k != "id"})
-        if fault.kind not in REQUEST_KINDS | OPERATION_KINDS:
+        if fault.kind not in REQUEST_KINDS | OPERATION_KINDS | DATA_PLANE_KINDS:
             raise ValueError(f"unknown fault kind {fault.kind!r}")
         if fault.path is not None:
             re.compile(fault.path)
@@ -72,14 +75,26 @@ class FaultStore:
         with self._lock:
             return [asdict(fault) for fault in self._faults if fault.count > 0]
 
-    def take(self, kinds: set[str], part: str, method: str, path: str) -> Fault | None:
+    def take(
+        self, kinds: set[str], part: str, method: str, path: str, query: str = ""
+    ) -> Fault | None:
         """The first live fault of `kinds` matching the request; uses up one of its count."""
         with self._lock:
             for fault in self._faults:
-                if fault.kind in kinds and fault.matches(part, method, path):
+                if fault.kind in kinds and fault.matches(part, method, path, query):
                     fault.count -= 1
                     return fault
         return None
+
+    def countdown(self, kind: str, part: str, path: str) -> bool:
+        """Count one event against a fault whose `count` is a number of events; True when it
+        reaches zero (the fault then fires, once)."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.kind == kind and fault.matches(part, "*", path):
+                    fault.count -= 1
+                    return fault.count == 0
+        return False
 
 
 class Instrumented:
@@ -105,7 +120,8 @@ class Instrumented:
                 status["code"] = message["status"]
             await send(message)
 
-        fault = self.faults.take(REQUEST_KINDS, self.part, method, path)
+        query = scope.get("query_string", b"").decode("latin-1")
+        fault = self.faults.take(REQUEST_KINDS, self.part, method, path, query)
         try:
             if fault is not None and fault.kind == "delay":
                 await asyncio.sleep(fault.delay_seconds)

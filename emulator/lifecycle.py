@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import shlex
+import shutil
 import signal
 import ssl
 import subprocess
@@ -73,7 +74,36 @@ def running(directory: Path) -> dict[str, Any] | None:
     return connection if _healthy(connection) else None
 
 
-def up(directory: Path, profile: str, time_scale: float, timeout: float = 60) -> int:
+def preflight(data_plane: str) -> str | None:
+    """Why the emulator cannot start here, in one line, or None."""
+    if data_plane != "docker":
+        return None
+    fix = (
+        "run scripts/ensure-docker.sh (Debian/Ubuntu, as root), "
+        "or install Docker and Debian's docker-registry yourself"
+    )
+    if shutil.which("docker-registry") is None:
+        return f"the docker-registry binary (CNCF distribution) is not installed; {fix}"
+    try:
+        import docker
+
+        docker.from_env(timeout=10).ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means the same thing here
+        return f"the Docker engine is not reachable ({type(exc).__name__}); {fix}"
+    return None
+
+
+def up(
+    directory: Path,
+    profile: str,
+    time_scale: float,
+    data_plane: str = "docker",
+    timeout: float = 60,
+) -> int:
+    problem = preflight(data_plane)
+    if problem is not None:
+        print(f"emulator: {problem}", file=sys.stderr)
+        return 1
     directory.mkdir(parents=True, exist_ok=True)
     existing = running(directory)
     if existing is not None:

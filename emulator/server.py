@@ -3,6 +3,7 @@ server that dispatches by the port a request arrived on, sharing one in-memory s
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -14,6 +15,7 @@ import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from emulator import __version__
+from emulator.acr import ACCESS_LIFETIME, NULL_GUID, REFRESH_LIFETIME, AcrTokenService, Registry
 from emulator.admin import AdminApi
 from emulator.arm.app import ArmApp
 from emulator.arm.context import ArmContext
@@ -21,8 +23,10 @@ from emulator.arm.model import Workspace
 from emulator.arm.operations import OperationEngine
 from emulator.arm.provisioning import NoContainers, Provisioner
 from emulator.arm.store import Store
+from emulator.dataplane import DockerDataPlane, RegistryAccess
 from emulator.entra import DEFAULT_TOKEN_LIFETIME, EntraId
 from emulator.faults import FaultStore, Instrumented
+from emulator.gateway import ScoringGateway
 from emulator.github_oidc import GitHubIssuer
 from emulator.identity import DEFAULT_SUBJECTS, FederatedCredential, Identity
 from emulator.lifecycle import CONNECTION_FILE
@@ -33,7 +37,7 @@ from emulator.tokens import SigningKey
 
 log = logging.getLogger("emulator")
 
-PARTS = ("entra", "github", "arm", "gateway", "admin")
+PARTS = ("entra", "github", "arm", "gateway", "acr", "admin")
 PUBLIC_ARM_AUDIENCES = {"https://management.azure.com", "https://management.core.windows.net"}
 OTHER_RESOURCES = {"https://containerregistry.azure.net", "https://ml.azure.com"}
 
@@ -68,8 +72,13 @@ class _NotYetServed:
 
 
 class Emulator:
-    def __init__(self, state_dir: Path, profile_name: str, time_scale: float) -> None:
+    def __init__(
+        self, state_dir: Path, profile_name: str, time_scale: float, data_plane: str = "docker"
+    ) -> None:
         self.state_dir = state_dir.resolve()
+        # Names the containers and network of this emulator, the same across restarts so a
+        # restart can clean up what a killed run left behind.
+        self.emulator_id = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:8]
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.identity = Identity.load_or_create(self.state_dir / "identity.json")
         self.tls = ensure_tls(self.state_dir / "tls")
@@ -102,7 +111,14 @@ class Emulator:
         self.engine = OperationEngine(
             self.store, lambda: self.timing, self.faults, self.urls["arm"]
         )
+        self.scoring_key = SigningKey()
+        self.data_plane = data_plane
+        self.registry: Registry | None = None
+        self.acr: AcrTokenService | None = None
+        self.dataplane: DockerDataPlane | None = None
         self.provisioner: Provisioner = NoContainers()
+        if data_plane == "docker":
+            self._start_data_plane()
         self.arm_context = ArmContext(
             store=self.store,
             engine=self.engine,
@@ -111,19 +127,64 @@ class Emulator:
             arm_url=self.urls["arm"],
             scoring_base=self.urls["gateway"],
             tenant_id=self.identity.tenant_id,
-            scoring_key=SigningKey(),
+            scoring_key=self.scoring_key,
         )
         apps: dict[str, ASGIApp] = {
             "entra": self.entra.app(),
             "github": self.github.app(),
             "arm": ArmApp(self.arm_context, self.entra, {self.urls["arm"], *PUBLIC_ARM_AUDIENCES}),
-            "gateway": _NotYetServed("scoring gateway"),
+            "gateway": self._gateway(),
+            "acr": self.acr.app() if self.acr else _NotYetServed("registry token service"),
             "admin": AdminApi(self).app(),
         }
         self._by_port = {
             sock.getsockname()[1]: Instrumented(apps[part], part, self.log, self.faults)
             for part, sock in self.sockets.items()
         }
+
+    def _start_data_plane(self) -> None:
+        self.registry = Registry(self.state_dir, self.tls)
+        self.acr = AcrTokenService(
+            url=self.urls["acr"],
+            login_server=self.registry.login_server,
+            entra=self.entra,
+            arm_audiences={self.urls["arm"], *PUBLIC_ARM_AUDIENCES},
+        )
+        acr = self.acr
+        self.dataplane = DockerDataPlane(
+            emulator_id=self.emulator_id,
+            timing=lambda: self.timing,
+            faults=self.faults,
+            environment_of=lambda d: self.store.environment_by_id(d.workspace, d.environment_id),
+            registry=RegistryAccess(
+                login_server=self.registry.login_server,
+                ca_cert=str(self.tls.ca_cert),
+                pull_token=acr.workspace_pull_token,
+                credentials=lambda: {
+                    "username": NULL_GUID,
+                    "password": acr.workspace_refresh_token(),
+                },
+            ),
+        )
+        self.dataplane.start()
+        self.provisioner = self.dataplane
+        self.workspace.container_registry = (
+            f"/subscriptions/{self.identity.subscription_id}/resourceGroups/"
+            f"{self.identity.resource_group}/providers/Microsoft.ContainerRegistry/registries/"
+            f"{self.identity.registry_name}"
+        )
+
+    def _gateway(self) -> ASGIApp:
+        if self.dataplane is None:
+            return _NotYetServed("scoring gateway (the emulator runs without a data plane)")
+        return ScoringGateway(
+            store=self.store,
+            dataplane=self.dataplane,
+            location=self.identity.location,
+            scoring_key=self.scoring_key,
+            entra=self.entra,
+            faults=self.faults,
+        )
 
     def _default_federated_credentials(self) -> list[FederatedCredential]:
         return [FederatedCredential(self.github.url, subject) for subject in DEFAULT_SUBJECTS]
@@ -141,6 +202,10 @@ class Emulator:
             "authority_url": self.urls["entra"],
             "gateway_url": self.urls["gateway"],
             "admin_url": self.urls["admin"],
+            "registry": self.registry.login_server if self.registry else None,
+            "acr_url": self.urls["acr"] if self.acr else None,
+            "registry_name": self.identity.registry_name,
+            "data_plane": self.data_plane,
             "ca_bundle": str(self.tls.ca_bundle),
             "ca_cert": str(self.tls.ca_cert),
             "tenant_id": identity.tenant_id,
@@ -180,6 +245,10 @@ class Emulator:
         for key in [k for k in self.store.workspaces if k != self.workspace.key]:
             del self.store.workspaces[key]
         self.faults.clear()
+        if self.acr is not None:
+            self.acr.workspace_can_pull = True
+            self.acr.refresh_lifetime = REFRESH_LIFETIME
+            self.acr.access_lifetime = ACCESS_LIFETIME
         self.github.reset()
         self.entra.token_lifetime = DEFAULT_TOKEN_LIFETIME
         self.entra.federated_credentials = self._default_federated_credentials()
@@ -200,13 +269,27 @@ class Emulator:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                try:
+                    if self.registry is not None and self.acr is not None:
+                        self.registry.start(self.acr)
+                        await self.registry.wait_ready(self.tls.ca_cert)
+                except Exception as exc:
+                    log.exception("the registry did not start")
+                    await self._stop()
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
                 self._write_connection()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await self.engine.close()
-                await self.provisioner.close()
+                await self._stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def _stop(self) -> None:
+        await self.engine.close()
+        await self.provisioner.close()
+        if self.registry is not None:
+            self.registry.stop()
 
     def _write_connection(self) -> None:
         path = self.state_dir / CONNECTION_FILE

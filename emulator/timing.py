@@ -40,6 +40,9 @@ class Timing:
     retry_after: int | None  # seconds sent in Retry-After on LROs; None = not sent
     running_status: str  # the operation status while it runs
     seconds: dict[str, float]
+    # Probes' initial delay and period are capped at this many seconds (fast profile), so that
+    # deployments with Azure's default probe settings still start in seconds.
+    probe_cap: float | None = None
 
     def duration(self, operation: str) -> float:
         return self.seconds[operation] * self.time_scale
@@ -63,7 +66,7 @@ class Timing:
 
 def profile(name: str, time_scale: float = 1.0) -> Timing:
     if name == "fast":
-        return Timing("fast", time_scale, 1, "InProgress", dict(_FAST_SECONDS))
+        return Timing("fast", time_scale, 1, "InProgress", dict(_FAST_SECONDS), probe_cap=0.5)
     if name == "azure":
         return Timing("azure", time_scale, None, "Updating", dict(_AZURE_SECONDS))
     raise ValueError(f"unknown timing profile {name!r} (fast or azure)")

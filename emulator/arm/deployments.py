@@ -153,7 +153,7 @@ class DeploymentHandlers:
                 target="properties.model",
             )
         environment_id = str(given.get("environmentId") or "")
-        if self._environment(scope, environment_id) is None:
+        if self.ctx.store.environment_by_id(scope.workspace, environment_id) is None:
             raise ArmError(
                 400,
                 "BadArgument",
@@ -191,16 +191,6 @@ class DeploymentHandlers:
             "modelMountPath": given.get("modelMountPath"),
             "dataCollector": given.get("dataCollector"),
         }
-
-    def _environment(self, scope: Scope, environment_id: str) -> Environment | None:
-        parts = environment_id.strip("/").split("/")
-        if len(parts) < 4 or parts[-2].lower() != "versions" or parts[-4].lower() != "environments":
-            return None
-        key = (scope.workspace.key, parts[-3].lower(), parts[-1].lower())
-        environment = self.ctx.store.environments.get(key)
-        if environment is None or environment.workspace.id.lower() not in environment_id.lower():
-            return None
-        return environment
 
     def _provision(self, deployment: Deployment, scope: Scope, kind: str) -> Operation:
         provisioner = self.ctx.provisioner
@@ -315,9 +305,11 @@ class DeploymentHandlers:
                 target="containerType",
             )
         tail = body.get("tail")
-        lines = deployment.logs.get(container, [])
-        if isinstance(tail, int) and not isinstance(tail, bool) and tail > 0:
-            lines = lines[-tail:]
+        lines = await self.ctx.provisioner.logs(
+            deployment,
+            container,
+            tail if isinstance(tail, int) and not isinstance(tail, bool) and tail > 0 else None,
+        )
         return json_response({"content": "\n".join(lines)})
 
     async def skus(self, request: Request, scope: Scope) -> Response:

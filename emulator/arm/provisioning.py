@@ -21,6 +21,10 @@ class Provisioner(Protocol):
 
     async def deprovision(self, deployment: Deployment) -> None: ...
 
+    async def logs(
+        self, deployment: Deployment, container_type: str, tail: int | None
+    ) -> list[str]: ...
+
     async def close(self) -> None: ...
 
 
@@ -38,6 +42,12 @@ class NoContainers:
 
     async def deprovision(self, deployment: Deployment) -> None:
         return None
+
+    async def logs(
+        self, deployment: Deployment, container_type: str, tail: int | None
+    ) -> list[str]:
+        lines = deployment.logs.get(container_type, [])
+        return lines[-tail:] if tail else lines
 
     async def close(self) -> None:
         return None

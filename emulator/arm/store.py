@@ -43,6 +43,16 @@ class Store:
     def endpoints_in(self, workspace: Workspace) -> list[Endpoint]:
         return [ep for (key, _), ep in self.endpoints.items() if key == workspace.key]
 
+    def environment_by_id(self, workspace: Workspace, environment_id: str) -> Environment | None:
+        """The environment version an ARM id names, if it is in `workspace`."""
+        parts = environment_id.strip("/").split("/")
+        if len(parts) < 4 or parts[-2].lower() != "versions" or parts[-4].lower() != "environments":
+            return None
+        environment = self.environments.get((workspace.key, parts[-3].lower(), parts[-1].lower()))
+        if environment is None or environment.workspace.id.lower() not in environment_id.lower():
+            return None
+        return environment
+
     def endpoint_named_in_region(self, name: str, location: str) -> Endpoint | None:
         """Endpoint names are unique per region, across every workspace."""
         for endpoint in self.endpoints.values():

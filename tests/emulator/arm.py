@@ -19,11 +19,23 @@ ROUTES = {
 }
 
 
+FAST_PROBE = {
+    "initialDelay": "PT0.2S",
+    "period": "PT0.2S",
+    "timeout": "PT1S",
+    "successThreshold": 1,
+    "failureThreshold": 5,
+}
+
+
 class Arm:
     """requests against the emulator's ARM with a real Entra token."""
 
-    def __init__(self, emulator: Emulator, token: str | None = None) -> None:
+    def __init__(
+        self, emulator: Emulator, token: str | None = None, image: str | None = None
+    ) -> None:
         self.emulator = emulator
+        self.image = image or f"contosoml.azurecr.io/credit-risk@{DIGEST}"
         self.base = emulator["arm_url"]
         self.token = token or emulator.arm_token()
         self.session = requests.Session()
@@ -75,11 +87,11 @@ class Arm:
         assert response.status_code == 201, response.text
         return self.wait(response)
 
-    def create_environment(self, version: str = "v1") -> str:
+    def create_environment(self, version: str = "v1", image: str | None = None) -> str:
         path = self.ws(f"/environments/CliV2AnonymousEnvironment/versions/{version}")
         body = {
             "properties": {
-                "image": f"contosoml.azurecr.io/credit-risk@{DIGEST}",
+                "image": image or self.image,
                 "isAnonymous": True,
                 "inferenceConfig": {
                     "livenessRoute": {"port": 5001, "path": "/health"},
@@ -99,6 +111,9 @@ class Arm:
         instance_type: str = "Standard_DS3_v2",
         capacity: int = 1,
         environment: str | None = None,
+        variables: dict[str, str] | None = None,
+        request_timeout: str = "PT5S",
+        probe: dict[str, Any] | None = None,
     ) -> requests.Response:
         environment = environment or self.create_environment()
         return self.call(
@@ -110,6 +125,13 @@ class Arm:
                     "environmentId": environment,
                     "instanceType": instance_type,
                     "endpointComputeType": "Managed",
+                    "environmentVariables": variables or {},
+                    "requestSettings": {
+                        "requestTimeout": request_timeout,
+                        "maxConcurrentRequestsPerInstance": 4,
+                    },
+                    "livenessProbe": probe or FAST_PROBE,
+                    "readinessProbe": probe or FAST_PROBE,
                 },
                 "sku": {"name": "Default", "capacity": capacity},
             },

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from emulator.client import Emulator
+from tests.support.images import model_server_image
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,6 +75,12 @@ def emulator(session_emulator: Emulator) -> Emulator:
     """The session's emulator, reset to a fresh state for this test."""
     session_emulator.reset()
     return session_emulator
+
+
+@pytest.fixture(scope="session")
+def image(session_emulator: Emulator) -> str:
+    """The test model server, pushed to the session emulator's registry: its digest reference."""
+    return session_emulator.push(model_server_image(), "model-server")
 
 
 @pytest.fixture(scope="session")

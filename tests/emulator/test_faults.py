@@ -59,7 +59,7 @@ def test_slow_responses(emulator: Emulator) -> None:
     assert time.monotonic() - started >= 1.5
 
 
-def test_an_operation_that_ends_failed(emulator: Emulator) -> None:
+def test_an_operation_that_ends_failed(emulator: Emulator, image: str) -> None:
     ml = emulator.ml_client()
     ml.online_endpoints.begin_create_or_update(ManagedOnlineEndpoint(name="fails")).result()
     emulator.fault(
@@ -73,7 +73,7 @@ def test_an_operation_that_ends_failed(emulator: Emulator) -> None:
             ManagedOnlineDeployment(
                 name="blue",
                 endpoint_name="fails",
-                environment=environment(),
+                environment=environment(image),
                 instance_type="Standard_DS3_v2",
                 instance_count=1,
             )

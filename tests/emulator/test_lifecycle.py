@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.emulator.conftest import run_cli
+import docker
+
+from tests.emulator.arm import Arm
+from tests.emulator.conftest import Bundle, run_cli, start
+from tests.support.images import model_server_image
 
 
 def alive(pid: int) -> bool:
@@ -81,6 +86,46 @@ def test_up_status_env_down(tmp_path: Path) -> None:
     assert processes_mentioning(str(state)) == []
     assert not (state / "connection.json").exists()
     assert run_cli("status", state_dir=state).returncode == 3
+
+
+def test_down_removes_every_container_network_and_process(
+    tmp_path: Path, ca_bundle: Bundle
+) -> None:
+    state = tmp_path / "emu"
+    emulator = start(state)
+    ca_bundle.trust(emulator)
+    emulator_id = hashlib.sha256(str(state.resolve()).encode()).hexdigest()[:8]
+    label = {"label": f"azureml-deploy.emulator={emulator_id}"}
+    arm = Arm(emulator, image=emulator.push(model_server_image(), "model-server"))
+    arm.create_endpoint("lifecycle")
+    assert arm.create_deployment("lifecycle", "blue", capacity=2)["status"] == "Succeeded"
+    client = docker.from_env()
+    assert len(client.containers.list(filters=label)) == 2
+    assert len(client.networks.list(filters=label)) == 1
+    registry_pids = processes_mentioning(str(state / "registry"))
+    assert registry_pids, "docker-registry runs while the emulator is up"
+
+    assert run_cli("down", state_dir=state).returncode == 0
+    assert client.containers.list(all=True, filters=label) == []
+    assert client.networks.list(filters=label) == []
+    assert processes_mentioning(str(state)) == []
+    assert not any(alive(pid) for pid in registry_pids)
+
+
+def test_up_explains_a_missing_prerequisite_in_one_line(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-m", "emulator", "up", "--state-dir", str(tmp_path / "emu")],
+        cwd=root,
+        env={**os.environ, "PATH": str(tmp_path)},  # no docker-registry on this PATH
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "docker-registry" in result.stderr and "scripts/ensure-docker.sh" in result.stderr
 
 
 def test_identities_and_ca_survive_a_restart(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ from tests.emulator.test_sdk_flow import environment
 
 
 @pytest.fixture
-def arm(emulator: Emulator) -> Arm:
-    return Arm(emulator)
+def arm(emulator: Emulator, image: str) -> Arm:
+    return Arm(emulator, image=image)
 
 
 @pytest.mark.parametrize("name", ["ab", "a" * 33, "1abc", "abc-", "ab_c"])
@@ -121,7 +121,9 @@ def test_unknown_instance_type(emulator: Emulator, blue: Arm) -> None:
     assert message == "Invalid instance type Standard_XYZ"
 
 
-def test_quota_is_enforced_with_the_upgrade_reserve(emulator: Emulator, arm: Arm) -> None:
+def test_quota_is_enforced_with_the_upgrade_reserve(
+    emulator: Emulator, arm: Arm, image: str
+) -> None:
     emulator.admin("POST", "/quota", {"standardDSv2Family": 20})
     arm.create_endpoint("quota")
     # 2 x Standard_DS3_v2 (4 cores) with the 20 % reserve: ceil(2.4) = 3 instances = 12 cores
@@ -132,7 +134,7 @@ def test_quota_is_enforced_with_the_upgrade_reserve(emulator: Emulator, arm: Arm
             ManagedOnlineDeployment(
                 name="green",
                 endpoint_name="quota",
-                environment=environment(),
+                environment=environment(image),
                 instance_type="Standard_DS3_v2",
                 instance_count=2,
             )

@@ -11,14 +11,14 @@ from azure.ai.ml.entities import (
 from azure.core.exceptions import ResourceNotFoundError
 
 from emulator.client import Emulator
-from tests.emulator.arm import DIGEST, ROUTES
+from tests.emulator.arm import ROUTES
 
 
-def environment() -> Environment:
-    return Environment(image=f"contosoml.azurecr.io/credit-risk@{DIGEST}", inference_config=ROUTES)
+def environment(image: str) -> Environment:
+    return Environment(image=image, inference_config=ROUTES)
 
 
-def test_endpoint_deployment_traffic_keys_logs_delete(emulator: Emulator) -> None:
+def test_endpoint_deployment_traffic_keys_logs_delete(emulator: Emulator, image: str) -> None:
     ml = emulator.ml_client()
     since = emulator.last_request()
 
@@ -33,7 +33,7 @@ def test_endpoint_deployment_traffic_keys_logs_delete(emulator: Emulator) -> Non
         ManagedOnlineDeployment(
             name="blue",
             endpoint_name="credit-risk",
-            environment=environment(),
+            environment=environment(image),
             instance_type="Standard_DS3_v2",
             instance_count=2,
             environment_variables={"LOG_LEVEL": "info"},
@@ -89,13 +89,13 @@ def test_entra_token_is_requested_once_and_reused(emulator: Emulator) -> None:
     assert len(token_posts) == 1
 
 
-def test_deployment_update_and_delete(emulator: Emulator) -> None:
+def test_deployment_update_and_delete(emulator: Emulator, image: str) -> None:
     ml = emulator.ml_client()
     ml.online_endpoints.begin_create_or_update(ManagedOnlineEndpoint(name="ep-upd")).result()
     deployment = ManagedOnlineDeployment(
         name="green",
         endpoint_name="ep-upd",
-        environment=environment(),
+        environment=environment(image),
         instance_type="Standard_DS2_v2",
         instance_count=1,
     )

@@ -1,0 +1,329 @@
+"""Azure Container Registry: a real CNCF distribution registry (`docker-registry`) configured
+for token auth, behind ACR's token service.
+
+    POST /oauth2/exchange   Entra access token → ACR refresh token
+    GET  /oauth2/token      Basic <null GUID>:<refresh token> → access token
+    POST /oauth2/token      grant_type=refresh_token → access token
+
+Access tokens are JWTs the registry verifies itself: signed by a key whose certificate is in the
+registry's `rootcertbundle`, referenced through `x5c`, with `aud` = the registry's service name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import datetime
+import json
+import logging
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from emulator.entra import EntraId
+from emulator.http import json_response
+from emulator.tls import TlsFiles
+
+log = logging.getLogger("emulator.acr")
+
+ACR_ISSUER = "Azure Container Registry"
+NULL_GUID = "00000000-0000-0000-0000-000000000000"
+ACR_RESOURCE = "https://containerregistry.azure.net"
+REFRESH_LIFETIME = 3 * 3600
+ACCESS_LIFETIME = 20 * 60
+WORKSPACE_IDENTITY = "workspace-system-assigned-identity"
+
+
+class RegistryMissing(RuntimeError):
+    """docker-registry is not installed."""
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class AcrTokenService:
+    url: str  # the token service's base URL (the registry's realm host)
+    login_server: str  # host:port of the registry, also its token `service`
+    entra: EntraId
+    arm_audiences: set[str]
+    key: rsa.RSAPrivateKey = field(
+        default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
+    refresh_lifetime: int = REFRESH_LIFETIME
+    access_lifetime: int = ACCESS_LIFETIME
+    workspace_can_pull: bool = True  # the workspace identity's AcrPull role
+
+    def __post_init__(self) -> None:
+        now = datetime.datetime.now(datetime.UTC)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "acr token signing")])
+        self.certificate = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=365))
+            .sign(self.key, hashes.SHA256())
+        )
+        der = self.certificate.public_bytes(serialization.Encoding.DER)
+        self._x5c = [base64.b64encode(der).decode("ascii")]  # standard base64, not url-safe
+
+    def certificate_pem(self) -> bytes:
+        return self.certificate.public_bytes(serialization.Encoding.PEM)
+
+    def _sign(self, subject: str, lifetime: int, **claims: Any) -> str:
+        """A token the registry accepts: ACR's issuer, `aud` = the registry (a string, not a
+        list), and the signing certificate in `x5c`."""
+        now = int(time.time())
+        standard = {
+            "jti": str(uuid.uuid4()),
+            "sub": subject,
+            "nbf": now,
+            "exp": now + lifetime,
+            "iat": now,
+            "iss": ACR_ISSUER,
+            "aud": self.login_server,
+            "version": "1.0",
+        }
+        return jwt.encode(
+            {**standard, **claims}, self.key, algorithm="RS256", headers={"x5c": self._x5c}
+        )
+
+    def refresh_token(self, subject: str, tenant: str) -> str:
+        return self._sign(
+            subject,
+            self.refresh_lifetime,
+            grant_type="refresh_token",
+            tenant=tenant,
+            permissions={"actions": ["*"], "notActions": []},
+        )
+
+    def workspace_refresh_token(self) -> str:
+        """What the Azure ML data plane pulls with: the workspace's managed identity."""
+        return self.refresh_token(WORKSPACE_IDENTITY, self.entra.identity.tenant_id)
+
+    def workspace_pull_token(self, repository: str) -> str:
+        """An access token as the workspace identity gets it to pull `repository`."""
+        return self._access_token(WORKSPACE_IDENTITY, [f"repository:{repository}:pull"])
+
+    def _access_token(self, subject: str, scopes: list[str]) -> str:
+        access = []
+        for scope in scopes:
+            kind, _, rest = scope.partition(":")
+            name, _, actions = rest.rpartition(":")
+            if not kind or not name:
+                continue
+            granted = [a for a in actions.split(",") if a]
+            if subject == WORKSPACE_IDENTITY:
+                granted = [a for a in granted if a == "pull" and self.workspace_can_pull]
+            access.append({"type": kind, "name": name, "actions": granted})
+        return self._sign(subject, self.access_lifetime, access=access)
+
+    def _verify_refresh(self, token: str) -> dict[str, Any]:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            self.key.public_key(),
+            algorithms=["RS256"],
+            audience=self.login_server,
+            issuer=ACR_ISSUER,
+            options={"require": ["exp", "sub"]},
+        )
+        if claims.get("grant_type") != "refresh_token":
+            raise jwt.InvalidTokenError("not a refresh token")
+        return claims
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/oauth2/exchange", self._exchange, methods=["POST"]),
+                Route("/oauth2/token", self._token, methods=["GET", "POST"]),
+            ]
+        )
+
+    async def _exchange(self, request: Request) -> Response:
+        form = _form(await request.body())
+        if form.get("grant_type") not in ("access_token", "access_token_refresh_token"):
+            return _error(400, "UNSUPPORTED", "grant_type must be access_token")
+        if form.get("service") != self.login_server:
+            return _error(
+                400, "INVALID_SERVICE", f"service must be the registry {self.login_server}"
+            )
+        try:
+            claims = self.entra.verify_access_token(
+                form.get("access_token", ""), self.arm_audiences | {ACR_RESOURCE}
+            )
+        except jwt.InvalidTokenError as exc:
+            return _error(401, "UNAUTHORIZED", f"the Entra access token was refused: {exc}")
+        subject = str(claims.get("oid") or claims.get("appid"))
+        tenant = str(form.get("tenant") or claims.get("tid"))
+        return json_response({"refresh_token": self.refresh_token(subject, tenant)})
+
+    async def _token(self, request: Request) -> Response:
+        if request.method == "POST":
+            form = _form(await request.body())
+            grant = form.get("grant_type")
+            if grant == "refresh_token":
+                presented = form.get("refresh_token", "")
+            elif grant == "password" and form.get("username") == NULL_GUID:
+                presented = form.get("password", "")
+            else:
+                return _error(400, "UNSUPPORTED", f"unsupported grant_type {grant!r}")
+            scopes = _scopes(form.get("scope", ""))
+        else:
+            username, presented = _basic(request.headers.get("authorization", ""))
+            if username != NULL_GUID:
+                return _error(
+                    401,
+                    "UNAUTHORIZED",
+                    f"sign in with the username {NULL_GUID} and an ACR refresh token as password",
+                )
+            scopes = [s for value in request.query_params.getlist("scope") for s in _scopes(value)]
+        try:
+            claims = self._verify_refresh(presented)
+        except jwt.ExpiredSignatureError:
+            return _error(401, "UNAUTHORIZED", "the refresh token has expired")
+        except jwt.InvalidTokenError:
+            return _error(401, "UNAUTHORIZED", "the refresh token is invalid")
+        access = self._access_token(str(claims["sub"]), scopes)
+        body: dict[str, Any] = {
+            "access_token": access,
+            "token": access,
+            "expires_in": self.access_lifetime,
+            "issued_at": datetime.datetime.now(datetime.UTC).isoformat(),
+        }
+        if request.query_params.get("offline_token") == "true":
+            body["refresh_token"] = presented
+        return json_response(body)
+
+
+def _form(raw: bytes) -> dict[str, str]:
+    return {k: v[-1] for k, v in parse_qs(raw.decode("utf-8", errors="replace")).items()}
+
+
+def _scopes(value: str) -> list[str]:
+    return [scope for scope in value.split(" ") if scope]
+
+
+def _basic(header: str) -> tuple[str, str]:
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return "", ""
+    try:
+        decoded = base64.b64decode(encoded).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return "", ""
+    username, _, password = decoded.partition(":")
+    return username, password
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    return json_response({"errors": [{"code": code, "message": message}]}, status)
+
+
+class Registry:
+    """The `docker-registry` process: started and stopped by the emulator."""
+
+    def __init__(self, state_dir: Path, tls: TlsFiles) -> None:
+        binary = shutil.which("docker-registry")
+        if binary is None:
+            raise RegistryMissing(
+                "docker-registry is not installed; run scripts/ensure-docker.sh "
+                "(Debian/Ubuntu: apt-get install docker-registry)"
+            )
+        self.binary = binary
+        self.state_dir = state_dir
+        self.tls = tls
+        self.port = _free_port()
+        self.login_server = f"127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, token_service: AcrTokenService) -> None:
+        directory = self.state_dir / "registry"
+        (directory / "data").mkdir(parents=True, exist_ok=True)
+        bundle = directory / "token-signing.pem"
+        bundle.write_bytes(token_service.certificate_pem())
+        config = {
+            "version": 0.1,
+            "log": {"level": "warn", "formatter": "text"},
+            "storage": {
+                "filesystem": {"rootdirectory": str(directory / "data")},
+                "delete": {"enabled": True},
+            },
+            "http": {
+                "addr": self.login_server,
+                "tls": {"certificate": str(self.tls.server_cert), "key": str(self.tls.server_key)},
+            },
+            "auth": {
+                "token": {
+                    "realm": f"{token_service.url}/oauth2/token",
+                    "service": self.login_server,
+                    "issuer": ACR_ISSUER,
+                    "rootcertbundle": str(bundle),
+                }
+            },
+        }
+        config_path = directory / "config.yml"
+        config_path.write_text(json.dumps(config, indent=2), "utf-8")  # JSON is YAML
+        with (self.state_dir / "registry.log").open("ab") as output:
+            self.process = subprocess.Popen(
+                [self.binary, "serve", str(config_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+
+    async def wait_ready(self, ca_cert: Path, timeout: float = 30) -> None:
+        context = ssl.create_default_context(cafile=str(ca_cert))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(
+                    f"docker-registry exited with code {self.process.returncode}; "
+                    f"see {self.state_dir / 'registry.log'}"
+                )
+            with contextlib.suppress(OSError):
+                reader, writer = await asyncio.open_connection("127.0.0.1", self.port, ssl=context)
+                writer.write(
+                    b"GET /v2/ HTTP/1.0\r\nHost: " + self.login_server.encode() + b"\r\n\r\n"
+                )
+                await writer.drain()
+                status = await reader.readline()
+                writer.close()
+                if b" 401 " in status:  # the registry wants a token: it is up
+                    return
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"docker-registry did not start within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)

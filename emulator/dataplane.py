@@ -1,0 +1,525 @@
+"""The data plane: each deployment instance is a real container of the deployed image, on the
+emulator's internal Docker network, probed like Azure ML probes it.
+
+Provisioning pulls the image from the registry by digest (with the workspace identity's ACR
+credentials), starts `instance_count` containers with the deployment's environment variables and
+waits until every one passes its readiness probe. It fails like Azure ML: `ImagePullFailure`, or
+`ResourceNotReady` when a container keeps exiting (crash loop) or never becomes ready. An update
+starts new containers beside the old ones and retires the old ones only once the new ones are
+ready, so an update never leaves the deployment without a ready instance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import ipaddress
+import itertools
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker
+import docker.errors
+import httpx
+from docker.models.containers import Container
+from docker.types import IPAMConfig, IPAMPool
+
+from emulator.acr import NULL_GUID
+from emulator.arm.durations import seconds
+from emulator.arm.model import Deployment, Environment
+from emulator.arm.provisioning import Outcome
+from emulator.faults import FaultStore
+from emulator.timing import Timing
+
+log = logging.getLogger("emulator.dataplane")
+
+LABEL = "azureml-deploy.emulator"
+CRASH_RESTARTS = 2  # a container that exits this many times more is a crash loop
+SUBNETS = ipaddress.ip_network("10.213.0.0/16")
+
+
+class DockerMissing(RuntimeError):
+    """The Docker engine cannot be reached."""
+
+
+@dataclass(frozen=True)
+class RegistryAccess:
+    """How the data plane reaches the emulated ACR, as the workspace's managed identity."""
+
+    login_server: str
+    ca_cert: str
+    pull_token: Callable[[str], str]  # repository → access token
+    credentials: Callable[[], dict[str, str]]  # docker auth_config
+
+
+_MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+    ]
+)
+
+
+def split_reference(image: str) -> tuple[str, str, str]:
+    """registry, repository and tag-or-digest of `registry/repo[:tag][@digest]`."""
+    registry, _, rest = image.partition("/")
+    if "@" in rest:
+        repository, _, reference = rest.partition("@")
+        repository = repository.split(":")[0]
+    else:
+        repository, _, reference = rest.rpartition(":") if ":" in rest else (rest, "", "latest")
+    return registry, repository, reference
+
+
+@dataclass(frozen=True)
+class Route:
+    port: int
+    path: str
+
+
+@dataclass(frozen=True)
+class Probe:
+    initial_delay: float
+    period: float
+    timeout: float
+    success_threshold: int
+    failure_threshold: int
+
+    @classmethod
+    def of(cls, settings: dict[str, Any], cap: float | None) -> Probe:
+        def capped(value: float) -> float:
+            return min(value, cap) if cap is not None else value
+
+        return cls(
+            initial_delay=capped(seconds(str(settings.get("initialDelay", "PT10S")))),
+            period=max(capped(seconds(str(settings.get("period", "PT10S")))), 0.05),
+            timeout=max(seconds(str(settings.get("timeout", "PT2S"))), 0.05),
+            success_threshold=int(settings.get("successThreshold", 1)),
+            failure_threshold=int(settings.get("failureThreshold", 30)),
+        )
+
+
+@dataclass
+class Instance:
+    deployment_id: str
+    name: str
+    container: Container
+    ip: str
+    scoring: Route
+    liveness: Route
+    readiness: Route
+    ready: bool = False
+    forced_unready: bool = False
+    restarts: int = 0
+    in_flight: int = 0
+    monitor: asyncio.Task[None] | None = None
+
+    def url(self, route: Route) -> str:
+        return f"http://{self.ip}:{route.port}{route.path}"
+
+
+@dataclass
+class _Startup:
+    ok: bool
+    code: str = ""
+    message: str = ""
+
+
+@dataclass
+class DockerDataPlane:
+    """A Provisioner (see emulator.arm.provisioning) that runs deployments as containers."""
+
+    emulator_id: str
+    timing: Callable[[], Timing]
+    faults: FaultStore
+    environment_of: Callable[[Deployment], Environment | None]
+    registry: RegistryAccess
+    client: docker.DockerClient = field(init=False)
+    network_name: str = field(init=False)
+    instances: dict[str, list[Instance]] = field(default_factory=dict)
+    http: httpx.AsyncClient = field(init=False)
+    subnet: str = field(init=False, default="")
+    _generations: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def __post_init__(self) -> None:
+        try:
+            self.client = docker.from_env(timeout=120)
+            self.client.ping()
+        except docker.errors.DockerException as exc:
+            raise DockerMissing(
+                f"the Docker engine is not reachable ({exc}); run scripts/ensure-docker.sh "
+                "(Debian/Ubuntu, root) or start Docker yourself"
+            ) from None
+        self.network_name = f"azureml-emulator-{self.emulator_id}"
+        self.http = httpx.AsyncClient(trust_env=False)
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._remove_leftovers()
+        self._create_network()
+
+    def _remove_leftovers(self) -> None:
+        """Containers and networks a previous run of this emulator left (it was killed)."""
+        selector = {"label": f"{LABEL}={self.emulator_id}"}
+        for container in self.client.containers.list(all=True, filters=selector):
+            with contextlib.suppress(docker.errors.APIError):
+                container.remove(force=True)
+        for network in self.client.networks.list(filters=selector):
+            with contextlib.suppress(docker.errors.APIError):
+                network.remove()
+
+    def _create_network(self) -> None:
+        used = set()
+        for network in self.client.networks.list():
+            for config in (network.attrs.get("IPAM") or {}).get("Config") or []:
+                if config.get("Subnet"):
+                    used.add(ipaddress.ip_network(config["Subnet"], strict=False))
+        for subnet in SUBNETS.subnets(new_prefix=24):
+            if any(subnet.overlaps(other) for other in used):
+                continue
+            try:
+                self.client.networks.create(
+                    self.network_name,
+                    driver="bridge",
+                    internal=True,
+                    ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=str(subnet))]),
+                    labels={LABEL: self.emulator_id},
+                )
+            except docker.errors.APIError as exc:
+                if "overlap" in str(exc).lower():
+                    continue
+                raise
+            self.subnet = str(subnet)
+            return
+        raise RuntimeError(f"no free /24 subnet in {SUBNETS} for the emulator's network")
+
+    async def close(self) -> None:
+        for instances in self.instances.values():
+            for instance in instances:
+                if instance.monitor is not None:
+                    instance.monitor.cancel()
+        self.instances.clear()
+        await asyncio.to_thread(self._remove_leftovers)
+        await self.http.aclose()
+
+    # --- provisioning --------------------------------------------------------------------
+
+    async def provision(self, deployment: Deployment) -> Outcome:
+        environment = self.environment_of(deployment)
+        if environment is None:
+            return Outcome(False, "BadArgument", "the deployment's environment no longer exists")
+        storage_log = deployment.logs["StorageInitializer"]
+        image = environment.image
+        slow = self.faults.take({"slow_pull"}, "dataplane", "PULL", deployment.id)
+        if slow is not None:
+            storage_log.append(_stamp(f"Pulling image {image} (slowly)"))
+            await asyncio.sleep(slow.delay_seconds)
+        storage_log.append(_stamp(f"Pulling image {image}"))
+        reason = await self._refusal(image)
+        if reason is None:
+            try:
+                await asyncio.to_thread(self._pull, image)
+            except docker.errors.DockerException as exc:
+                reason = _docker_reason(exc)
+        if reason is not None:
+            storage_log.append(_stamp(f"Failed to pull image {image}: {reason}"))
+            return Outcome(
+                False,
+                "ImagePullFailure",
+                f"Failed to pull image '{image}': {reason}. Check that the image exists in the "
+                "registry and that the workspace's managed identity has the AcrPull role on it.",
+            )
+        storage_log.append(_stamp(f"Pulled image {image}"))
+
+        routes = _routes(environment)
+        properties = deployment.properties
+        cap = self.timing().probe_cap
+        readiness = Probe.of(properties.get("readinessProbe") or {}, cap)
+        generation = next(self._generations)
+        try:
+            started = [
+                await asyncio.to_thread(
+                    self._run, deployment, image, routes, f"{generation}-{index}"
+                )
+                for index in range(deployment.capacity)
+            ]
+        except docker.errors.DockerException as exc:
+            return Outcome(False, "ResourceNotReady", f"could not start a container: {exc}")
+        results = await asyncio.gather(*(self._await_ready(i, readiness) for i in started))
+        failure = next((result for result in results if not result.ok), None)
+        if failure is not None:
+            await self._keep_logs(deployment, started)
+            await self._remove(started)
+            return Outcome(False, failure.code, failure.message)
+
+        previous = self.instances.get(deployment.id, [])
+        self.instances[deployment.id] = started
+        for instance in started:
+            instance.monitor = asyncio.get_running_loop().create_task(
+                self._watch(instance, properties)
+            )
+        await self._retire(previous)
+        return Outcome(True)
+
+    async def _refusal(self, image: str) -> str | None:
+        """Why the registry refuses the workspace this image, asked as a node asks it (the
+        engine may hold the image already, but an Azure ML node always goes to the registry)."""
+        registry, repository, reference = split_reference(image)
+        if registry != self.registry.login_server:
+            return (
+                f"the registry {registry} cannot be reached from the workspace (the emulated "
+                f"registry is {self.registry.login_server})"
+            )
+        token = self.registry.pull_token(repository)
+        async with httpx.AsyncClient(verify=self.registry.ca_cert, trust_env=False) as client:
+            try:
+                response = await client.head(
+                    f"https://{registry}/v2/{repository}/manifests/{reference}",
+                    headers={"Authorization": f"Bearer {token}", "Accept": _MANIFEST_TYPES},
+                    timeout=30,
+                )
+            except httpx.HTTPError as exc:
+                return f"the registry did not answer ({type(exc).__name__})"
+        if response.status_code in (401, 403):
+            return "unauthorized: authentication required"
+        if response.status_code == 404:
+            return f"manifest unknown: {repository}@{reference} is not in the registry"
+        if response.status_code >= 400:
+            return f"the registry answered HTTP {response.status_code}"
+        return None
+
+    def _pull(self, image: str) -> None:
+        self.client.images.pull(image, auth_config=self.registry.credentials())
+
+    def _run(
+        self, deployment: Deployment, image: str, routes: dict[str, Route], suffix: str
+    ) -> Instance:
+        endpoint = deployment.endpoint
+        name = f"azml-{self.emulator_id}-{endpoint.name}-{deployment.name}-{suffix}"[:120]
+        environment = {
+            str(k): str(v)
+            for k, v in (deployment.properties.get("environmentVariables") or {}).items()
+        }
+        environment.setdefault("AZUREML_ENDPOINT_NAME", endpoint.name)
+        environment.setdefault("AZUREML_DEPLOYMENT_NAME", deployment.name)
+        container = self.client.containers.run(
+            image,
+            name=name,
+            detach=True,
+            network=self.network_name,
+            environment=environment,
+            labels={
+                LABEL: self.emulator_id,
+                f"{LABEL}.endpoint": endpoint.name,
+                f"{LABEL}.deployment": deployment.name,
+            },
+        )
+        container.reload()
+        networks = container.attrs["NetworkSettings"]["Networks"]
+        ip = networks[self.network_name]["IPAddress"]
+        deployment.logs["StorageInitializer"].append(_stamp(f"Started container {name} ({ip})"))
+        return Instance(
+            deployment_id=deployment.id,
+            name=name,
+            container=container,
+            ip=ip,
+            scoring=routes["scoringRoute"],
+            liveness=routes["livenessRoute"],
+            readiness=routes["readinessRoute"],
+        )
+
+    async def _await_ready(self, instance: Instance, probe: Probe) -> _Startup:
+        await asyncio.sleep(probe.initial_delay)
+        successes = failures = 0
+        last = "no answer yet"
+        while True:
+            exit_code = await self._exit_code(instance)
+            if exit_code is not None:
+                if instance.restarts >= CRASH_RESTARTS:
+                    return _Startup(
+                        False,
+                        "ResourceNotReady",
+                        f"User container has crashed or terminated: {instance.name} exited with "
+                        f"code {exit_code}, {instance.restarts + 1} times in a row (crash loop). "
+                        "The container's log (getLogs, InferenceServer) shows why.",
+                    )
+                instance.restarts += 1
+                await asyncio.to_thread(instance.container.restart, timeout=1)
+                await asyncio.to_thread(instance.container.reload)
+                successes = failures = 0
+                await asyncio.sleep(probe.initial_delay)
+                continue
+            ok, last = await self._probe(instance, instance.readiness, probe.timeout)
+            if ok:
+                successes, failures = successes + 1, 0
+                if successes >= probe.success_threshold:
+                    instance.ready = True
+                    return _Startup(True)
+            else:
+                successes, failures = 0, failures + 1
+                if failures >= probe.failure_threshold:
+                    route = instance.readiness
+                    return _Startup(
+                        False,
+                        "ResourceNotReady",
+                        f"Readiness probe failed: GET {route.path} on port {route.port} failed "
+                        f"{failures} times in a row (last: {last}). The container is running but "
+                        "never became ready; check inference_config.readiness_route against what "
+                        "the server serves.",
+                    )
+            await asyncio.sleep(probe.period)
+
+    async def _exit_code(self, instance: Instance) -> int | None:
+        try:
+            await asyncio.to_thread(instance.container.reload)
+        except docker.errors.NotFound:
+            return -1
+        state = instance.container.attrs.get("State", {})
+        if state.get("Status") in ("exited", "dead"):
+            return int(state.get("ExitCode", -1))
+        return None
+
+    async def _probe(self, instance: Instance, route: Route, timeout: float) -> tuple[bool, str]:
+        try:
+            response = await self.http.get(instance.url(route), timeout=timeout)
+        except httpx.TimeoutException:
+            return False, f"no answer within {timeout:g} s"
+        except httpx.HTTPError as exc:
+            return False, f"{type(exc).__name__}: connection failed"
+        if 200 <= response.status_code < 400:
+            return True, f"HTTP {response.status_code}"
+        return False, f"HTTP {response.status_code}"
+
+    async def _watch(self, instance: Instance, properties: dict[str, Any]) -> None:
+        """After provisioning: readiness takes instances in and out of rotation; a failing
+        liveness probe or an exited container restarts the container."""
+        cap = self.timing().probe_cap
+        readiness = Probe.of(properties.get("readinessProbe") or {}, cap)
+        liveness = Probe.of(properties.get("livenessProbe") or {}, cap)
+        period = min(readiness.period, liveness.period)
+        ready_streak = unready_streak = dead_streak = 0
+        with contextlib.suppress(asyncio.CancelledError):
+            while True:
+                await asyncio.sleep(period)
+                if await self._exit_code(instance) is not None:
+                    instance.ready = False
+                    instance.restarts += 1
+                    log.info("restarting exited container %s", instance.name)
+                    with contextlib.suppress(docker.errors.DockerException):
+                        await asyncio.to_thread(instance.container.restart, timeout=1)
+                    await asyncio.sleep(readiness.initial_delay)
+                    continue
+                ok, _ = await self._probe(instance, instance.readiness, readiness.timeout)
+                ready_streak, unready_streak = (
+                    (ready_streak + 1, 0) if ok else (0, unready_streak + 1)
+                )
+                if ready_streak >= readiness.success_threshold:
+                    instance.ready = not instance.forced_unready
+                if unready_streak >= readiness.failure_threshold:
+                    instance.ready = False
+                alive, _ = await self._probe(instance, instance.liveness, liveness.timeout)
+                dead_streak = 0 if alive else dead_streak + 1
+                if dead_streak >= liveness.failure_threshold:
+                    instance.ready = False
+                    instance.restarts += 1
+                    dead_streak = 0
+                    with contextlib.suppress(docker.errors.DockerException):
+                        await asyncio.to_thread(instance.container.restart, timeout=1)
+                    await asyncio.sleep(liveness.initial_delay)
+
+    async def _retire(self, instances: list[Instance]) -> None:
+        for instance in instances:
+            instance.ready = False  # out of rotation first
+        for _ in range(50):  # let requests in flight finish (up to 5 s)
+            if all(instance.in_flight == 0 for instance in instances):
+                break
+            await asyncio.sleep(0.1)
+        await self._remove(instances)
+
+    async def _remove(self, instances: list[Instance]) -> None:
+        for instance in instances:
+            if instance.monitor is not None:
+                instance.monitor.cancel()
+            with contextlib.suppress(docker.errors.DockerException):
+                await asyncio.to_thread(instance.container.remove, force=True)
+
+    async def _keep_logs(self, deployment: Deployment, instances: list[Instance]) -> None:
+        lines: list[str] = []
+        for instance in instances:
+            with contextlib.suppress(docker.errors.DockerException):
+                raw = await asyncio.to_thread(instance.container.logs, tail=200)
+                lines.extend(raw.decode("utf-8", errors="replace").splitlines())
+        deployment.logs["InferenceServer"] = lines
+
+    async def deprovision(self, deployment: Deployment) -> None:
+        await self._remove(self.instances.pop(deployment.id, []))
+
+    # --- for the gateway and getLogs -----------------------------------------------------
+
+    def ready_instances(self, deployment_id: str) -> list[Instance]:
+        return [
+            i for i in self.instances.get(deployment_id, []) if i.ready and not i.forced_unready
+        ]
+
+    def all_instances(self, deployment_id: str) -> list[Instance]:
+        return list(self.instances.get(deployment_id, []))
+
+    async def logs(
+        self, deployment: Deployment, container_type: str, tail: int | None
+    ) -> list[str]:
+        if container_type == "InferenceServer":
+            running = self.instances.get(deployment.id, [])
+            if running:
+                raw = await asyncio.to_thread(
+                    running[0].container.logs, tail=tail if tail else "all"
+                )
+                return str(raw.decode("utf-8", errors="replace")).splitlines()
+        lines = deployment.logs.get(container_type, [])
+        return lines[-tail:] if tail else lines
+
+    async def restart(self, deployment_id: str) -> int:
+        """Restart every instance of a deployment (an admin action, like a node repair)."""
+        instances = self.instances.get(deployment_id, [])
+        for instance in instances:
+            instance.ready = False
+            instance.restarts += 1
+            with contextlib.suppress(docker.errors.DockerException):
+                await asyncio.to_thread(instance.container.restart, timeout=1)
+        return len(instances)
+
+
+def _routes(environment: Environment) -> dict[str, Route]:
+    config = environment.properties.get("inferenceConfig") or {}
+    routes = {}
+    for name in ("livenessRoute", "readinessRoute", "scoringRoute"):
+        route = config.get(name) or {}
+        routes[name] = Route(int(route.get("port", 5001)), str(route.get("path", "/")))
+    return routes
+
+
+def _docker_reason(exc: docker.errors.DockerException) -> str:
+    explanation = getattr(exc, "explanation", None)
+    return (
+        str(explanation or exc).strip().splitlines()[0]
+        if str(explanation or exc)
+        else type(exc).__name__
+    )
+
+
+def _stamp(message: str) -> str:
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{now} {message}"
+
+
+def new_emulator_id() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+__all__ = ["NULL_GUID", "DockerDataPlane", "DockerMissing", "Instance", "new_emulator_id"]

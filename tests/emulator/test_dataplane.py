@@ -1,0 +1,155 @@
+"""Deployments as real containers: readiness, crash loops, pull failures, logs, clean-up."""
+
+from __future__ import annotations
+
+import docker
+import pytest
+import requests
+
+from emulator.client import Emulator
+from tests.emulator.arm import DEPLOYMENTS_API, Arm
+
+
+@pytest.fixture
+def arm(emulator: Emulator, image: str) -> Arm:
+    arm = Arm(emulator, image=image)
+    arm.create_endpoint("models")
+    return arm
+
+
+def containers(emulator: Emulator, deployment: str | None = None) -> list[str]:
+    labels = ["azureml-deploy.emulator.endpoint=models"]
+    if deployment:
+        labels.append(f"azureml-deploy.emulator.deployment={deployment}")
+    found = docker.from_env().containers.list(all=True, filters={"label": labels})
+    return sorted(container.name for container in found)
+
+
+def logs(arm: Arm, deployment: str, container_type: str | None = None) -> str:
+    body = {"tail": 100}
+    if container_type:
+        body["containerType"] = container_type
+    response = arm.call(
+        "POST",
+        arm.ws(f"/onlineEndpoints/models/deployments/{deployment}/getLogs"),
+        body,
+        DEPLOYMENTS_API,
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["content"])
+
+
+def test_instances_are_real_containers_with_the_environment(emulator: Emulator, arm: Arm) -> None:
+    status = arm.create_deployment("models", "blue", capacity=2, variables={"COLOR": "blue"})
+    assert status["status"] == "Succeeded"
+    names = containers(emulator, "blue")
+    assert len(names) == 2
+    state = emulator.admin("GET", "/state")
+    [endpoint] = [e for e in state["endpoints"] if e["name"] == "models"]
+    [deployment] = endpoint["deployments"]
+    assert [i["ready"] for i in deployment["instances"]] == [True, True]
+    container = docker.from_env().containers.get(names[0])
+    assert "COLOR=blue" in container.attrs["Config"]["Env"]
+    network = container.attrs["NetworkSettings"]["Networks"]
+    assert list(network) == [f"azureml-emulator-{emulator.state_dir and _emulator_id(emulator)}"]
+
+
+def _emulator_id(emulator: Emulator) -> str:
+    import hashlib
+
+    return hashlib.sha256(str(emulator.state_dir.resolve()).encode()).hexdigest()[:8]
+
+
+def test_the_network_is_internal_with_an_explicit_subnet(emulator: Emulator) -> None:
+    network = docker.from_env().networks.get(f"azureml-emulator-{_emulator_id(emulator)}")
+    assert network.attrs["Internal"] is True
+    assert network.attrs["IPAM"]["Config"][0]["Subnet"].startswith("10.213.")
+
+
+def test_a_crashing_image_fails_like_azure_with_its_log(emulator: Emulator, arm: Arm) -> None:
+    status = arm.create_deployment("models", "crashy", variables={"MODE": "crash"})
+    assert status["status"] == "Failed"
+    assert status["error"]["code"] == "ResourceNotReady"
+    assert "crashed or terminated" in status["error"]["message"]
+    assert "exited with code 3" in status["error"]["message"]
+    assert "boom: the model file /models/model.bin is missing" in logs(arm, "crashy")
+    assert containers(emulator, "crashy") == []
+
+
+def test_a_never_ready_image_fails_with_resource_not_ready(emulator: Emulator, arm: Arm) -> None:
+    status = arm.create_deployment("models", "sleepy", variables={"MODE": "never-ready"})
+    assert status["status"] == "Failed"
+    assert status["error"]["code"] == "ResourceNotReady"
+    assert "Readiness probe failed: GET /ready on port 5001" in status["error"]["message"]
+    assert "HTTP 503" in status["error"]["message"]
+    assert "GET /ready" in logs(arm, "sleepy")
+
+
+def test_an_image_that_cannot_be_pulled(emulator: Emulator, arm: Arm) -> None:
+    missing = f"{emulator['registry']}/nothing-here@sha256:" + "0" * 64
+    environment = arm.create_environment("missing", image=missing)
+    status = arm.create_deployment("models", "ghost", environment=environment)
+    assert status["status"] == "Failed"
+    assert status["error"]["code"] == "ImagePullFailure"
+    assert missing in status["error"]["message"]
+    assert "AcrPull" in status["error"]["message"]
+    assert f"Failed to pull image {missing}" in logs(arm, "ghost", "StorageInitializer")
+
+
+def test_without_acr_pull_the_workspace_cannot_pull(emulator: Emulator, arm: Arm) -> None:
+    emulator.admin("POST", "/acr", {"workspace_can_pull": False})
+    status = arm.create_deployment("models", "denied")
+    assert status["status"] == "Failed"
+    assert status["error"]["code"] == "ImagePullFailure"
+
+
+def test_a_slow_pull(emulator: Emulator, arm: Arm) -> None:
+    import time
+
+    emulator.fault(part="dataplane", kind="slow_pull", path="/deployments/slow", delay_seconds=2)
+    started = time.monotonic()
+    assert arm.create_deployment("models", "slow")["status"] == "Succeeded"
+    assert time.monotonic() - started >= 2
+    assert "(slowly)" in logs(arm, "slow", "StorageInitializer")
+
+
+def test_deleting_a_deployment_removes_its_containers(emulator: Emulator, arm: Arm) -> None:
+    arm.create_deployment("models", "blue", capacity=2)
+    assert len(containers(emulator, "blue")) == 2
+    response = arm.call(
+        "DELETE", arm.ws("/onlineEndpoints/models/deployments/blue"), api_version=DEPLOYMENTS_API
+    )
+    assert arm.wait(response)["status"] == "Succeeded"
+    assert containers(emulator, "blue") == []
+
+
+def test_deleting_the_endpoint_removes_all_containers(emulator: Emulator, arm: Arm) -> None:
+    arm.create_deployment("models", "blue")
+    arm.create_deployment("models", "green")
+    assert len(containers(emulator)) == 2
+    response = arm.call("DELETE", arm.ws("/onlineEndpoints/models"))
+    assert arm.wait(response)["status"] == "Succeeded"
+    assert containers(emulator) == []
+
+
+def test_an_update_replaces_instances_without_a_gap(emulator: Emulator, arm: Arm) -> None:
+    arm.create_deployment("models", "blue", variables={"COLOR": "one"})
+    arm.wait(arm.set_traffic("models", {"blue": 100}))
+    before = containers(emulator, "blue")
+    response = arm.put_deployment("models", "blue", capacity=2, variables={"COLOR": "two"})
+    assert response.status_code == 200
+    assert arm.wait(response)["status"] == "Succeeded"
+    after = containers(emulator, "blue")
+    assert len(after) == 2 and not set(before) & set(after)
+
+
+def test_logs_tail(emulator: Emulator, arm: Arm) -> None:
+    arm.create_deployment("models", "blue")
+    response = arm.call(
+        "POST",
+        arm.ws("/onlineEndpoints/models/deployments/blue/getLogs"),
+        {"tail": 1},
+        DEPLOYMENTS_API,
+    )
+    assert len(response.json()["content"].splitlines()) == 1
+    assert requests  # the module is used by other tests of this file's family

@@ -1,0 +1,155 @@
+"""ACR's token flow in front of a real distribution registry, with the real Docker engine."""
+
+from __future__ import annotations
+
+import time
+
+import docker
+import pytest
+import requests
+
+from emulator.client import Emulator
+from tests.support.images import model_server_image
+
+NULL_GUID = "00000000-0000-0000-0000-000000000000"
+
+
+def test_the_registry_challenges_with_acrs_realm(emulator: Emulator) -> None:
+    response = requests.get(
+        f"https://{emulator['registry']}/v2/", verify=emulator["ca_bundle"], timeout=30
+    )
+    assert response.status_code == 401
+    challenge = response.headers["Www-Authenticate"]
+    assert challenge == (
+        f'Bearer realm="{emulator["acr_url"]}/oauth2/token",service="{emulator["registry"]}"'
+    )
+
+
+def test_push_and_pull_through_the_token_flow(emulator: Emulator) -> None:
+    reference = emulator.push(model_server_image(), "flow/probe", tag="v1")
+    assert reference.startswith(f"{emulator['registry']}/flow/probe@sha256:")
+    client = docker.from_env()
+    client.images.remove(f"{emulator['registry']}/flow/probe:v1", force=True)
+    pulled = client.images.pull(
+        reference,
+        auth_config={"username": NULL_GUID, "password": emulator.acr_refresh_token()},
+    )
+    assert reference.split("@")[1] in pulled.attrs["RepoDigests"][0]
+
+
+def test_access_token_by_get_with_basic_and_by_post(emulator: Emulator) -> None:
+    refresh = emulator.acr_refresh_token()
+    scope = "repository:flow/probe:pull,push"
+    by_get = requests.get(
+        f"{emulator['acr_url']}/oauth2/token",
+        params={"service": emulator["registry"], "scope": scope},
+        auth=(NULL_GUID, refresh),
+        verify=emulator["ca_bundle"],
+        timeout=30,
+    )
+    by_post = requests.post(
+        f"{emulator['acr_url']}/oauth2/token",
+        data={
+            "grant_type": "refresh_token",
+            "service": emulator["registry"],
+            "scope": scope,
+            "refresh_token": refresh,
+        },
+        verify=emulator["ca_bundle"],
+        timeout=30,
+    )
+    for response in (by_get, by_post):
+        assert response.status_code == 200
+        import jwt
+
+        claims = jwt.decode(response.json()["access_token"], options={"verify_signature": False})
+        assert claims["aud"] == emulator["registry"]  # a string: distribution rejects lists
+        assert claims["iss"] == "Azure Container Registry"
+        assert claims["access"] == [
+            {"type": "repository", "name": "flow/probe", "actions": ["pull", "push"]}
+        ]
+
+
+def _push_output(emulator: Emulator, password: str) -> list[dict[str, object]]:
+    client = docker.from_env()
+    target = f"{emulator['registry']}/flow/refused"
+    client.images.get(model_server_image()).tag(target, "v1")
+    return list(
+        client.images.push(
+            target,
+            tag="v1",
+            stream=True,
+            decode=True,
+            auth_config={"username": NULL_GUID, "password": password},
+        )
+    )
+
+
+def test_push_without_a_valid_token_is_refused(emulator: Emulator) -> None:
+    errors = [line for line in _push_output(emulator, "not-a-token") if "error" in line]
+    assert errors and "unauthorized" in str(errors[0]["error"])
+
+
+def test_an_expired_refresh_token_is_refused(emulator: Emulator) -> None:
+    emulator.admin("POST", "/acr", {"refresh_lifetime_seconds": 1})
+    refresh = emulator.acr_refresh_token()
+    time.sleep(2.2)
+    errors = [line for line in _push_output(emulator, refresh) if "error" in line]
+    assert errors and "expired" in str(errors[0]["error"])
+
+
+def test_the_exchange_needs_a_valid_entra_token(emulator: Emulator) -> None:
+    response = requests.post(
+        f"{emulator['acr_url']}/oauth2/exchange",
+        data={
+            "grant_type": "access_token",
+            "service": emulator["registry"],
+            "tenant": emulator["tenant_id"],
+            "access_token": "forged",
+        },
+        verify=emulator["ca_bundle"],
+        timeout=30,
+    )
+    assert response.status_code == 401
+
+
+def test_the_registry_can_refuse_pushes_n_times(emulator: Emulator) -> None:
+    refresh = emulator.acr_refresh_token()
+    # The Docker engine retries refused token requests by itself, so refuse more than it retries.
+    emulator.fault(
+        part="acr", kind="status", status=401, count=20, path="/oauth2/token", query="push"
+    )
+    since = emulator.last_request()
+    refused = [line for line in _push_output(emulator, refresh) if "error" in line]
+    assert refused and "unauthorized" in str(refused[0]["error"])
+    statuses = [e["status"] for e in emulator.requests_since(since, part="acr")]
+    assert statuses and set(statuses) == {401}
+    emulator.admin("DELETE", "/faults")
+    assert [line for line in _push_output(emulator, refresh) if "error" in line] == []
+
+
+def test_a_pull_scope_is_not_refused_by_a_push_fault(emulator: Emulator) -> None:
+    emulator.fault(
+        part="acr", kind="status", status=401, count=5, path="/oauth2/token", query="push"
+    )
+    response = requests.get(
+        f"{emulator['acr_url']}/oauth2/token",
+        params={"service": emulator["registry"], "scope": "repository:flow/probe:pull"},
+        auth=(NULL_GUID, emulator.acr_refresh_token()),
+        verify=emulator["ca_bundle"],
+        timeout=30,
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("username", ["someone", ""])
+def test_basic_auth_needs_the_null_guid(emulator: Emulator, username: str) -> None:
+    response = requests.get(
+        f"{emulator['acr_url']}/oauth2/token",
+        params={"service": emulator["registry"], "scope": "repository:x:pull"},
+        auth=(username, emulator.acr_refresh_token()),
+        verify=emulator["ca_bundle"],
+        timeout=30,
+    )
+    assert response.status_code == 401
+    assert NULL_GUID in response.text

@@ -1,0 +1,77 @@
+"""A model server for the tests; its behaviour is chosen by environment variables:
+
+MODE=serve (default) | crash | never-ready    SCORE_DELAY=<seconds>    SCORE_STATUS=<code>
+SWAGGER=1 serves /swagger.json. /score answers which deployment and instance served it, and how
+many scoring requests this instance has seen.
+"""
+
+import json
+import os
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+MODE = os.environ.get("MODE", "serve")
+PORT = int(os.environ.get("PORT", "5001"))
+served = 0
+lock = threading.Lock()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def _send(self, status, payload):
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path == "/health":
+            self._send(200, {"alive": True})
+        elif self.path == "/ready":
+            if MODE == "never-ready":
+                self._send(503, {"ready": False, "reason": "model still loading"})
+            else:
+                self._send(200, {"ready": True})
+        elif self.path == "/swagger.json" and os.environ.get("SWAGGER") == "1":
+            self._send(200, {"openapi": "3.0.0", "info": {"title": "test model"}})
+        else:
+            self._send(404, {"error": "not found"})
+
+    def do_POST(self):
+        global served  # noqa: PLW0603 - one counter for the whole test server
+        length = int(self.headers.get("Content-Length") or 0)
+        data = self.rfile.read(length)
+        if self.path != "/score":
+            self._send(404, {"error": "not found"})
+            return
+        with lock:
+            served += 1
+            count = served
+        time.sleep(float(os.environ.get("SCORE_DELAY", "0")))
+        self._send(
+            int(os.environ.get("SCORE_STATUS", "200")),
+            {
+                "deployment": os.environ.get("AZUREML_DEPLOYMENT_NAME"),
+                "instance": socket.gethostname(),
+                "served": count,
+                "echo": json.loads(data or b"null"),
+                "color": os.environ.get("COLOR"),
+            },
+        )
+
+    def log_message(self, format, *args):
+        sys.stdout.write(f"{self.command} {self.path}\n")
+        sys.stdout.flush()
+
+
+if MODE == "crash":
+    print("boom: the model file /models/model.bin is missing", file=sys.stderr, flush=True)
+    sys.exit(3)
+print(f"test model server listening on {PORT} (mode {MODE})", flush=True)
+ThreadingHTTPServer(("0.0.0.0", PORT), Handler).serve_forever()
