@@ -11,10 +11,20 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from deployer import __version__
-from deployer.errors import DeployerError, ExitCode, InvalidDeployFileError
-from deployer.github import command, in_github_actions
+from deployer.cloud import CLOUD_NAMES
+from deployer.errors import DeployerError, ExitCode, InvalidDeployFileError, UsageError
+from deployer.github import TOKEN_EXCHANGE_AUDIENCE, Runner, command, in_github_actions
+
+COMMANDS = {
+    "validate": "check the deploy file offline (no credentials needed)",
+    "plan": "show what deploy would change, and change nothing",
+    "deploy": "build, push and roll out to the endpoint",
+    "delete": "delete this pull request's preview endpoint",
+    "cleanup": "delete preview endpoints older than their ttl_hours",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,14 +35,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    validate = commands.add_parser(
-        "validate",
-        help="check the deploy file offline (no credentials needed)",
-        description="Check the deploy file against its schema and Azure ML's rules, offline. "
-        "Reports every problem at its line; exit code 0 valid, 1 invalid, 2 usage error.",
-    )
-    _add_config_options(validate)
+    for name, text in COMMANDS.items():
+        sub = commands.add_parser(name, help=text, description=text)
+        _add_config_options(sub)
+        if name != "validate":
+            _add_azure_options(sub)
+        if name in ("plan", "deploy"):
+            sub.add_argument("--image-tag", help="tag for the built image (default: short sha)")
+            sub.add_argument(
+                "--build-arg",
+                action="append",
+                default=[],
+                metavar="NAME=VALUE",
+                help="an extra build argument (repeatable), e.g. a local BASE_IMAGE",
+            )
+            sub.add_argument(
+                "--build-network",
+                default=os.environ.get("AZUREML_DEPLOY_BUILD_NETWORK"),
+                help="network mode for the image build, e.g. host",
+            )
+        if name == "delete":
+            sub.add_argument(
+                "--force", action="store_true", help="delete even an endpoint without preview tags"
+            )
+        if name == "cleanup":
+            sub.add_argument("--dry-run", action="store_true", help="list, do not delete")
     return parser
 
 
@@ -43,51 +70,121 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--environment",
         default=None,
-        help="an environment overlay of the deploy file (default: all of them)",
+        help="an environment overlay of the deploy file",
+    )
+
+
+def _add_azure_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--subscription-id", help="default: $AZURE_SUBSCRIPTION_ID")
+    parser.add_argument("--resource-group", help="default: $AZURE_RESOURCE_GROUP")
+    parser.add_argument("--workspace", help="default: $AZUREML_WORKSPACE")
+    parser.add_argument(
+        "--cloud",
+        default=os.environ.get("AZUREML_DEPLOY_CLOUD", "AzureCloud"),
+        choices=CLOUD_NAMES,
+        help="AzureCloud (default), AzureUSGovernment, AzureChinaCloud, or local (the emulator)",
+    )
+    parser.add_argument("--client-id", help="app registration (OIDC); default $AZURE_CLIENT_ID")
+    parser.add_argument("--tenant-id", help="its tenant; default $AZURE_TENANT_ID")
+    parser.add_argument(
+        "--audience", default=TOKEN_EXCHANGE_AUDIENCE, help="audience of the GitHub ID token"
+    )
+    parser.add_argument("--pr", type=int, help="pull request number, outside GitHub Actions")
+    parser.add_argument("--output-json", type=Path, help="also write the outputs to this file")
+    parser.add_argument("--no-summary", dest="summary", action="store_false", help="no job summary")
+
+
+def _options(args: argparse.Namespace) -> object:
+    from deployer.commands.session import Options
+
+    build_args = {}
+    for item in getattr(args, "build_arg", []):
+        name, separator, value = item.partition("=")
+        if not separator or not name:
+            raise UsageError(f"--build-arg takes NAME=VALUE (got {item!r})")
+        build_args[name] = value
+    return Options(
+        config=args.config,
+        environment=args.environment,
+        subscription_id=args.subscription_id,
+        resource_group=args.resource_group,
+        workspace=args.workspace,
+        cloud=args.cloud,
+        image_tag=getattr(args, "image_tag", None),
+        client_id=args.client_id,
+        tenant_id=args.tenant_id,
+        audience=args.audience,
+        output_json=args.output_json,
+        pr=args.pr,
+        build_args=build_args,
+        build_network=getattr(args, "build_network", None),
+        summary=args.summary,
+        force=getattr(args, "force", False),
+        dry_run=getattr(args, "dry_run", False),
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    github = in_github_actions()
+    runner = Runner()
     debug = bool(args.debug) or os.environ.get("RUNNER_DEBUG") == "1"
     try:
-        return int(_dispatch(args, github=github))
+        return int(_dispatch(args, runner))
     except InvalidDeployFileError as exc:
         for problem in exc.problems:
             print(problem.human(args.config), file=sys.stderr)
-        return _fail(exc, github=github)
+        return _fail(exc, runner)
     except DeployerError as exc:
-        return _fail(exc, github=github)
+        return _fail(exc, runner)
     except KeyboardInterrupt:
         print("azureml-deploy: cancelled", file=sys.stderr)
         return int(ExitCode.CANCELLED)
     except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
         if debug:
             traceback.print_exc()
-        message = f"internal error: {type(exc).__name__}: {exc}"
+        message = runner.scrub(f"internal error: {type(exc).__name__}: {exc}")
         print(f"azureml-deploy: {message}", file=sys.stderr)
         print(
             "  hint: this is a bug in azureml-deploy; please report it with the command you ran"
             + ("" if debug else " and the output of --debug"),
             file=sys.stderr,
         )
-        if github:
-            print(command("error", message, title="azureml-deploy"))
+        if in_github_actions():
+            print(command("error", message, title="azureml-deploy"), flush=True)
         return int(ExitCode.FAILURE)
 
 
-def _dispatch(args: argparse.Namespace, *, github: bool) -> ExitCode:
+def _dispatch(args: argparse.Namespace, runner: Runner) -> ExitCode:
     if args.command == "validate":
         from deployer.commands.validate import run_validate
 
-        return run_validate(args.config, args.environment, github=github)
-    raise AssertionError(f"unhandled command {args.command}")
+        return run_validate(args.config, args.environment, github=runner.in_actions)
+    from deployer.commands.session import Options
+
+    options = _options(args)
+    assert isinstance(options, Options)
+    environ = dict(os.environ)
+    if args.command == "deploy":
+        from deployer.commands.deploy import run_deploy
+
+        return run_deploy(options, runner, environ)
+    if args.command == "plan":
+        from deployer.commands.deploy import run_plan
+
+        return run_plan(options, runner, environ)
+    if args.command == "delete":
+        from deployer.commands.delete import run_delete
+
+        return run_delete(options, runner, environ)
+    from deployer.commands.cleanup import run_cleanup
+
+    return run_cleanup(options, runner, environ)
 
 
-def _fail(exc: DeployerError, *, github: bool) -> int:
-    print(f"azureml-deploy: {exc.diagnostics()}", file=sys.stderr)
-    if github:
-        print(command("error", exc.diagnostics(), title="azureml-deploy"))
+def _fail(exc: DeployerError, runner: Runner) -> int:
+    text = runner.scrub(exc.diagnostics())
+    print(f"azureml-deploy: {text}", file=sys.stderr)
+    if runner.in_actions:
+        print(command("error", text, title="azureml-deploy"), flush=True)
     return int(exc.exit_code)

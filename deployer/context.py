@@ -1,9 +1,17 @@
-"""Where we run: the workspace the deploy file's paths must stay in (more with later commands)."""
+"""Where we run: the GitHub event (pull request number, sha, ref, tag, run id) or the local git
+checkout, and the workspace the deploy file's paths must stay in."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from deployer.errors import UsageError
 
 
 def workspace_root(deploy_file: Path) -> Path:
@@ -19,3 +27,133 @@ def workspace_root(deploy_file: Path) -> Path:
         if (candidate / ".git").exists():
             return candidate
     return folder
+
+
+@dataclass(frozen=True)
+class RunContext:
+    in_github: bool
+    event_name: str | None
+    event_action: str | None
+    repository: str | None  # owner/name
+    server_url: str
+    sha: str
+    ref: str | None
+    branch: str | None
+    tag: str | None
+    pr_number: int | None
+    run_id: str | None
+    dirty: bool = False  # a local checkout with uncommitted changes
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha[:7] if self.sha else ""
+
+    @property
+    def source_url(self) -> str | None:
+        return f"{self.server_url}/{self.repository}" if self.repository else None
+
+    @property
+    def is_pull_request(self) -> bool:
+        return self.event_name in ("pull_request", "pull_request_target")
+
+    def name_values(self) -> dict[str, str]:
+        """The values of endpoint-name placeholders this run has."""
+        values = {
+            "pr": str(self.pr_number) if self.pr_number is not None else "",
+            "branch": self.branch or "",
+            "sha": self.sha,
+            "short_sha": self.short_sha,
+            "tag": self.tag or "",
+            "run_id": self.run_id or "",
+        }
+        return {name: value for name, value in values.items() if value}
+
+    def image_tag(self) -> str | None:
+        """The tag an image built for this run gets; None when no commit identifies it."""
+        if not self.short_sha:
+            return None
+        return f"{self.short_sha}-dirty" if self.dirty else self.short_sha
+
+
+def detect(environ: Mapping[str, str], cwd: Path, pr_override: int | None = None) -> RunContext:
+    if environ.get("GITHUB_ACTIONS") == "true":
+        return _github(environ, pr_override)
+    return _local(environ, cwd, pr_override)
+
+
+def _github(environ: Mapping[str, str], pr_override: int | None) -> RunContext:
+    event = _event_payload(environ.get("GITHUB_EVENT_PATH"))
+    event_name = environ.get("GITHUB_EVENT_NAME") or None
+    pr_number = pr_override
+    if pr_number is None and event_name in ("pull_request", "pull_request_target"):
+        pr_number = _pr_number(event)
+    ref_type = environ.get("GITHUB_REF_TYPE")
+    ref_name = environ.get("GITHUB_REF_NAME") or None
+    branch = environ.get("GITHUB_HEAD_REF") or (ref_name if ref_type == "branch" else None)
+    return RunContext(
+        in_github=True,
+        event_name=event_name,
+        event_action=str(event.get("action")) if event.get("action") else None,
+        repository=environ.get("GITHUB_REPOSITORY") or None,
+        server_url=environ.get("GITHUB_SERVER_URL", "https://github.com"),
+        sha=environ.get("GITHUB_SHA", ""),
+        ref=environ.get("GITHUB_REF") or None,
+        branch=branch,
+        tag=ref_name if ref_type == "tag" else None,
+        pr_number=pr_number,
+        run_id=environ.get("GITHUB_RUN_ID") or None,
+    )
+
+
+def _event_payload(path: str | None) -> dict[str, Any]:
+    if not path:
+        return {}
+    try:
+        payload = json.loads(Path(path).read_text("utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read the GitHub event payload {path}: {exc}") from None
+    return payload if isinstance(payload, dict) else {}
+
+
+def _pr_number(event: dict[str, Any]) -> int | None:
+    pull_request = event.get("pull_request")
+    candidates = [event.get("number")]
+    if isinstance(pull_request, dict):
+        candidates.insert(0, pull_request.get("number"))
+    for candidate in candidates:
+        if isinstance(candidate, int) and not isinstance(candidate, bool) and candidate > 0:
+            return candidate
+    return None
+
+
+def _git(cwd: Path, *args: str) -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def _local(environ: Mapping[str, str], cwd: Path, pr_override: int | None) -> RunContext:
+    sha = _git(cwd, "rev-parse", "HEAD") or ""
+    branch = _git(cwd, "rev-parse", "--abbrev-ref", "HEAD")
+    tag = _git(cwd, "describe", "--exact-match", "--tags", "HEAD")
+    status = _git(cwd, "status", "--porcelain", "--untracked-files=no")
+    return RunContext(
+        in_github=False,
+        event_name=None,
+        event_action=None,
+        repository=None,
+        server_url="https://github.com",
+        sha=sha,
+        ref=None,
+        branch=None if branch in (None, "HEAD") else branch,
+        tag=tag,
+        pr_number=pr_override,
+        run_id=environ.get("GITHUB_RUN_ID") or None,
+        dirty=bool(status),
+    )

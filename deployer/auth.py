@@ -1,0 +1,176 @@
+"""Signing in to Azure.
+
+In GitHub Actions: the job's OIDC ID token is a client assertion for the app registration's
+federated credential (`ClientAssertionCredential`). The assertion callback asks GitHub for a
+fresh ID token every time Entra ID needs one, so a deployment that outlives the ID token's five
+minutes still signs in (Azure/login#372). Outside GitHub: `DefaultAzureCredential`; against the
+local emulator, its own GitHub OIDC issuer, exactly as in Actions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+from azure.core.credentials import AccessToken, TokenCredential
+from azure.core.exceptions import ClientAuthenticationError
+
+from deployer.cloud import Cloud
+from deployer.errors import DeployerError, UsageError
+from deployer.github import TOKEN_EXCHANGE_AUDIENCE, Runner, request_id_token
+
+FORK_HINT = (
+    "add `permissions: id-token: write` to the job; pull requests from forks never get an ID "
+    "token, so run only `command: validate` for them"
+)
+
+
+class SignInError(DeployerError):
+    """Entra ID refused the sign-in."""
+
+
+@dataclass
+class SignInSettings:
+    tenant_id: str | None = None
+    client_id: str | None = None
+    audience: str = TOKEN_EXCHANGE_AUDIENCE
+
+
+@dataclass
+class AssertionSource:
+    """Fetches GitHub ID tokens and remembers the claims of the last one, for diagnosis."""
+
+    fetch: Callable[[], str]
+    last_claims: dict[str, Any] = field(default_factory=dict)
+    count: int = 0
+
+    def __call__(self) -> str:
+        token = self.fetch()
+        self.count += 1
+        try:
+            self.last_claims = jwt.decode(token, options={"verify_signature": False})
+        except jwt.InvalidTokenError:
+            self.last_claims = {}
+        return token
+
+
+class _MaskingCredential:
+    """Wraps a credential so every access token it hands out is masked first."""
+
+    def __init__(self, inner: TokenCredential, runner: Runner) -> None:
+        self.inner = inner
+        self.runner = runner
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        token = self.inner.get_token(*scopes, **kwargs)
+        self.runner.mask(token.token)
+        return token
+
+
+@dataclass
+class SignIn:
+    credential: TokenCredential
+    description: str
+    assertions: AssertionSource | None = None
+
+    def token(self, scope: str) -> str:
+        """An access token for `scope`, with Entra ID's refusals explained."""
+        try:
+            return self.credential.get_token(scope).token
+        except ClientAuthenticationError as exc:
+            raise explain(exc, self.assertions) from None
+
+
+def sign_in(cloud: Cloud, settings: SignInSettings, runner: Runner) -> SignIn:
+    from azure.identity import ClientAssertionCredential, DefaultAzureCredential
+
+    if runner.in_actions or cloud.is_local:
+        tenant = settings.tenant_id or _from_emulator(cloud, "tenant_id")
+        client = settings.client_id or _from_emulator(cloud, "client_id")
+        fetch = _id_token_fetcher(cloud, settings, runner)
+        if not tenant or not client:
+            raise UsageError(
+                "signing in with GitHub OIDC needs the app registration's tenant-id and client-id",
+                hint="set the action's `tenant-id` and `client-id` inputs (or AZURE_TENANT_ID "
+                "and AZURE_CLIENT_ID)",
+            )
+        source = AssertionSource(fetch)
+        credential = ClientAssertionCredential(tenant, client, source, authority=cloud.authority)
+        return SignIn(
+            _MaskingCredential(credential, runner),
+            f"GitHub OIDC → app {client} in tenant {tenant}",
+            source,
+        )
+    default = DefaultAzureCredential(authority=cloud.authority)
+    return SignIn(_MaskingCredential(default, runner), "DefaultAzureCredential")
+
+
+def _from_emulator(cloud: Cloud, key: str) -> str | None:
+    value = cloud.emulator.get(key)
+    return str(value) if value else None
+
+
+def _id_token_fetcher(cloud: Cloud, settings: SignInSettings, runner: Runner) -> Callable[[], str]:
+    if runner.can_request_id_tokens:
+        return lambda: runner.id_token(settings.audience)
+    if cloud.is_local and not runner.in_actions:
+        # Rehearsing locally: the emulator plays GitHub's OIDC issuer too.
+        oidc = cloud.emulator["oidc"]
+        return lambda: request_id_token(
+            oidc["request_url"], oidc["request_token"], settings.audience, runner
+        )
+    raise SignInError(
+        "this GitHub Actions job cannot request an OIDC ID token "
+        "(ACTIONS_ID_TOKEN_REQUEST_URL is not set)",
+        hint=FORK_HINT,
+    )
+
+
+_AADSTS = re.compile(r"AADSTS(\d+)")
+
+
+def explain(error: ClientAuthenticationError, assertions: AssertionSource | None) -> SignInError:
+    """Entra ID's refusal, said plainly, with the exact fix."""
+    message = str(error.message or error)
+    match = _AADSTS.search(message)
+    code = match.group(1) if match else ""
+    claims = assertions.last_claims if assertions else {}
+    subject, issuer, audience = (str(claims.get(k, "?")) for k in ("sub", "iss", "aud"))
+    if code in ("70021", "700213", "7002138", "700211"):
+        return SignInError(
+            "Entra ID found no federated credential matching this job's OIDC token "
+            f"(AADSTS{code}). The token has subject '{subject}', issuer '{issuer}', "
+            f"audience '{audience}'.",
+            hint=f"add a federated credential to the app registration with subject '{subject}', "
+            f"issuer '{issuer}' and audience '{audience}' (for example: az ad app "
+            "federated-credential create --id <client-id> --parameters "
+            f'\'{{"name":"github","issuer":"{issuer}","subject":"{subject}",'
+            f'"audiences":["{audience}"]}}\')',
+        )
+    if code == "700024":
+        return SignInError(
+            "Entra ID refused the OIDC token as expired (AADSTS700024: the client assertion is "
+            "not within its valid time range)",
+            hint="GitHub ID tokens live 5 minutes; azureml-deploy requests a fresh one for each "
+            "sign-in, so this means the runner's clock is off or a token was reused",
+        )
+    if code == "700016":
+        return SignInError(
+            "Entra ID does not know the app (client id) in this tenant (AADSTS700016)",
+            hint="check the `client-id` and `tenant-id` inputs: they are the app registration's "
+            "Application (client) ID and Directory (tenant) ID",
+        )
+    if code == "90002":
+        return SignInError(
+            "Entra ID does not know this tenant (AADSTS90002)",
+            hint="check the `tenant-id` input and the `cloud` input (a tenant of another cloud "
+            "is not found)",
+        )
+    first_line = message.strip().splitlines()[0] if message.strip() else type(error).__name__
+    return SignInError(
+        f"signing in to Azure failed: {first_line}",
+        hint="check the app registration, its federated credentials and the `cloud` input",
+    )

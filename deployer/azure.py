@@ -1,0 +1,437 @@
+"""A thin, typed wrapper over azure-ai-ml's MLClient: observed state as frozen dataclasses,
+long-running operations that are noticed promptly, and Azure's errors with a fix."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceNotFoundError,
+)
+
+from deployer.auth import SignIn, explain
+from deployer.cloud import Cloud
+from deployer.errors import DeployerError, ExitCode
+
+# How often a long-running operation is checked when Azure sends no Retry-After (it sends none
+# for endpoint operations, and the SDK would then wait 30 s, or 5 s for deployments). A
+# Retry-After the service does send still wins.
+POLL_SECONDS = 1
+PROGRESS_EVERY = 15.0
+
+TAG_MANAGED_BY = "managed-by"
+MANAGED_BY = "azureml-deploy"
+TAG_IMAGE = "azureml-deploy.image"
+TAG_SETTINGS = "azureml-deploy.settings"
+
+
+class AzureError(DeployerError):
+    """Azure refused or failed an operation."""
+
+    def __init__(
+        self, message: str, *, code: str = "", status: int | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.code = code
+        self.status = status
+
+
+class Cancelled(DeployerError):
+    exit_code = ExitCode.CANCELLED
+
+
+class TimedOut(DeployerError):
+    """A wait went past the rollout's timeout_minutes."""
+
+
+@dataclass(frozen=True)
+class DeploymentState:
+    name: str
+    provisioning_state: str
+    instance_type: str
+    instance_count: int
+    tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def image(self) -> str | None:
+        return self.tags.get(TAG_IMAGE)
+
+    @property
+    def settings_hash(self) -> str | None:
+        return self.tags.get(TAG_SETTINGS)
+
+
+@dataclass(frozen=True)
+class EndpointState:
+    name: str
+    provisioning_state: str
+    auth_mode: str
+    scoring_uri: str | None
+    swagger_uri: str | None
+    traffic: Mapping[str, int]
+    tags: Mapping[str, str]
+    deployments: tuple[DeploymentState, ...] = ()
+
+    @property
+    def live_deployment(self) -> str | None:
+        """The deployment with the most traffic (None when nothing has traffic)."""
+        serving = [(share, name) for name, share in self.traffic.items() if share > 0]
+        return max(serving)[1] if serving else None
+
+    def deployment(self, name: str) -> DeploymentState | None:
+        return next((d for d in self.deployments if d.name == name), None)
+
+
+@dataclass(frozen=True)
+class Keys:
+    primary: str
+    secondary: str | None = None
+
+
+@dataclass(frozen=True)
+class DeploymentSettings:
+    """What a deployment runs, in the SDK's terms (see `build_deployment`)."""
+
+    image: str
+    instance_type: str
+    instance_count: int
+    environment_variables: Mapping[str, str]
+    liveness_route: tuple[int, str]
+    readiness_route: tuple[int, str]
+    scoring_route: tuple[int, str]
+    request_timeout_ms: int
+    max_concurrent_requests_per_instance: int
+    max_queue_wait_ms: int
+    liveness_probe: tuple[int, int, int, int, int]
+    readiness_probe: tuple[int, int, int, int, int]
+    app_insights_enabled: bool
+    egress_public_network_access: str
+
+
+class Operation:
+    """A long-running operation started through the SDK, waited on our terms."""
+
+    def __init__(self, description: str, poller: Any) -> None:
+        self.description = description
+        self.poller = poller
+        self.started = time.monotonic()
+
+    def wait(
+        self,
+        *,
+        deadline: float,
+        cancelled: threading.Event,
+        progress: Callable[[str], None],
+    ) -> Any:
+        last_report = self.started
+        while not self.poller.done():
+            if cancelled.is_set():
+                raise Cancelled(f"cancelled while {self.description}")
+            now = time.monotonic()
+            if now >= deadline:
+                raise TimedOut(
+                    f"{self.description} did not finish within the rollout's timeout",
+                    hint="raise rollout.timeout_minutes if the deployment just needs longer",
+                )
+            if now - last_report >= PROGRESS_EVERY:
+                progress(f"{self.description}: {self.poller.status()} ({now - self.started:.0f} s)")
+                last_report = now
+            self.poller.wait(timeout=min(0.5, max(deadline - now, 0.01)))
+        try:
+            return self.poller.result()
+        except HttpResponseError as exc:
+            raise translate(exc, self.description) from None
+
+
+def _quiet_sdk_logging() -> None:
+    """azure-ai-ml attaches an INFO stream handler to its own loggers ("Check: endpoint x
+    exists"); our log says what happens in our words. RUNNER_DEBUG keeps them."""
+    import logging
+    import os
+
+    if os.environ.get("RUNNER_DEBUG") == "1":
+        return
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("azure.ai.ml"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _quiet_sdk_polling() -> None:
+    """The SDK's AzureMLPolling prints a dot to stdout on every poll, from a background
+    thread; an action's log must not fill with dots. Its polling interval is a constant."""
+    from azure.ai.ml._utils import _azureml_polling
+    from azure.ai.ml.constants._common import LROConfigurations
+    from azure.mgmt.core.polling.arm_polling import ARMPolling
+
+    _azureml_polling.AzureMLPolling.update_status = ARMPolling.update_status  # type: ignore[method-assign]
+    LROConfigurations.POLL_INTERVAL = POLL_SECONDS
+
+
+class AzureML:
+    def __init__(
+        self,
+        cloud: Cloud,
+        sign_in: SignIn,
+        subscription_id: str,
+        resource_group: str,
+        workspace: str,
+    ) -> None:
+        from azure.ai.ml import MLClient
+
+        _quiet_sdk_polling()
+        self.cloud = cloud
+        self.sign_in = sign_in
+        self.subscription_id = subscription_id
+        self.resource_group = resource_group
+        self.workspace = workspace
+        options: dict[str, Any] = {"cloud": cloud.name, "polling_interval": POLL_SECONDS}
+        if cloud.metadata:
+            options["cloud_metadata"] = cloud.metadata
+        self.client = MLClient(
+            sign_in.credential,
+            subscription_id,
+            resource_group,
+            workspace,
+            enable_telemetry=False,
+            **options,
+        )
+        _quiet_sdk_logging()
+
+    @property
+    def workspace_id(self) -> str:
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace}"
+        )
+
+    # --- reading -------------------------------------------------------------------------
+
+    def check_workspace(self) -> None:
+        """Fail early, with the inputs to fix, when the workspace cannot be reached."""
+        with self._errors("reading the workspace"):
+            self.client.workspaces.get(self.workspace)
+
+    def endpoint(self, name: str) -> EndpointState | None:
+        with self._errors(f"reading endpoint {name}"):
+            try:
+                endpoint = self.client.online_endpoints.get(name)
+            except ResourceNotFoundError:
+                return None
+            deployments = list(self.client.online_deployments.list(name))
+        return _endpoint_state(endpoint, deployments)
+
+    def endpoints(self) -> list[EndpointState]:
+        with self._errors("listing endpoints"):
+            return [_endpoint_state(e, []) for e in self.client.online_endpoints.list()]
+
+    def keys(self, endpoint: str) -> Keys:
+        with self._errors(f"reading the keys of endpoint {endpoint}"):
+            keys = self.client.online_endpoints.get_keys(endpoint)
+        primary = getattr(keys, "primary_key", None) or getattr(keys, "access_token", None)
+        return Keys(str(primary), getattr(keys, "secondary_key", None))
+
+    def logs(self, endpoint: str, deployment: str, container_type: str | None, lines: int) -> str:
+        with self._errors(f"reading the logs of deployment {deployment}"):
+            kwargs: dict[str, Any] = {"lines": lines}
+            if container_type:
+                kwargs["container_type"] = container_type
+            return str(self.client.online_deployments.get_logs(deployment, endpoint, **kwargs))
+
+    # --- changing ---------------------------------------------------------------------------
+
+    def begin_create_endpoint(
+        self, name: str, auth_mode: str, description: str | None, tags: Mapping[str, str]
+    ) -> Operation:
+        from azure.ai.ml.entities import ManagedOnlineEndpoint
+
+        endpoint = ManagedOnlineEndpoint(
+            name=name, auth_mode=auth_mode, description=description, tags=dict(tags)
+        )
+        with self._errors(f"creating endpoint {name}"):
+            poller = self.client.online_endpoints.begin_create_or_update(endpoint)
+        return Operation(f"creating endpoint {name}", poller)
+
+    def begin_deployment(
+        self, endpoint: str, name: str, settings: DeploymentSettings, tags: Mapping[str, str]
+    ) -> Operation:
+        deployment = build_deployment(endpoint, name, settings, tags)
+        with self._errors(f"deploying {name}"):
+            poller = self.client.online_deployments.begin_create_or_update(deployment)
+        return Operation(f"provisioning deployment {name}", poller)
+
+    def begin_traffic(
+        self, endpoint: str, traffic: Mapping[str, int], tags: Mapping[str, str] | None = None
+    ) -> Operation:
+        with self._errors(f"setting the traffic of endpoint {endpoint}"):
+            current = self.client.online_endpoints.get(endpoint)
+            current.traffic = dict(traffic)
+            if tags is not None:
+                current.tags = {**(current.tags or {}), **tags}
+            poller = self.client.online_endpoints.begin_create_or_update(current)
+        shown = ", ".join(f"{name} {share}%" for name, share in traffic.items())
+        return Operation(f"shifting traffic ({shown})", poller)
+
+    def begin_delete_deployment(self, endpoint: str, name: str) -> Operation:
+        with self._errors(f"deleting deployment {name}"):
+            poller = self.client.online_deployments.begin_delete(name, endpoint)
+        return Operation(f"deleting deployment {name}", poller)
+
+    def begin_delete_endpoint(self, name: str) -> Operation:
+        with self._errors(f"deleting endpoint {name}"):
+            poller = self.client.online_endpoints.begin_delete(name)
+        return Operation(f"deleting endpoint {name}", poller)
+
+    def _errors(self, doing: str) -> _Translated:
+        return _Translated(doing, self.sign_in)
+
+
+class _Translated:
+    """Turns the SDK's exceptions into AzureError with a fix."""
+
+    def __init__(self, doing: str, sign_in: SignIn) -> None:
+        self.doing = doing
+        self.sign_in = sign_in
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, error: BaseException | None, traceback: object) -> None:
+        if error is None or isinstance(error, ResourceNotFoundError | DeployerError):
+            return
+        if isinstance(error, ClientAuthenticationError):
+            raise explain(error, self.sign_in.assertions) from None
+        if isinstance(error, HttpResponseError):
+            raise translate(error, self.doing) from None
+
+
+def translate(error: HttpResponseError, doing: str) -> AzureError:
+    code = getattr(getattr(error, "error", None), "code", None) or ""
+    message = str(getattr(getattr(error, "error", None), "message", None) or error.message or error)
+    message = message.strip().splitlines()[0] if message.strip() else type(error).__name__
+    status = error.status_code
+    return AzureError(
+        f"Azure refused {doing}: {message}" if status else f"{doing} failed: {message}",
+        code=code,
+        status=status,
+        hint=hint_for(code, status, message),
+    )
+
+
+def hint_for(code: str, status: int | None, message: str) -> str | None:
+    if code == "AuthorizationFailed" or status == 403:
+        return (
+            "give the app registration the 'AzureML Data Scientist' role on the workspace "
+            "(the action it lacks is named above)"
+        )
+    if code in ("ResourceGroupNotFound", "SubscriptionNotFound") or (
+        code == "ResourceNotFound" and "workspaces/" in message
+    ):
+        return "check the subscription-id, resource-group and workspace inputs"
+    if code == "OutOfQuota":
+        return (
+            "ask for more quota for this VM family, or use fewer or smaller instances "
+            "(deployment.instance_count / instance_type); Azure ML reserves 20% extra for upgrades"
+        )
+    if code == "ImagePullFailure":
+        return (
+            "grant the workspace's managed identity the AcrPull role on the registry, and check "
+            "that the image exists"
+        )
+    if code == "ResourceNotReady" and "Readiness" in message:
+        return (
+            "the container runs but its readiness route never answered 200: check that "
+            "deployment.inference_config (ports and paths) matches what the server serves"
+        )
+    if code == "ResourceNotReady":
+        return "the container keeps exiting; its log above shows why"
+    if status == 409 and "unique per region" in message:
+        return "endpoint names are unique per Azure region: choose another endpoint.name"
+    if status == 409:
+        return (
+            "another operation is running on this endpoint (another run of this workflow?); "
+            "give the workflow a `concurrency` group per endpoint, or retry when it is done"
+        )
+    if code in ("UserError", "BadArgument") and "instance type" in message.lower():
+        return "check deployment.instance_type against the managed online endpoint SKU list"
+    return None
+
+
+def _endpoint_state(endpoint: Any, deployments: list[Any]) -> EndpointState:
+    return EndpointState(
+        name=str(endpoint.name),
+        provisioning_state=str(endpoint.provisioning_state or ""),
+        auth_mode=str(endpoint.auth_mode or "key"),
+        scoring_uri=endpoint.scoring_uri,
+        swagger_uri=getattr(endpoint, "openapi_uri", None)
+        or getattr(endpoint, "swagger_uri", None),
+        traffic=MappingProxyType({k: int(v) for k, v in (endpoint.traffic or {}).items()}),
+        tags=MappingProxyType(dict(endpoint.tags or {})),
+        deployments=tuple(
+            DeploymentState(
+                name=str(d.name),
+                provisioning_state=str(d.provisioning_state or ""),
+                instance_type=str(d.instance_type or ""),
+                instance_count=int(d.instance_count or 0),
+                tags=MappingProxyType(dict(d.tags or {})),
+            )
+            for d in deployments
+        ),
+    )
+
+
+def build_deployment(
+    endpoint: str, name: str, settings: DeploymentSettings, tags: Mapping[str, str]
+) -> Any:
+    from azure.ai.ml.entities import (
+        Environment,
+        ManagedOnlineDeployment,
+        OnlineRequestSettings,
+        ProbeSettings,
+    )
+
+    def route(value: tuple[int, str]) -> dict[str, Any]:
+        return {"port": value[0], "path": value[1]}
+
+    def probe(value: tuple[int, int, int, int, int]) -> Any:
+        initial_delay, period, timeout, success, failure = value
+        return ProbeSettings(
+            initial_delay=initial_delay,
+            period=period,
+            timeout=timeout,
+            success_threshold=success,
+            failure_threshold=failure,
+        )
+
+    environment = Environment(
+        image=settings.image,
+        inference_config={
+            "liveness_route": route(settings.liveness_route),
+            "readiness_route": route(settings.readiness_route),
+            "scoring_route": route(settings.scoring_route),
+        },
+    )
+    return ManagedOnlineDeployment(
+        name=name,
+        endpoint_name=endpoint,
+        environment=environment,
+        instance_type=settings.instance_type,
+        instance_count=settings.instance_count,
+        environment_variables=dict(settings.environment_variables),
+        request_settings=OnlineRequestSettings(
+            request_timeout_ms=settings.request_timeout_ms,
+            max_concurrent_requests_per_instance=settings.max_concurrent_requests_per_instance,
+            max_queue_wait_ms=settings.max_queue_wait_ms,
+        ),
+        liveness_probe=probe(settings.liveness_probe),
+        readiness_probe=probe(settings.readiness_probe),
+        app_insights_enabled=settings.app_insights_enabled,
+        egress_public_network_access=settings.egress_public_network_access,
+        tags=dict(tags),
+    )

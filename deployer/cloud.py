@@ -1,0 +1,90 @@
+"""Which Azure: the public cloud, a sovereign cloud, or the local emulator (`--cloud local`)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from deployer.errors import UsageError
+
+EMULATOR_DIR_VARIABLE = "AZUREML_EMULATOR_DIR"
+
+
+@dataclass(frozen=True)
+class Cloud:
+    name: str  # the azure-ai-ml cloud name
+    resource_manager: str  # ARM base URL, no trailing slash
+    authority: str  # Entra ID authority host, no trailing slash
+    studio: str  # Azure ML studio, for links in the summary
+    # Only for the emulator: what MLClient needs for a custom cloud, and the CA to trust.
+    metadata: dict[str, str] | None = None
+    ca_bundle: str | None = None
+    emulator: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def arm_scope(self) -> str:
+        return f"{self.resource_manager}/.default"
+
+    @property
+    def is_local(self) -> bool:
+        return bool(self.emulator)
+
+
+PUBLIC = {
+    "AzureCloud": Cloud(
+        "AzureCloud",
+        "https://management.azure.com",
+        "https://login.microsoftonline.com",
+        "https://ml.azure.com",
+    ),
+    "AzureUSGovernment": Cloud(
+        "AzureUSGovernment",
+        "https://management.usgovcloudapi.net",
+        "https://login.microsoftonline.us",
+        "https://ml.azure.us",
+    ),
+    "AzureChinaCloud": Cloud(
+        "AzureChinaCloud",
+        "https://management.chinacloudapi.cn",
+        "https://login.chinacloudapi.cn",
+        "https://studio.ml.azure.cn",
+    ),
+}
+CLOUD_NAMES = (*PUBLIC, "local")
+
+
+def emulator_connection_file() -> Path:
+    directory = os.environ.get(EMULATOR_DIR_VARIABLE) or ".emulator"
+    return Path(directory) / "connection.json"
+
+
+def select_cloud(name: str) -> Cloud:
+    if name in PUBLIC:
+        return PUBLIC[name]
+    if name != "local":
+        raise UsageError(f"unknown cloud {name!r}", hint=f"use one of: {', '.join(CLOUD_NAMES)}")
+    path = emulator_connection_file()
+    try:
+        connection: dict[str, Any] = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise UsageError(
+            f"--cloud local needs the local emulator, but {path} does not exist",
+            hint="start it with `python -m emulator up` (or set AZUREML_EMULATOR_DIR to its "
+            "state directory)",
+        ) from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UsageError(f"cannot read the emulator's connection file {path}: {exc}") from None
+    arm = str(connection["arm_url"]).rstrip("/")
+    return Cloud(
+        # azure-ai-ml registers a custom cloud once per process: one name per emulator.
+        name="AzureMLEmulator" + arm.rsplit(":", 1)[-1],
+        resource_manager=arm,
+        authority=str(connection["authority_url"]).rstrip("/"),
+        studio=str(connection.get("admin_url", arm)) + "/state",
+        metadata=dict(connection["cloud_metadata"]),
+        ca_bundle=str(connection["ca_bundle"]),
+        emulator=connection,
+    )

@@ -1,0 +1,218 @@
+"""`deploy` and `plan`: observe, plan, then (deploy only) build, provision, test, shift, retire."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from deployer.azure import TAG_IMAGE, TAG_SETTINGS, DeploymentSettings, Keys
+from deployer.commands.images import ImageLookup, Images
+from deployer.commands.session import Options, Session, cancellation, open_session
+from deployer.errors import DeployerError, ExitCode
+from deployer.github import Runner, dump_json
+from deployer.plan import Desired, Plan, StepKind, make_plan
+from deployer.report import (
+    DeployReport,
+    console_summary,
+    failure_markdown,
+    plan_table,
+    publish,
+    summary_markdown,
+)
+from deployer.rollout import Phases, Rollout
+from deployer.spec.model import DeploySpec, Probe
+
+
+def deployment_settings(spec: DeploySpec, image: str) -> DeploymentSettings:
+    deployment = spec.deployment
+    routes = deployment.inference_config
+
+    def probe(value: Probe) -> tuple[int, int, int, int, int]:
+        return (
+            value.initial_delay,
+            value.period,
+            value.timeout,
+            value.success_threshold,
+            value.failure_threshold,
+        )
+
+    return DeploymentSettings(
+        image=image,
+        instance_type=deployment.instance_type,
+        instance_count=deployment.instance_count,
+        environment_variables=dict(deployment.environment_variables),
+        liveness_route=(routes.liveness_route.port, routes.liveness_route.path),
+        readiness_route=(routes.readiness_route.port, routes.readiness_route.path),
+        scoring_route=(routes.scoring_route.port, routes.scoring_route.path),
+        request_timeout_ms=deployment.request_settings.request_timeout_ms,
+        max_concurrent_requests_per_instance=(
+            deployment.request_settings.max_concurrent_requests_per_instance
+        ),
+        max_queue_wait_ms=deployment.request_settings.max_queue_wait_ms,
+        liveness_probe=probe(deployment.liveness_probe),
+        readiness_probe=probe(deployment.readiness_probe),
+        app_insights_enabled=deployment.app_insights_enabled,
+        egress_public_network_access=deployment.egress_public_network_access,
+    )
+
+
+def desired_state(session: Session, lookup: ImageLookup) -> Desired:
+    spec = session.spec
+    return Desired(
+        endpoint=session.endpoint_name,
+        auth_mode=str(spec.endpoint.auth_mode),
+        settings=deployment_settings(spec, lookup.reference),
+        strategy=spec.rollout.strategy,
+        canary_steps=spec.rollout.canary_steps,
+        step_wait_seconds=spec.rollout.step_wait_seconds,
+        keep_previous=spec.rollout.keep_previous,
+        smoke_test=spec.smoke_test is not None,
+        image_pending=lookup.pending,
+    )
+
+
+@dataclass
+class Planned:
+    session: Session
+    images: Images
+    lookup: ImageLookup
+    desired: Desired
+    plan: Plan
+
+
+def observe_and_plan(
+    options: Options, runner: Runner, environ: Mapping[str, str], phases: Phases
+) -> Planned:
+    session = open_session(options, runner, environ)
+    with phases("sign-in"):
+        azure = session.azure
+        runner.info(f"signing in ({session.sign_in.description})")
+        azure.check_workspace()
+    with phases("observe"):
+        observed = azure.endpoint(session.endpoint_name)
+        images = Images(session)
+        lookup = images.lookup()
+    desired = desired_state(session, lookup)
+    plan = make_plan(desired, observed)
+    return Planned(session, images, lookup, desired, plan)
+
+
+def run_plan(options: Options, runner: Runner, environ: Mapping[str, str]) -> ExitCode:
+    phases = Phases()
+    planned = observe_and_plan(options, runner, environ, phases)
+    print(plan_table(planned.plan), file=runner.stdout, flush=True)
+    outputs = {"endpoint-name": planned.plan.endpoint, "plan": dump_json(planned.plan.as_dict())}
+    publish(runner, outputs, options.output_json)
+    return ExitCode.OK
+
+
+def run_deploy(options: Options, runner: Runner, environ: Mapping[str, str]) -> ExitCode:
+    phases = Phases()
+    cancelled = cancellation()
+    planned = observe_and_plan(options, runner, environ, phases)
+    session, plan = planned.session, planned.plan
+    runner.info(plan_table(plan))
+    try:
+        report = _execute(planned, phases, cancelled)
+    except DeployerError as failure:
+        if options.summary:
+            runner.add_summary(failure_markdown(plan.endpoint, failure.message, failure.hint))
+        raise
+    publish(runner, report.outputs(), options.output_json)
+    if options.summary:
+        runner.add_summary(summary_markdown(report, phases, session.spec.environment))
+    runner.info(console_summary(report, phases))
+    return ExitCode.OK
+
+
+def _execute(planned: Planned, phases: Phases, cancelled: threading.Event) -> DeployReport:
+    session, plan, lookup = planned.session, planned.plan, planned.lookup
+    azure, runner = session.azure, session.runner
+    deadline = time.monotonic() + session.spec.rollout.timeout_minutes * 60
+    outcome = "unchanged" if plan.is_noop else "deployed"
+    smoke = None
+    if not plan.is_noop:
+        endpoint_operation = None
+        if plan.has(StepKind.CREATE_ENDPOINT):
+            runner.info(f"→ create endpoint {plan.endpoint}")
+            endpoint_operation = azure.begin_create_endpoint(
+                plan.endpoint,
+                str(session.spec.endpoint.auth_mode),
+                session.spec.endpoint.description,
+                session.endpoint_tags(),
+            )
+        image = lookup.resolved
+        if image is None:
+            # Built and pushed while Azure creates the endpoint.
+            image = planned.images.build_and_push(lookup, phases)
+        if endpoint_operation is not None:
+            with phases("endpoint"):
+                endpoint_operation.wait(
+                    deadline=deadline, cancelled=cancelled, progress=runner.info
+                )
+        settings = deployment_settings(session.spec, image.reference)
+        keys_cache: list[Keys] = []
+
+        def credential() -> str:
+            if not keys_cache:
+                keys_cache.append(_keys(session))
+            return keys_cache[0].primary
+
+        def scoring_uri() -> str:
+            state = azure.endpoint(plan.endpoint)
+            if state is None or not state.scoring_uri:
+                raise DeployerError(f"endpoint {plan.endpoint} has no scoring URI")
+            return state.scoring_uri
+
+        rollout = Rollout(
+            azure,
+            runner,
+            plan,
+            settings=settings,
+            deployment_tags={
+                TAG_IMAGE: image.reference,
+                TAG_SETTINGS: planned.desired.settings_hash,
+                "git-sha": session.context.sha,
+            },
+            smoke=session.spec.smoke_test,
+            credential=credential,
+            scoring_uri=scoring_uri,
+            cancelled=cancelled,
+            deadline=deadline,
+            phases=phases,
+        )
+        smoke = rollout.execute().smoke
+        image_reference = image.reference
+    else:
+        image_reference = lookup.reference
+    final = azure.endpoint(plan.endpoint)
+    if final is None:
+        raise DeployerError(f"endpoint {plan.endpoint} disappeared during the rollout")
+    return DeployReport(
+        endpoint=final,
+        deployment=plan.target,
+        previous=plan.previous,
+        image=image_reference,
+        keys=_keys(session),
+        plan=plan,
+        smoke=smoke,
+        studio_url=_studio_url(session, plan.endpoint),
+        outcome=outcome,
+    )
+
+
+def _keys(session: Session) -> Keys:
+    keys = session.azure.keys(session.endpoint_name)
+    session.runner.mask(keys.primary)
+    session.runner.mask(keys.secondary)
+    return keys
+
+
+def _studio_url(session: Session, endpoint: str) -> str:
+    cloud = session.cloud
+    if cloud.is_local:
+        return cloud.studio
+    azure = session.azure
+    return f"{cloud.studio}/endpoints/realtime/{endpoint}/detail?wsid={azure.workspace_id}"

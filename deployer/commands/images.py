@@ -1,0 +1,121 @@
+"""Which image a run deploys: a prebuilt `ref` (resolved to its digest), a tag this commit
+already pushed (reused: no build, no push), or one still to build and push."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from deployer.commands.session import Session
+from deployer.errors import DeployerError
+from deployer.image import AcrSession, BuildLabels, ImageBuilder, ImageError, ResolvedImage
+from deployer.rollout import Phases
+
+
+@dataclass(frozen=True)
+class ImageLookup:
+    login_server: str
+    repository: str
+    tag: str | None
+    resolved: ResolvedImage | None  # None: it must be built and pushed
+
+    @property
+    def pending(self) -> bool:
+        return self.resolved is None
+
+    @property
+    def reference(self) -> str:
+        return self.resolved.reference if self.resolved else ""
+
+
+class Images:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @cached_property
+    def login_server(self) -> str:
+        spec = self.session.spec.image
+        given = spec.registry or (spec.ref.split("/", 1)[0] if spec.ref else "")
+        if self.session.cloud.is_local:
+            local = str(self.session.cloud.emulator["registry"])
+            if given != local:
+                self.session.runner.info(
+                    f"local emulator: images go to its registry {local} instead of {given}"
+                )
+            return local
+        return given
+
+    @cached_property
+    def acr(self) -> AcrSession:
+        cloud = self.session.cloud
+        return AcrSession(
+            self.login_server,
+            self.session.sign_in,
+            cloud.arm_scope,
+            self.session.runner,
+            verify=cloud.ca_bundle or True,
+        )
+
+    def lookup(self) -> ImageLookup:
+        spec = self.session.spec.image
+        if spec.ref is not None:
+            return self._prebuilt(spec.ref)
+        assert spec.repository is not None
+        tag = self.session.options.image_tag or self.session.context.image_tag()
+        reusable = tag is not None and not self.session.context.dirty
+        if reusable and tag is not None:
+            digest = self.acr.digest_of(spec.repository, tag)
+            if digest:
+                self.session.runner.info(
+                    f"image {self.login_server}/{spec.repository}:{tag} is already in the "
+                    f"registry ({digest[:19]}…): no build, no push"
+                )
+                reference = f"{self.login_server}/{spec.repository}@{digest}"
+                return ImageLookup(
+                    self.login_server, spec.repository, tag, ResolvedImage(reference, digest, tag)
+                )
+        return ImageLookup(self.login_server, spec.repository, tag, None)
+
+    def _prebuilt(self, ref: str) -> ImageLookup:
+        _, _, rest = ref.partition("/")
+        name, _, digest = rest.partition("@")
+        repository, _, tag = name.partition(":")
+        reference = digest or tag
+        found = self.acr.digest_of(repository, reference)
+        if not found:
+            raise ImageError(
+                f"image.ref {ref} was not found in the registry {self.login_server}",
+                hint="push the image first, or fix image.ref",
+            )
+        resolved = f"{self.login_server}/{repository}@{found}"
+        return ImageLookup(
+            self.login_server, repository, tag or None, ResolvedImage(resolved, found, tag or None)
+        )
+
+    def build_and_push(self, lookup: ImageLookup, phases: Phases) -> ResolvedImage:
+        build = self.session.spec.image.build
+        if build is None:
+            raise DeployerError("nothing to build: the deploy file gives image.ref")
+        context = self.session.context
+        tag = lookup.tag or "latest"
+        repository_url = f"{lookup.login_server}/{lookup.repository}"
+        builder = ImageBuilder(self.session.runner, self.session.options.build_network)
+        with phases("build"):
+            builder.build(
+                build,
+                f"{repository_url}:{tag}",
+                BuildLabels(source=context.source_url, revision=context.sha or None),
+                self.session.options.build_args,
+            )
+        with phases("push"):
+            digest, pushed, layers, reused = builder.push(repository_url, tag, self.acr)
+        return ResolvedImage(
+            reference=f"{repository_url}@{digest}",
+            digest=digest,
+            tag=tag,
+            built=True,
+            pushed=True,
+            bytes_pushed=pushed,
+            layers_pushed=layers,
+            layers_reused=reused,
+        )

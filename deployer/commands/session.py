@@ -1,0 +1,157 @@
+"""What every Azure-facing command sets up, in this order: the deploy file (validated before
+anything touches the network), where we run, which cloud, the sign-in and the workspace."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from types import FrameType
+
+from deployer.auth import SignIn, SignInSettings, sign_in
+from deployer.azure import MANAGED_BY, TAG_MANAGED_BY, AzureML
+from deployer.cloud import Cloud, select_cloud
+from deployer.context import RunContext, detect, workspace_root
+from deployer.errors import UsageError
+from deployer.github import TOKEN_EXCHANGE_AUDIENCE, Runner
+from deployer.spec import DeploySpec, load_deploy_spec
+from deployer.spec.names import NameTemplateError
+
+
+@dataclass
+class Options:
+    config: str = "deploy.yml"
+    environment: str | None = None
+    subscription_id: str | None = None
+    resource_group: str | None = None
+    workspace: str | None = None
+    cloud: str = "AzureCloud"
+    image_tag: str | None = None
+    client_id: str | None = None
+    tenant_id: str | None = None
+    audience: str = TOKEN_EXCHANGE_AUDIENCE
+    output_json: Path | None = None
+    pr: int | None = None
+    build_args: dict[str, str] = field(default_factory=dict)
+    build_network: str | None = None
+    summary: bool = True
+    force: bool = False
+    dry_run: bool = False
+
+
+@dataclass
+class Session:
+    options: Options
+    runner: Runner
+    spec: DeploySpec
+    context: RunContext
+    cloud: Cloud
+    environ: Mapping[str, str]
+
+    @cached_property
+    def sign_in(self) -> SignIn:
+        settings = SignInSettings(
+            tenant_id=self.options.tenant_id or self.environ.get("AZURE_TENANT_ID"),
+            client_id=self.options.client_id or self.environ.get("AZURE_CLIENT_ID"),
+            audience=self.options.audience,
+        )
+        return sign_in(self.cloud, settings, self.runner)
+
+    @cached_property
+    def azure(self) -> AzureML:
+        subscription, group, workspace = self._workspace_coordinates()
+        return AzureML(self.cloud, self.sign_in, subscription, group, workspace)
+
+    @cached_property
+    def endpoint_name(self) -> str:
+        try:
+            return self.spec.endpoint.render_name(self.context.name_values())
+        except NameTemplateError as exc:
+            raise UsageError(
+                f"endpoint.name '{self.spec.endpoint.name_template}' {exc}",
+                hint="use this environment on the events it is meant for (a {pr} template on "
+                "pull_request events, {tag} on tag pushes), or pass --pr locally",
+            ) from None
+
+    @property
+    def is_preview(self) -> bool:
+        return self.spec.ttl_hours is not None
+
+    @property
+    def environment_name(self) -> str:
+        return self.spec.environment or "default"
+
+    def _workspace_coordinates(self) -> tuple[str, str, str]:
+        emulator = self.cloud.emulator
+        values = {
+            "subscription-id": self.options.subscription_id
+            or self.environ.get("AZURE_SUBSCRIPTION_ID")
+            or emulator.get("subscription_id"),
+            "resource-group": self.options.resource_group
+            or self.environ.get("AZURE_RESOURCE_GROUP")
+            or emulator.get("resource_group"),
+            "workspace": self.options.workspace
+            or self.environ.get("AZUREML_WORKSPACE")
+            or emulator.get("workspace"),
+        }
+        missing = [name for name, value in values.items() if not value]
+        if missing:
+            raise UsageError(
+                f"the Azure ML workspace is not named: missing {', '.join(missing)}",
+                hint="pass --subscription-id, --resource-group and --workspace (the action's "
+                "inputs of the same names), or set AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP "
+                "and AZUREML_WORKSPACE",
+            )
+        return (
+            str(values["subscription-id"]),
+            str(values["resource-group"]),
+            str(values["workspace"]),
+        )
+
+    def endpoint_tags(self) -> dict[str, str]:
+        """Tags on endpoints this action creates: they drive delete, cleanup and audits."""
+        import datetime
+
+        tags = {str(k): str(v) for k, v in self.spec.endpoint.tags.items()}
+        tags.update(
+            {
+                TAG_MANAGED_BY: MANAGED_BY,
+                "environment": self.environment_name,
+                "created-at": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        )
+        if self.context.sha:
+            tags["git-sha"] = self.context.sha
+        if self.is_preview and self.context.pr_number is not None:
+            tags["pr"] = str(self.context.pr_number)
+        return tags
+
+
+def open_session(options: Options, runner: Runner, environ: Mapping[str, str]) -> Session:
+    path = Path(options.config)
+    spec = load_deploy_spec(path, options.environment, workspace=workspace_root(path))
+    context = detect(environ, Path.cwd(), options.pr)
+    cloud = select_cloud(options.cloud)
+    if cloud.ca_bundle:
+        # The emulator's CA, for the Azure SDK and every request this process makes.
+        os.environ["REQUESTS_CA_BUNDLE"] = cloud.ca_bundle
+    return Session(options, runner, spec, context, cloud, environ)
+
+
+def cancellation() -> threading.Event:
+    """Set when the workflow is cancelled (SIGTERM, or SIGINT); a second SIGINT interrupts."""
+    event = threading.Event()
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if event.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        event.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)
+    return event

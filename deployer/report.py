@@ -1,0 +1,151 @@
+"""What a deploy hands back: step outputs (keys masked first) and the job summary (never a key)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from deployer.azure import EndpointState, Keys
+from deployer.github import Runner, dump_json
+from deployer.plan import Plan
+from deployer.rollout import Phases
+from deployer.smoke import SmokeResult
+
+OUTPUT_NAMES = (
+    "endpoint-name",
+    "deployment-name",
+    "scoring-uri",
+    "swagger-uri",
+    "primary-key",
+    "secondary-key",
+    "image",
+    "traffic",
+    "previous-deployment",
+    "plan",
+)
+SECRET_OUTPUTS = ("primary-key", "secondary-key")
+
+
+@dataclass(frozen=True)
+class DeployReport:
+    endpoint: EndpointState
+    deployment: str | None
+    previous: str | None
+    image: str
+    keys: Keys | None
+    plan: Plan
+    smoke: SmokeResult | None
+    studio_url: str
+    outcome: str  # deployed | unchanged
+
+    def outputs(self) -> dict[str, str]:
+        return {
+            "endpoint-name": self.endpoint.name,
+            "deployment-name": self.deployment or "",
+            "scoring-uri": self.endpoint.scoring_uri or "",
+            "swagger-uri": self.endpoint.swagger_uri or "",
+            "primary-key": self.keys.primary if self.keys else "",
+            "secondary-key": (self.keys.secondary or "") if self.keys else "",
+            "image": self.image,
+            "traffic": dump_json(dict(self.endpoint.traffic)),
+            "previous-deployment": self.previous or "",
+            "plan": dump_json(self.plan.as_dict()),
+        }
+
+
+def publish(runner: Runner, outputs: Mapping[str, str], output_json: Path | None) -> None:
+    """Mask the secrets, then write the outputs (GITHUB_OUTPUT, and --output-json if asked)."""
+    for name in SECRET_OUTPUTS:
+        runner.mask(outputs.get(name))
+    runner.set_outputs(outputs)
+    if output_json is not None:
+        output_json.write_text(json.dumps(dict(outputs), indent=2) + "\n", "utf-8")
+
+
+def traffic_text(traffic: Mapping[str, int]) -> str:
+    serving = {name: share for name, share in traffic.items() if share}
+    return ", ".join(f"{name} {share}%" for name, share in serving.items()) or "none"
+
+
+def timing_text(phases: Phases) -> str:
+    parts = [f"{name} {seconds:.1f} s" for name, seconds in phases.timings]
+    return " · ".join([*parts, f"total {phases.total():.1f} s"])
+
+
+def summary_markdown(report: DeployReport, phases: Phases, environment: str | None) -> str:
+    title = {"deployed": "✅ deployed", "unchanged": "✅ already up to date"}.get(
+        report.outcome, report.outcome
+    )
+    rows = [
+        ("Endpoint", f"`{report.endpoint.name}` ([Azure ML studio]({report.studio_url}))"),
+        ("Environment", f"`{environment}`" if environment else "base"),
+        ("Scoring URI", report.endpoint.scoring_uri or ""),
+        (
+            "Deployment",
+            f"`{report.deployment}`"
+            + (
+                f" (previous: `{report.previous}`)"
+                if report.previous and report.previous != report.deployment
+                else ""
+            ),
+        ),
+        ("Image", f"`{report.image}`"),
+        (
+            "Traffic",
+            f"{traffic_text(report.plan.traffic_before)} → {traffic_text(report.endpoint.traffic)}",
+        ),
+        ("Smoke test", report.smoke.describe() if report.smoke else "not run"),
+        ("Strategy", str(report.plan.strategy)),
+    ]
+    lines = [f"### azureml-deploy: {title}", "", "| | |", "| --- | --- |"]
+    lines += [f"| {name} | {value} |" for name, value in rows]
+    lines += ["", f"**Timing:** {timing_text(phases)}", ""]
+    return "\n".join(lines) + "\n"
+
+
+def failure_markdown(endpoint: str, message: str, hint: str | None) -> str:
+    lines = [f"### azureml-deploy: ❌ `{endpoint}` failed", "", message]
+    if hint:
+        lines += ["", f"**Fix:** {hint}"]
+    return "\n".join(lines) + "\n\n"
+
+
+def console_summary(report: DeployReport, phases: Phases) -> str:
+    lines = [
+        f"endpoint      {report.endpoint.name}",
+        f"scoring uri   {report.endpoint.scoring_uri}",
+        f"deployment    {report.deployment}"
+        + (
+            f" (previous: {report.previous})"
+            if report.previous and report.previous != report.deployment
+            else ""
+        ),
+        f"image         {report.image}",
+        f"traffic       {traffic_text(report.plan.traffic_before)} → "
+        f"{traffic_text(report.endpoint.traffic)}",
+        f"smoke test    {report.smoke.describe() if report.smoke else 'not run'}",
+        f"timing        {timing_text(phases)}",
+    ]
+    return "\n".join(lines)
+
+
+def plan_table(plan: Plan) -> str:
+    if plan.is_noop:
+        return (
+            f"plan for {plan.endpoint}: nothing to do — {plan.target} already runs this image "
+            "with these settings at 100% traffic"
+        )
+    lines = [f"plan for {plan.endpoint} ({plan.strategy}):"]
+    lines += [f"  {index}. {step.describe()}" for index, step in enumerate(plan.steps, 1)]
+    return "\n".join(lines)
+
+
+def cleanup_markdown(rows: Sequence[tuple[str, str, str]], dry_run: bool) -> str:
+    verb = "would delete" if dry_run else "deleted"
+    lines = [f"### azureml-deploy cleanup: {len(rows)} preview endpoint(s) {verb}", ""]
+    if rows:
+        lines += ["| endpoint | created | age |", "| --- | --- | --- |"]
+        lines += [f"| `{name}` | {created} | {age} |" for name, created, age in rows]
+    return "\n".join(lines) + "\n"
