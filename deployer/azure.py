@@ -130,6 +130,15 @@ class Operation:
         cancelled: threading.Event,
         progress: Callable[[str], None],
     ) -> Any:
+        try:
+            self._until_done(deadline, cancelled, progress)
+            return self.poller.result()
+        except HttpResponseError as exc:  # the operation ended Failed, or was refused
+            raise translate(exc, self.description) from None
+
+    def _until_done(
+        self, deadline: float, cancelled: threading.Event, progress: Callable[[str], None]
+    ) -> None:
         last_report = self.started
         while not self.poller.done():
             if cancelled.is_set():
@@ -143,11 +152,8 @@ class Operation:
             if now - last_report >= PROGRESS_EVERY:
                 progress(f"{self.description}: {self.poller.status()} ({now - self.started:.0f} s)")
                 last_report = now
+            # LROPoller.wait re-raises what the polling thread met.
             self.poller.wait(timeout=min(0.5, max(deadline - now, 0.01)))
-        try:
-            return self.poller.result()
-        except HttpResponseError as exc:
-            raise translate(exc, self.description) from None
 
 
 def _quiet_sdk_logging() -> None:
@@ -238,10 +244,15 @@ class AzureML:
         return Keys(str(primary), getattr(keys, "secondary_key", None))
 
     def logs(self, endpoint: str, deployment: str, container_type: str | None, lines: int) -> str:
+        """`container_type`: InferenceServer (the model server) or StorageInitializer."""
+        sdk_names = {
+            "InferenceServer": "inference-server",
+            "StorageInitializer": "storage-initializer",
+        }
         with self._errors(f"reading the logs of deployment {deployment}"):
             kwargs: dict[str, Any] = {"lines": lines}
             if container_type:
-                kwargs["container_type"] = container_type
+                kwargs["container_type"] = sdk_names[container_type]
             return str(self.client.online_deployments.get_logs(deployment, endpoint, **kwargs))
 
     # --- changing ---------------------------------------------------------------------------
@@ -303,12 +314,18 @@ class _Translated:
         return None
 
     def __exit__(self, kind: object, error: BaseException | None, traceback: object) -> None:
+        from azure.ai.ml.exceptions import MlException
+
         if error is None or isinstance(error, ResourceNotFoundError | DeployerError):
             return
         if isinstance(error, ClientAuthenticationError):
             raise explain(error, self.sign_in.assertions) from None
         if isinstance(error, HttpResponseError):
             raise translate(error, self.doing) from None
+        if isinstance(error, MlException):
+            # The SDK's own checks, before any request was sent.
+            first = str(error.message or error).strip().splitlines()
+            raise AzureError(f"{self.doing} failed: {first[0] if first else error}") from None
 
 
 def translate(error: HttpResponseError, doing: str) -> AzureError:
@@ -316,8 +333,9 @@ def translate(error: HttpResponseError, doing: str) -> AzureError:
     message = str(getattr(getattr(error, "error", None), "message", None) or error.message or error)
     message = message.strip().splitlines()[0] if message.strip() else type(error).__name__
     status = error.status_code
+    refused = status is not None and status >= 400  # else: the operation itself ended Failed
     return AzureError(
-        f"Azure refused {doing}: {message}" if status else f"{doing} failed: {message}",
+        f"Azure refused {doing}: {message}" if refused else f"{doing} failed: {message}",
         code=code,
         status=status,
         hint=hint_for(code, status, message),
@@ -363,10 +381,16 @@ def hint_for(code: str, status: int | None, message: str) -> str | None:
     return None
 
 
+def _state(value: Any) -> str:
+    """Provisioning states come as str enums from the SDK; 'Succeeded', not the enum's name."""
+    text = str(getattr(value, "value", value) or "")
+    return text[:1].upper() + text[1:].lower() if text else ""
+
+
 def _endpoint_state(endpoint: Any, deployments: list[Any]) -> EndpointState:
     return EndpointState(
         name=str(endpoint.name),
-        provisioning_state=str(endpoint.provisioning_state or ""),
+        provisioning_state=_state(endpoint.provisioning_state),
         auth_mode=str(endpoint.auth_mode or "key"),
         scoring_uri=endpoint.scoring_uri,
         swagger_uri=getattr(endpoint, "openapi_uri", None)
@@ -376,7 +400,7 @@ def _endpoint_state(endpoint: Any, deployments: list[Any]) -> EndpointState:
         deployments=tuple(
             DeploymentState(
                 name=str(d.name),
-                provisioning_state=str(d.provisioning_state or ""),
+                provisioning_state=_state(d.provisioning_state),
                 instance_type=str(d.instance_type or ""),
                 instance_count=int(d.instance_count or 0),
                 tags=MappingProxyType(dict(d.tags or {})),

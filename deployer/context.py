@@ -42,7 +42,6 @@ class RunContext:
     tag: str | None
     pr_number: int | None
     run_id: str | None
-    dirty: bool = False  # a local checkout with uncommitted changes
 
     @property
     def short_sha(self) -> str:
@@ -68,11 +67,11 @@ class RunContext:
         }
         return {name: value for name, value in values.items() if value}
 
-    def image_tag(self) -> str | None:
+    def image_tag(self, dirty: bool = False) -> str | None:
         """The tag an image built for this run gets; None when no commit identifies it."""
         if not self.short_sha:
             return None
-        return f"{self.short_sha}-dirty" if self.dirty else self.short_sha
+        return f"{self.short_sha}-dirty" if dirty else self.short_sha
 
 
 def detect(environ: Mapping[str, str], cwd: Path, pr_override: int | None = None) -> RunContext:
@@ -142,7 +141,6 @@ def _local(environ: Mapping[str, str], cwd: Path, pr_override: int | None) -> Ru
     sha = _git(cwd, "rev-parse", "HEAD") or ""
     branch = _git(cwd, "rev-parse", "--abbrev-ref", "HEAD")
     tag = _git(cwd, "describe", "--exact-match", "--tags", "HEAD")
-    status = _git(cwd, "status", "--porcelain", "--untracked-files=no")
     return RunContext(
         in_github=False,
         event_name=None,
@@ -155,5 +153,11 @@ def _local(environ: Mapping[str, str], cwd: Path, pr_override: int | None) -> Ru
         tag=tag,
         pr_number=pr_override,
         run_id=environ.get("GITHUB_RUN_ID") or None,
-        dirty=bool(status),
     )
+
+
+def uncommitted_changes(path: Path) -> bool:
+    """Whether a local checkout has changes under `path` that its commit does not hold
+    (an image built from it is then not the commit's image)."""
+    status = _git(path, "status", "--porcelain", "--untracked-files=all", "--", ".")
+    return bool(status)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
@@ -126,9 +126,10 @@ class Plan:
 
 def settings_hash(settings: DeploymentSettings) -> str:
     """What identifies a deployment's settings, the image aside."""
-    data = asdict(settings)
-    data.pop("image")
-    canonical = json.dumps(data, sort_keys=True, default=str)
+    data = {
+        item.name: getattr(settings, item.name) for item in fields(settings) if item.name != "image"
+    }
+    canonical = json.dumps(data, sort_keys=True, default=dict)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 

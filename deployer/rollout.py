@@ -177,9 +177,8 @@ class Rollout:
         if target is not None and step.kind is not StepKind.SET_TRAFFIC:
             self._show_logs(target, failure)
         left = self._undo()
-        hint = failure.hint
-        message = f"{failure.message}. {left}"
-        return RolloutFailed(message, hint=hint)
+        message = f"{failure.message.rstrip('. ')}. {left}"
+        return RolloutFailed(message, hint=failure.hint)
 
     def _after_cancel(self) -> None:
         left = self._undo(grace=RESTORE_GRACE_SECONDS)

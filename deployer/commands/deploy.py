@@ -86,6 +86,7 @@ def observe_and_plan(
     options: Options, runner: Runner, environ: Mapping[str, str], phases: Phases
 ) -> Planned:
     session = open_session(options, runner, environ)
+    runner.info(f"endpoint {session.endpoint_name} ({session.environment_name} environment)")
     with phases("sign-in"):
         azure = session.azure
         runner.info(f"signing in ({session.sign_in.description})")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from deployer.commands.session import Session
+from deployer.context import uncommitted_changes
 from deployer.errors import DeployerError
 from deployer.image import AcrSession, BuildLabels, ImageBuilder, ImageError, ResolvedImage
 from deployer.rollout import Phases
@@ -60,9 +61,11 @@ class Images:
         spec = self.session.spec.image
         if spec.ref is not None:
             return self._prebuilt(spec.ref)
-        assert spec.repository is not None
-        tag = self.session.options.image_tag or self.session.context.image_tag()
-        reusable = tag is not None and not self.session.context.dirty
+        assert spec.repository is not None and spec.build is not None
+        context = self.session.context
+        dirty = not context.in_github and uncommitted_changes(spec.build.context)
+        tag = self.session.options.image_tag or context.image_tag(dirty)
+        reusable = tag is not None and not dirty
         if reusable and tag is not None:
             digest = self.acr.digest_of(spec.repository, tag)
             if digest:

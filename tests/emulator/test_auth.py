@@ -117,11 +117,12 @@ def test_expired_assertion(emulator: Emulator) -> None:
 def test_a_fresh_assertion_per_token_request_survives_short_lived_id_tokens(
     emulator: Emulator,
 ) -> None:
-    emulator.github_job(lifetime=1)
+    # ID tokens that expire before the access token does: the second sign-in needs a new one.
+    emulator.github_job(lifetime=3)
     emulator.admin("POST", "/entra", {"token_lifetime_seconds": 1})
     credential = emulator.assertion_credential()
     first = credential.get_token(emulator["arm_url"] + "/.default")
-    time.sleep(2.2)
+    time.sleep(3.5)
     second = credential.get_token(emulator["arm_url"] + "/.default")
     assert first.token != second.token
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import docker
 
 from tests.emulator.arm import Arm
-from tests.emulator.conftest import Bundle, run_cli, start
+from tests.support.emulator import Bundle, run_cli, start
 from tests.support.images import model_server_image
 
 

@@ -1,0 +1,89 @@
+"""Inside GitHub Actions: OIDC from the job, masked keys, outputs file, job summary."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.e2e.conftest import App
+
+
+def parse_outputs(path: Path) -> dict[str, str]:
+    """GITHUB_OUTPUT with the runner's heredoc rules."""
+    lines = path.read_text().split("\n")
+    outputs: dict[str, str] = {}
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if not line:
+            index += 1
+            continue
+        name, _, delimiter = line.partition("<<")
+        assert name and delimiter, line
+        end = lines.index(delimiter, index + 1)
+        outputs[name] = "\n".join(lines[index + 1 : end])
+        index = end + 1
+    return outputs
+
+
+def test_keys_are_masked_before_anything_prints_them(app: App, tmp_path: Path) -> None:
+    output, summary = tmp_path / "output", tmp_path / "summary"
+    output.touch()
+    summary.touch()
+    oidc = app.emulator["oidc"]
+    result = app.deploy(
+        "--tenant-id",
+        app.emulator["tenant_id"],
+        "--client-id",
+        app.emulator["client_id"],
+        env={
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_OUTPUT": str(output),
+            "GITHUB_STEP_SUMMARY": str(summary),
+            "ACTIONS_ID_TOKEN_REQUEST_URL": oidc["request_url"],
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": oidc["request_token"],
+            "GITHUB_SHA": "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39",
+            "GITHUB_REPOSITORY": "octo-org/octo-repo",
+            "GITHUB_EVENT_NAME": "push",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    outputs = parse_outputs(output)
+    secrets = [outputs["primary-key"], outputs["secondary-key"], oidc["request_token"]]
+    assert all(secrets)
+    masks = re.findall(r"^::add-mask::(.+)$", result.stdout, re.M)
+    for secret in secrets:
+        assert secret in masks
+    log = result.stdout + result.stderr
+    for secret in secrets:
+        assert log.count(secret) == 1, "only in its own ::add-mask:: line"
+    assert set(outputs) >= {
+        "endpoint-name",
+        "scoring-uri",
+        "primary-key",
+        "image",
+        "traffic",
+        "plan",
+        "deployment-name",
+        "previous-deployment",
+        "swagger-uri",
+    }
+    text = summary.read_text()
+    assert "| Endpoint | `models`" in text and "blue 100%" in text
+    assert not any(secret in text for secret in secrets)
+    # Every GitHub ID token the run used was masked too.
+    assert sum(1 for mask in masks if mask.count(".") == 2) >= 1
+
+
+def test_no_id_token_permission_says_so(app: App) -> None:
+    result = app.deploy(
+        "--tenant-id",
+        app.emulator["tenant_id"],
+        "--client-id",
+        app.emulator["client_id"],
+        env={"GITHUB_ACTIONS": "true"},
+    )
+    assert result.returncode == 1
+    assert "permissions: id-token: write" in result.stderr
+    assert "forks" in result.stderr
+    assert "::error title=azureml-deploy::" in result.stdout

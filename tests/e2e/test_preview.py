@@ -1,0 +1,70 @@
+"""Pull-request previews: `delete` (idempotent, refuses non-previews) and `cleanup` (by age)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+from tests.e2e.conftest import App
+from tests.emulator.arm import Arm
+
+
+def test_a_preview_is_created_and_deleted(app: App) -> None:
+    outputs = app.outputs("--environment", "preview", "--pr", "42")
+    assert outputs["endpoint-name"] == "pr42-models"
+    assert app.endpoint("pr42-models")["tags"]["pr"] == "42"
+    deleted = app.run("delete", "--environment", "preview", "--pr", "42")
+    assert deleted.returncode == 0, deleted.stderr
+    assert app.endpoint("pr42-models") is None
+    again = app.run("delete", "--environment", "preview", "--pr", "42")
+    assert again.returncode == 0
+    assert "already deleted" in again.stderr
+
+
+def test_delete_refuses_an_endpoint_without_preview_tags(app: App) -> None:
+    app.outputs()
+    refused = app.run("delete")
+    assert refused.returncode == 1
+    assert "refusing to delete" in refused.stderr
+    assert app.endpoint("models") is not None
+    forced = app.run("delete", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert app.endpoint("models") is None
+
+
+def test_cleanup_deletes_previews_older_than_their_ttl(app: App, image: str) -> None:
+    arm = Arm(app.emulator, image=image)
+    now = datetime.datetime.now(datetime.UTC)
+    ages = {"pr1-models": 5, "pr2-models": 2, "pr3-models": 0.2}
+    for name, hours in ages.items():
+        created = (now - datetime.timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        response = arm.call(
+            "PUT",
+            arm.ws(f"/onlineEndpoints/{name}"),
+            {
+                "location": app.emulator["location"],
+                "properties": {"authMode": "Key"},
+                "tags": {
+                    "managed-by": "azureml-deploy",
+                    "environment": "preview",
+                    "pr": name[2],
+                    "created-at": created,
+                },
+            },
+        )
+        arm.wait(response)
+    arm.create_endpoint("not-a-preview")
+
+    dry = app.run("cleanup", "--dry-run", "--output-json", str(app.root / "dry.json"))
+    assert dry.returncode == 0, dry.stderr
+    assert json.loads(json.loads((app.root / "dry.json").read_text())["deleted"]) == [
+        "pr1-models",
+        "pr2-models",
+    ]
+    assert all(app.endpoint(name) for name in ages)
+
+    result = app.run("cleanup", "--output-json", str(app.root / "out.json"))
+    assert result.returncode == 0, result.stderr
+    assert app.endpoint("pr1-models") is None and app.endpoint("pr2-models") is None
+    assert app.endpoint("pr3-models") is not None
+    assert app.endpoint("not-a-preview") is not None

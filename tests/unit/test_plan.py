@@ -1,0 +1,197 @@
+"""The planner: desired + observed → steps, with no I/O."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import pytest
+
+from deployer.azure import (
+    TAG_IMAGE,
+    TAG_SETTINGS,
+    DeploymentSettings,
+    DeploymentState,
+    EndpointState,
+)
+from deployer.plan import Desired, StepKind, make_plan, settings_hash
+from deployer.spec.model import Strategy
+
+SETTINGS = DeploymentSettings(
+    image="reg/app@sha256:" + "a" * 64,
+    instance_type="Standard_DS3_v2",
+    instance_count=1,
+    environment_variables=MappingProxyType({}),
+    liveness_route=(5001, "/health"),
+    readiness_route=(5001, "/ready"),
+    scoring_route=(5001, "/score"),
+    request_timeout_ms=5000,
+    max_concurrent_requests_per_instance=1,
+    max_queue_wait_ms=500,
+    liveness_probe=(10, 10, 2, 1, 30),
+    readiness_probe=(10, 10, 2, 1, 30),
+    app_insights_enabled=False,
+    egress_public_network_access="enabled",
+)
+
+
+def desired(**changes: object) -> Desired:
+    values: dict[str, object] = {
+        "endpoint": "ep",
+        "auth_mode": "key",
+        "settings": SETTINGS,
+        "strategy": Strategy.BLUE_GREEN,
+    }
+    values.update(changes)
+    return Desired(**values)  # type: ignore[arg-type]
+
+
+def deployment(
+    name: str, image: str = SETTINGS.image, settings: str | None = None, state: str = "Succeeded"
+) -> DeploymentState:
+    tags = {TAG_IMAGE: image, TAG_SETTINGS: settings or settings_hash(SETTINGS)}
+    return DeploymentState(name, state, "Standard_DS3_v2", 1, MappingProxyType(tags))
+
+
+def endpoint(traffic: dict[str, int], *deployments: DeploymentState) -> EndpointState:
+    return EndpointState(
+        "ep",
+        "Succeeded",
+        "key",
+        "https://x/ep/score",
+        None,
+        MappingProxyType(traffic),
+        MappingProxyType({}),
+        deployments,
+    )
+
+
+def kinds(plan: object) -> list[str]:
+    return [str(step.kind) for step in plan.steps]  # type: ignore[attr-defined]
+
+
+def test_first_deploy_creates_endpoint_and_blue() -> None:
+    plan = make_plan(desired(image_pending=True), None)
+    assert kinds(plan) == [
+        "create-endpoint",
+        "build-image",
+        "create-deployment",
+        "smoke-test",
+        "set-traffic",
+    ]
+    assert plan.target == "blue" and plan.previous is None
+    assert plan.traffic_after == {"blue": 100}
+
+
+def test_same_image_and_settings_at_100_percent_is_a_noop() -> None:
+    plan = make_plan(desired(), endpoint({"blue": 100}, deployment("blue")))
+    assert plan.is_noop
+    assert plan.target == "blue"
+
+
+@pytest.mark.parametrize(
+    "observed",
+    [
+        endpoint({"blue": 100}, deployment("blue", image="reg/app@sha256:" + "b" * 64)),
+        endpoint({"blue": 100}, deployment("blue", settings="different")),
+        endpoint({"blue": 100}, deployment("blue", state="Failed")),
+        endpoint({"blue": 50, "green": 50}, deployment("blue"), deployment("green")),
+    ],
+)
+def test_anything_different_is_not_a_noop(observed: EndpointState) -> None:
+    assert not make_plan(desired(), observed).is_noop
+
+
+def test_a_pending_image_is_never_a_noop() -> None:
+    plan = make_plan(desired(image_pending=True), endpoint({"blue": 100}, deployment("blue")))
+    assert not plan.is_noop
+
+
+def test_blue_green_alternates_and_retires_the_old() -> None:
+    changed = desired(settings=SETTINGS.__class__(**{**SETTINGS.__dict__, "instance_count": 2}))
+    plan = make_plan(changed, endpoint({"blue": 100}, deployment("blue")))
+    assert kinds(plan) == ["create-deployment", "smoke-test", "set-traffic", "delete-deployment"]
+    assert plan.steps[0].deployment == "green"
+    assert plan.steps[2].traffic == {"blue": 0, "green": 100}
+    assert plan.steps[3].deployment == "blue"
+    assert plan.previous == "blue" and plan.target == "green"
+    back = make_plan(changed, endpoint({"green": 100}, deployment("green")))
+    assert back.target == "blue"
+
+
+def test_keep_previous_keeps_the_old_deployment_at_zero() -> None:
+    plan = make_plan(
+        desired(keep_previous=True, image_pending=True), endpoint({"blue": 100}, deployment("blue"))
+    )
+    assert StepKind.DELETE_DEPLOYMENT not in [step.kind for step in plan.steps]
+    assert plan.traffic_after == {"blue": 0, "green": 100}
+
+
+def test_a_leftover_zero_percent_deployment_is_updated_not_recreated() -> None:
+    observed = endpoint({"blue": 100, "green": 0}, deployment("blue"), deployment("green"))
+    plan = make_plan(desired(image_pending=True), observed)
+    assert plan.steps[1].kind is StepKind.UPDATE_DEPLOYMENT
+    assert plan.steps[1].deployment == "green"
+
+
+def test_canary_steps_with_watches_and_smoke_tests() -> None:
+    plan = make_plan(
+        desired(
+            strategy=Strategy.CANARY,
+            canary_steps=(10, 50, 100),
+            step_wait_seconds=30,
+            image_pending=True,
+        ),
+        endpoint({"blue": 100}, deployment("blue")),
+    )
+    assert kinds(plan) == [
+        "build-image",
+        "create-deployment",
+        "smoke-test",
+        "set-traffic",
+        "wait",
+        "smoke-test",
+        "set-traffic",
+        "wait",
+        "smoke-test",
+        "set-traffic",
+        "delete-deployment",
+    ]
+    shares = [step.traffic for step in plan.steps if step.kind is StepKind.SET_TRAFFIC]
+    assert shares == [
+        {"blue": 90, "green": 10},
+        {"blue": 50, "green": 50},
+        {"blue": 0, "green": 100},
+    ]
+
+
+def test_canary_on_a_first_deploy_is_all_at_once() -> None:
+    plan = make_plan(desired(strategy=Strategy.CANARY), None)
+    shares = [step.traffic for step in plan.steps if step.kind is StepKind.SET_TRAFFIC]
+    assert shares == [{"blue": 100}]
+
+
+def test_replace_updates_in_place() -> None:
+    plan = make_plan(
+        desired(strategy=Strategy.REPLACE, image_pending=True),
+        endpoint({"blue": 100}, deployment("blue")),
+    )
+    assert kinds(plan) == ["build-image", "update-deployment", "smoke-test"]
+    assert plan.target == "blue"
+
+
+def test_without_a_smoke_test_there_is_no_smoke_step() -> None:
+    plan = make_plan(desired(smoke_test=False), None)
+    assert StepKind.SMOKE_TEST not in [step.kind for step in plan.steps]
+
+
+def test_the_plan_as_json() -> None:
+    data = make_plan(desired(image_pending=True), None).as_dict()
+    assert data["steps"][0] == {"step": "create-endpoint", "description": "create the endpoint"}
+    assert data["traffic_after"] == {"blue": 100}
+
+
+def test_settings_hash_ignores_the_image() -> None:
+    other = SETTINGS.__class__(**{**SETTINGS.__dict__, "image": "reg/other@sha256:" + "c" * 64})
+    assert settings_hash(other) == settings_hash(SETTINGS)
+    more = SETTINGS.__class__(**{**SETTINGS.__dict__, "instance_count": 3})
+    assert settings_hash(more) != settings_hash(SETTINGS)
