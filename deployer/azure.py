@@ -316,7 +316,7 @@ class _Translated:
     def __exit__(self, kind: object, error: BaseException | None, traceback: object) -> None:
         from azure.ai.ml.exceptions import MlException
 
-        if error is None or isinstance(error, ResourceNotFoundError | DeployerError):
+        if error is None or isinstance(error, DeployerError):
             return
         if isinstance(error, ClientAuthenticationError):
             raise explain(error, self.sign_in.assertions) from None

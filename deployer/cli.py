@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                 action="append",
                 default=[],
                 metavar="NAME=VALUE",
-                help="an extra build argument (repeatable), e.g. a local BASE_IMAGE",
+                help="an extra build argument (repeatable), e.g. a local BASE_IMAGE; also "
+                "$AZUREML_DEPLOY_BUILD_ARGS (NAME=VALUE, space-separated)",
             )
             sub.add_argument(
                 "--build-network",
@@ -98,7 +99,8 @@ def _options(args: argparse.Namespace) -> object:
     from deployer.commands.session import Options
 
     build_args = {}
-    for item in getattr(args, "build_arg", []):
+    from_environment = os.environ.get("AZUREML_DEPLOY_BUILD_ARGS", "").split()
+    for item in [*from_environment, *getattr(args, "build_arg", [])]:
         name, separator, value = item.partition("=")
         if not separator or not name:
             raise UsageError(f"--build-arg takes NAME=VALUE (got {item!r})")

@@ -213,7 +213,8 @@ class Rollout:
                 else ""
             )
             return f"Traffic is {self._shares()}.{kept}"
-        if target in self.state.created or self.plan.has(StepKind.UPDATE_DEPLOYMENT):
+        touched = target in self.state.created or self.plan.has(StepKind.UPDATE_DEPLOYMENT)
+        if touched:
             self.runner.info(f"→ deleting the failed deployment {target}")
             try:
                 self.azure.begin_delete_deployment(self.endpoint, target).wait(
@@ -221,9 +222,10 @@ class Rollout:
                 )
             except DeployerError as exc:
                 return f"Traffic is {self._shares()}; deleting {target} failed: {exc.message}."
+        fate = f"{target} was removed" if touched else f"{target} was not created"
         if previous is not None:
-            return f"Rolled back: {previous} still serves 100% of traffic; {target} was removed."
-        return f"Nothing serves on endpoint {self.endpoint} yet; {target} was removed."
+            return f"Rolled back: {previous} still serves 100% of traffic; {fate}."
+        return f"Nothing serves on endpoint {self.endpoint} yet; {fate}."
 
     def _shares(self) -> str:
         serving = {name: share for name, share in self.state.traffic.items() if share}

@@ -116,6 +116,35 @@ class App:
             check=False,
         )
 
+    def start(
+        self, command: str, *args: str, config: str = "server/deploy.yml"
+    ) -> subprocess.Popen[str]:
+        """The CLI in the background, e.g. to cancel it."""
+        environ = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("GITHUB_", "ACTIONS_", "RUNNER_"))
+        }
+        environ["AZUREML_EMULATOR_DIR"] = str(self.emulator.state_dir)
+        return subprocess.Popen(
+            [
+                CLI,
+                command,
+                "--cloud",
+                "local",
+                "--config",
+                config,
+                "--build-arg",
+                f"BASE_IMAGE={base_image()}",
+                *args,
+            ],
+            cwd=self.root,
+            env=environ,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
     def deploy(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
         return self.run("deploy", *args, **kwargs)
 

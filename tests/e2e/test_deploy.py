@@ -166,3 +166,12 @@ def test_plan_changes_nothing(app: App) -> None:
     assert "create deployment green at 0% traffic" in result.stdout
     assert "delete deployment blue" in result.stdout
     assert mutating_arm_calls(app, since) == []
+
+
+def test_build_args_from_the_environment(app: App) -> None:
+    result = app.run(
+        "deploy",
+        "--no-summary",
+        env={"AZUREML_DEPLOY_BUILD_ARGS": "COLOR_UNUSED=1"},
+    )
+    assert result.returncode == 0, result.stderr
