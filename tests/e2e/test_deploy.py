@@ -137,12 +137,14 @@ def test_a_failing_smoke_test_leaves_the_previous_deployment_serving(app: App) -
 
 
 def test_id_tokens_shorter_lived_than_the_deployment(app: App) -> None:
-    app.emulator.github_job(lifetime=3)
+    # ID tokens live 6 s, access tokens 2 s, and the deployment takes 15 s: the run needs
+    # several sign-ins after its first ID token has expired.
+    app.emulator.github_job(lifetime=6)
     app.emulator.admin("POST", "/entra", {"token_lifetime_seconds": 2})
-    app.emulator.fault(kind="provisioning_delay", path="/deployments/", delay_seconds=8)
+    app.emulator.fault(kind="provisioning_delay", path="/deployments/", delay_seconds=15)
     since = app.emulator.last_request()
     result = app.deploy()
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stderr[-3000:]
     id_tokens = [e for e in app.emulator.requests_since(since, part="github")]
     assert len(id_tokens) >= 2, "a fresh GitHub ID token for each sign-in"
 

@@ -80,3 +80,22 @@ def test_cancelling_a_canary_puts_traffic_back(app: App) -> None:
     assert traffic["blue"] == 100 and traffic.get("green", 0) == 0
     assert "Deployment green was left in place (0% traffic)" in log
     assert "Traceback" not in log
+
+
+def test_a_failing_build_step_shows_its_output(app: App) -> None:
+    dockerfile = app.root / "server" / "Dockerfile"
+    dockerfile.write_text(
+        dockerfile.read_text().replace(
+            "COPY server.py",
+            'RUN echo "compiling the model" && echo "missing weights.bin" >&2 '
+            "&& exit 7\nCOPY server.py",
+        )
+    )
+    app.commit("broken build")
+    result = app.deploy()
+    assert result.returncode == 1
+    assert "the image build failed" in result.stderr
+    assert "missing weights.bin" in result.stderr  # the failing step's own output
+    assert "Step 1/" in result.stderr
+    assert app.endpoint("models") is not None  # created while building; nothing deployed
+    assert app.endpoint("models")["deployments"] == []

@@ -27,6 +27,8 @@ def parse_outputs(path: Path) -> dict[str, str]:
 
 
 def test_keys_are_masked_before_anything_prints_them(app: App, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
     output, summary = tmp_path / "output", tmp_path / "summary"
     output.touch()
     summary.touch()
@@ -45,6 +47,8 @@ def test_keys_are_masked_before_anything_prints_them(app: App, tmp_path: Path) -
             "GITHUB_SHA": "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39",
             "GITHUB_REPOSITORY": "octo-org/octo-repo",
             "GITHUB_EVENT_NAME": "push",
+            "HOME": str(home),
+            "DOCKER_CONFIG": str(home / ".docker"),
         },
     )
     assert result.returncode == 0, result.stderr
@@ -71,6 +75,12 @@ def test_keys_are_masked_before_anything_prints_them(app: App, tmp_path: Path) -
     text = summary.read_text()
     assert "| Endpoint | `models`" in text and "blue 100%" in text
     assert not any(secret in text for secret in secrets)
+    # No docker login: no registry credential was written anywhere.
+    assert not (home / ".docker").exists()
+    written = [p for p in app.root.rglob("*") if p.is_file() and ".git" not in p.parts]
+    for path in written:
+        text = path.read_text(errors="ignore")
+        assert not any(secret in text for secret in secrets), path
     # Every GitHub ID token the run used was masked too.
     assert sum(1 for mask in masks if mask.count(".") == 2) >= 1
 

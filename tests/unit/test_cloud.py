@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from deployer.cloud import PUBLIC, select_cloud
+from deployer.errors import UsageError
+
+
+@pytest.mark.parametrize("name", ["AzureCloud", "AzureUSGovernment", "AzureChinaCloud"])
+def test_public_clouds(name: str) -> None:
+    cloud = select_cloud(name)
+    assert cloud is PUBLIC[name]
+    assert cloud.arm_scope.startswith("https://management.") and cloud.arm_scope.endswith(
+        "/.default"
+    )
+    assert not cloud.is_local
+
+
+def test_unknown_cloud_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="unknown cloud 'Mars'"):
+        select_cloud("Mars")
+
+
+def test_local_without_an_emulator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZUREML_EMULATOR_DIR", str(tmp_path))
+    with pytest.raises(UsageError, match="needs the local emulator") as caught:
+        select_cloud("local")
+    assert "python -m emulator up" in (caught.value.hint or "")
+
+
+def test_local_reads_the_connection_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "connection.json").write_text(
+        json.dumps(
+            {
+                "arm_url": "https://127.0.0.1:1234",
+                "authority_url": "https://127.0.0.1:1235",
+                "admin_url": "https://127.0.0.1:1236",
+                "ca_bundle": "/x/ca.pem",
+                "cloud_metadata": {"resource_manager": "https://127.0.0.1:1234/"},
+            }
+        )
+    )
+    monkeypatch.setenv("AZUREML_EMULATOR_DIR", str(tmp_path))
+    cloud = select_cloud("local")
+    assert cloud.is_local and cloud.name == "AzureMLEmulator1234"
+    assert cloud.arm_scope == "https://127.0.0.1:1234/.default"
+    assert cloud.ca_bundle == "/x/ca.pem"
