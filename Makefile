@@ -14,7 +14,7 @@ help:
 	@echo "make fuzz    the property-based tests with thousands of examples each"
 	@echo "make lint    ruff + mypy --strict on deployer/"
 	@echo "make setup   create .venv with the pinned dependencies"
-	@echo "make docker  install and start Docker and the registry (safe flags), build the base image"
+	@echo "make docker  install and start Docker and the registry (no default bridge, no NAT)"
 	@echo "make docs    regenerate docs/deploy-file.md from the schema"
 	@echo "make lock    re-pin requirements.lock and requirements-dev.lock from pyproject.toml"
 
@@ -29,9 +29,9 @@ $(STAMP):
 
 docker:
 	scripts/ensure-docker.sh
-	scripts/base-image.sh >/dev/null
 
 test: setup docker
+	scripts/base-image.sh >/dev/null
 	$(BIN)/pytest
 
 fuzz: setup
@@ -53,8 +53,8 @@ lock: setup
 docs: setup
 	$(BIN)/python schema/reference.py > docs/deploy-file.md
 
-demo: setup
-	$(BIN)/azureml-deploy validate --config examples/credit-risk/deploy.yml
+demo: setup docker
+	$(BIN)/python scripts/demo.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -41,6 +41,7 @@ from starlette.routing import Route
 
 from emulator.entra import EntraId
 from emulator.http import json_response
+from emulator.ledger import LEDGER
 from emulator.tls import TlsFiles
 
 log = logging.getLogger("emulator.acr")
@@ -109,9 +110,11 @@ class AcrTokenService:
             "aud": self.login_server,
             "version": "1.0",
         }
-        return jwt.encode(
+        token = jwt.encode(
             {**standard, **claims}, self.key, algorithm="RS256", headers={"x5c": self._x5c}
         )
+        LEDGER.record("acr-token", token)
+        return token
 
     def refresh_token(self, subject: str, tenant: str) -> str:
         return self._sign(

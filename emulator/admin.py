@@ -14,6 +14,7 @@ from starlette.routing import Route
 from emulator.arm.model import Endpoint, Workspace
 from emulator.http import json_response
 from emulator.identity import FederatedCredential
+from emulator.ledger import LEDGER
 
 if TYPE_CHECKING:
     from emulator.server import Emulator
@@ -28,6 +29,7 @@ class AdminApi:
             routes=[
                 Route("/health", self.health),
                 Route("/requests", self.requests),
+                Route("/secrets", self.secrets),
                 Route("/faults", self.faults, methods=["GET", "POST", "DELETE"]),
                 Route("/timing", self.timing, methods=["GET", "POST"]),
                 Route("/github", self.github, methods=["GET", "POST"]),
@@ -51,6 +53,11 @@ class AdminApi:
         since = int(request.query_params.get("since", "0"))
         part = request.query_params.get("part")
         return json_response({"last": log.last_seq, "requests": log.entries(since, part)})
+
+    async def secrets(self, request: Request) -> Response:
+        """Secrets handed out since `since` (for tests that search logs for leaks)."""
+        since = int(request.query_params.get("since", "0"))
+        return json_response({"last": LEDGER.last_seq, "secrets": LEDGER.since(since)})
 
     async def faults(self, request: Request) -> Response:
         store = self.emulator.faults

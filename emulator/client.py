@@ -83,6 +83,14 @@ class Emulator:
         entries: list[dict[str, Any]] = self.admin("GET", "/requests" + query)["requests"]
         return entries
 
+    def secrets_since(self, seq: int = 0) -> list[str]:
+        """Every token and key the emulator handed out since `seq` (for leak scanning)."""
+        entries = self.admin("GET", f"/secrets?since={seq}")["secrets"]
+        return [str(entry["value"]) for entry in entries]
+
+    def last_secret(self) -> int:
+        return int(self.admin("GET", "/secrets?since=999999999")["last"])
+
     def last_request(self) -> int:
         return int(self.admin("GET", "/requests?since=999999999")["last"])
 

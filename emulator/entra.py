@@ -22,6 +22,7 @@ from starlette.routing import Route
 from emulator.github_oidc import GitHubIssuer
 from emulator.http import json_response
 from emulator.identity import FederatedCredential, Identity
+from emulator.ledger import LEDGER
 from emulator.tokens import SigningKey, unverified_parts
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -265,9 +266,11 @@ class EntraId:
             "tid": self.identity.tenant_id,
             "ver": "1.0",
         }
+        token = self.key.sign(claims, {"typ": "JWT"})
+        LEDGER.record("entra-access-token", token)
         return {
             "token_type": "Bearer",
             "expires_in": self.token_lifetime,
             "ext_expires_in": self.token_lifetime,
-            "access_token": self.key.sign(claims, {"typ": "JWT"}),
+            "access_token": token,
         }

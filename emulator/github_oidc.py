@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from emulator.http import json_response
 from emulator.identity import GITHUB_REPOSITORY
+from emulator.ledger import LEDGER
 from emulator.tokens import SigningKey
 
 DEFAULT_LIFETIME = 300
@@ -70,6 +71,7 @@ class GitHubIssuer:
         self.url = url
         self.key = SigningKey()
         self.request_token = secrets.token_urlsafe(32)
+        LEDGER.record("github-request-token", self.request_token)
         self.claims = default_claims()
         self.explicit_subject: str | None = None
         self.lifetime = DEFAULT_LIFETIME
@@ -120,7 +122,9 @@ class GitHubIssuer:
             "iat": now,
             "exp": now + self.lifetime,
         }
-        return self.key.sign(claims, {"typ": "JWT", "x5t": self.key.jwk()["x5t"]})
+        token = self.key.sign(claims, {"typ": "JWT", "x5t": self.key.jwk()["x5t"]})
+        LEDGER.record("github-id-token", token)
+        return token
 
     def app(self) -> Starlette:
         return Starlette(

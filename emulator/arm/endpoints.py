@@ -15,6 +15,7 @@ from emulator.arm.context import ArmContext, Scope
 from emulator.arm.model import Endpoint, endpoint_key, utc_now
 from emulator.arm.provisioning import Outcome
 from emulator.http import ArmError, json_body, json_response
+from emulator.ledger import LEDGER
 
 _SERVER_PROPERTIES = {"azureml.onlineendpointid", "AzureAsyncOperationUri"}
 AML_TOKEN_LIFETIME = 24 * 3600
@@ -287,6 +288,7 @@ class EndpointHandlers:
                 "endpoint": endpoint.id.lower(),
             }
         )
+        LEDGER.record("aml-token", token)
         return json_response(
             {
                 "accessToken": token,

@@ -9,6 +9,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from emulator.ledger import LEDGER
+
 PROVIDER = "Microsoft.MachineLearningServices"
 RUNNING_STATES = {"Creating", "Updating", "Deleting", "Scaling"}
 
@@ -22,7 +24,9 @@ def arm_time(moment: datetime.datetime) -> str:
 
 
 def endpoint_key() -> str:
-    return secrets.token_urlsafe(24)
+    key = secrets.token_urlsafe(24)
+    LEDGER.record("endpoint-key", key)
+    return key
 
 
 @dataclass

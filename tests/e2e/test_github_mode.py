@@ -5,25 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from tests.action.harness import parse_file_commands
 from tests.e2e.conftest import App
 
 
 def parse_outputs(path: Path) -> dict[str, str]:
-    """GITHUB_OUTPUT with the runner's heredoc rules."""
-    lines = path.read_text().split("\n")
-    outputs: dict[str, str] = {}
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        if not line:
-            index += 1
-            continue
-        name, _, delimiter = line.partition("<<")
-        assert name and delimiter, line
-        end = lines.index(delimiter, index + 1)
-        outputs[name] = "\n".join(lines[index + 1 : end])
-        index = end + 1
-    return outputs
+    return parse_file_commands(path.read_text())
 
 
 def test_keys_are_masked_before_anything_prints_them(app: App, tmp_path: Path) -> None:

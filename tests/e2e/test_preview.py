@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 
 from tests.e2e.conftest import App
@@ -34,25 +33,9 @@ def test_delete_refuses_an_endpoint_without_preview_tags(app: App) -> None:
 
 def test_cleanup_deletes_previews_older_than_their_ttl(app: App, image: str) -> None:
     arm = Arm(app.emulator, image=image)
-    now = datetime.datetime.now(datetime.UTC)
     ages = {"pr1-models": 5, "pr2-models": 2, "pr3-models": 0.2}
     for name, hours in ages.items():
-        created = (now - datetime.timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        response = arm.call(
-            "PUT",
-            arm.ws(f"/onlineEndpoints/{name}"),
-            {
-                "location": app.emulator["location"],
-                "properties": {"authMode": "Key"},
-                "tags": {
-                    "managed-by": "azureml-deploy",
-                    "environment": "preview",
-                    "pr": name[2],
-                    "created-at": created,
-                },
-            },
-        )
-        arm.wait(response)
+        arm.create_preview(name, pr=name[2], age_hours=hours)
     arm.create_endpoint("not-a-preview")
 
     dry = app.run("cleanup", "--dry-run", "--output-json", str(app.root / "dry.json"))

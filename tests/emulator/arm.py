@@ -87,6 +87,28 @@ class Arm:
         assert response.status_code == 201, response.text
         return self.wait(response)
 
+    def create_preview(self, name: str, pr: str, age_hours: float) -> None:
+        """A preview endpoint as azureml-deploy tags it, created `age_hours` ago."""
+        import datetime
+
+        created = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=age_hours)
+        response = self.call(
+            "PUT",
+            self.ws(f"/onlineEndpoints/{name}"),
+            {
+                "location": self.emulator["location"],
+                "properties": {"authMode": "Key"},
+                "tags": {
+                    "managed-by": "azureml-deploy",
+                    "environment": "preview",
+                    "pr": pr,
+                    "created-at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                },
+            },
+        )
+        assert response.status_code == 201, response.text
+        self.wait(response)
+
     def create_environment(self, version: str = "v1", image: str | None = None) -> str:
         path = self.ws(f"/environments/CliV2AnonymousEnvironment/versions/{version}")
         body = {

@@ -1,0 +1,27 @@
+# The action's own image. BASE_IMAGE can name a local copy of the base image where public images
+# cannot be pulled; on GitHub's runners the default is used.
+ARG BASE_IMAGE=python:3.12-slim
+
+FROM ${BASE_IMAGE} AS install
+COPY requirements.lock /tmp/requirements.lock
+# Only the pinned, hash-checked lock file; no compilers, no pip cache.
+RUN python3 -m venv /opt/venv \
+ && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --require-hashes \
+      --no-deps -r /tmp/requirements.lock \
+ && /opt/venv/bin/pip uninstall --yes pip setuptools \
+ && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} +
+
+FROM ${BASE_IMAGE}
+COPY --from=install /opt/venv /opt/venv
+COPY deployer/ /app/deployer/
+COPY schema/ /app/schema/
+COPY entrypoint.py /app/entrypoint.py
+# Byte-compile once at build time: the action starts faster on every run.
+RUN /opt/venv/bin/python -m compileall -q /opt/venv /app \
+ && chmod 0755 /app/entrypoint.py
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONPATH=/app \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1
+# The runner mounts the workspace at /github/workspace and runs the container as root.
+ENTRYPOINT ["/app/entrypoint.py"]

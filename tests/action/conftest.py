@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import secrets
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from emulator.client import Emulator
+from tests.action.harness import ROOT, ActionHarness, Event
+from tests.action.workflow import JobRun, run_workflow
+from tests.support.images import base_image
+
+
+@pytest.fixture(scope="session")
+def harness() -> ActionHarness:
+    """The action's image, built the way the runner builds it (once per session)."""
+    harness = ActionHarness(base_image())
+    harness.build()
+    return harness
+
+
+@dataclass
+class Repo:
+    """A checkout of a repository using the action: the example model server and workflows."""
+
+    root: Path
+    temp: Path
+    harness: ActionHarness
+    emulator: Emulator
+
+    def variables(self) -> dict[str, str]:
+        connection = self.emulator.connection
+        return {
+            "AZURE_CLIENT_ID": connection["client_id"],
+            "AZURE_TENANT_ID": connection["tenant_id"],
+            "AZURE_SUBSCRIPTION_ID": connection["subscription_id"],
+            "AZURE_RESOURCE_GROUP": connection["resource_group"],
+            "AZUREML_WORKSPACE": connection["workspace"],
+        }
+
+    def run(self, workflow: str, event: Event) -> list[JobRun]:
+        runs = run_workflow(
+            ROOT / "examples" / "workflows" / workflow,
+            event,
+            harness=self.harness,
+            emulator=self.emulator,
+            workspace=self.root,
+            temp=self.temp / secrets.token_hex(4),
+            variables=self.variables(),
+            step_env={
+                "AZUREML_EMULATOR_DIR": str(self.emulator.state_dir),
+                # Public base images cannot be pulled here: the model server's build uses the
+                # local one.
+                "AZUREML_DEPLOY_BUILD_ARGS": f"BASE_IMAGE={base_image()}",
+            },
+        )
+        for run in runs:  # no secret may ever reach the log unmasked
+            assert run.result.leaks == [], run.result.leaks
+        return runs
+
+
+@pytest.fixture
+def repo(emulator: Emulator, harness: ActionHarness, tmp_path: Path) -> Iterator[Repo]:
+    root = tmp_path / "workspace"
+    shutil.copytree(ROOT / "examples", root / "examples")
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    yield Repo(root, tmp_path / "runner", harness, emulator)
+
+
+def new_sha() -> str:
+    return secrets.token_hex(20)
+
+
+def pull_request(action: str, number: int = 7, fork: bool = False, sha: str | None = None) -> Event:
+    head_repo = "someone/octo-repo" if fork else "octo-org/octo-repo"
+    payload = {
+        "action": action,
+        "number": number,
+        "pull_request": {
+            "number": number,
+            "head": {"ref": "feature/scoring", "repo": {"full_name": head_repo, "fork": fork}},
+            "base": {"ref": "main", "repo": {"full_name": "octo-org/octo-repo"}},
+        },
+        "repository": {"full_name": "octo-org/octo-repo"},
+    }
+    return Event(
+        "pull_request",
+        payload,
+        sha=sha or new_sha(),
+        ref=f"refs/pull/{number}/merge",
+        head_ref="feature/scoring",
+        base_ref="main",
+    )

@@ -1,0 +1,424 @@
+"""A runner-faithful harness for this repository's Docker action.
+
+It does what the GitHub Actions runner does for `runs: using: docker` (see the runner contract):
+`docker build -t <label>:<id> -f Dockerfile <dir>`, then `docker run` with the runner's flags,
+mounts, working directory, `-e NAME` environment passing (values travel in the docker CLI's own
+environment), INPUT_* from the step's `with:` plus action.yml defaults (hyphens kept), GITHUB_*
+for the event, the OIDC variables only for jobs with `id-token: write`; afterwards it parses the
+file commands (GITHUB_OUTPUT heredocs, GITHUB_STEP_SUMMARY) and the workflow commands on stdout
+and stderr with the runner's rules, and applies the runner's secret masker.
+
+Deliberate differences, all needed because GitHub is not reachable here:
+- `--network host`, so the container reaches the emulator on 127.0.0.1 (the runner uses the
+  default bridge, where localhost is the container itself);
+- the image is built with `--build-arg BASE_IMAGE=<local base>` on the host network (public
+  images cannot be pulled, and pip needs the network);
+- the emulator's state directory is mounted read-only at its own path, and `cloud: local` is
+  passed, so the action talks to the emulator instead of Azure.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import secrets
+import subprocess
+import urllib.parse
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+# --- the runner's secret masker (SecretMasker.cs, ActionCommandManager.cs) ------------------
+
+
+def _encodings(secret: str) -> set[str]:
+    """The encoded forms the runner also masks: base64 (with the 1- and 2-byte shifted
+    variants), JSON string escaping, URI data escaping, XML escaping, trimmed quotes."""
+    raw = secret.encode()
+    forms = {secret, json.dumps(secret)[1:-1], urllib.parse.quote(secret, safe="")}
+    forms.add(
+        secret.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("'", "&apos;")
+    )
+    forms.add(secret.strip('"'))
+    for shift in range(3):
+        encoded = base64.b64encode(raw[shift:]).decode().rstrip("=")
+        # Only the part that does not depend on the bytes before the shift.
+        forms.add(encoded[1:] if shift else encoded)
+    return {form for form in forms if len(form) >= 4}
+
+
+class Masker:
+    def __init__(self) -> None:
+        self.values: set[str] = set()
+
+    def add(self, secret: str) -> None:
+        if not secret.strip():
+            return
+        self.values.add(secret)
+        for line in re.split(r"[\r\n]+", secret):
+            if line.strip():
+                self.values.add(line.strip())
+
+    def patterns(self) -> set[str]:
+        return {form for value in self.values for form in _encodings(value)}
+
+    def mask(self, line: str) -> str:
+        for form in sorted(self.patterns(), key=len, reverse=True):
+            line = line.replace(form, "***")
+        return line
+
+
+# --- workflow commands (ActionCommand.cs) --------------------------------------------------
+
+
+def _unescape_data(text: str) -> str:
+    return text.replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%")
+
+
+def _unescape_property(text: str) -> str:
+    return (
+        text.replace("%0D", "\r")
+        .replace("%0A", "\n")
+        .replace("%3A", ":")
+        .replace("%2C", ",")
+        .replace("%25", "%")
+    )
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    properties: dict[str, str]
+    data: str
+
+
+def parse_command(line: str) -> Command | None:
+    text = line.lstrip()
+    if not text.startswith("::"):
+        return None
+    end = text.find("::", 2)
+    if end == -1:
+        return None
+    head, data = text[2:end], text[end + 2 :]
+    name, _, rendered = head.partition(" ")
+    properties = {}
+    for pair in filter(None, rendered.split(",")):
+        key, _, value = pair.partition("=")
+        properties[key.lower()] = _unescape_property(value)
+    return Command(name.lower(), properties, _unescape_data(data))
+
+
+# --- file commands (FileCommandManager.cs) --------------------------------------------------
+
+
+def parse_file_commands(text: str) -> dict[str, str]:
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    values: dict[str, str] = {}
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if not line:
+            index += 1
+            continue
+        equals, heredoc = line.find("="), line.find("<<")
+        if equals != -1 and (heredoc == -1 or equals < heredoc):
+            name, _, value = line.partition("=")
+            values[name] = value
+            index += 1
+            continue
+        if heredoc == -1:
+            raise ValueError(f"Invalid format '{line}'")
+        name, delimiter = line[:heredoc], line[heredoc + 2 :]
+        if not name or not delimiter:
+            raise ValueError(f"Invalid format '{line}'")
+        try:
+            end = lines.index(delimiter, index + 1)
+        except ValueError:
+            raise ValueError(f"Matching delimiter not found '{delimiter}'") from None
+        values[name] = "\n".join(lines[index + 1 : end])
+        index = end + 1
+    return values
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+@dataclass
+class StepResult:
+    exit_code: int
+    log: list[str]  # as the runner shows it: commands consumed, secrets masked
+    commands: list[Command]
+    outputs: dict[str, str]
+    summary: str
+    leaks: list[str]  # secrets seen in a log line before (or without) their add-mask
+    masked: set[str] = field(default_factory=set)
+    job_outputs_dropped: list[str] = field(default_factory=list)
+
+    def annotations(self, kind: str = "error") -> list[Command]:
+        return [command for command in self.commands if command.name == kind]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.log)
+
+
+@dataclass
+class Event:
+    name: str
+    payload: dict[str, Any]
+    sha: str = "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39"
+    ref: str = "refs/heads/main"
+    head_ref: str = ""
+    base_ref: str = ""
+
+    @property
+    def ref_name(self) -> str:
+        return self.ref.split("/", 2)[-1] if self.ref.startswith("refs/") else self.ref
+
+    @property
+    def ref_type(self) -> str:
+        return "tag" if self.ref.startswith("refs/tags/") else "branch"
+
+
+class ActionHarness:
+    """Builds this repository's action like the runner and runs it like the runner."""
+
+    def __init__(self, base_image: str, repository: str = "octo-org/octo-repo") -> None:
+        self.base_image = base_image
+        self.repository = repository
+        self.label = hashlib.sha256(b"harness-runner").hexdigest()[:6]
+        self.action = yaml.safe_load((ROOT / "action.yml").read_text())
+        self.image = ""
+
+    def build(self) -> str:
+        tag = f"{self.label}:{uuid.uuid4().hex}"
+        subprocess.run(
+            [
+                "docker",
+                "build",
+                "-t",
+                tag,
+                "-f",
+                str(ROOT / "Dockerfile"),
+                "--build-arg",
+                f"BASE_IMAGE={self.base_image}",
+                "--network",
+                "host",
+                str(ROOT),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        self.image = tag
+        return tag
+
+    def inputs(self, given: dict[str, str]) -> dict[str, str]:
+        """INPUT_<NAME>: the step's `with:` over action.yml defaults; `required` not enforced."""
+        values = {}
+        for name, spec in (self.action.get("inputs") or {}).items():
+            default = (spec or {}).get("default", "")
+            values[name] = str(given.get(name, default))
+        for name, value in given.items():
+            values.setdefault(name, str(value))  # unexpected inputs are passed (with a warning)
+        return {f"INPUT_{name.replace(' ', '_').upper()}": value for name, value in values.items()}
+
+    def run(
+        self,
+        *,
+        workspace: Path,
+        temp: Path,
+        with_: dict[str, str],
+        event: Event,
+        oidc: tuple[str, str] | None,
+        env: dict[str, str] | None = None,
+        mounts: list[str] | None = None,
+        issued_secrets: Callable[[], list[str]] | None = None,
+        timeout: float = 600,
+    ) -> StepResult:
+        assert self.image, "build() first"
+        for folder in ("_github_home", "_github_workflow", "_runner_file_commands"):
+            (temp / folder).mkdir(parents=True, exist_ok=True)
+        (temp / "_github_workflow" / "event.json").write_text(json.dumps(event.payload))
+        guid = uuid.uuid4()
+        files = {
+            name: temp / "_runner_file_commands" / f"{name}_{guid}"
+            for name in ("set_output", "set_env", "add_path", "save_state", "step_summary")
+        }
+        for path in files.values():
+            path.write_text("")
+
+        def inside(path: Path) -> str:
+            return f"/github/file_commands/{path.name}"
+
+        variables: dict[str, str] = {
+            **self.inputs(with_),
+            "HOME": "/github/home",
+            "GITHUB_JOB": "deploy",
+            "GITHUB_REF": event.ref,
+            "GITHUB_REF_NAME": event.ref_name,
+            "GITHUB_REF_TYPE": event.ref_type,
+            "GITHUB_REF_PROTECTED": "false",
+            "GITHUB_SHA": event.sha,
+            "GITHUB_REPOSITORY": self.repository,
+            "GITHUB_REPOSITORY_OWNER": self.repository.split("/")[0],
+            "GITHUB_REPOSITORY_ID": "632596897",
+            "GITHUB_RUN_ID": "8123456789",
+            "GITHUB_RUN_NUMBER": "42",
+            "GITHUB_RUN_ATTEMPT": "1",
+            "GITHUB_ACTOR": "octocat",
+            "GITHUB_ACTOR_ID": "583231",
+            "GITHUB_TRIGGERING_ACTOR": "octocat",
+            "GITHUB_WORKFLOW": "harness",
+            "GITHUB_ACTION": "deploy",
+            "GITHUB_ACTION_REPOSITORY": "azureml-deploy/azureml-deploy",
+            "GITHUB_ACTION_REF": "v1",
+            "GITHUB_EVENT_NAME": event.name,
+            "GITHUB_EVENT_PATH": "/github/workflow/event.json",
+            "GITHUB_WORKSPACE": "/github/workspace",
+            "GITHUB_SERVER_URL": "https://github.com",
+            "GITHUB_API_URL": "https://api.github.com",
+            "GITHUB_GRAPHQL_URL": "https://api.github.com/graphql",
+            "GITHUB_HEAD_REF": event.head_ref,
+            "GITHUB_BASE_REF": event.base_ref,
+            "GITHUB_RETENTION_DAYS": "90",
+            "GITHUB_OUTPUT": inside(files["set_output"]),
+            "GITHUB_ENV": inside(files["set_env"]),
+            "GITHUB_PATH": inside(files["add_path"]),
+            "GITHUB_STATE": inside(files["save_state"]),
+            "GITHUB_STEP_SUMMARY": inside(files["step_summary"]),
+            "RUNNER_OS": "Linux",
+            "RUNNER_ARCH": "X64",
+            "RUNNER_NAME": "GitHub Actions 1",
+            "RUNNER_ENVIRONMENT": "github-hosted",
+            "RUNNER_TEMP": "/github/runner_temp",
+            "RUNNER_TOOL_CACHE": "/opt/hostedtoolcache",
+            "RUNNER_WORKSPACE": "/home/runner/work/octo-repo",
+            "ACTIONS_RUNTIME_URL": "https://127.0.0.1:9/runtime/",
+            "ACTIONS_CACHE_URL": "https://127.0.0.1:9/cache/",
+            "ACTIONS_RESULTS_URL": "https://127.0.0.1:9/results/",
+            "ACTIONS_RUNTIME_TOKEN": oidc[1] if oidc else secrets.token_urlsafe(24),
+            **(env or {}),
+        }
+        if oidc is not None:
+            variables["ACTIONS_ID_TOKEN_REQUEST_URL"] = oidc[0]
+            variables["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = oidc[1]
+        name = re.sub(r"[^a-z0-9]", "", self.image.split(":")[0]) + "_" + secrets.token_hex(3)
+        command = [
+            "docker",
+            "run",
+            "--name",
+            name,
+            "--label",
+            self.label,
+            "--workdir",
+            "/github/workspace",
+            "--rm",
+        ]
+        for variable in variables:
+            command += ["-e", variable]
+        command += ["-e", "GITHUB_ACTIONS=true", "-e", "CI=true"]
+        entrypoint = self.action["runs"].get("entrypoint")
+        if entrypoint:
+            command += ["--entrypoint", entrypoint]
+        command += ["--network", "host"]  # deliberate: reach the emulator on 127.0.0.1
+        command += [
+            "-v",
+            "/var/run/docker.sock:/var/run/docker.sock",
+            "-v",
+            f"{temp}:/github/runner_temp",
+            "-v",
+            f"{temp / '_github_home'}:/github/home",
+            "-v",
+            f"{temp / '_github_workflow'}:/github/workflow",
+            "-v",
+            f"{temp / '_runner_file_commands'}:/github/file_commands",
+            "-v",
+            f"{workspace}:/github/workspace",
+        ]
+        for mount in mounts or []:
+            command += ["-v", mount]
+        command.append(self.image)
+        # The values travel in the docker CLI's own environment, never on its command line.
+        cli_environment = {**os.environ, **variables}
+        # One pipe for both streams keeps their lines in the order they were written (the
+        # action runs unbuffered), which the leak check depends on.
+        completed = subprocess.run(
+            command,
+            env=cli_environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        issued = issued_secrets() if issued_secrets is not None else []
+        return self._read(completed, files, issued, oidc)
+
+    def _read(
+        self,
+        completed: subprocess.CompletedProcess[str],
+        files: dict[str, Path],
+        known: list[str],
+        oidc: tuple[str, str] | None,
+    ) -> StepResult:
+        masker = Masker()
+        log: list[str] = []
+        commands: list[Command] = []
+        outputs = parse_file_commands(files["set_output"].read_text())
+        keys = [
+            value
+            for key, value in outputs.items()
+            if key in ("primary-key", "secondary-key") and value
+        ]
+        watched = [*known, *keys]
+        if oidc is not None:
+            watched.append(oidc[1])
+        leaks = []
+        for line in completed.stdout.splitlines():
+            parsed = parse_command(line)
+            if parsed is not None and parsed.name == "add-mask":
+                masker.add(parsed.data)
+                log.append("::add-mask::***")
+                continue
+            for secret in watched:
+                if secret and secret in line and secret not in masker.values:
+                    leaks.append(f"{secret[:4]}… printed before its add-mask: {line[:120]}")
+            if parsed is not None:
+                commands.append(parsed)
+            log.append(masker.mask(line))
+        for key in keys:  # key outputs must be masked, printed or not
+            if key not in masker.values:
+                leaks.append(f"{key[:4]}… (a key output) was never masked")
+        dropped = [
+            name
+            for name, value in outputs.items()
+            if any(form in value for form in masker.patterns())
+        ]
+        return StepResult(
+            exit_code=completed.returncode,
+            log=log,
+            commands=commands,
+            outputs=outputs,
+            summary=files["step_summary"].read_text(),
+            leaks=leaks,
+            masked=set(masker.values),
+            job_outputs_dropped=dropped,
+        )

@@ -1,0 +1,124 @@
+"""The four workflows users copy, each run with its event through the runner-faithful harness
+against the emulator."""
+
+from __future__ import annotations
+
+import json
+
+import requests
+
+from tests.action.conftest import Repo, new_sha, pull_request
+from tests.action.harness import Event
+from tests.emulator.arm import Arm
+
+
+def single(runs: list) -> object:  # type: ignore[type-arg]
+    assert len(runs) == 1, [run.job for run in runs]
+    return runs[0]
+
+
+def test_pr_preview_deploys_on_open_and_deletes_on_close(repo: Repo) -> None:
+    run = single(repo.run("pr-preview.yml", pull_request("opened")))
+    result = run.result
+    assert run.job == "deploy"
+    assert result.exit_code == 0, result.text
+    assert run.oidc_subject == "repo:octo-org/octo-repo:environment:preview"
+    outputs = result.outputs
+    assert outputs["endpoint-name"] == "credit-risk-pr7"
+    assert run.environment_url == outputs["scoring-uri"]
+    assert result.leaks == []
+    # The runner drops job outputs that hold a masked value: keys stay step outputs.
+    assert set(result.job_outputs_dropped) >= {"primary-key", "secondary-key"}
+    assert "| Endpoint | `credit-risk-pr7`" in result.summary
+    answer = requests.post(
+        outputs["scoring-uri"],
+        data=(repo.root / "examples/credit-risk/tests/sample-request.json").read_bytes(),
+        headers={
+            "Authorization": f"Bearer {outputs['primary-key']}",
+            "Content-Type": "application/json",
+        },
+        verify=repo.emulator["ca_bundle"],
+        timeout=30,
+    )
+    assert answer.status_code == 200
+
+    closed = single(repo.run("pr-preview.yml", pull_request("closed")))
+    assert closed.job == "teardown"
+    assert closed.result.exit_code == 0, closed.result.text
+    assert closed.oidc_subject == "repo:octo-org/octo-repo:pull_request"
+    assert closed.result.outputs["deleted"] == "true"
+    state = repo.emulator.admin("GET", "/state")
+    assert [e["name"] for e in state["endpoints"]] == []
+
+
+def test_pr_preview_updates_in_place_on_a_new_push(repo: Repo) -> None:
+    first = single(repo.run("pr-preview.yml", pull_request("opened")))
+    assert first.result.exit_code == 0, first.result.text
+    again = single(repo.run("pr-preview.yml", pull_request("synchronize")))
+    assert again.result.exit_code == 0, again.result.text
+    plan = json.loads(again.result.outputs["plan"])
+    assert [step["step"] for step in plan["steps"]] == [
+        "build-image",
+        "update-deployment",
+        "smoke-test",
+    ]
+    assert again.result.outputs["deployment-name"] == "blue"
+    assert again.result.leaks == []
+
+
+def test_pr_preview_skips_forks(repo: Repo) -> None:
+    assert repo.run("pr-preview.yml", pull_request("opened", fork=True)) == []
+
+
+def test_release_tag_deploys_to_production(repo: Repo) -> None:
+    event = Event("push", {"ref": "refs/tags/v1.2.0"}, sha=new_sha(), ref="refs/tags/v1.2.0")
+    run = single(repo.run("release.yml", event))
+    assert run.result.exit_code == 0, run.result.text
+    assert run.oidc_subject == "repo:octo-org/octo-repo:environment:production"
+    assert run.environment == "production"
+    assert run.result.outputs["endpoint-name"] == "credit-risk"
+    assert json.loads(run.result.outputs["traffic"]) == {"blue": 100}
+    endpoint = repo.emulator.admin("GET", "/state")["endpoints"][0]
+    assert endpoint["tags"]["environment"] == "production"
+    assert [d["sku"]["capacity"] for d in endpoint["deployments"]] == [3]
+    assert run.result.leaks == []
+
+
+def test_scheduled_cleanup_removes_stale_previews(repo: Repo, image: str) -> None:
+    arm = Arm(repo.emulator, image=image)
+    arm.create_preview("credit-risk-pr1", pr="1", age_hours=80)
+    arm.create_preview("credit-risk-pr2", pr="2", age_hours=0)
+    event = Event("schedule", {"schedule": "17 3 * * *"}, sha=new_sha())
+    run = single(repo.run("cleanup.yml", event))
+    assert run.result.exit_code == 0, run.result.text
+    assert run.oidc_subject == "repo:octo-org/octo-repo:ref:refs/heads/main"
+    assert json.loads(run.result.outputs["deleted"]) == ["credit-risk-pr1"]
+    names = [e["name"] for e in repo.emulator.admin("GET", "/state")["endpoints"]]
+    assert names == ["credit-risk-pr2"]
+
+
+def test_validate_on_a_fork_annotates_the_diff_without_azure(repo: Repo) -> None:
+    deploy_file = repo.root / "examples/credit-risk/deploy.yml"
+    deploy_file.write_text(
+        deploy_file.read_text()
+        .replace("instance_count: 1", "instance_count: 0")
+        .replace("auth_mode: key", "auth_mode: keys")
+    )
+    since = repo.emulator.last_request()
+    run = single(repo.run("validate.yml", pull_request("opened", fork=True)))
+    result = run.result
+    assert result.exit_code == 1
+    assert run.oidc_subject is None
+    errors = result.annotations("error")
+    places = {(e.properties["file"], int(e.properties["line"])) for e in errors}
+    assert ("examples/credit-risk/deploy.yml", 7) in places
+    assert ("examples/credit-risk/deploy.yml", 22) in places
+    assert any("did you mean 'key'?" in e.data for e in errors)
+    assert repo.emulator.requests_since(since, part="arm") == []
+    assert repo.emulator.requests_since(since, part="entra") == []
+
+
+def test_validate_passes_on_the_example(repo: Repo) -> None:
+    run = single(repo.run("validate.yml", pull_request("opened", fork=True)))
+    assert run.result.exit_code == 0, run.result.text
+    assert "is valid" in run.result.text
