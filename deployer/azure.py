@@ -17,13 +17,17 @@ from azure.core.exceptions import (
 )
 
 from deployer.auth import SignIn, explain
-from deployer.cloud import Cloud
+from deployer.cloud import PUBLIC, Cloud
 from deployer.errors import DeployerError, ExitCode
 
 # How often a long-running operation is checked when Azure sends no Retry-After (it sends none
 # for endpoint operations, and the SDK would then wait 30 s, or 5 s for deployments). A
 # Retry-After the service does send still wins.
 POLL_SECONDS = 1
+# azure-core retries 408/429/500/502/503/504 three times (honouring Retry-After); ARM throttling
+# and brief outages come in longer bursts, so a deploy rides out six (backoff 0.8 s doubling,
+# about 50 s in all) before it gives up.
+STATUS_RETRIES = 6
 PROGRESS_EVERY = 15.0
 
 TAG_MANAGED_BY = "managed-by"
@@ -162,11 +166,20 @@ def _quiet_sdk_logging() -> None:
     import logging
     import os
 
-    if os.environ.get("RUNNER_DEBUG") == "1":
+    if os.environ.get("RUNNER_DEBUG") == "1" or logging.getLogger().level == logging.DEBUG:
         return
     for name in list(logging.root.manager.loggerDict):
         if name.startswith("azure.ai.ml"):
             logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _pin_sdk_cloud(cloud: Cloud) -> None:
+    """azure-ai-ml reads AZUREML_CURRENT_CLOUD while it is imported (for class defaults) and
+    fails on a cloud it does not know yet, e.g. one a notebook or another tool registered in its
+    own process. Import it with the cloud this run uses; MLClient registers a custom one."""
+    import os
+
+    os.environ["AZUREML_CURRENT_CLOUD"] = cloud.name if cloud.name in PUBLIC else "AzureCloud"
 
 
 def _quiet_sdk_polling() -> None:
@@ -189,6 +202,7 @@ class AzureML:
         resource_group: str,
         workspace: str,
     ) -> None:
+        _pin_sdk_cloud(cloud)
         from azure.ai.ml import MLClient
 
         _quiet_sdk_polling()
@@ -197,7 +211,11 @@ class AzureML:
         self.subscription_id = subscription_id
         self.resource_group = resource_group
         self.workspace = workspace
-        options: dict[str, Any] = {"cloud": cloud.name, "polling_interval": POLL_SECONDS}
+        options: dict[str, Any] = {
+            "cloud": cloud.name,
+            "polling_interval": POLL_SECONDS,
+            "retry_status": STATUS_RETRIES,
+        }
         if cloud.metadata:
             options["cloud_metadata"] = cloud.metadata
         self.client = MLClient(

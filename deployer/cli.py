@@ -15,8 +15,15 @@ from pathlib import Path
 
 from deployer import __version__
 from deployer.cloud import CLOUD_NAMES
+from deployer.diagnostics import one_line
 from deployer.errors import DeployerError, ExitCode, InvalidDeployFileError, UsageError
-from deployer.github import TOKEN_EXCHANGE_AUDIENCE, Runner, command, in_github_actions
+from deployer.github import (
+    TOKEN_EXCHANGE_AUDIENCE,
+    Runner,
+    command,
+    in_github_actions,
+    problem_annotation,
+)
 
 COMMANDS = {
     "validate": "check the deploy file offline (no credentials needed)",
@@ -55,10 +62,6 @@ def build_parser() -> argparse.ArgumentParser:
                 default=os.environ.get("AZUREML_DEPLOY_BUILD_NETWORK"),
                 help="network mode for the image build, e.g. host",
             )
-        if name == "delete":
-            sub.add_argument(
-                "--force", action="store_true", help="delete even an endpoint without preview tags"
-            )
         if name == "cleanup":
             sub.add_argument("--dry-run", action="store_true", help="list, do not delete")
     return parser
@@ -96,6 +99,7 @@ def _add_azure_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _options(args: argparse.Namespace) -> object:
+    from deployer.commands.inputs import check_inputs
     from deployer.commands.session import Options
 
     build_args = {}
@@ -105,6 +109,16 @@ def _options(args: argparse.Namespace) -> object:
         if not separator or not name:
             raise UsageError(f"--build-arg takes NAME=VALUE (got {item!r})")
         build_args[name] = value
+    check_inputs(
+        {
+            "subscription-id": args.subscription_id,
+            "resource-group": args.resource_group,
+            "workspace": args.workspace,
+            "client-id": args.client_id,
+            "tenant-id": args.tenant_id,
+            "image-tag": getattr(args, "image_tag", None),
+        }
+    )
     return Options(
         config=args.config,
         environment=args.environment,
@@ -121,7 +135,6 @@ def _options(args: argparse.Namespace) -> object:
         build_args=build_args,
         build_network=getattr(args, "build_network", None),
         summary=args.summary,
-        force=getattr(args, "force", False),
         dry_run=getattr(args, "dry_run", False),
     )
 
@@ -131,11 +144,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     runner = Runner()
     debug = bool(args.debug) or os.environ.get("RUNNER_DEBUG") == "1"
+    if debug:
+        runner.debug_logging()
     try:
         return int(_dispatch(args, runner))
     except InvalidDeployFileError as exc:
         for problem in exc.problems:
             print(problem.human(args.config), file=sys.stderr)
+            if runner.in_actions:
+                print(problem_annotation(problem, args.config), flush=True)
         return _fail(exc, runner)
     except DeployerError as exc:
         return _fail(exc, runner)
@@ -145,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
         if debug:
             traceback.print_exc()
-        message = runner.scrub(f"internal error: {type(exc).__name__}: {exc}")
+        message = one_line(runner.scrub(f"internal error: {type(exc).__name__}: {exc}"))
         print(f"azureml-deploy: {message}", file=sys.stderr)
         print(
             "  hint: this is a bug in azureml-deploy; please report it with the command you ran"
@@ -185,8 +202,12 @@ def _dispatch(args: argparse.Namespace, runner: Runner) -> ExitCode:
 
 
 def _fail(exc: DeployerError, runner: Runner) -> int:
-    text = runner.scrub(exc.diagnostics())
-    print(f"azureml-deploy: {text}", file=sys.stderr)
+    # Messages carry user input (paths, names): each part stays on one log line, so nothing
+    # in them can start a line the runner would read as a workflow command.
+    message = one_line(runner.scrub(exc.message))
+    print(f"azureml-deploy: {message}", file=sys.stderr)
+    if exc.hint:
+        print(f"  hint: {one_line(runner.scrub(exc.hint))}", file=sys.stderr)
     if runner.in_actions:
-        print(command("error", text, title="azureml-deploy"), flush=True)
+        print(command("error", runner.scrub(exc.diagnostics()), title="azureml-deploy"), flush=True)
     return int(exc.exit_code)

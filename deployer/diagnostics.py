@@ -21,7 +21,9 @@ class Problem:
 
     def human(self, file: str) -> str:
         """The compiler-style form: ``deploy.yml:12:5: error: ...``."""
-        return f"{file}:{self.line}:{self.column}: {self.severity}: {one_line(self.message)}"
+        return (
+            f"{one_line(file)}:{self.line}:{self.column}: {self.severity}: {one_line(self.message)}"
+        )
 
 
 def has_errors(problems: list[Problem]) -> bool:

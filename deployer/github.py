@@ -56,6 +56,19 @@ def problem_annotation(problem: Problem, file: str) -> str:
     )
 
 
+class _Scrubber:
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+
+    def filter(self, record: object) -> bool:
+        import logging
+
+        assert isinstance(record, logging.LogRecord)
+        record.msg = one_line(self.runner.scrub(record.getMessage()))
+        record.args = ()
+        return True
+
+
 class OidcError(DeployerError):
     """The GitHub ID token could not be obtained."""
 
@@ -90,6 +103,17 @@ class Runner:
         for secret in sorted(self._secrets, key=len, reverse=True):
             text = text.replace(secret, "***")
         return text
+
+    def debug_logging(self) -> None:
+        """RUNNER_DEBUG=1: the Azure SDK's own logs on stderr, scrubbed of every secret this
+        run has registered (azure-core already redacts Authorization headers)."""
+        import logging
+
+        handler = logging.StreamHandler(self.stderr)
+        handler.addFilter(_Scrubber(self))
+        handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
+        logging.getLogger().addHandler(handler)
+        logging.getLogger().setLevel(logging.DEBUG)
 
     # --- log lines -----------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from deployer.azure import (
     AzureError,
@@ -29,6 +29,7 @@ from deployer.smoke import SmokeResult, smoke_test
 from deployer.spec.model import SmokeTestSpec, Strategy
 
 LOG_LINES = 100
+CANARY_CHECK_SECONDS = 1.0
 RESTORE_GRACE_SECONDS = 60.0
 
 
@@ -150,13 +151,26 @@ class Rollout:
         operation.wait(deadline=self.deadline, cancelled=self.cancelled, progress=self.runner.info)
 
     def _watch(self, seconds: int) -> None:
+        """Wait between canary steps, checking the canary every few seconds (one request
+        each): a canary that starts failing is rolled back within seconds, not a step later."""
         end = time.monotonic() + seconds
+        next_check = time.monotonic() + CANARY_CHECK_SECONDS
+        check = replace(self.smoke, attempts=1) if self.smoke is not None else None
         while time.monotonic() < end:
             if self.cancelled.is_set():
                 raise Cancelled("cancelled while watching the canary")
             if time.monotonic() >= self.deadline:
                 raise TimedOut("the canary did not finish within the rollout's timeout")
-            time.sleep(min(1.0, max(end - time.monotonic(), 0)))
+            if check is not None and self.plan.target and time.monotonic() >= next_check:
+                result = smoke_test(check, self.scoring_uri(), self.credential(), self.plan.target)
+                if not result.passed:
+                    self.state.smoke = result
+                    raise RolloutFailed(
+                        f"the canary {self.plan.target} started failing while it took traffic: "
+                        f"{result.detail}"
+                    )
+                next_check = time.monotonic() + CANARY_CHECK_SECONDS
+            time.sleep(min(0.2, max(end - time.monotonic(), 0)))
 
     def _smoke(self, deployment: str) -> None:
         if self.smoke is None:
@@ -207,12 +221,20 @@ class Rollout:
                     f"{self._shares()}: set it back by hand."
                 )
         if grace is not None:
-            kept = (
-                f" Deployment {target} was left in place (0% traffic)."
-                if (target in self.state.created)
-                else ""
-            )
-            return f"Traffic is {self._shares()}.{kept}"
+            # Cancelled: no time to wait, but the deployment this run created goes anyway.
+            if target in self.state.created:
+                try:
+                    self.azure.begin_delete_deployment(self.endpoint, target)
+                    return f"Traffic is {self._shares()}; deployment {target} is being deleted."
+                except DeployerError:
+                    # Azure refuses to delete a deployment while it is still being created.
+                    return (
+                        f"Traffic is {self._shares()}. Deployment {target} is still being "
+                        "created, so it could not be deleted yet; it takes no traffic, and the "
+                        "next run replaces it (or delete it: az ml online-deployment delete "
+                        f"--endpoint-name {self.endpoint} --name {target})."
+                    )
+            return f"Traffic is {self._shares()}."
         touched = target in self.state.created or self.plan.has(StepKind.UPDATE_DEPLOYMENT)
         if touched:
             self.runner.info(f"→ deleting the failed deployment {target}")

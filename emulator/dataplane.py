@@ -17,7 +17,6 @@ import datetime
 import ipaddress
 import itertools
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -459,7 +458,8 @@ class DockerDataPlane:
         deployment.logs["InferenceServer"] = lines
 
     async def deprovision(self, deployment: Deployment) -> None:
-        await self._remove(self.instances.pop(deployment.id, []))
+        # Out of rotation first, then let requests in flight finish, as Azure drains a node.
+        await self._retire(self.instances.pop(deployment.id, []))
 
     # --- for the gateway and getLogs -----------------------------------------------------
 
@@ -518,8 +518,4 @@ def _stamp(message: str) -> str:
     return f"{now} {message}"
 
 
-def new_emulator_id() -> str:
-    return uuid.uuid4().hex[:8]
-
-
-__all__ = ["NULL_GUID", "DockerDataPlane", "DockerMissing", "Instance", "new_emulator_id"]
+__all__ = ["NULL_GUID", "DockerDataPlane", "DockerMissing", "Instance"]

@@ -29,11 +29,14 @@ def run_delete(options: Options, runner: Runner, environ: Mapping[str, str]) -> 
         publish(runner, {"endpoint-name": name, "deleted": "false"}, options.output_json)
         return ExitCode.OK
     is_preview = state.tags.get(TAG_MANAGED_BY) == MANAGED_BY and "pr" in state.tags
-    if not is_preview and not options.force:
+    if not is_preview:
+        # No override: a workflow that deletes on pull-request close must never be able to
+        # take a production endpoint with it.
         raise RefusedError(
             f"endpoint {name} is not a preview endpoint created by azureml-deploy (it lacks the "
             f"tags {TAG_MANAGED_BY}={MANAGED_BY} and pr); refusing to delete it",
-            hint="delete is meant for pull-request previews; pass --force to delete it anyway",
+            hint="delete only removes pull-request previews; to remove this endpoint, run "
+            f"`az ml online-endpoint delete --name {name}` or use Azure ML studio",
         )
     runner.info(f"→ delete endpoint {name} (and its deployments)")
     operation = azure.begin_delete_endpoint(name)

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from deployer.azure import TAG_IMAGE, TAG_SETTINGS, DeploymentSettings, Keys
+from deployer.azure import (
+    TAG_IMAGE,
+    TAG_SETTINGS,
+    Cancelled,
+    DeploymentSettings,
+    EndpointState,
+    Keys,
+    TimedOut,
+)
 from deployer.commands.images import ImageLookup, Images
 from deployer.commands.session import Options, Session, cancellation, open_session
 from deployer.errors import DeployerError, ExitCode
@@ -82,17 +90,79 @@ class Planned:
     plan: Plan
 
 
+SETTLE_POLL_SECONDS = 2.0
+TRANSITIONAL_STATES = frozenset({"Creating", "Updating", "Deleting", "Scaling"})
+
+
+def busy_parts(observed: EndpointState | None) -> list[str]:
+    """What of the endpoint another operation is still changing, e.g. 'deployment green
+    (Creating)'."""
+    if observed is None:
+        return []
+    parts = [
+        f"deployment {d.name} ({d.provisioning_state})"
+        for d in observed.deployments
+        if d.provisioning_state in TRANSITIONAL_STATES
+    ]
+    if observed.provisioning_state in TRANSITIONAL_STATES:
+        parts.insert(0, f"the endpoint ({observed.provisioning_state})")
+    return parts
+
+
+def observe_settled(
+    session: Session, *, wait: bool, cancelled: threading.Event | None = None
+) -> EndpointState | None:
+    """The endpoint once no other operation is changing it: a deploy waits (up to the rollout's
+    timeout) for another run's rollout to finish rather than planning against a moving target."""
+    azure, runner = session.azure, session.runner
+    deadline = time.monotonic() + session.spec.rollout.timeout_minutes * 60
+    observed = azure.endpoint(session.endpoint_name)
+    busy = busy_parts(observed)
+    if busy and not wait:
+        runner.warning(
+            f"another operation is changing endpoint {session.endpoint_name}: "
+            f"{', '.join(busy)}; this plan may be out of date when it finishes"
+        )
+    if busy and wait:
+        runner.info(
+            f"waiting: another operation is changing endpoint {session.endpoint_name} "
+            f"({', '.join(busy)}), e.g. another run of this workflow"
+        )
+    while busy and wait:
+        if cancelled is not None and cancelled.is_set():
+            raise Cancelled("cancelled while waiting for another operation")
+        if time.monotonic() >= deadline:
+            raise TimedOut(
+                f"another operation kept changing endpoint {session.endpoint_name} "
+                f"({', '.join(busy)}) for longer than the rollout's timeout",
+                hint="give the workflow a `concurrency` group per endpoint so that runs queue",
+            )
+        time.sleep(SETTLE_POLL_SECONDS)
+        observed = azure.endpoint(session.endpoint_name)
+        busy = busy_parts(observed)
+    return observed
+
+
 def observe_and_plan(
-    options: Options, runner: Runner, environ: Mapping[str, str], phases: Phases
+    options: Options,
+    runner: Runner,
+    environ: Mapping[str, str],
+    phases: Phases,
+    *,
+    before_network: Callable[[Session], None] | None = None,
+    cancelled: threading.Event | None = None,
+    wait_for_others: bool = False,
 ) -> Planned:
     session = open_session(options, runner, environ)
     runner.info(f"endpoint {session.endpoint_name} ({session.environment_name} environment)")
+    if before_network is not None:
+        before_network(session)
     with phases("sign-in"):
         azure = session.azure
         runner.info(f"signing in ({session.sign_in.description})")
         azure.check_workspace()
     with phases("observe"):
-        observed = azure.endpoint(session.endpoint_name)
+        observed = observe_settled(session, wait=wait_for_others, cancelled=cancelled)
         images = Images(session)
         lookup = images.lookup()
     desired = desired_state(session, lookup)
@@ -109,10 +179,38 @@ def run_plan(options: Options, runner: Runner, environ: Mapping[str, str]) -> Ex
     return ExitCode.OK
 
 
+class PolicyError(DeployerError):
+    """The deploy file does not allow this run."""
+
+
+def check_policy(session: Session) -> None:
+    """A pull request may deploy previews, never production, unless the deploy file says so."""
+    if session.context.is_pull_request and not session.spec.deployable_from_pull_requests:
+        which = (
+            f"environment {session.spec.environment!r}"
+            if session.spec.environment
+            else ("the base configuration")
+        )
+        raise PolicyError(
+            f"refusing to deploy {which} from a pull_request event: only preview environments "
+            "(with ttl_hours) deploy from pull requests",
+            hint="deploy it from a push or release workflow, or set allow_pull_requests: true "
+            "in its part of the deploy file if pull requests really should deploy it",
+        )
+
+
 def run_deploy(options: Options, runner: Runner, environ: Mapping[str, str]) -> ExitCode:
     phases = Phases()
     cancelled = cancellation()
-    planned = observe_and_plan(options, runner, environ, phases)
+    planned = observe_and_plan(
+        options,
+        runner,
+        environ,
+        phases,
+        before_network=check_policy,
+        cancelled=cancelled,
+        wait_for_others=True,
+    )
     session, plan = planned.session, planned.plan
     runner.info(plan_table(plan))
     try:
@@ -161,11 +259,15 @@ def _execute(planned: Planned, phases: Phases, cancelled: threading.Event) -> De
                 keys_cache.append(_keys(session))
             return keys_cache[0].primary
 
+        uri_cache: list[str] = []
+
         def scoring_uri() -> str:
-            state = azure.endpoint(plan.endpoint)
-            if state is None or not state.scoring_uri:
-                raise DeployerError(f"endpoint {plan.endpoint} has no scoring URI")
-            return state.scoring_uri
+            if not uri_cache:
+                state = azure.endpoint(plan.endpoint)
+                if state is None or not state.scoring_uri:
+                    raise DeployerError(f"endpoint {plan.endpoint} has no scoring URI")
+                uri_cache.append(state.scoring_uri)
+            return uri_cache[0]
 
         rollout = Rollout(
             azure,

@@ -39,7 +39,6 @@ class Options:
     build_args: dict[str, str] = field(default_factory=dict)
     build_network: str | None = None
     summary: bool = True
-    force: bool = False
     dry_run: bool = False
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TextIO
 
 from deployer.context import workspace_root
-from deployer.diagnostics import Severity
+from deployer.diagnostics import Severity, one_line
 from deployer.errors import ExitCode
 from deployer.github import problem_annotation
 from deployer.spec import DeployFile, DeploySpec, ValidationReport, validate_deploy_file
@@ -40,7 +40,7 @@ def run_validate(
     if report.deploy_file is None:
         errors = sum(1 for problem in report.problems if problem.severity is Severity.ERROR)
         print(
-            f"{config}: {errors} error{'s' if errors != 1 else ''}; nothing was deployed",
+            f"{one_line(config)}: {errors} error{'s' if errors != 1 else ''}; nothing was deployed",
             file=stderr,
         )
         return ExitCode.FAILURE
@@ -51,7 +51,7 @@ def run_validate(
 def _summary(config: str, report: ValidationReport, deploy_file: DeployFile) -> str:
     warnings = len(report.problems)
     checked = ["base", *deploy_file.environments]
-    heading = f"{config} is valid ({', '.join(checked)})"
+    heading = f"{one_line(config)} is valid ({', '.join(checked)})"
     if warnings:
         heading += f", with {warnings} warning{'s' if warnings != 1 else ''}"
     rows = [("environment", "endpoint", "image", "deployment", "rollout")]

@@ -87,6 +87,11 @@ def validate_deploy_file(
 
     Raises UsageError when the file cannot be read or `environment` is not defined in it.
     """
+    if not path.resolve().is_relative_to(workspace.resolve()):
+        raise UsageError(
+            f"the deploy file {path} is outside the workspace",
+            hint="the `config` input is a path inside the repository, e.g. deploy.yml",
+        )
     loaded = load_document(read_deploy_file(path))
     if loaded.document is None:
         return ValidationReport(tuple(sorted(loaded.problems)), (), None)

@@ -135,6 +135,13 @@ class DeploySpec:
     rollout: RolloutSpec = field(default_factory=RolloutSpec)
     smoke_test: SmokeTestSpec | None = None
     ttl_hours: float | None = None
+    allow_pull_requests: bool | None = None  # None: true for previews, false otherwise
+
+    @property
+    def deployable_from_pull_requests(self) -> bool:
+        if self.allow_pull_requests is not None:
+            return self.allow_pull_requests
+        return self.ttl_hours is not None
 
 
 def build_spec(
@@ -211,6 +218,7 @@ def build_spec(
             attempts=int(smoke.get("attempts", 3)),
         ),
         ttl_hours=ttl_hours,
+        allow_pull_requests=data.get("allow_pull_requests"),
     )
 
 

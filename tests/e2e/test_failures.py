@@ -72,13 +72,14 @@ def test_cancelling_a_canary_puts_traffic_back(app: App) -> None:
     wait_for(output, process, "→ watch for 120 s", timeout=120)
     assert app.endpoint("models")["properties"]["traffic"] == {"blue": 50, "green": 50}
     process.send_signal(signal.SIGTERM)
-    _, rest = process.communicate(timeout=120)
+    stdout, rest = process.communicate(timeout=120)
     log = "".join(output) + rest
+    app.record("deploy (cancelled)", stdout, log)
     assert process.returncode == 130, log
     assert "putting all traffic back on blue" in log
     traffic = app.endpoint("models")["properties"]["traffic"]
     assert traffic["blue"] == 100 and traffic.get("green", 0) == 0
-    assert "Deployment green was left in place (0% traffic)" in log
+    assert "deployment green is being deleted" in log
     assert "Traceback" not in log
 
 

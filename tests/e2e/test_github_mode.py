@@ -14,30 +14,9 @@ def parse_outputs(path: Path) -> dict[str, str]:
 
 
 def test_keys_are_masked_before_anything_prints_them(app: App, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    output, summary = tmp_path / "output", tmp_path / "summary"
-    output.touch()
-    summary.touch()
     oidc = app.emulator["oidc"]
-    result = app.deploy(
-        "--tenant-id",
-        app.emulator["tenant_id"],
-        "--client-id",
-        app.emulator["client_id"],
-        env={
-            "GITHUB_ACTIONS": "true",
-            "GITHUB_OUTPUT": str(output),
-            "GITHUB_STEP_SUMMARY": str(summary),
-            "ACTIONS_ID_TOKEN_REQUEST_URL": oidc["request_url"],
-            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": oidc["request_token"],
-            "GITHUB_SHA": "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39",
-            "GITHUB_REPOSITORY": "octo-org/octo-repo",
-            "GITHUB_EVENT_NAME": "push",
-            "HOME": str(home),
-            "DOCKER_CONFIG": str(home / ".docker"),
-        },
-    )
+    run = app.deploy_in_a_job(tmp_path)
+    result, output, summary, home = run.result, run.output, run.summary, run.home
     assert result.returncode == 0, result.stderr
     outputs = parse_outputs(output)
     secrets = [outputs["primary-key"], outputs["secondary-key"], oidc["request_token"]]

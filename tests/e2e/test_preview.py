@@ -25,10 +25,10 @@ def test_delete_refuses_an_endpoint_without_preview_tags(app: App) -> None:
     refused = app.run("delete")
     assert refused.returncode == 1
     assert "refusing to delete" in refused.stderr
+    assert "az ml online-endpoint delete --name models" in refused.stderr
     assert app.endpoint("models") is not None
-    forced = app.run("delete", "--force")
-    assert forced.returncode == 0, forced.stderr
-    assert app.endpoint("models") is None
+    assert app.run("delete", "--force").returncode == 2  # there is no override
+    assert app.endpoint("models") is not None
 
 
 def test_cleanup_deletes_previews_older_than_their_ttl(app: App, image: str) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import docker
 import pytest
-import requests
 
 from emulator.client import Emulator
 from tests.emulator.arm import DEPLOYMENTS_API, Arm
@@ -18,7 +19,11 @@ def arm(emulator: Emulator, image: str) -> Arm:
 
 
 def containers(emulator: Emulator, deployment: str | None = None) -> list[str]:
-    labels = ["azureml-deploy.emulator.endpoint=models"]
+    """This emulator's containers of endpoint `models` (other emulators may run beside it)."""
+    labels = [
+        f"azureml-deploy.emulator={_emulator_id(emulator)}",
+        "azureml-deploy.emulator.endpoint=models",
+    ]
     if deployment:
         labels.append(f"azureml-deploy.emulator.deployment={deployment}")
     found = docker.from_env().containers.list(all=True, filters={"label": labels})
@@ -55,8 +60,6 @@ def test_instances_are_real_containers_with_the_environment(emulator: Emulator, 
 
 
 def _emulator_id(emulator: Emulator) -> str:
-    import hashlib
-
     return hashlib.sha256(str(emulator.state_dir.resolve()).encode()).hexdigest()[:8]
 
 
@@ -152,4 +155,3 @@ def test_logs_tail(emulator: Emulator, arm: Arm) -> None:
         DEPLOYMENTS_API,
     )
     assert len(response.json()["content"].splitlines()) == 1
-    assert requests  # the module is used by other tests of this file's family

@@ -1,0 +1,121 @@
+"""A bounded load generator: scores an endpoint at a fixed rate while a rollout runs.
+
+It only ever talks to 127.0.0.1, and stops at a fixed number of requests or seconds,
+whichever comes first.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import requests
+
+DEPLOYMENT_HEADER = "azureml-model-deployment"
+
+
+@dataclass
+class LoadFigures:
+    sent: int = 0
+    failed: int = 0
+    answered_by: collections.Counter[str] = field(default_factory=collections.Counter)
+    failures: collections.Counter[str] = field(default_factory=collections.Counter)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "sent": self.sent,
+            "failed": self.failed,
+            "answered_by": dict(self.answered_by),
+            "failures": dict(self.failures),
+            "seconds": round(self.seconds, 1),
+        }
+
+
+class Load:
+    def __init__(
+        self,
+        url: str,
+        key: str,
+        body: bytes,
+        *,
+        ca_bundle: str,
+        rate: float = 20.0,
+        max_requests: int = 3000,
+        max_seconds: float = 300.0,
+    ) -> None:
+        host = urllib.parse.urlsplit(url).hostname
+        if host != "127.0.0.1":
+            raise ValueError(f"the load generator only targets 127.0.0.1 (got {host})")
+        self.url = url
+        self.headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        self.body = body
+        self.ca_bundle = ca_bundle
+        self.rate = rate
+        self.max_requests = max_requests
+        self.max_seconds = max_seconds
+        self.figures = LoadFigures()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._local = threading.local()
+        self._thread = threading.Thread(target=self._drive, daemon=True)
+
+    def __enter__(self) -> Load:
+        self._started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> LoadFigures:
+        self._stop.set()
+        self._thread.join()
+        self.figures.seconds = time.monotonic() - self._started
+        return self.figures
+
+    def _session(self) -> requests.Session:
+        if not hasattr(self._local, "session"):
+            self._local.session = requests.Session()
+        session: requests.Session = self._local.session
+        return session
+
+    def _drive(self) -> None:
+        interval = 1.0 / self.rate
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            next_at = time.monotonic()
+            sent = 0
+            while not self._stop.is_set() and sent < self.max_requests:
+                if time.monotonic() - self._started > self.max_seconds:
+                    break
+                pool.submit(self._one)
+                sent += 1
+                next_at += interval
+                self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def _one(self) -> None:
+        try:
+            response = self._session().post(
+                # verify per request: a session's own setting loses to REQUESTS_CA_BUNDLE
+                self.url,
+                data=self.body,
+                headers=self.headers,
+                timeout=10,
+                verify=self.ca_bundle,
+            )
+        except requests.RequestException as exc:
+            outcome, deployment = type(exc).__name__, None
+        else:
+            outcome = "ok" if response.status_code == 200 else f"HTTP {response.status_code}"
+            deployment = response.headers.get(DEPLOYMENT_HEADER)
+        with self._lock:
+            self.figures.sent += 1
+            if outcome == "ok" and deployment:
+                self.figures.answered_by[deployment] += 1
+            else:
+                self.figures.failed += 1
+                self.figures.failures[outcome] += 1

@@ -1,0 +1,235 @@
+"""A git repository with the example model server and the test server, deployed with the real
+`azureml-deploy` command line to an emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from emulator.client import Emulator
+from tests.support.images import ROOT, base_image
+
+CLI = str(Path(sys.executable).parent / "azureml-deploy")
+
+SERVER_DEPLOY = """\
+version: 1
+endpoint: {{name: {name}}}
+image:
+  registry: contosoml.azurecr.io
+  repository: model-server
+  build: {{context: ., args: {{MODE: {mode}}}}}
+deployment:
+  instance_type: Standard_DS2_v2
+  instance_count: 1
+  environment_variables: {{COLOR: {color}, SCORE_STATUS: "{score_status}"}}
+  inference_config:
+    liveness_route: {{port: 5001, path: /health}}
+    readiness_route: {{port: 5001, path: /ready}}
+    scoring_route: {{port: 5001, path: /score}}
+  readiness_probe: {{initial_delay: 1, period: 1, failure_threshold: 3}}
+  liveness_probe: {{initial_delay: 1, period: 1}}
+rollout: {{strategy: blue-green, timeout_minutes: 5}}
+smoke_test:
+  request: request.json
+  expect_status: 200
+  attempts: 2
+  timeout_seconds: 5
+environments:
+  preview:
+    endpoint: {{name: "pr{{pr}}-{name}"}}
+    rollout: {{strategy: replace}}
+    ttl_hours: 1
+  production:
+    rollout: {{strategy: canary, canary_steps: {canary_steps}, step_wait_seconds: {step_wait}}}
+"""
+
+
+def git(root: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+@dataclass
+class App:
+    """A repository to deploy from, and how to run the CLI in it."""
+
+    root: Path
+    emulator: Emulator
+    # every finished run's stdout and stderr, for the secret scan
+    transcript: dict[str, str] = field(default_factory=dict)
+
+    def server_deploy_file(
+        self,
+        name: str = "models",
+        mode: str = "serve",
+        color: str = "one",
+        score_status: int = 200,
+        canary_steps: str = "[50, 100]",
+        step_wait: int = 1,
+    ) -> None:
+        text = SERVER_DEPLOY.format(
+            name=name,
+            mode=mode,
+            color=color,
+            score_status=score_status,
+            canary_steps=canary_steps,
+            step_wait=step_wait,
+        )
+        (self.root / "server" / "deploy.yml").write_text(text)
+        self.commit(f"{name} {mode} {color} {score_status}")
+
+    def commit(self, message: str) -> str:
+        git(self.root, "add", "-A")
+        git(self.root, "commit", "-q", "--allow-empty", "-m", message)
+        return git(self.root, "rev-parse", "HEAD")
+
+    def run(
+        self,
+        command: str,
+        *args: str,
+        config: str = "server/deploy.yml",
+        env: dict[str, str] | None = None,
+        timeout: float = 300,
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            self._command(command, args, config),
+            cwd=self.root,
+            env=self._environ(env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        self.record(f"{command} {' '.join(args)}".strip(), result.stdout, result.stderr)
+        return result
+
+    def record(self, name: str, stdout: str, stderr: str) -> None:
+        run = f"run {len(self.transcript) // 2 + 1}: {name}"
+        self.transcript[f"{run} (stdout)"] = stdout or ""
+        self.transcript[f"{run} (stderr)"] = stderr or ""
+
+    def start(
+        self, command: str, *args: str, config: str = "server/deploy.yml"
+    ) -> subprocess.Popen[str]:
+        """The CLI in the background, e.g. to cancel it; record() its output when done."""
+        return subprocess.Popen(
+            self._command(command, args, config),
+            cwd=self.root,
+            env=self._environ(None),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def _command(self, command: str, args: tuple[str, ...], config: str) -> list[str]:
+        build = (
+            ["--build-arg", f"BASE_IMAGE={base_image()}"] if command in ("deploy", "plan") else []
+        )
+        return [CLI, command, "--cloud", "local", "--config", config, *build, *args]
+
+    def _environ(self, extra: dict[str, str] | None) -> dict[str, str]:
+        """This process's environment without the runner's variables (tests set those
+        explicitly), pointed at this app's emulator."""
+        environ = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("GITHUB_", "ACTIONS_", "RUNNER_"))
+        }
+        environ["AZUREML_EMULATOR_DIR"] = str(self.emulator.state_dir)
+        return {**environ, **(extra or {})}
+
+    def deploy_in_a_job(self, folder: Path, **env: str) -> JobRun:
+        """A deploy as the action runs it in a GitHub job: OIDC sign-in with the job's token
+        service, outputs and summary as file commands, HOME and DOCKER_CONFIG in `folder`."""
+        run = JobRun(
+            result=subprocess.CompletedProcess([], 0),
+            output=folder / "github-output",
+            summary=folder / "github-summary",
+            home=folder / "home",
+        )
+        run.home.mkdir(parents=True, exist_ok=True)
+        run.output.touch()
+        run.summary.touch()
+        oidc = self.emulator["oidc"]
+        run.result = self.deploy(
+            "--tenant-id",
+            self.emulator["tenant_id"],
+            "--client-id",
+            self.emulator["client_id"],
+            env={
+                "GITHUB_ACTIONS": "true",
+                "GITHUB_OUTPUT": str(run.output),
+                "GITHUB_STEP_SUMMARY": str(run.summary),
+                "ACTIONS_ID_TOKEN_REQUEST_URL": oidc["request_url"],
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN": oidc["request_token"],
+                "GITHUB_SHA": "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39",
+                "GITHUB_REPOSITORY": "octo-org/octo-repo",
+                "GITHUB_EVENT_NAME": "push",
+                "GITHUB_REF": "refs/heads/main",
+                "HOME": str(run.home),
+                "DOCKER_CONFIG": str(run.home / ".docker"),
+                **env,
+            },
+        )
+        self.record("step summary", run.summary.read_text(), "")
+        return run
+
+    def deploy(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        return self.run("deploy", *args, **kwargs)
+
+    def outputs(self, *args: str, **kwargs: Any) -> dict[str, str]:
+        # outside the workspace: the keys are in it by request, the workspace is scanned for them
+        path = self.root.parent / f"{self.root.name}-outputs.json"
+        path.unlink(missing_ok=True)
+        result = self.deploy("--output-json", str(path), *args, **kwargs)
+        assert result.returncode == 0, result.stderr
+        return dict(json.loads(path.read_text()))
+
+    def score(self, outputs: dict[str, str], **headers: str) -> requests.Response:
+        return requests.post(
+            outputs["scoring-uri"],
+            data=(self.root / "server" / "request.json").read_bytes(),
+            headers={
+                "Authorization": f"Bearer {outputs['primary-key']}",
+                "Content-Type": "application/json",
+                **headers,
+            },
+            verify=self.emulator["ca_bundle"],
+            timeout=30,
+        )
+
+    def endpoint(self, name: str) -> dict[str, Any] | None:
+        state = self.emulator.admin("GET", "/state")
+        return next((e for e in state["endpoints"] if e["name"] == name), None)
+
+
+@dataclass
+class JobRun:
+    result: subprocess.CompletedProcess[str]
+    output: Path  # GITHUB_OUTPUT
+    summary: Path  # GITHUB_STEP_SUMMARY
+    home: Path
+
+
+def make_app(emulator: Emulator, root: Path) -> App:
+    shutil.copytree(ROOT / "examples" / "credit-risk", root / "credit-risk")
+    shutil.copytree(ROOT / "tests" / "images" / "model-server", root / "server")
+    (root / "server" / "request.json").write_text('{"rows": [1, 2, 3]}\n')
+    git(root, "init", "-q")
+    app = App(root, emulator)
+    app.server_deploy_file()
+    return app
