@@ -6,12 +6,13 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | c
 UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --universal \
 	--python-version 3.11 --custom-compile-command "make lock"
 
-.PHONY: help setup docker test reliability fuzz lint format lock docs demo clean
+.PHONY: help setup docker test reliability bench fuzz lint format lock docs demo clean
 
 help:
 	@echo "make demo    deploy the example model server to the local Azure emulator"
 	@echo "make test    set up everything the tests need and run the whole suite"
 	@echo "make reliability  the full reliability and security scenarios; rewrites docs/reliability.md"
+	@echo "make bench   the action against a naive baseline; rewrites docs/performance.md"
 	@echo "make fuzz    the property-based tests with thousands of examples each"
 	@echo "make lint    ruff + mypy --strict on deployer/"
 	@echo "make setup   create .venv with the pinned dependencies"
@@ -39,13 +40,17 @@ reliability: setup docker
 	scripts/base-image.sh >/dev/null
 	$(BIN)/python -m tests.reliability.report
 
+bench: setup docker
+	scripts/base-image.sh >/dev/null
+	$(BIN)/python -m bench.run
+
 fuzz: setup
 	HYPOTHESIS_PROFILE=thorough $(BIN)/pytest tests/unit/test_properties.py
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict deployer emulator
+	$(BIN)/mypy --strict deployer emulator bench
 
 format: setup
 	$(BIN)/ruff check --fix .

@@ -238,8 +238,8 @@ def document(areas: dict[str, Area], settings: Settings, repeat: int, minutes: f
         f"scores the endpoint at {settings.rate:.0f} requests/s (from 127.0.0.1, with the "
         "endpoint key) from one second before the run until one second after it. A request "
         "failed if it got an HTTP status other than 200 or no answer. Canary steps are "
-        f"[25, 50, 100] watched {settings.canary_wait} s each; blue-green shifts [50, 100]. Each "
-        f"case ran {repeat} times; the figures are the sums.",
+        f"[25, 50, 100] watched {settings.canary_wait} s each; blue-green moves all traffic at "
+        f"once after the smoke test. Each case ran {repeat} times; the figures are the sums.",
         "",
     ]
     lines += _table(
