@@ -1,0 +1,85 @@
+"""What the benchmark reads off the emulator and the registry: the service floor, mutating calls,
+bytes that reached the registry."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from emulator.client import Emulator
+
+MUTATING = ("PUT", "PATCH", "DELETE")
+
+
+def floor_seconds(emulator: Emulator, *operations: str) -> float:
+    """The service's own provisioning time for `operations` done one after the other."""
+    timing = emulator.timing()
+    return sum(float(timing["seconds"][op]) * float(timing["time_scale"]) for op in operations)
+
+
+def mutating_arm_calls(emulator: Emulator, since: int) -> int:
+    """Requests that change Azure resources (listKeys and getLogs are POSTs that do not)."""
+    return sum(
+        1
+        for entry in emulator.requests_since(since, part="arm")
+        if entry["method"] in MUTATING
+        or (entry["method"] == "POST" and not entry["path"].endswith(("/listKeys", "/getLogs")))
+    )
+
+
+def registry_blobs(emulator: Emulator) -> dict[str, int]:
+    """Every blob in the registry's storage: digest → bytes."""
+    root = Path(emulator.state_dir) / "registry" / "data" / "docker" / "registry" / "v2" / "blobs"
+    return (
+        {path.parent.name: path.stat().st_size for path in root.glob("sha256/*/*/data")}
+        if root.exists()
+        else {}
+    )
+
+
+@dataclass(frozen=True)
+class Pushed:
+    total_bytes: int  # every new blob: layers, image config, manifest
+    layer_bytes: int  # the new layers alone
+    layers: int
+    changed_layer_bytes: int  # the layers of the new image that the old one did not have
+
+    @property
+    def ratio(self) -> float:
+        return self.layer_bytes / self.changed_layer_bytes if self.changed_layer_bytes else 0.0
+
+
+def pushed_since(emulator: Emulator, before: dict[str, int]) -> Pushed:
+    after = registry_blobs(emulator)
+    new = {digest: size for digest, size in after.items() if digest not in before}
+    root = Path(emulator.state_dir) / "registry" / "data" / "docker" / "registry" / "v2" / "blobs"
+    layers: dict[str, int] = {}
+    for digest, size in new.items():
+        if size > 64_000:
+            continue  # a layer, not a manifest
+        path = root / "sha256" / digest[:2] / digest / "data"
+        try:
+            document: dict[str, Any] = json.loads(path.read_bytes())
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        for layer in document.get("layers", []) if isinstance(document, dict) else []:
+            layers[str(layer["digest"]).removeprefix("sha256:")] = int(layer["size"])
+    changed = {digest: size for digest, size in layers.items() if digest not in before}
+    pushed_layers = {digest: size for digest, size in new.items() if digest in layers}
+    return Pushed(
+        total_bytes=sum(new.values()),
+        layer_bytes=sum(pushed_layers.values()),
+        layers=len(pushed_layers),
+        changed_layer_bytes=sum(changed.values()),
+    )
+
+
+def median(values: list[float]) -> float:
+    return round(statistics.median(values), 2) if values else 0.0
+
+
+def spread(values: list[float]) -> str:
+    return f"{min(values):.1f}–{max(values):.1f}" if values else "–"
