@@ -14,7 +14,7 @@ help:
 	@echo "make reliability  the full reliability and security scenarios; rewrites docs/reliability.md"
 	@echo "make bench   the action against a naive baseline; rewrites docs/performance.md"
 	@echo "make fuzz    the property-based tests with thousands of examples each"
-	@echo "make lint    ruff + mypy --strict on deployer/"
+	@echo "make lint    ruff, and mypy --strict on deployer/, emulator/ and bench/"
 	@echo "make setup   create .venv with the pinned dependencies"
 	@echo "make docker  install and start Docker and the registry (no default bridge, no NAT)"
 	@echo "make docs    regenerate docs/deploy-file.md from the schema"
