@@ -176,11 +176,10 @@ def _details(r: dict[str, Any]) -> list[str]:
         ]
     if number == "5":
         return [
-            f"Image size: action {r['action_image_mb']} MB (lock file, byte-compiled, no pip), "
-            f"unpinned {r['unpinned_image_mb']} MB; the base image is {r['base_image_mb']} MB. "
-            f"Building the action's image took {r['action_image_build_s']} s. Both install the "
-            "same packages and both carry compiled bytecode (pip compiles while installing; the "
-            "action's Dockerfile compiles once after), so they come out the same size.",
+            f"Image size: action {r['action_image_mb']} MB (lock file, no pip, bytecode for "
+            f"the modules a run imports), unpinned {r['unpinned_image_mb']} MB (pip compiles "
+            f"every module it installs); the base image is {r['base_image_mb']} MB. Building "
+            f"the action's image took {r['action_image_build_s']} s.",
             "",
         ]
     if number == "6":
@@ -219,9 +218,7 @@ def _missed(results: list[dict[str, Any]]) -> list[str]:
                 f"- **Scenario 5**: the action's image is {r['action_image_mb']} MB against "
                 f"{r['unpinned_image_mb']} MB unpinned (missed by "
                 f"{r['action_image_mb'] - r['unpinned_image_mb']} MB), and starts in "
-                f"{r['action_s']:.2f} s against {r['baseline_s']:.2f} s: the lock file costs "
-                "nothing measurable, and saves nothing either. Compiling only the modules a "
-                "run imports would shrink the image; it is not done yet."
+                f"{r['action_s']:.2f} s against {r['baseline_s']:.2f} s."
             )
         else:
             lines.append(f"- **{r['scenario']}**: {r['action_s']} s against {r['baseline_s']} s.")
@@ -244,6 +241,9 @@ def _notes(by_number: dict[str, dict[str, Any]], time_scale: float) -> list[str]
         "- **It pushes only what changed** (scenario 3), by digest.",
         "- **Cleanup deletes side by side** (scenario 6): it starts every deletion, then waits "
         "for all of them together.",
+        "- **Its image carries bytecode for what a run imports** (scenario 5), compiled once at "
+        "build time, and nothing else: compiling all of the SDKs made it 16 MB bigger (245 MB, "
+        "as big as an unpinned `pip install` image) and started no faster.",
         "",
         "What is left is the action's own fixed cost, in the phase tables above: starting "
         "Python and importing the Azure SDK, signing in (a GitHub ID token, then an Entra "
