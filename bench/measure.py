@@ -30,9 +30,13 @@ def mutating_arm_calls(emulator: Emulator, since: int) -> int:
     )
 
 
+def _blob_store(emulator: Emulator) -> Path:
+    return Path(emulator.state_dir) / "registry" / "data" / "docker" / "registry" / "v2" / "blobs"
+
+
 def registry_blobs(emulator: Emulator) -> dict[str, int]:
     """Every blob in the registry's storage: digest → bytes."""
-    root = Path(emulator.state_dir) / "registry" / "data" / "docker" / "registry" / "v2" / "blobs"
+    root = _blob_store(emulator)
     return (
         {path.parent.name: path.stat().st_size for path in root.glob("sha256/*/*/data")}
         if root.exists()
@@ -49,13 +53,22 @@ class Pushed:
 
     @property
     def ratio(self) -> float:
-        return self.layer_bytes / self.changed_layer_bytes if self.changed_layer_bytes else 0.0
+        """Layer bytes pushed per byte of changed layer (1.0: nothing pushed needlessly)."""
+        return self.layer_bytes / max(self.changed_layer_bytes, 1)
+
+    def figures(self) -> dict[str, int]:
+        return {
+            "bytes_pushed": self.total_bytes,
+            "layer_bytes_pushed": self.layer_bytes,
+            "layers_pushed": self.layers,
+            "changed_layer_bytes": self.changed_layer_bytes,
+        }
 
 
 def pushed_since(emulator: Emulator, before: dict[str, int]) -> Pushed:
     after = registry_blobs(emulator)
     new = {digest: size for digest, size in after.items() if digest not in before}
-    root = Path(emulator.state_dir) / "registry" / "data" / "docker" / "registry" / "v2" / "blobs"
+    root = _blob_store(emulator)
     layers: dict[str, int] = {}
     for digest, size in new.items():
         if size > 64_000:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.measure import spread
+from tests.support.app import git
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,13 +35,7 @@ def _machine() -> str:
 
 
 def _commit() -> str:
-    return subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
+    return git(ROOT, "rev-parse", "--short", "HEAD")
 
 
 def _seconds(result: dict[str, Any], side: str) -> str:

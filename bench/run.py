@@ -24,6 +24,7 @@ from typing import Any
 
 from bench import coldstart, report
 from bench.measure import (
+    Pushed,
     floor_seconds,
     median,
     mutating_arm_calls,
@@ -183,7 +184,7 @@ class DeployRounds:
         self.fresh.floor_s = floor_seconds(bench.emulator, *FRESH)
         self.blue_green.floor_s = floor_seconds(bench.emulator, *BLUE_GREEN)
         self.rerun_checks: list[dict[str, int]] = []
-        self.pushes: list[dict[str, int]] = []
+        self.pushes: list[Pushed] = []
         self.fresh_phases: list[dict[str, float]] = []
         self.update_phases: list[dict[str, float]] = []
 
@@ -222,15 +223,7 @@ class DeployRounds:
         blobs = registry_blobs(emulator)
         seconds, result = bench.action(endpoint)
         self.update_phases.append(phase_seconds(result.stdout + result.stderr))
-        pushed = pushed_since(emulator, blobs)
-        self.pushes.append(
-            {
-                "bytes_pushed": pushed.total_bytes,
-                "layer_bytes_pushed": pushed.layer_bytes,
-                "layers_pushed": pushed.layers,
-                "changed_layer_bytes": pushed.changed_layer_bytes,
-            }
-        )
+        self.pushes.append(pushed_since(emulator, blobs))
         self.code.action.append(round(seconds, 2))
         self.blue_green.action.append(round(seconds, 2))
         bench.check_serving(endpoint)
@@ -266,16 +259,15 @@ class DeployRounds:
             for key in ("builds", "pushes", "mutating_arm_calls")
         }
         self.rerun.goal_met = max(self.rerun.action) < 10 and not any(self.rerun.figures.values())
-        worst = max(
-            self.pushes, key=lambda p: p["layer_bytes_pushed"] / max(p["changed_layer_bytes"], 1)
-        )
-        ratio = worst["layer_bytes_pushed"] / max(worst["changed_layer_bytes"], 1)
+        worst = max(self.pushes, key=lambda pushed: pushed.ratio)
         self.code.figures = {
-            **worst,
-            "pushed_to_changed_layer": round(ratio, 3),
-            "pushes": self.pushes,
+            **worst.figures(),
+            "pushed_to_changed_layer": round(worst.ratio, 3),
+            "pushes": [pushed.figures() for pushed in self.pushes],
         }
-        self.code.goal_met = ratio <= 1.1 and median(self.code.action) < median(self.code.baseline)
+        self.code.goal_met = worst.ratio <= 1.1 and median(self.code.action) < median(
+            self.code.baseline
+        )
 
 
 def cleanup_scenario(bench: Workbench, count: int, sample: int) -> Scenario:

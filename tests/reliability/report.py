@@ -10,7 +10,6 @@ import argparse
 import collections
 import datetime
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,7 +21,7 @@ from emulator.client import Emulator
 from tests.reliability import scenarios
 from tests.reliability.scanner import Findings, scan_runs
 from tests.reliability.scenarios import FAILING_CANARY_BOUND_SECONDS, FULL, Outcome, Settings
-from tests.support.app import App, make_app
+from tests.support.app import App, git, make_app
 from tests.support.emulator import ROOT, Bundle, run_cli, start
 
 
@@ -186,13 +185,7 @@ def _traffic(traffic: dict[str, int]) -> str:
 
 
 def document(areas: dict[str, Area], settings: Settings, repeat: int, minutes: float) -> str:
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
+    commit = git(ROOT, "rev-parse", "--short", "HEAD")
     today = datetime.date.today().isoformat()
     lines = [
         "# Reliability and security, measured",
