@@ -321,6 +321,7 @@ def seed_previews(emulator: Emulator, count: int, prefix: str) -> list[str]:
                 auth_mode="key",
                 tags={
                     "managed-by": "azureml-deploy",
+                    "repository": "local",  # the bench runs the command line, not in a job
                     "environment": "preview",
                     "pr": str(n),
                     "created-at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -19,6 +19,7 @@ from azure.core.exceptions import (
 from deployer.auth import SignIn, explain
 from deployer.cloud import PUBLIC, Cloud
 from deployer.errors import DeployerError, ExitCode
+from deployer.tags import Ownership, deployed_image, deployed_settings
 
 # How often a long-running operation is checked when Azure sends no Retry-After (it sends none
 # for endpoint operations, and the SDK would then wait 30 s, or 5 s for deployments). A
@@ -29,11 +30,6 @@ POLL_SECONDS = 1
 # about 50 s in all) before it gives up.
 STATUS_RETRIES = 6
 PROGRESS_EVERY = 15.0
-
-TAG_MANAGED_BY = "managed-by"
-MANAGED_BY = "azureml-deploy"
-TAG_IMAGE = "azureml-deploy.image"
-TAG_SETTINGS = "azureml-deploy.settings"
 
 
 class AzureError(DeployerError):
@@ -65,11 +61,15 @@ class DeploymentState:
 
     @property
     def image(self) -> str | None:
-        return self.tags.get(TAG_IMAGE)
+        return deployed_image(self.tags)
 
     @property
     def settings_hash(self) -> str | None:
-        return self.tags.get(TAG_SETTINGS)
+        return deployed_settings(self.tags)
+
+    @property
+    def ownership(self) -> Ownership:
+        return Ownership.of(self.tags)
 
 
 @dataclass(frozen=True)
@@ -160,17 +160,29 @@ class Operation:
             self.poller.wait(timeout=min(0.5, max(deadline - now, 0.01)))
 
 
-def _quiet_sdk_logging() -> None:
-    """azure-ai-ml attaches an INFO stream handler to its own loggers ("Check: endpoint x
-    exists"); our log says what happens in our words. RUNNER_DEBUG keeps them."""
+def _route_sdk_logging() -> None:
+    """azure-ai-ml gives its own loggers a stream handler to stderr at INFO ("Check: endpoint x
+    exists"), and stops them propagating (`_logger_utils.initialize_logger_info`, called as its
+    modules are imported). Their records go to the root logger instead, where the runner's
+    handler scrubs and neutralises them (Runner.capture_logging): warnings only, unless
+    RUNNER_DEBUG asked for everything."""
     import logging
-    import os
 
-    if os.environ.get("RUNNER_DEBUG") == "1" or logging.getLogger().level == logging.DEBUG:
-        return
-    for name in list(logging.root.manager.loggerDict):
-        if name.startswith("azure.ai.ml"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+    from azure.ai.ml._utils import _logger_utils
+
+    level = logging.DEBUG if logging.getLogger().level == logging.DEBUG else logging.WARNING
+
+    def route(logger: logging.Logger, terminator: str = "\n") -> None:
+        for handler in list(logger.handlers):
+            if type(handler) is logging.StreamHandler:
+                logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = True
+
+    _logger_utils.initialize_logger_info = route  # type: ignore[assignment]
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if name.startswith("azure.ai.ml") and isinstance(logger, logging.Logger):
+            route(logger)
 
 
 def _pin_sdk_cloud(cloud: Cloud) -> None:
@@ -226,7 +238,7 @@ class AzureML:
             enable_telemetry=False,
             **options,
         )
-        _quiet_sdk_logging()
+        _route_sdk_logging()
 
     @property
     def workspace_id(self) -> str:

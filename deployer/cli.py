@@ -1,6 +1,6 @@
 """The command line: argument parsing, command dispatch and exit codes.
 
-Every failure ends in a message (and a hint) on stderr and an exit code, never a traceback,
+Every failure ends in a message (and a hint) in the log and an exit code, never a traceback,
 unless debugging is on (`--debug` or the runner's RUNNER_DEBUG=1).
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,13 +16,7 @@ from deployer import __version__
 from deployer.cloud import CLOUD_NAMES
 from deployer.diagnostics import one_line
 from deployer.errors import DeployerError, ExitCode, InvalidDeployFileError, UsageError
-from deployer.github import (
-    TOKEN_EXCHANGE_AUDIENCE,
-    Runner,
-    command,
-    in_github_actions,
-    problem_annotation,
-)
+from deployer.github import TOKEN_EXCHANGE_AUDIENCE, Runner
 
 COMMANDS = {
     "validate": "check the deploy file offline (no credentials needed)",
@@ -144,33 +137,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     runner = Runner()
     debug = bool(args.debug) or os.environ.get("RUNNER_DEBUG") == "1"
-    if debug:
-        runner.debug_logging()
+    runner.capture_logging(debug)
     try:
         return int(_dispatch(args, runner))
     except InvalidDeployFileError as exc:
         for problem in exc.problems:
-            print(problem.human(args.config), file=sys.stderr)
-            if runner.in_actions:
-                print(problem_annotation(problem, args.config), flush=True)
+            runner.info(problem.human(args.config))
+            runner.annotate(problem, args.config)
         return _fail(exc, runner)
     except DeployerError as exc:
         return _fail(exc, runner)
     except KeyboardInterrupt:
-        print("azureml-deploy: cancelled", file=sys.stderr)
+        runner.info("azureml-deploy: cancelled")
         return int(ExitCode.CANCELLED)
     except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
         if debug:
-            traceback.print_exc()
+            runner.info(traceback.format_exc())
         message = one_line(runner.scrub(f"internal error: {type(exc).__name__}: {exc}"))
-        print(f"azureml-deploy: {message}", file=sys.stderr)
-        print(
+        runner.info(f"azureml-deploy: {message}")
+        runner.info(
             "  hint: this is a bug in azureml-deploy; please report it with the command you ran"
-            + ("" if debug else " and the output of --debug"),
-            file=sys.stderr,
+            + ("" if debug else " and the output of --debug")
         )
-        if in_github_actions():
-            print(command("error", message, title="azureml-deploy"), flush=True)
+        if runner.in_actions:
+            runner.error(message)
         return int(ExitCode.FAILURE)
 
 
@@ -178,7 +168,7 @@ def _dispatch(args: argparse.Namespace, runner: Runner) -> ExitCode:
     if args.command == "validate":
         from deployer.commands.validate import run_validate
 
-        return run_validate(args.config, args.environment, github=runner.in_actions)
+        return run_validate(args.config, args.environment, runner)
     from deployer.commands.session import Options
 
     options = _options(args)
@@ -202,12 +192,10 @@ def _dispatch(args: argparse.Namespace, runner: Runner) -> ExitCode:
 
 
 def _fail(exc: DeployerError, runner: Runner) -> int:
-    # Messages carry user input (paths, names): each part stays on one log line, so nothing
-    # in them can start a line the runner would read as a workflow command.
-    message = one_line(runner.scrub(exc.message))
-    print(f"azureml-deploy: {message}", file=sys.stderr)
+    # Messages carry user input (paths, names): each part stays on one log line.
+    runner.info(f"azureml-deploy: {one_line(exc.message)}")
     if exc.hint:
-        print(f"  hint: {one_line(runner.scrub(exc.hint))}", file=sys.stderr)
+        runner.info(f"  hint: {one_line(exc.hint)}")
     if runner.in_actions:
-        print(command("error", runner.scrub(exc.diagnostics()), title="azureml-deploy"), flush=True)
+        runner.error(exc.diagnostics())
     return int(exc.exit_code)

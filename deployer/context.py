@@ -86,6 +86,13 @@ def _github(environ: Mapping[str, str], pr_override: int | None) -> RunContext:
     pr_number = pr_override
     if pr_number is None and event_name in ("pull_request", "pull_request_target"):
         pr_number = _pr_number(event)
+        if pr_number is None:
+            # A run for a pull request is confined to that pull request's endpoints; without
+            # its number it cannot be told apart from a push (policy.py).
+            raise UsageError(
+                f"the {event_name} event payload names no pull request number",
+                hint="run the action on the pull request event GitHub sends, unmodified",
+            )
     ref_type = environ.get("GITHUB_REF_TYPE")
     ref_name = environ.get("GITHUB_REF_NAME") or None
     branch = environ.get("GITHUB_HEAD_REF") or (ref_name if ref_type == "branch" else None)
@@ -104,14 +111,32 @@ def _github(environ: Mapping[str, str], pr_override: int | None) -> RunContext:
     )
 
 
+# GitHub caps webhook payloads at 25 MB; the runner writes the event it received.
+MAX_EVENT_BYTES = 25 * 1024 * 1024
+
+
 def _event_payload(path: str | None) -> dict[str, Any]:
     if not path:
         return {}
     try:
-        payload = json.loads(Path(path).read_text("utf-8"))
+        with Path(path).open("rb") as handle:
+            raw = handle.read(MAX_EVENT_BYTES + 1)
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        raise UsageError(f"cannot read the GitHub event payload {path}: {exc.strerror}") from None
+    if len(raw) > MAX_EVENT_BYTES:
+        raise UsageError(
+            f"the GitHub event payload {path} is larger than {MAX_EVENT_BYTES // 2**20} MiB, "
+            "GitHub's limit for an event; it was not read"
+        )
+    try:
+        payload = json.loads(raw)
+    except RecursionError:
+        raise UsageError(
+            f"the GitHub event payload {path} is nested too deeply to be a GitHub event"
+        ) from None
+    except ValueError as exc:
         raise UsageError(f"cannot read the GitHub event payload {path}: {exc}") from None
     return payload if isinstance(payload, dict) else {}
 

@@ -45,3 +45,7 @@ class InvalidDeployFileError(DeployerError):
     ) -> None:
         super().__init__(message, hint=hint)
         self.problems = tuple(problems)
+
+
+class PolicyError(DeployerError):
+    """The action refuses: this run may not change (or delete) what it was asked to."""

@@ -7,6 +7,7 @@ Outside GitHub Actions the same calls print plain text and write nothing to runn
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -25,6 +26,7 @@ from deployer.errors import DeployerError
 
 TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"  # noqa: S105 - an audience
 _RETRIED_STATUSES = {502, 503, 504}
+SUMMARY_LIMIT = 1024 * 1024  # bytes of job summary per step (actions/runner)
 
 
 def in_github_actions(environ: Mapping[str, str] | None = None) -> bool:
@@ -56,6 +58,48 @@ def problem_annotation(problem: Problem, file: str) -> str:
     )
 
 
+# Characters .NET's String.TrimStart() removes (char.IsWhiteSpace) are all whitespace to Python
+# too; these invisible ones are not whitespace to either, and are stripped as well to be sure.
+_TRIMMED = "".join(char for char in map(chr, range(0x3001)) if char.isspace()) + (
+    "\u180e\u200b\u200c\u200d\u2060\ufeff"
+)
+
+
+def neutralise(line: str) -> str:
+    """`line` as text the runner cannot take for a workflow command.
+
+    The runner (actions/runner `ActionCommand.TryParseV2` / `TryParse`) reads a line as a
+    command when, after its leading whitespace is trimmed, it starts with `::`, or when it
+    holds `##[` anywhere. Here `##[` becomes `## [` and a leading `::` becomes `: :`; neither
+    edit can create the other pattern. Lone surrogates (which UTF-8 cannot carry) become `?`.
+    `line` must be one line: the runner splits at CR and LF.
+    """
+    line = line.encode("utf-8", "replace").decode("utf-8")
+    line = line.replace("##[", "## [")
+    indent = len(line) - len(line.lstrip(_TRIMMED))
+    if line.startswith("::", indent):
+        line = f"{line[:indent]}: :{line[indent + 2 :]}"
+    return line
+
+
+def encoded_forms(secret: str) -> set[str]:
+    """`secret` and the encodings the runner's masker also hides (actions/runner
+    `HostContext` registers base64, JSON, URI and XML escaping): JSON- and URL-escaped, and
+    base64 at each of the three byte alignments, without the edge characters that depend on
+    the bytes around it. Forms shorter than 8 characters are left out: they would hide
+    ordinary text."""
+    raw = secret.encode("utf-8", "replace")
+    forms = {secret, json.dumps(secret)[1:-1], urllib.parse.quote(secret, safe="")}
+    forms.add(urllib.parse.quote_plus(secret))
+    for shift in range(3):
+        encoded = base64.b64encode(raw[shift:]).decode().rstrip("=")
+        forms.add(encoded[1:-1] if shift else encoded[:-1])
+    for line in secret.splitlines():
+        if line.strip():
+            forms.add(line.strip())
+    return {secret} | {form for form in forms if len(form) >= 8}
+
+
 class _Scrubber:
     def __init__(self, runner: Runner) -> None:
         self.runner = runner
@@ -64,8 +108,9 @@ class _Scrubber:
         import logging
 
         assert isinstance(record, logging.LogRecord)
-        record.msg = one_line(self.runner.scrub(record.getMessage()))
+        record.msg = neutralise(one_line(self.runner.scrub(record.getMessage())))
         record.args = ()
+        record.levelname = record.levelname.lower()
         return True
 
 
@@ -74,7 +119,18 @@ class OidcError(DeployerError):
 
 
 class Runner:
-    """Where the deployer talks to the person reading the log and to the runner."""
+    """Where the deployer talks to the person reading the log and to the runner.
+
+    Inside GitHub Actions every line goes to stdout: the runner reads stdout and stderr on two
+    threads and, for each batch, handles the stderr lines first (actions/runner
+    `ProcessInvoker.ProcessOutput`), so an `::add-mask::` on stdout could otherwise take effect
+    after a line on stderr that it should have masked. Outside Actions, log lines go to stderr
+    and a command's result (the plan, the validation summary) to stdout.
+
+    Only `_command` writes workflow commands. Every other line is text, and much of it is not
+    ours (build output, container logs, Azure's errors, names from the deploy file): it is
+    scrubbed of every registered secret and `neutralise`d before it is printed.
+    """
 
     def __init__(
         self,
@@ -86,47 +142,63 @@ class Runner:
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
         self.in_actions = in_github_actions(self.environ)
+        self.log = self.stdout if self.in_actions else self.stderr
         self._secrets: set[str] = set()
+        self._patterns: list[str] = []
 
     # --- secrets -------------------------------------------------------------------------
 
     def mask(self, secret: str | None) -> None:
         """Register a secret with the runner before anything could print it; our own output
-        is scrubbed of it everywhere (inside GitHub Actions or not)."""
+        is scrubbed of it everywhere (inside GitHub Actions or not), in the encoded forms the
+        runner masks too: a model server can echo a key back base64- or URL-encoded."""
         if not secret or not secret.strip() or secret in self._secrets:
             return
         self._secrets.add(secret)
+        self._patterns = sorted(
+            {form for value in self._secrets for form in encoded_forms(value)},
+            key=len,
+            reverse=True,
+        )
         if self.in_actions:
             self._command(command("add-mask", secret))
 
     def scrub(self, text: str) -> str:
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            text = text.replace(secret, "***")
+        for form in self._patterns:
+            text = text.replace(form, "***")
         return text
 
-    def debug_logging(self) -> None:
-        """RUNNER_DEBUG=1: the Azure SDK's own logs on stderr, scrubbed of every secret this
-        run has registered (azure-core already redacts Authorization headers)."""
+    def capture_logging(self, debug: bool) -> None:
+        """Every library's log records (the Azure SDK's warnings, or with RUNNER_DEBUG=1 its
+        debug logs, which carry Azure's response bodies) and Python's warnings go through
+        this runner: scrubbed of every secret registered so far (azure-core already redacts
+        Authorization headers) and neutralised, never straight to stderr."""
         import logging
 
-        handler = logging.StreamHandler(self.stderr)
+        handler = logging.StreamHandler(self.log)
         handler.addFilter(_Scrubber(self))
-        handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
-        logging.getLogger().addHandler(handler)
-        logging.getLogger().setLevel(logging.DEBUG)
+        prefix = "debug" if debug else "%(levelname)s"
+        handler.setFormatter(logging.Formatter(f"{prefix}: %(name)s: %(message)s"))
+        root = logging.getLogger()
+        root.addHandler(handler)
+        root.setLevel(logging.DEBUG if debug else logging.WARNING)
+        logging.captureWarnings(True)
 
     # --- log lines -----------------------------------------------------------------------
 
     def _command(self, line: str) -> None:
         print(line, file=self.stdout, flush=True)
 
-    def info(self, message: str) -> None:
+    def _print(self, message: str, stream: TextIO) -> None:
         for line in self.scrub(message).splitlines() or [""]:
-            print(self._safe(line), file=self.stderr, flush=True)
+            print(neutralise(line), file=stream, flush=True)
 
-    def _safe(self, line: str) -> str:
-        # A log line starting with `::` would be read by the runner as a workflow command.
-        return " " + line if line.lstrip().startswith("::") else line
+    def info(self, message: str) -> None:
+        self._print(message, self.log)
+
+    def result(self, message: str) -> None:
+        """What a command hands back (the plan, the validation summary): stdout."""
+        self._print(message, self.stdout)
 
     def warning(self, message: str, title: str = "azureml-deploy") -> None:
         message = self.scrub(message)
@@ -141,6 +213,11 @@ class Runner:
             self._command(command("error", message, title=title))
         else:
             self.info(f"error: {one_line(message)}")
+
+    def annotate(self, problem: Problem, file: str) -> None:
+        """A deploy-file problem as an annotation at its line (inside Actions only)."""
+        if self.in_actions:
+            self._command(problem_annotation(problem, file))
 
     @contextlib.contextmanager
     def group(self, title: str) -> Iterator[None]:
@@ -172,11 +249,22 @@ class Runner:
             handle.write("".join(lines))
 
     def add_summary(self, markdown: str) -> None:
+        """Append to the job summary, within the runner's 1 MiB per step (a bigger summary
+        is not shown at all)."""
         path = self.environ.get("GITHUB_STEP_SUMMARY")
         if not path:
             return
-        with Path(path).open("a", encoding="utf-8") as handle:
-            handle.write(self.scrub(markdown))
+        summary = Path(path)
+        used = summary.stat().st_size if summary.exists() else 0
+        data = self.scrub(markdown).encode("utf-8", "replace")
+        if used + len(data) > SUMMARY_LIMIT:
+            note = "\n\n_(the rest of this summary was left out: GitHub shows at most 1 MiB)_\n"
+            room = max(SUMMARY_LIMIT - used - len(note.encode()), 0)
+            data = data[:room].decode("utf-8", "ignore").encode() + note.encode()
+            if used + len(data) > SUMMARY_LIMIT:
+                return
+        with summary.open("ab") as handle:
+            handle.write(data)
 
     # --- OIDC ------------------------------------------------------------------------------
 

@@ -214,7 +214,8 @@ class ImageBuilder:
         extra_args: Mapping[str, str],
     ) -> str:
         """Build `spec` and tag it `target` (registry/repository:tag); the image id."""
-        dockerfile = spec.dockerfile.relative_to(spec.context).as_posix()
+        # docker-py sends a Dockerfile outside the context along with it.
+        dockerfile = str(spec.dockerfile)
         with self.runner.group(f"Building {target}"):
             stream = self.client.api.build(
                 path=str(spec.context),

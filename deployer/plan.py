@@ -15,9 +15,13 @@ from types import MappingProxyType
 from typing import Any
 
 from deployer.azure import DeploymentSettings, EndpointState
+from deployer.errors import PolicyError
 from deployer.spec.model import Strategy
 
 BLUE, GREEN = "blue", "green"
+# Names for the action's deployments; later ones only when someone else's deployments already
+# use the first ones (the action never touches those).
+DEPLOYMENT_NAMES = (BLUE, GREEN, *(f"{color}-{n}" for n in range(2, 10) for color in (BLUE, GREEN)))
 
 
 class StepKind(StrEnum):
@@ -93,6 +97,7 @@ class Plan:
     target: str | None  # the deployment serving after
     steps: tuple[Step, ...]
     traffic_before: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    left_alone: tuple[str, ...] = ()  # deployments not created by azureml-deploy
 
     @property
     def is_noop(self) -> bool:
@@ -121,6 +126,7 @@ class Plan:
             "traffic_before": dict(self.traffic_before),
             "traffic_after": self.traffic_after,
             "steps": [step.as_dict() for step in self.steps],
+            "left_alone": list(self.left_alone),
         }
 
 
@@ -134,23 +140,37 @@ def settings_hash(settings: DeploymentSettings) -> str:
 
 
 def make_plan(desired: Desired, observed: EndpointState | None) -> Plan:
+    """The steps from `observed` to `desired`. Deployments the action did not create are left
+    alone: the plan neither updates nor deletes them, and refuses (PolicyError) while one of
+    them takes traffic, since moving traffic would change what it serves."""
     traffic_before = dict(observed.traffic) if observed else {}
-    live = observed.live_deployment if observed else None
+    own, foreign = _split_by_owner(observed)
+    serving = {name: traffic_before[name] for name in foreign if traffic_before.get(name, 0) > 0}
+    if serving:
+        shares = ", ".join(f"{name} {share}%" for name, share in serving.items())
+        raise PolicyError(
+            f"endpoint {desired.endpoint} sends traffic to deployments azureml-deploy did not "
+            f"create ({shares}); refusing to move traffic away from them",
+            hint="set their traffic to 0% yourself (az ml online-endpoint update --traffic), or "
+            "delete them, then run again; the action changes only its own deployments",
+        )
+    live = _live(own, traffic_before)
     if observed is not None and _already_deployed(desired, observed, live):
-        return Plan(desired.endpoint, True, desired.strategy, live, live, (), traffic_before)
+        return Plan(
+            desired.endpoint, True, desired.strategy, live, live, (), traffic_before, foreign
+        )
 
     steps: list[Step] = []
     if observed is None:
         steps.append(Step(StepKind.CREATE_ENDPOINT))
     if desired.image_pending:
         steps.append(Step(StepKind.BUILD_IMAGE))
-    existing = {d.name for d in observed.deployments} if observed else set()
     if desired.strategy is Strategy.REPLACE:
-        target = live or (sorted(existing)[0] if existing else BLUE)
-        steps += _replace(desired, target, existing, traffic_before)
+        target = live or (sorted(own)[0] if own else _free_name(foreign, avoid=None))
+        steps += _replace(desired, target, set(own), traffic_before)
     else:
-        target = _other(live) if live else BLUE
-        steps += _side_by_side(desired, target, live, existing, traffic_before)
+        target = _free_name(foreign, avoid=live)
+        steps += _side_by_side(desired, target, live, set(own), traffic_before)
     return Plan(
         desired.endpoint,
         observed is not None,
@@ -159,6 +179,33 @@ def make_plan(desired: Desired, observed: EndpointState | None) -> Plan:
         target,
         tuple(steps),
         traffic_before,
+        foreign,
+    )
+
+
+def _split_by_owner(observed: EndpointState | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the action's deployments, everyone else's), by their tags."""
+    if observed is None:
+        return (), ()
+    own = tuple(d.name for d in observed.deployments if d.ownership.managed)
+    foreign = tuple(d.name for d in observed.deployments if not d.ownership.managed)
+    return own, foreign
+
+
+def _live(own: tuple[str, ...], traffic: Mapping[str, int]) -> str | None:
+    """The action's deployment with the most traffic (None when none of them has any)."""
+    serving = [(traffic.get(name, 0), name) for name in own if traffic.get(name, 0) > 0]
+    return max(serving)[1] if serving else None
+
+
+def _free_name(foreign: tuple[str, ...], avoid: str | None) -> str:
+    """The first of blue, green, blue-2, … that is neither someone else's nor `avoid`."""
+    for name in DEPLOYMENT_NAMES:
+        if name not in foreign and name != avoid:
+            return name
+    raise PolicyError(
+        "every deployment name azureml-deploy uses is taken by deployments it did not create",
+        hint="delete some of them; the action never changes deployments it did not create",
     )
 
 
@@ -215,10 +262,6 @@ def _already_deployed(desired: Desired, observed: EndpointState, live: str | Non
         and deployment.image == desired.settings.image
         and deployment.settings_hash == desired.settings_hash
     )
-
-
-def _other(live: str) -> str:
-    return GREEN if live == BLUE else BLUE
 
 
 def _all_to(target: str, before: Mapping[str, int]) -> dict[str, int]:

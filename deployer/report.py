@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from deployer import markdown as md
 from deployer.azure import EndpointState, Keys
 from deployer.github import Runner, dump_json
 from deployer.plan import Plan
@@ -75,40 +76,52 @@ def timing_text(phases: Phases) -> str:
 
 
 def summary_markdown(report: DeployReport, phases: Phases, environment: str | None) -> str:
+    """The job summary of a deploy. Every value that comes from Azure, the model server or
+    the deploy file is escaped (markdown.py)."""
     title = {"deployed": "✅ deployed", "unchanged": "✅ already up to date"}.get(
-        report.outcome, report.outcome
+        report.outcome, md.text(report.outcome)
     )
+    deployment = md.code(report.deployment or "")
+    if report.previous and report.previous != report.deployment:
+        deployment += f" (previous: {md.code(report.previous)})"
     rows = [
-        ("Endpoint", f"`{report.endpoint.name}` ([Azure ML studio]({report.studio_url}))"),
-        ("Environment", f"`{environment}`" if environment else "base"),
-        ("Scoring URI", report.endpoint.scoring_uri or ""),
         (
-            "Deployment",
-            f"`{report.deployment}`"
-            + (
-                f" (previous: `{report.previous}`)"
-                if report.previous and report.previous != report.deployment
-                else ""
-            ),
+            "Endpoint",
+            f"{md.code(report.endpoint.name)} ([Azure ML studio](<{_url(report.studio_url)}>))",
         ),
-        ("Image", f"`{report.image}`"),
+        ("Environment", md.code(environment) if environment else "base"),
+        ("Scoring URI", md.code(report.endpoint.scoring_uri or "")),
+        ("Deployment", deployment),
+        ("Image", md.code(report.image)),
         (
             "Traffic",
-            f"{traffic_text(report.plan.traffic_before)} → {traffic_text(report.endpoint.traffic)}",
+            md.text(
+                f"{traffic_text(report.plan.traffic_before)} → "
+                f"{traffic_text(report.endpoint.traffic)}"
+            ),
         ),
-        ("Smoke test", report.smoke.describe() if report.smoke else "not run"),
-        ("Strategy", str(report.plan.strategy)),
+        ("Smoke test", md.text(report.smoke.describe()) if report.smoke else "not run"),
+        ("Strategy", md.text(str(report.plan.strategy))),
     ]
+    if report.plan.left_alone:
+        rows.append(("Left alone", md.code(", ".join(report.plan.left_alone))))
     lines = [f"### azureml-deploy: {title}", "", "| | |", "| --- | --- |"]
     lines += [f"| {name} | {value} |" for name, value in rows]
-    lines += ["", f"**Timing:** {timing_text(phases)}", ""]
+    lines += ["", f"**Timing:** {md.text(timing_text(phases))}", ""]
     return "\n".join(lines) + "\n"
 
 
+def _url(url: str) -> str:
+    """A link destination of ours (the studio URL), kept inside its angle brackets."""
+    return url.replace("<", "%3C").replace(">", "%3E").replace(" ", "%20").replace("\n", "")
+
+
 def failure_markdown(endpoint: str, message: str, hint: str | None) -> str:
-    lines = [f"### azureml-deploy: ❌ `{endpoint}` failed", "", message]
+    """The job summary of a failed run: the message (often Azure's words, or a model's
+    response) verbatim in a code block."""
+    lines = [f"### azureml-deploy: ❌ {md.code(endpoint)} failed", "", md.block(message)]
     if hint:
-        lines += ["", f"**Fix:** {hint}"]
+        lines += ["", f"**Fix:** {md.text(hint, limit=md.MAX_BLOCK)}"]
     return "\n".join(lines) + "\n\n"
 
 
@@ -132,14 +145,21 @@ def console_summary(report: DeployReport, phases: Phases) -> str:
 
 
 def plan_table(plan: Plan) -> str:
+    alone = [
+        f"  left alone: deployment {name} (not created by azureml-deploy)"
+        for name in plan.left_alone
+    ]
     if plan.is_noop:
-        return (
-            f"plan for {plan.endpoint}: nothing to do — {plan.target} already runs this image "
-            "with these settings at 100% traffic"
+        return "\n".join(
+            [
+                f"plan for {plan.endpoint}: nothing to do — {plan.target} already runs this "
+                "image with these settings at 100% traffic",
+                *alone,
+            ]
         )
     lines = [f"plan for {plan.endpoint} ({plan.strategy}):"]
     lines += [f"  {index}. {step.describe()}" for index, step in enumerate(plan.steps, 1)]
-    return "\n".join(lines)
+    return "\n".join([*lines, *alone])
 
 
 def cleanup_markdown(rows: Sequence[tuple[str, str, str]], dry_run: bool) -> str:
@@ -147,5 +167,5 @@ def cleanup_markdown(rows: Sequence[tuple[str, str, str]], dry_run: bool) -> str
     lines = [f"### azureml-deploy cleanup: {len(rows)} preview endpoint(s) {verb}", ""]
     if rows:
         lines += ["| endpoint | created | age |", "| --- | --- | --- |"]
-        lines += [f"| `{name}` | {created} | {age} |" for name, created, age in rows]
+        lines += [f"| {md.code(name)} | {created} | {age} |" for name, created, age in rows]
     return "\n".join(lines) + "\n"

@@ -162,7 +162,13 @@ class Rollout:
             if time.monotonic() >= self.deadline:
                 raise TimedOut("the canary did not finish within the rollout's timeout")
             if check is not None and self.plan.target and time.monotonic() >= next_check:
-                result = smoke_test(check, self.scoring_uri(), self.credential(), self.plan.target)
+                result = smoke_test(
+                    check,
+                    self.scoring_uri(),
+                    self.credential(),
+                    self.plan.target,
+                    deadline=self.deadline,
+                )
                 if not result.passed:
                     self.state.smoke = result
                     raise RolloutFailed(
@@ -176,7 +182,13 @@ class Rollout:
         if self.smoke is None:
             return
         with self.phases("smoke test"):
-            result = smoke_test(self.smoke, self.scoring_uri(), self.credential(), deployment)
+            result = smoke_test(
+                self.smoke,
+                self.scoring_uri(),
+                self.credential(),
+                deployment,
+                deadline=self.deadline,
+            )
         self.state.smoke = result
         self.runner.info(f"  smoke test of {deployment}: {result.describe()}")
         if not result.passed:

@@ -1,19 +1,29 @@
 """The smoke test: scoring requests sent to one deployment (through the endpoint's scoring URI
-with the `azureml-model-deployment` header) before it gets traffic."""
+with the `azureml-model-deployment` header) before it gets traffic.
+
+The model server is the pull request's code: what it answers is untrusted. Each attempt has an
+overall deadline, at most MAX_RESPONSE_BYTES of the answer are read, and what is quoted from it
+is short (the caller prints it neutralised and escapes it in the summary)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 from jsonschema import Draft202012Validator
 
+from deployer.files import MAX_REQUEST_BYTES, MAX_SCHEMA_BYTES, UnreadableFile, read_bounded
 from deployer.spec.model import SmokeTestSpec
 
 DEPLOYMENT_HEADER = "azureml-model-deployment"
+MAX_RESPONSE_BYTES = 1024 * 1024  # of an answer kept; the rest is not read
 _BACKOFF_CAP = 10.0
 
 
@@ -34,72 +44,164 @@ class SmokeResult:
 
 
 def smoke_test(
-    spec: SmokeTestSpec, scoring_uri: str, credential: str, deployment: str
+    spec: SmokeTestSpec,
+    scoring_uri: str,
+    credential: str,
+    deployment: str,
+    *,
+    deadline: float | None = None,
 ) -> SmokeResult:
-    body = spec.request.read_bytes()
-    schema = (
-        json.loads(spec.expect_body_schema.read_text("utf-8"))
-        if spec.expect_body_schema is not None
-        else None
-    )
+    """Up to `spec.attempts` requests, each within `spec.timeout_seconds` in all (connecting,
+    sending and reading the whole answer), none past `deadline` (the rollout's timeout)."""
+    try:
+        body = read_bounded(spec.request, MAX_REQUEST_BYTES)
+        schema = (
+            json.loads(read_bounded(spec.expect_body_schema, MAX_SCHEMA_BYTES))
+            if spec.expect_body_schema is not None
+            else None
+        )
+    except UnreadableFile as exc:
+        return SmokeResult(False, 0, None, None, f"the smoke test's file {exc}")
+    except (ValueError, RecursionError):
+        return SmokeResult(False, 0, None, None, "expect_body_schema is no longer valid JSON")
     headers = {
         "Authorization": f"Bearer {credential}",
         "Content-Type": "application/json",
+        "Accept-Encoding": "identity",
         DEPLOYMENT_HEADER: deployment,
     }
     result = SmokeResult(False, 0, None, None, "not run")
     for attempt in range(1, spec.attempts + 1):
-        result = _attempt(spec, scoring_uri, body, headers=headers, schema=schema, attempt=attempt)
+        budget = float(spec.timeout_seconds)
+        if deadline is not None:
+            budget = min(budget, deadline - time.monotonic())
+            if budget <= 0:
+                return _past_deadline(result, attempt)
+        result = _attempt(spec, scoring_uri, body, headers, schema, attempt=attempt, budget=budget)
         if result.passed:
             return result
         if attempt < spec.attempts:
-            time.sleep(min(2 ** (attempt - 1), _BACKOFF_CAP))
+            pause = min(2 ** (attempt - 1), _BACKOFF_CAP)
+            if deadline is not None and time.monotonic() + pause >= deadline:
+                return _past_deadline(result, attempt + 1)
+            time.sleep(pause)
     return result
+
+
+def _past_deadline(last: SmokeResult, attempt: int) -> SmokeResult:
+    why = "the rollout's timeout_minutes ran out before attempt " + str(attempt)
+    detail = f"{why}; the last attempt: {last.detail}" if last.attempts else why
+    return SmokeResult(False, last.attempts, last.status, last.latency_ms, detail)
+
+
+@dataclass
+class _Answer:
+    status: int | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    complete: bool = True  # False: longer than MAX_RESPONSE_BYTES, the rest was not read
+    failure: str | None = None
+    response: requests.Response | None = None
+
+
+def _exchange(url: str, body: bytes, headers: dict[str, str], budget: float) -> _Answer | None:
+    """POST and read the answer (at most MAX_RESPONSE_BYTES of it) within `budget` seconds in
+    all, or None. requests' timeouts bound each socket read, not the exchange: a server
+    trickling a byte a second would never time out, so the exchange runs on its own thread."""
+    answer = _Answer()
+    done = threading.Event()
+
+    def exchange() -> None:
+        try:
+            response = requests.post(
+                url, data=body, headers=headers, timeout=(budget, budget), stream=True
+            )
+            answer.response = response
+            answer.status, answer.headers = response.status_code, response.headers
+            chunks: list[bytes] = []
+            size = 0
+            while size <= MAX_RESPONSE_BYTES:
+                chunk = response.raw.read1(64 * 1024, decode_content=False)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            answer.body = b"".join(chunks)[:MAX_RESPONSE_BYTES]
+            answer.complete = size <= MAX_RESPONSE_BYTES
+            response.close()
+        except requests.Timeout:
+            answer.failure = "timeout"
+        except Exception as exc:  # noqa: BLE001 - any failure of the request is its result
+            answer.failure = f"request failed: {type(exc).__name__}"
+        finally:
+            done.set()
+
+    threading.Thread(target=exchange, name="smoke-test", daemon=True).start()
+    if done.wait(budget):
+        return answer
+    _abandon(answer.response)
+    return None
+
+
+def _abandon(response: requests.Response | None) -> None:
+    """Close the connection of an exchange that ran out of time, so its thread ends."""
+    connection = getattr(response.raw, "connection", None) if response is not None else None
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _attempt(
     spec: SmokeTestSpec,
     scoring_uri: str,
     body: bytes,
-    *,
     headers: dict[str, str],
     schema: Any,
+    *,
     attempt: int,
+    budget: float,
 ) -> SmokeResult:
     started = time.perf_counter()
-    try:
-        response = requests.post(
-            scoring_uri, data=body, headers=headers, timeout=spec.timeout_seconds
-        )
-    except requests.Timeout:
-        return SmokeResult(False, attempt, None, None, f"no answer within {spec.timeout_seconds} s")
-    except requests.RequestException as exc:
-        return SmokeResult(False, attempt, None, None, f"request failed: {type(exc).__name__}")
+    answer = _exchange(scoring_uri, body, headers, budget)
+    if answer is None or answer.failure == "timeout":
+        return SmokeResult(False, attempt, None, None, f"no complete answer within {budget:g} s")
+    if answer.failure is not None or answer.status is None:
+        return SmokeResult(False, attempt, None, None, answer.failure or "no answer")
     latency = (time.perf_counter() - started) * 1000
-    if response.status_code != spec.expect_status:
-        model_status = response.headers.get("ms-azureml-model-error-statuscode")
+    status = answer.status
+    if status != spec.expect_status:
+        model_status = answer.headers.get("ms-azureml-model-error-statuscode")
         why = f"expected HTTP {spec.expect_status}"
         if model_status:
-            why += f"; the model answered {model_status}"
-        snippet = response.text[:300].strip()
+            why += f"; the model answered {model_status[:20]}"
+        snippet = answer.body[:300].decode("utf-8", "replace").strip()
         return SmokeResult(
-            False, attempt, response.status_code, latency, why + (f": {snippet}" if snippet else "")
+            False, attempt, status, latency, why + (f": {snippet}" if snippet else "")
         )
     if schema is not None:
-        try:
-            payload = response.json()
-        except ValueError:
+        if not answer.complete:
             return SmokeResult(
-                False, attempt, response.status_code, latency, "the response is not JSON"
+                False,
+                attempt,
+                status,
+                latency,
+                f"the response is longer than {MAX_RESPONSE_BYTES // 2**20} MiB, the most the "
+                "smoke test reads, so expect_body_schema cannot be checked",
             )
+        try:
+            payload = json.loads(answer.body)
+        except (ValueError, RecursionError):
+            return SmokeResult(False, attempt, status, latency, "the response is not JSON")
         errors = sorted(Draft202012Validator(schema).iter_errors(payload), key=lambda e: e.path)
         if errors:
             where = "/".join(str(part) for part in errors[0].absolute_path) or "(root)"
             return SmokeResult(
                 False,
                 attempt,
-                response.status_code,
+                status,
                 latency,
-                f"the response does not match expect_body_schema at {where}: {errors[0].message}",
+                f"the response does not match expect_body_schema at {where}: "
+                f"{errors[0].message[:300]}",
             )
-    return SmokeResult(True, attempt, response.status_code, latency, "")
+    return SmokeResult(True, attempt, status, latency, "")

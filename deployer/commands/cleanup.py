@@ -1,20 +1,23 @@
-"""`cleanup`: delete preview endpoints older than their environment's `ttl_hours`."""
+"""`cleanup`: delete this repository's preview endpoints older than their environment's
+`ttl_hours` (see policy.py for what it may delete)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from deployer.azure import MANAGED_BY, TAG_MANAGED_BY, EndpointState, Operation
+from deployer.azure import EndpointState, Operation
 from deployer.commands.session import Options, cancellation, open_session
 from deployer.context import workspace_root
 from deployer.errors import DeployerError, ExitCode, UsageError
 from deployer.github import Runner, dump_json
 from deployer.report import cleanup_markdown, publish
 from deployer.spec import validate_deploy_file
+from deployer.tags import Ownership, Tag
 
 CLEANUP_TIMEOUT_SECONDS = 30 * 60
 
@@ -25,6 +28,12 @@ class Stale:
     environment: str
     created: datetime.datetime
     age_hours: float
+
+
+@dataclass(frozen=True)
+class Sweep:
+    stale: list[Stale]  # this repository's previews past their ttl_hours: deleted
+    unattributed: list[Stale]  # previews past their ttl_hours without a repository tag: reported
 
 
 def preview_environments(options: Options) -> dict[str, float]:
@@ -52,33 +61,46 @@ def preview_environments(options: Options) -> dict[str, float]:
 
 
 def stale_endpoints(
-    endpoints: list[EndpointState], ttl: Mapping[str, float], now: datetime.datetime
-) -> list[Stale]:
-    stale = []
+    endpoints: list[EndpointState],
+    ttl: Mapping[str, float],
+    now: datetime.datetime,
+    repository: str,
+) -> Sweep:
+    """This repository's previews (tags `pr` and `repository`) older than the ttl_hours of
+    their environment; previews without a repository tag are reported, never deleted."""
+    stale: list[Stale] = []
+    unattributed: list[Stale] = []
     for endpoint in endpoints:
-        tags = endpoint.tags
-        environment = tags.get("environment", "")
-        if tags.get(TAG_MANAGED_BY) != MANAGED_BY or environment not in ttl:
+        owned = Ownership.of(endpoint.tags)
+        environment = owned.environment or ""
+        if not owned.is_preview or environment not in ttl or owned.created_at is None:
             continue
-        try:
-            created = datetime.datetime.fromisoformat(tags["created-at"].replace("Z", "+00:00"))
-        except (KeyError, ValueError):
-            continue
-        age = (now - created).total_seconds() / 3600
+        if owned.repository not in (None, repository):
+            continue  # another repository's preview: its own cleanup's business
+        age = (now - owned.created_at).total_seconds() / 3600
         if age > ttl[environment]:
-            stale.append(Stale(endpoint.name, environment, created, age))
-    return sorted(stale, key=lambda item: item.created)
+            found = Stale(endpoint.name, environment, owned.created_at, age)
+            (stale if owned.repository else unattributed).append(found)
+    return Sweep(
+        sorted(stale, key=lambda item: item.created),
+        sorted(unattributed, key=lambda item: item.created),
+    )
 
 
 def run_cleanup(options: Options, runner: Runner, environ: Mapping[str, str]) -> ExitCode:
     cancelled = cancellation()
     ttl = preview_environments(options)
     environment = options.environment or next(iter(ttl))
-    session = open_session(
-        Options(**{**vars(options), "environment": environment}), runner, environ
-    )
+    session = open_session(dataclasses.replace(options, environment=environment), runner, environ)
     now = datetime.datetime.now(datetime.UTC)
-    stale = stale_endpoints(session.azure.endpoints(), ttl, now)
+    sweep = stale_endpoints(session.azure.endpoints(), ttl, now, session.owner.repository)
+    for item in sweep.unattributed:
+        runner.warning(
+            f"preview endpoint {item.name} is {item.age_hours:.1f} h old but has no "
+            f"{Tag.REPOSITORY} tag, so nothing says it is this repository's: not deleted "
+            f"(delete it by hand if it is: az ml online-endpoint delete --name {item.name})"
+        )
+    stale = sweep.stale
     rows = [
         (item.name, item.created.strftime("%Y-%m-%d %H:%M UTC"), f"{item.age_hours:.1f} h")
         for item in stale

@@ -8,8 +8,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from deployer.azure import (
-    TAG_IMAGE,
-    TAG_SETTINGS,
     Cancelled,
     DeploymentSettings,
     EndpointState,
@@ -18,9 +16,10 @@ from deployer.azure import (
 )
 from deployer.commands.images import ImageLookup, Images
 from deployer.commands.session import Options, Session, cancellation, open_session
-from deployer.errors import DeployerError, ExitCode
+from deployer.errors import DeployerError, ExitCode, PolicyError
 from deployer.github import Runner, dump_json
 from deployer.plan import Desired, Plan, StepKind, make_plan
+from deployer.policy import check_may_change
 from deployer.report import (
     DeployReport,
     console_summary,
@@ -31,6 +30,7 @@ from deployer.report import (
 )
 from deployer.rollout import Phases, Rollout
 from deployer.spec.model import DeploySpec, Probe
+from deployer.tags import deployment_tags
 
 
 def deployment_settings(spec: DeploySpec, image: str) -> DeploymentSettings:
@@ -151,8 +151,10 @@ def observe_and_plan(
     *,
     before_network: Callable[[Session], None] | None = None,
     cancelled: threading.Event | None = None,
-    wait_for_others: bool = False,
+    deploying: bool = False,
 ) -> Planned:
+    """The session, the observed endpoint and the plan. `deploying`: wait for another run's
+    operation to finish first, and refuse what this run may not change (a plan only warns)."""
     session = open_session(options, runner, environ)
     runner.info(f"endpoint {session.endpoint_name} ({session.environment_name} environment)")
     if before_network is not None:
@@ -162,7 +164,13 @@ def observe_and_plan(
         runner.info(f"signing in ({session.sign_in.description})")
         azure.check_workspace()
     with phases("observe"):
-        observed = observe_settled(session, wait=wait_for_others, cancelled=cancelled)
+        observed = observe_settled(session, wait=deploying, cancelled=cancelled)
+        try:
+            check_may_change(session.owner, session.endpoint_name, observed)
+        except PolicyError as refusal:
+            if deploying:
+                raise
+            runner.warning(f"deploy would refuse: {refusal.message}")
         images = Images(session)
         lookup = images.lookup()
     desired = desired_state(session, lookup)
@@ -173,17 +181,13 @@ def observe_and_plan(
 def run_plan(options: Options, runner: Runner, environ: Mapping[str, str]) -> ExitCode:
     phases = Phases()
     planned = observe_and_plan(options, runner, environ, phases)
-    print(plan_table(planned.plan), file=runner.stdout, flush=True)
+    runner.result(plan_table(planned.plan))
     outputs = {"endpoint-name": planned.plan.endpoint, "plan": dump_json(planned.plan.as_dict())}
     publish(runner, outputs, options.output_json)
     return ExitCode.OK
 
 
-class PolicyError(DeployerError):
-    """The deploy file does not allow this run."""
-
-
-def check_policy(session: Session) -> None:
+def check_environment(session: Session) -> None:
     """A pull request may deploy previews, never production, unless the deploy file says so."""
     if session.context.is_pull_request and not session.spec.deployable_from_pull_requests:
         which = (
@@ -207,9 +211,9 @@ def run_deploy(options: Options, runner: Runner, environ: Mapping[str, str]) -> 
         runner,
         environ,
         phases,
-        before_network=check_policy,
+        before_network=check_environment,
         cancelled=cancelled,
-        wait_for_others=True,
+        deploying=True,
     )
     session, plan = planned.session, planned.plan
     runner.info(plan_table(plan))
@@ -274,11 +278,9 @@ def _execute(planned: Planned, phases: Phases, cancelled: threading.Event) -> De
             runner,
             plan,
             settings=settings,
-            deployment_tags={
-                TAG_IMAGE: image.reference,
-                TAG_SETTINGS: planned.desired.settings_hash,
-                "git-sha": session.context.sha,
-            },
+            deployment_tags=deployment_tags(
+                session.owner, image.reference, planned.desired.settings_hash
+            ),
             smoke=session.spec.smoke_test,
             credential=credential,
             scoring_uri=scoring_uri,

@@ -13,13 +13,14 @@ from pathlib import Path
 from types import FrameType
 
 from deployer.auth import SignIn, SignInSettings, sign_in
-from deployer.azure import MANAGED_BY, TAG_MANAGED_BY, AzureML
+from deployer.azure import AzureML
 from deployer.cloud import Cloud, select_cloud
 from deployer.context import RunContext, detect, workspace_root
 from deployer.errors import UsageError
 from deployer.github import TOKEN_EXCHANGE_AUDIENCE, Runner
 from deployer.spec import DeploySpec, load_deploy_spec
 from deployer.spec.names import NameTemplateError
+from deployer.tags import LOCAL_REPOSITORY, Owner, endpoint_tags
 
 
 @dataclass
@@ -77,10 +78,6 @@ class Session:
             ) from None
 
     @property
-    def is_preview(self) -> bool:
-        return self.spec.ttl_hours is not None
-
-    @property
     def environment_name(self) -> str:
         return self.spec.environment or "default"
 
@@ -111,23 +108,20 @@ class Session:
             str(values["workspace"]),
         )
 
-    def endpoint_tags(self) -> dict[str, str]:
-        """Tags on endpoints this action creates: they drive delete, cleanup and audits."""
-        import datetime
-
-        tags = {str(k): str(v) for k, v in self.spec.endpoint.tags.items()}
-        tags.update(
-            {
-                TAG_MANAGED_BY: MANAGED_BY,
-                "environment": self.environment_name,
-                "created-at": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            }
+    @cached_property
+    def owner(self) -> Owner:
+        """This run as the owner of what it creates: its repository (or `local`), environment,
+        pull request and commit."""
+        return Owner(
+            repository=self.context.repository or LOCAL_REPOSITORY,
+            environment=self.environment_name,
+            pr=self.context.pr_number,
+            git_sha=self.context.sha or None,
         )
-        if self.context.sha:
-            tags["git-sha"] = self.context.sha
-        if self.is_preview and self.context.pr_number is not None:
-            tags["pr"] = str(self.context.pr_number)
-        return tags
+
+    def endpoint_tags(self) -> dict[str, str]:
+        """Tags on endpoints this action creates: they drive delete, cleanup and the policy."""
+        return endpoint_tags(self.owner, self.spec.endpoint.tags)
 
 
 def open_session(options: Options, runner: Runner, environ: Mapping[str, str]) -> Session:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
+import os
 from pathlib import Path
-from typing import TextIO
 
 from deployer.context import workspace_root
 from deployer.diagnostics import Severity, one_line
 from deployer.errors import ExitCode
-from deployer.github import problem_annotation
+from deployer.github import Runner
 from deployer.spec import DeployFile, DeploySpec, ValidationReport, validate_deploy_file
 
 # Shown next to a name template so the user sees what it becomes.
@@ -23,28 +22,19 @@ EXAMPLE_VALUES = {
 }
 
 
-def run_validate(
-    config: str,
-    environment: str | None,
-    *,
-    github: bool,
-    stdout: TextIO = sys.stdout,
-    stderr: TextIO = sys.stderr,
-) -> ExitCode:
+def run_validate(config: str, environment: str | None, runner: Runner) -> ExitCode:
     path = Path(config)
     report = validate_deploy_file(path, environment=environment, workspace=workspace_root(path))
     for problem in report.problems:
-        print(problem.human(config), file=stderr)
-        if github:
-            print(problem_annotation(problem, config), file=stdout)
+        runner.info(problem.human(config))
+        runner.annotate(problem, config)
     if report.deploy_file is None:
         errors = sum(1 for problem in report.problems if problem.severity is Severity.ERROR)
-        print(
-            f"{one_line(config)}: {errors} error{'s' if errors != 1 else ''}; nothing was deployed",
-            file=stderr,
+        runner.info(
+            f"{one_line(config)}: {errors} error{'s' if errors != 1 else ''}; nothing was deployed"
         )
         return ExitCode.FAILURE
-    print(_summary(config, report, report.deploy_file), file=stdout)
+    runner.result(_summary(config, report, report.deploy_file))
     return ExitCode.OK
 
 
@@ -71,12 +61,7 @@ def _row(label: str, spec: DeploySpec) -> tuple[str, str, str, str, str]:
         endpoint += f" (e.g. {spec.endpoint.render_name(EXAMPLE_VALUES)})"
     image = spec.image
     if image.build is not None:
-        context = image.build.context
-        shown = (
-            Path(context).relative_to(spec.source.parent)
-            if context != spec.source.parent
-            else Path()
-        )
+        shown = Path(os.path.relpath(image.build.context, spec.source.resolve().parent))
         source = f"build {shown.as_posix()} -> {image.registry}/{image.repository}"
     else:
         source = f"ref {image.ref}"

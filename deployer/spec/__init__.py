@@ -16,7 +16,7 @@ from deployer.errors import InvalidDeployFileError, UsageError
 from deployer.spec.findings import Finding
 from deployer.spec.model import DeploySpec, build_spec
 from deployer.spec.overlay import merge
-from deployer.spec.rules import Places, rule_findings
+from deployer.spec.rules import Places, preview_findings, rule_findings
 from deployer.spec.schemacheck import schema_findings
 from deployer.spec.source import Document, JsonPath, Mark, load_document
 
@@ -123,6 +123,8 @@ def validate_deploy_file(
         prefix = f"environment {name!r}: "
         collector.add(schema_findings(merged), prefix)
         collector.add(rule_findings(merged, places), prefix)
+        if _ttl(document, name) is not None:
+            collector.add(list(preview_findings(merged)), prefix)
 
     problems = collector.problems()
     if has_errors(list(problems)):

@@ -147,9 +147,14 @@ class DeploySpec:
 def build_spec(
     document: Document, source: Path, environment: str | None, ttl_hours: float | None
 ) -> DeploySpec:
-    """A DeploySpec from a validated document; relative paths start at `source`'s folder."""
+    """A DeploySpec from a validated document.
+
+    Relative paths start at the folder of the deploy file itself, symlinks resolved, exactly as
+    validation resolved them (rules.py), and are kept resolved: the path that was checked to be
+    inside the workspace is the path that is used.
+    """
     reader = _Reader(document)
-    folder = source.parent
+    folder = source.resolve().parent
     data = document.data
     endpoint = data["endpoint"]
     image = data["image"]
@@ -160,10 +165,10 @@ def build_spec(
     build: BuildSpec | None = None
     if "build" in image:
         raw_build = image["build"]
-        context = folder / raw_build.get("context", ".")
+        context = (folder / raw_build.get("context", ".")).resolve()
         build = BuildSpec(
             context=context,
-            dockerfile=context / raw_build.get("dockerfile", "Dockerfile"),
+            dockerfile=(context / raw_build.get("dockerfile", "Dockerfile")).resolve(),
             args=reader.strings(("image", "build", "args")),
             target=raw_build.get("target"),
             platform=raw_build.get("platform", "linux/amd64"),
@@ -209,9 +214,9 @@ def build_spec(
         smoke_test=None
         if smoke is None
         else SmokeTestSpec(
-            request=folder / smoke["request"],
+            request=(folder / smoke["request"]).resolve(),
             expect_status=int(smoke.get("expect_status", 200)),
-            expect_body_schema=folder / smoke["expect_body_schema"]
+            expect_body_schema=(folder / smoke["expect_body_schema"]).resolve()
             if "expect_body_schema" in smoke
             else None,
             timeout_seconds=int(smoke.get("timeout_seconds", 30)),

@@ -17,11 +17,13 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from deployer.diagnostics import did_you_mean
+from deployer.files import MAX_REQUEST_BYTES, MAX_SCHEMA_BYTES, UnreadableFile, read_bounded
 from deployer.spec import names
 from deployer.spec.findings import Finding, error, warning
 from deployer.spec.schemacheck import deploy_schema
 from deployer.spec.skus import MANAGED_ONLINE_SKUS
 from deployer.spec.source import Document, JsonPath
+from deployer.tags import RESERVED
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ def rule_findings(document: Document, places: Places) -> list[Finding]:
     return [
         *_rollout(document),
         *_endpoint_name(document),
+        *_endpoint_tags(document),
         *_image_ref(document),
         *_instance_type(document),
         *_files(document, places),
@@ -114,6 +117,43 @@ def _endpoint_name(document: Document) -> Iterator[Finding]:
                 "collapsed); write it that way to avoid surprises",
                 document.value_mark(path),
             )
+
+
+def _endpoint_tags(document: Document) -> Iterator[Finding]:
+    tags = document.get(("endpoint", "tags"))
+    if not isinstance(tags, dict):
+        return
+    for name in tags:
+        if name in RESERVED:
+            path: JsonPath = ("endpoint", "tags", name)
+            yield error(
+                path,
+                "is a tag azureml-deploy sets itself (it says who owns the endpoint); remove it",
+                document.key_mark(path),
+            )
+
+
+def preview_findings(document: Document) -> Iterator[Finding]:
+    """A preview environment (one with ttl_hours) names one endpoint per pull request: its
+    name template must contain {pr}, so that no pull request can name another's endpoint, or
+    production's."""
+    path: JsonPath = ("endpoint", "name")
+    template = document.get(path)
+    if not isinstance(template, str) or names.template_problems(template):
+        return  # reported by the name rule
+    if "pr" not in names.placeholders(template):
+        yield error(
+            path,
+            f"must contain {{pr}} in a preview environment (one with ttl_hours), e.g. "
+            f"'{_with_pr(template)}': each pull request gets its own endpoint, and no pull "
+            "request can name another's, or production's",
+            document.value_mark(path),
+        )
+
+
+def _with_pr(template: str) -> str:
+    suggestion = f"{template}-pr{{pr}}"
+    return suggestion if not names.template_problems(suggestion) else "app-pr{pr}"
 
 
 _REF = re.compile(r"(?P<registry>[^/]+)/(?P<repository>[^:@]+)(?::[^@]+)?(?:@.+)?")
@@ -231,7 +271,7 @@ def _json_file(
     if file is None:
         return
     shown = file.relative_to(places.workspace.resolve()).as_posix()
-    content, reason = _load_json(file)
+    content, reason = _load_json(file, MAX_SCHEMA_BYTES if is_schema else MAX_REQUEST_BYTES)
     if reason is None and is_schema:
         try:
             Draft202012Validator.check_schema(content)
@@ -241,12 +281,14 @@ def _json_file(
         yield error(path, f"names {shown}, which {reason}", document.value_mark(path))
 
 
-def _load_json(file: Path) -> tuple[Any, str | None]:
+def _load_json(file: Path, limit: int) -> tuple[Any, str | None]:
     try:
-        return json.loads(file.read_bytes().decode("utf-8-sig")), None
+        return json.loads(read_bounded(file, limit).decode("utf-8-sig")), None
+    except UnreadableFile as exc:
+        return None, str(exc)
     except UnicodeDecodeError:
         return None, "is not UTF-8 text"
     except json.JSONDecodeError as exc:
         return None, f"is not valid JSON: {exc.msg} at its line {exc.lineno}, column {exc.colno}"
-    except OSError as exc:
-        return None, f"cannot be read: {exc.strerror}"
+    except RecursionError:
+        return None, "is JSON nested too deeply"

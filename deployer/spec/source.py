@@ -22,6 +22,9 @@ from deployer.diagnostics import Problem, Severity
 JsonPath = tuple[str | int, ...]
 
 MAX_VALUES = 10_000  # far above any real deploy file; stops alias bombs ("billion laughs")
+# Every node visited while expanding aliases and merge keys (`<<`), the merged-away ones too:
+# nested merges multiply (ten levels of `<<: [*x, *x, …]` would be 10^10 visits).
+MAX_NODES = 100_000
 MAX_DEPTH = 64
 
 _TAG = "tag:yaml.org,2002:"
@@ -256,26 +259,34 @@ class _Converter:
         self.scalar_text: dict[JsonPath, str] = {}
         self.problems: list[Problem] = []
         self._count = 0
+        self._visited = 0
         self._active: set[int] = set()
+        self._merged: dict[int, list[tuple[Node, Node]]] = {}
         self._constructor = yaml.constructor.SafeConstructor()
+
+    def _stop(self, node: Node, message: str) -> _Fatal:
+        return _Fatal(_error(self._positions.of(node), message))
+
+    def _visit(self, node: Node, count: int = 1) -> None:
+        self._visited += count
+        if self._visited > MAX_NODES:
+            raise self._stop(
+                node,
+                f"the file expands to more than {MAX_NODES} YAML nodes "
+                "(aliases or merge keys `<<` repeated too often)",
+            )
 
     def convert(self, node: Node, path: JsonPath, key: Mark | None, depth: int) -> Any:
         self._count += 1
+        self._visit(node)
         if self._count > MAX_VALUES:
-            raise _Fatal(
-                _error(
-                    self._positions.of(node),
-                    f"the file expands to more than {MAX_VALUES} values "
-                    "(YAML aliases repeated too often)",
-                )
+            raise self._stop(
+                node,
+                f"the file expands to more than {MAX_VALUES} values "
+                "(YAML aliases repeated too often)",
             )
         if depth > MAX_DEPTH:
-            raise _Fatal(
-                _error(
-                    self._positions.of(node),
-                    f"the file is nested too deeply (over {MAX_DEPTH} levels)",
-                )
-            )
+            raise self._stop(node, f"the file is nested too deeply (over {MAX_DEPTH} levels)")
         self.locations[path] = Location(self._positions.of(node), key)
         if isinstance(node, ScalarNode):
             return self._scalar(node, path)
@@ -349,16 +360,29 @@ class _Converter:
     def _own_keys(node: MappingNode) -> list[Node]:
         return [key for key, _ in node.value if key.tag != _MERGE_TAG]
 
-    def _entries(self, node: MappingNode) -> list[tuple[Node, Node]]:
-        """Key/value pairs with YAML merge keys (`<<: *defaults`) applied: own keys win."""
+    def _entries(self, node: MappingNode, depth: int = 0) -> list[tuple[Node, Node]]:
+        """Key/value pairs with YAML merge keys (`<<: *defaults`) applied: own keys win.
+
+        A mapping merged in many places is expanded once; every pair looked at counts
+        towards MAX_NODES, so no arrangement of merges can make this slow."""
+        cached = self._merged.get(id(node))
+        if cached is not None:
+            self._visit(node, len(cached))
+            return cached
+        if depth > MAX_DEPTH:
+            raise self._stop(
+                node, f"merge keys (<<) are nested too deeply (over {MAX_DEPTH} levels)"
+            )
         own: list[tuple[Node, Node]] = []
         merged: list[tuple[Node, Node]] = []
         for key_node, value_node in node.value:
+            self._visit(key_node)
             if key_node.tag != _MERGE_TAG:
                 own.append((key_node, value_node))
                 continue
             sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
             for source in sources:
+                self._visit(source)
                 if not isinstance(source, MappingNode):
                     self.problems.append(
                         _error(
@@ -375,7 +399,7 @@ class _Converter:
                     continue
                 self._active.add(id(source))
                 try:
-                    merged.extend(self._entries(source))
+                    merged.extend(self._entries(source, depth + 1))
                 finally:
                     self._active.discard(id(source))
         own_names = {self._key_text(key) for key, _ in own}
@@ -387,7 +411,9 @@ class _Converter:
                 continue
             inherited_names.add(name)
             inherited.append((key_node, value_node))
-        return inherited + own
+        entries = inherited + own
+        self._merged[id(node)] = entries
+        return entries
 
     @staticmethod
     def _key_text(node: Node) -> str | None:

@@ -58,8 +58,9 @@ class Repo:
                 "AZUREML_DEPLOY_BUILD_ARGS": f"BASE_IMAGE={base_image()}",
             },
         )
-        for run in runs:  # no secret may ever reach the log unmasked
+        for run in runs:  # no secret may reach the log unmasked, no command but the action's
             assert run.result.leaks == [], run.result.leaks
+            assert run.result.foreign == [], run.result.foreign
         return runs
 
 

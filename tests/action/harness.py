@@ -19,14 +19,12 @@ Deliberate differences, all needed because GitHub is not reachable here:
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
 import re
 import secrets
 import subprocess
-import urllib.parse
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,91 +33,9 @@ from typing import Any
 
 import yaml
 
+from tests.support.runner_log import Command, foreign_commands, replay_streams
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-# --- the runner's secret masker (SecretMasker.cs, ActionCommandManager.cs) ------------------
-
-
-def _encodings(secret: str) -> set[str]:
-    """The encoded forms the runner also masks: base64 (with the 1- and 2-byte shifted
-    variants), JSON string escaping, URI data escaping, XML escaping, trimmed quotes."""
-    raw = secret.encode()
-    forms = {secret, json.dumps(secret)[1:-1], urllib.parse.quote(secret, safe="")}
-    forms.add(
-        secret.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace('"', "&quot;")
-        .replace("'", "&apos;")
-    )
-    forms.add(secret.strip('"'))
-    for shift in range(3):
-        encoded = base64.b64encode(raw[shift:]).decode().rstrip("=")
-        # Only the part that does not depend on the bytes before the shift.
-        forms.add(encoded[1:] if shift else encoded)
-    return {form for form in forms if len(form) >= 4}
-
-
-class Masker:
-    def __init__(self) -> None:
-        self.values: set[str] = set()
-
-    def add(self, secret: str) -> None:
-        if not secret.strip():
-            return
-        self.values.add(secret)
-        for line in re.split(r"[\r\n]+", secret):
-            if line.strip():
-                self.values.add(line.strip())
-
-    def patterns(self) -> set[str]:
-        return {form for value in self.values for form in _encodings(value)}
-
-    def mask(self, line: str) -> str:
-        for form in sorted(self.patterns(), key=len, reverse=True):
-            line = line.replace(form, "***")
-        return line
-
-
-# --- workflow commands (ActionCommand.cs) --------------------------------------------------
-
-
-def _unescape_data(text: str) -> str:
-    return text.replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%")
-
-
-def _unescape_property(text: str) -> str:
-    return (
-        text.replace("%0D", "\r")
-        .replace("%0A", "\n")
-        .replace("%3A", ":")
-        .replace("%2C", ",")
-        .replace("%25", "%")
-    )
-
-
-@dataclass(frozen=True)
-class Command:
-    name: str
-    properties: dict[str, str]
-    data: str
-
-
-def parse_command(line: str) -> Command | None:
-    text = line.lstrip()
-    if not text.startswith("::"):
-        return None
-    end = text.find("::", 2)
-    if end == -1:
-        return None
-    head, data = text[2:end], text[end + 2 :]
-    name, _, rendered = head.partition(" ")
-    properties = {}
-    for pair in filter(None, rendered.split(",")):
-        key, _, value = pair.partition("=")
-        properties[key.lower()] = _unescape_property(value)
-    return Command(name.lower(), properties, _unescape_data(data))
 
 
 # --- file commands (FileCommandManager.cs) --------------------------------------------------
@@ -169,6 +85,8 @@ class StepResult:
     leaks: list[str]  # secrets seen in a log line before (or without) their add-mask
     masked: set[str] = field(default_factory=set)
     job_outputs_dropped: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)  # commands the action did not write
+    stderr: str = ""
 
     def annotations(self, kind: str = "error") -> list[Command]:
         return [command for command in self.commands if command.name == kind]
@@ -358,13 +276,12 @@ class ActionHarness:
         command.append(self.image)
         # The values travel in the docker CLI's own environment, never on its command line.
         cli_environment = {**os.environ, **variables}
-        # One pipe for both streams keeps their lines in the order they were written (the
-        # action runs unbuffered), which the leak check depends on.
+        # Two pipes, as the runner reads them; it may handle a batch's stderr lines before
+        # its stdout lines, and the reading below assumes it does.
         completed = subprocess.run(
             command,
             env=cli_environment,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
@@ -379,9 +296,6 @@ class ActionHarness:
         known: list[str],
         oidc: tuple[str, str] | None,
     ) -> StepResult:
-        masker = Masker()
-        log: list[str] = []
-        commands: list[Command] = []
         outputs = parse_file_commands(files["set_output"].read_text())
         keys = [
             value
@@ -391,19 +305,8 @@ class ActionHarness:
         watched = [*known, *keys]
         if oidc is not None:
             watched.append(oidc[1])
-        leaks = []
-        for line in completed.stdout.splitlines():
-            parsed = parse_command(line)
-            if parsed is not None and parsed.name == "add-mask":
-                masker.add(parsed.data)
-                log.append("::add-mask::***")
-                continue
-            for secret in watched:
-                if secret and secret in line and secret not in masker.values:
-                    leaks.append(f"{secret[:4]}… printed before its add-mask: {line[:120]}")
-            if parsed is not None:
-                commands.append(parsed)
-            log.append(masker.mask(line))
+        runner = replay_streams(completed.stdout or "", completed.stderr or "", watched)
+        masker, leaks = runner.masker, list(runner.leaks)
         for key in keys:  # key outputs must be masked, printed or not
             if key not in masker.values:
                 leaks.append(f"{key[:4]}… (a key output) was never masked")
@@ -414,11 +317,13 @@ class ActionHarness:
         ]
         return StepResult(
             exit_code=completed.returncode,
-            log=log,
-            commands=commands,
+            log=runner.log,
+            commands=runner.commands,
             outputs=outputs,
             summary=files["step_summary"].read_text(),
             leaks=leaks,
             masked=set(masker.values),
             job_outputs_dropped=dropped,
+            foreign=foreign_commands(runner),
+            stderr=completed.stderr or "",
         )

@@ -8,16 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.action.harness import ActionHarness, Masker, parse_command, parse_file_commands
-
-
-def test_workflow_commands_are_parsed_and_unescaped() -> None:
-    command = parse_command("  ::error file=a%3Ab.yml,line=3,title=x%2Cy::bad%0Athing%25")
-    assert command is not None
-    assert command.name == "error"
-    assert command.properties == {"file": "a:b.yml", "line": "3", "title": "x,y"}
-    assert command.data == "bad\nthing%"
-    assert parse_command("not a command") is None
+from tests.action.harness import ActionHarness, parse_file_commands
+from tests.support.runner_log import Masker
 
 
 def test_file_commands_follow_the_runners_heredoc_rules() -> None:
@@ -45,7 +37,7 @@ def harness_reading(output: str, outputs: str, known: list[str], tmp_path: Path)
     files = {name: tmp_path / name for name in ("set_output", "step_summary")}
     files["set_output"].write_text(outputs)
     files["step_summary"].write_text("")
-    completed = subprocess.CompletedProcess(["x"], 0, stdout=output)
+    completed = subprocess.CompletedProcess(["x"], 0, stdout=output, stderr="")
     return ActionHarness.__new__(ActionHarness)._read(completed, files, known, None)
 
 

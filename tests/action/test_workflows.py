@@ -29,7 +29,7 @@ def test_pr_preview_deploys_on_open_and_deletes_on_close(repo: Repo) -> None:
     assert result.leaks == []
     # The runner drops job outputs that hold a masked value: keys stay step outputs.
     assert set(result.job_outputs_dropped) >= {"primary-key", "secondary-key"}
-    assert "| Endpoint | `credit-risk-pr7`" in result.summary
+    assert "| Endpoint | <code>credit-risk-pr7</code>" in result.summary
     answer = requests.post(
         outputs["scoring-uri"],
         data=(repo.root / "examples/credit-risk/tests/sample-request.json").read_bytes(),
@@ -86,8 +86,8 @@ def test_release_tag_deploys_to_production(repo: Repo) -> None:
 
 def test_scheduled_cleanup_removes_stale_previews(repo: Repo, image: str) -> None:
     arm = Arm(repo.emulator, image=image)
-    arm.create_preview("credit-risk-pr1", pr="1", age_hours=80)
-    arm.create_preview("credit-risk-pr2", pr="2", age_hours=0)
+    arm.create_preview("credit-risk-pr1", pr="1", age_hours=80, repository="octo-org/octo-repo")
+    arm.create_preview("credit-risk-pr2", pr="2", age_hours=0, repository="octo-org/octo-repo")
     event = Event("schedule", {"schedule": "17 3 * * *"}, sha=new_sha())
     run = single(repo.run("cleanup.yml", event))
     assert run.result.exit_code == 0, run.result.text

@@ -1,5 +1,6 @@
 """The end-to-end tests deploy a test repository with the real command line. After each test,
-every run it made and every file in its repository is searched for every secret issued."""
+every run it made and every file in its repository is searched for every secret issued, and
+every run's output is read as the runner reads it (tests/support/checks.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from emulator.client import Emulator
-from tests.reliability.scanner import scan_runs
 from tests.support.app import SERVER_DEPLOY, App, make_app
+from tests.support.checks import after_runs
 
 __all__ = ["SERVER_DEPLOY", "App"]
 
@@ -20,5 +21,5 @@ def app(emulator: Emulator, tmp_path: Path) -> Iterator[App]:
     since = emulator.last_secret()
     app = make_app(emulator, tmp_path / "repo")
     yield app
-    findings = scan_runs(emulator, [app], since, [app.root])
-    assert not findings.leaks, "secrets leaked:\n" + "\n".join(findings.leaks)
+    problems = after_runs(emulator, app, since)
+    assert not problems, "\n".join(problems)

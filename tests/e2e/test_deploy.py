@@ -7,18 +7,7 @@ import json
 import requests
 
 from tests.e2e.conftest import App
-
-MUTATING = {"PUT", "PATCH", "DELETE"}
-READ_ONLY_POSTS = ("/listKeys", "/token", "/getLogs")
-
-
-def mutating_arm_calls(app: App, since: int) -> list[str]:
-    calls = []
-    for entry in app.emulator.requests_since(since, part="arm"):
-        method, path = entry["method"], entry["path"]
-        if method in MUTATING or (method == "POST" and not path.endswith(READ_ONLY_POSTS)):
-            calls.append(f"{method} {path}")
-    return calls
+from tests.support.checks import mutating_arm_calls
 
 
 def test_fresh_deploy_of_the_example_model_server(app: App) -> None:

@@ -39,7 +39,7 @@ def test_keys_are_masked_before_anything_prints_them(app: App, tmp_path: Path) -
         "swagger-uri",
     }
     text = summary.read_text()
-    assert "| Endpoint | `models`" in text and "blue 100%" in text
+    assert "| Endpoint | <code>models</code>" in text and "blue 100%" in text
     assert not any(secret in text for secret in secrets)
     # No docker login: no registry credential was written anywhere.
     assert not (home / ".docker").exists()
@@ -60,6 +60,7 @@ def test_no_id_token_permission_says_so(app: App) -> None:
         env={"GITHUB_ACTIONS": "true"},
     )
     assert result.returncode == 1
-    assert "permissions: id-token: write" in result.stderr
-    assert "forks" in result.stderr
+    assert "permissions: id-token: write" in result.stdout
+    assert "forks" in result.stdout
+    assert result.stderr == ""
     assert "::error title=azureml-deploy::" in result.stdout

@@ -87,23 +87,35 @@ class Arm:
         assert response.status_code == 201, response.text
         return self.wait(response)
 
-    def create_preview(self, name: str, pr: str, age_hours: float) -> None:
-        """A preview endpoint as azureml-deploy tags it, created `age_hours` ago."""
+    def create_preview(
+        self,
+        name: str,
+        pr: str | None,
+        age_hours: float,
+        repository: str | None = "local",
+        environment: str = "preview",
+    ) -> None:
+        """An endpoint as azureml-deploy tags it (a preview when `pr` is given), created
+        `age_hours` ago; `repository` None: tagged as an older azureml-deploy did."""
         import datetime
 
         created = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=age_hours)
+        tags = {
+            "managed-by": "azureml-deploy",
+            "environment": environment,
+            "created-at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        if pr is not None:
+            tags["pr"] = pr
+        if repository is not None:
+            tags["repository"] = repository
         response = self.call(
             "PUT",
             self.ws(f"/onlineEndpoints/{name}"),
             {
                 "location": self.emulator["location"],
                 "properties": {"authMode": "Key"},
-                "tags": {
-                    "managed-by": "azureml-deploy",
-                    "environment": "preview",
-                    "pr": pr,
-                    "created-at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                },
+                "tags": tags,
             },
         )
         assert response.status_code == 201, response.text

@@ -1,5 +1,6 @@
 """Every reliability test gets fresh test repositories from `new_app`, and afterwards every
-run they made and every file they left is searched for every secret issued meanwhile."""
+run they made and every file they left is searched for every secret issued meanwhile, and every
+run's output is read as the runner reads it (tests/support/checks.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from emulator.client import Emulator
-from tests.reliability.scanner import scan_runs
+from tests.reliability.scanner import issued_secrets, scan_runs
 from tests.reliability.scenarios import AppFactory
 from tests.support.app import App, make_app
+from tests.support.checks import runner_problems
 
 
 @pytest.fixture
@@ -32,3 +34,6 @@ def new_app(emulator: Emulator, tmp_path: Path) -> Iterator[AppFactory]:
     findings = scan_runs(emulator, apps, since, folders)
     assert findings.places > 0
     assert not findings.leaks, "secrets leaked:\n" + "\n".join(findings.leaks)
+    secrets = issued_secrets(emulator, since)
+    problems = [problem for app in apps for problem in runner_problems(app, secrets)]
+    assert not problems, "\n".join(problems)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from emulator.client import Emulator
-from tests.reliability import scenarios
+from tests.reliability import hostile, scenarios
 from tests.reliability.scanner import Findings, scan_runs
 from tests.reliability.scenarios import FAILING_CANARY_BOUND_SECONDS, FULL, Outcome, Settings
 from tests.support.app import App, git, make_app
@@ -142,6 +142,15 @@ def least_privilege(runner: Runner) -> Callable[[Area], None]:
     return run
 
 
+def hostile_input(runner: Runner) -> Callable[[Area], None]:
+    def run(area: Area) -> None:
+        workdir = runner.workdir / "hostile"
+        workdir.mkdir(exist_ok=True)
+        area.outcomes += hostile.all_cases(workdir, runner.new_app(area))
+
+    return run
+
+
 def within_stated_bounds(outcome: Outcome, settings: Settings) -> bool:
     if outcome.met:
         return True
@@ -163,6 +172,22 @@ def _row(cells: Iterable[object]) -> str:
 
 def _table(header: list[str], rows: list[list[object]]) -> list[str]:
     return [_row(header), _row("---" for _ in header), *(_row(row) for row in rows), ""]
+
+
+def _promises(what: str, outcomes: list[Outcome], settings: Settings) -> list[str]:
+    """One row per outcome: what was tried, what was promised, its figures, the verdict."""
+    return _table(
+        [what, "Promise", "Figures", "Goal met"],
+        [
+            [
+                o.name,
+                o.goal,
+                ", ".join(f"{k}: {v}" for k, v in o.figures.items()),
+                _verdict(o, settings),
+            ]
+            for o in outcomes
+        ],
+    )
 
 
 def _verdict(outcome: Outcome, settings: Settings) -> str:
@@ -375,18 +400,26 @@ def document(areas: dict[str, Area], settings: Settings, repeat: int, minutes: f
         "registry credential is left on the runner's disk.",
         "",
     ]
-    lines += _table(
-        ["Check", "Promise", "Figures", "Goal met"],
-        [
-            [
-                o.name,
-                o.goal,
-                ", ".join(f"{k}: {v}" for k, v in o.figures.items()),
-                _verdict(o, settings),
-            ]
-            for o in least.outcomes
-        ],
-    )
+    lines += _promises("Check", least.outcomes, settings)
+
+    hostile_area = areas["hostile input"]
+    lines += [
+        "",
+        "## 6. Hostile input",
+        "",
+        "**What it means for you:** a pull request's author, a model server or an Azure error "
+        "message cannot make the action hang, run out of memory, take commands from text it "
+        "printed, or touch production. [security.md](security.md) has the threat model and the "
+        "tests behind each mitigation (`tests/security/`, run by `make test`).",
+        "",
+        "The same attacks as the attacker suite, measured: the YAML files through `validate` "
+        "(a new process each, start-up included), the event through `plan`, the smoke-test "
+        "answers from a hostile HTTP server on 127.0.0.1 against the action's smoke test, the "
+        "model server and the pull requests as full runs in GitHub mode, read with the runner's "
+        "rules.",
+        "",
+    ]
+    lines += _promises("Attack", hostile_area.outcomes, settings)
 
     lines += GAPS
     return "\n".join(lines).rstrip() + "\n"
@@ -435,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
             "faults": runner.area("faults", faults(runner)),
             "bad input": runner.area("bad input", bad_input(runner, settings)),
             "least privilege": runner.area("least privilege", least_privilege(runner)),
+            "hostile input": runner.area("hostile input", hostile_input(runner)),
         }
     finally:
         run_cli("down", state_dir=workdir / "emulator")

@@ -22,6 +22,7 @@ from emulator.client import Emulator
 from tests.reliability.load import Load
 from tests.support.app import App
 from tests.support.images import ROOT
+from tests.support.runner_log import foreign_commands, replay_streams
 
 PRODUCTION = ("--environment", "production")
 AppFactory = Callable[[], App]
@@ -479,12 +480,9 @@ class Tally:
         call made, and no workflow command smuggled into the output."""
         self.tried += 1
         text = (result.stdout or "") + (result.stderr or "")
-        injected = [
-            line
-            for line in text.splitlines()
-            if line.startswith(("::add-mask::visible", "::set-output", "::stop-commands"))
-        ]
-        clean = result.returncode in codes and "Traceback" not in text and expect in result.stderr
+        runner = replay_streams(result.stdout or "", result.stderr or "")
+        injected = foreign_commands(runner) + (["stop-commands"] if runner.stopped else [])
+        clean = result.returncode in codes and "Traceback" not in text and expect in text
         if clean and no_calls and not injected:
             self.refused_cleanly += 1
         else:
@@ -645,7 +643,9 @@ def bad_events(app: App) -> Outcome:
         )
         tally.check(what, result, _no_calls(app.emulator, since), expect=expect)
     return tally.outcome(
-        "bad input", "event payloads: no PR number, odd refs and branch names", BAD_INPUT_GOAL
+        "bad input",
+        "event payloads: no PR number, nested without end, odd refs and branch names",
+        BAD_INPUT_GOAL,
     )
 
 
@@ -728,10 +728,11 @@ def _bad_action_inputs() -> list[tuple[str, dict[str, str], str]]:
     ]
 
 
-def _bad_events() -> list[tuple[str, str, dict[str, Any], str, str]]:
-    """(what, event name, payload, ref, a fragment of the expected explanation): a preview
-    deploy needs the pull request's number."""
+def _bad_events() -> list[tuple[str, str, dict[str, Any] | str, str, str]]:
+    """(what, event name, payload (or its raw text), ref, a fragment of the expected
+    explanation): a preview deploy needs the pull request's number."""
     pr, no_pr = "pull_request", "uses {pr}, but this run has no pr"
+    no_number = "names no pull request number"
     opened = {"action": "opened"}
     return [
         (
@@ -739,23 +740,30 @@ def _bad_events() -> list[tuple[str, str, dict[str, Any], str, str]]:
             pr,
             {**opened, "pull_request": {}},
             "refs/pull/1/merge",
-            no_pr,
+            no_number,
         ),
         (
             "number that is a string",
             pr,
             {**opened, "pull_request": {"number": "7"}},
             "refs/pull/7/merge",
-            no_pr,
+            no_number,
         ),
         (
             "negative number",
             pr,
             {**opened, "pull_request": {"number": -7}},
             "refs/pull/7/merge",
-            no_pr,
+            no_number,
         ),
-        ("empty payload", pr, {}, "refs/pull/7/merge", no_pr),
+        ("empty payload", pr, {}, "refs/pull/7/merge", no_number),
+        (
+            "nested 100,000 deep",
+            pr,
+            "[" * 100_000 + "]" * 100_000,
+            "refs/pull/7/merge",
+            "nested too deeply to be a GitHub event",
+        ),
         ("push of a unicode branch to a preview", "push", {}, "refs/heads/fix/ünïcødé✓", no_pr),
         (
             "push of a branch with slashes to a preview",
@@ -772,13 +780,13 @@ def entrypoint(
     environ: dict[str, str],
     *,
     event_name: str = "push",
-    event: dict[str, Any] | None = None,
+    event: dict[str, Any] | str | None = None,
     ref: str = "refs/heads/main",
 ) -> subprocess.CompletedProcess[str]:
     """The action's entrypoint as the runner starts it: GitHub mode, INPUT_* variables, an
     event file, OIDC available."""
     event_path = app.root.parent / f"{app.root.name}-event.json"
-    event_path.write_text(json.dumps(event or {}))
+    event_path.write_text(event if isinstance(event, str) else json.dumps(event or {}))
     oidc = app.emulator["oidc"]
     variables = {
         **{
@@ -904,7 +912,7 @@ def deploy_in_debug_mode(app: App, tmp: Path) -> Path:
     the HOME it ran with. Its output, summary and files are scanned like everything else."""
     app.server_deploy_file(color="debug")
     run = app.deploy_in_a_job(tmp, RUNNER_DEBUG="1")
-    assert run.result.returncode == 0, run.result.stderr[-2000:]
-    stderr = run.result.stderr
-    assert "DEBUG" in stderr or "Request URL" in stderr, "the SDK's logs are on"
+    log = run.result.stdout + run.result.stderr
+    assert run.result.returncode == 0, log[-2000:]
+    assert "debug: " in log and "Request URL" in log, "the SDK's logs are on"
     return run.home

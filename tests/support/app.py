@@ -153,8 +153,21 @@ class App:
         return {**environ, **(extra or {})}
 
     def deploy_in_a_job(self, folder: Path, **env: str) -> JobRun:
-        """A deploy as the action runs it in a GitHub job: OIDC sign-in with the job's token
-        service, outputs and summary as file commands, HOME and DOCKER_CONFIG in `folder`."""
+        return self.in_a_job("deploy", folder, **env)
+
+    def in_a_job(
+        self,
+        command: str,
+        folder: Path,
+        *args: str,
+        pull_request: int | None = None,
+        head_ref: str = "feature/scoring",
+        config: str = "server/deploy.yml",
+        **env: str,
+    ) -> JobRun:
+        """A command as the action runs it in a GitHub job: OIDC sign-in with the job's token
+        service, outputs and summary as file commands, HOME and DOCKER_CONFIG in `folder`; a
+        push to main, or a `pull_request` event for `pull_request`."""
         run = JobRun(
             result=subprocess.CompletedProcess([], 0),
             output=folder / "github-output",
@@ -164,12 +177,35 @@ class App:
         run.home.mkdir(parents=True, exist_ok=True)
         run.output.touch()
         run.summary.touch()
+        event = {
+            "GITHUB_EVENT_NAME": "push",
+            "GITHUB_REF": "refs/heads/main",
+            "GITHUB_REF_NAME": "main",
+            "GITHUB_REF_TYPE": "branch",
+        }
+        if pull_request is not None:
+            payload = folder / "event.json"
+            payload.write_text(
+                json.dumps({"number": pull_request, "pull_request": {"number": pull_request}})
+            )
+            event = {
+                "GITHUB_EVENT_NAME": "pull_request",
+                "GITHUB_EVENT_PATH": str(payload),
+                "GITHUB_REF": f"refs/pull/{pull_request}/merge",
+                "GITHUB_HEAD_REF": head_ref,
+            }
         oidc = self.emulator["oidc"]
-        run.result = self.deploy(
+        azure = [
             "--tenant-id",
             self.emulator["tenant_id"],
             "--client-id",
             self.emulator["client_id"],
+        ]
+        run.result = self.run(
+            command,
+            *(azure if command != "validate" else []),
+            *args,
+            config=config,
             env={
                 "GITHUB_ACTIONS": "true",
                 "GITHUB_OUTPUT": str(run.output),
@@ -178,8 +214,7 @@ class App:
                 "ACTIONS_ID_TOKEN_REQUEST_TOKEN": oidc["request_token"],
                 "GITHUB_SHA": "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39",
                 "GITHUB_REPOSITORY": "octo-org/octo-repo",
-                "GITHUB_EVENT_NAME": "push",
-                "GITHUB_REF": "refs/heads/main",
+                **event,
                 "HOME": str(run.home),
                 "DOCKER_CONFIG": str(run.home / ".docker"),
                 **env,
@@ -223,6 +258,11 @@ class JobRun:
     output: Path  # GITHUB_OUTPUT
     summary: Path  # GITHUB_STEP_SUMMARY
     home: Path
+
+    def outputs(self) -> dict[str, str]:
+        from tests.action.harness import parse_file_commands
+
+        return parse_file_commands(self.output.read_text())
 
 
 def make_app(emulator: Emulator, root: Path) -> App:

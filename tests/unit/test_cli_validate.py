@@ -103,21 +103,22 @@ def test_in_github_actions_each_problem_is_also_an_annotation(workspace: Workspa
         "::error file=deploy.yml,line=13,col=19,title=deploy.yml::"
         "deployment.instance_count must be >= 1 (got 0)"
     ) in annotations
-    # The human form still goes to stderr.
+    # The human form too, on the same stream: the runner handles stderr before stdout.
     assert (
-        "deploy.yml:13:19: error: deployment.instance_count must be >= 1 (got 0)" in result.stderr
+        "deploy.yml:13:19: error: deployment.instance_count must be >= 1 (got 0)" in result.stdout
     )
+    assert result.stderr == ""
 
 
 def test_annotations_use_the_path_as_given_and_escape_it(workspace: Workspace) -> None:
     broken_file(workspace, name="deploy, v2:prod.yml")
     result = run("validate", "--config", "./deploy, v2:prod.yml", cwd=workspace.root, github=True)
     assert result.returncode == 1
-    first = result.stdout.splitlines()[0]
+    first = next(line for line in result.stdout.splitlines() if line.startswith("::"))
     assert first.startswith(
         "::error file=./deploy%2C v2%3Aprod.yml,line=1,col=10,title=./deploy%2C v2%3Aprod.yml::"
     )
-    assert "./deploy, v2:prod.yml:1:10: error: version must be 1 (got 2)" in result.stderr
+    assert "./deploy, v2:prod.yml:1:10: error: version must be 1 (got 2)" in result.stdout
 
 
 def test_annotation_data_is_escaped_and_cannot_inject_commands(workspace: Workspace) -> None:
@@ -135,7 +136,9 @@ def test_warnings_do_not_fail_and_are_annotated(workspace: Workspace) -> None:
     workspace.deploy_file(replace_line(VALID, "Standard_DS3_v2", "Standard_DS3v2"))
     result = run("validate", "--config", "deploy.yml", cwd=workspace.root, github=True)
     assert result.returncode == 0
-    assert result.stdout.startswith("::warning file=deploy.yml,line=12,col=18,title=deploy.yml::")
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("deploy.yml:12:18: warning: deployment.instance_type")
+    assert lines[1].startswith("::warning file=deploy.yml,line=12,col=18,title=deploy.yml::")
     assert "with 1 warning" in result.stdout
 
 
@@ -176,8 +179,8 @@ def test_yaml_syntax_error_exits_1_with_its_line(workspace: Workspace) -> None:
     workspace.write("deploy.yml", "version: 1\nendpoint: [unclosed\nimage: {}\n")
     result = run("validate", "--config", "deploy.yml", cwd=workspace.root, github=True)
     assert result.returncode == 1
-    assert re.search(r"^deploy\.yml:3:\d+: error: invalid YAML: ", result.stderr, re.M)
-    assert result.stdout.startswith("::error file=deploy.yml,line=3,")
+    assert re.search(r"^deploy\.yml:3:\d+: error: invalid YAML: ", result.stdout, re.M)
+    assert result.stdout.splitlines()[1].startswith("::error file=deploy.yml,line=3,")
 
 
 def test_default_config_is_deploy_yml_in_the_working_directory(workspace: Workspace) -> None:

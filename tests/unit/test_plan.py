@@ -6,15 +6,13 @@ from types import MappingProxyType
 
 import pytest
 
-from deployer.azure import (
-    TAG_IMAGE,
-    TAG_SETTINGS,
-    DeploymentSettings,
-    DeploymentState,
-    EndpointState,
-)
+from deployer.azure import DeploymentSettings, DeploymentState, EndpointState
+from deployer.errors import PolicyError
 from deployer.plan import Desired, StepKind, make_plan, settings_hash
 from deployer.spec.model import Strategy
+from deployer.tags import Owner, deployment_tags
+
+OWNER = Owner(repository="octo-org/octo-repo", environment="production")
 
 SETTINGS = DeploymentSettings(
     image="reg/app@sha256:" + "a" * 64,
@@ -48,8 +46,13 @@ def desired(**changes: object) -> Desired:
 def deployment(
     name: str, image: str = SETTINGS.image, settings: str | None = None, state: str = "Succeeded"
 ) -> DeploymentState:
-    tags = {TAG_IMAGE: image, TAG_SETTINGS: settings or settings_hash(SETTINGS)}
+    tags = deployment_tags(OWNER, image, settings or settings_hash(SETTINGS))
     return DeploymentState(name, state, "Standard_DS3_v2", 1, MappingProxyType(tags))
+
+
+def foreign(name: str) -> DeploymentState:
+    """A deployment someone created by hand (in studio, with the CLI): no ownership tags."""
+    return DeploymentState(name, "Succeeded", "Standard_DS3_v2", 1, MappingProxyType({}))
 
 
 def endpoint(traffic: dict[str, int], *deployments: DeploymentState) -> EndpointState:
@@ -195,3 +198,45 @@ def test_settings_hash_ignores_the_image() -> None:
     assert settings_hash(other) == settings_hash(SETTINGS)
     more = SETTINGS.__class__(**{**SETTINGS.__dict__, "instance_count": 3})
     assert settings_hash(more) != settings_hash(SETTINGS)
+
+
+# --- deployments azureml-deploy did not create -------------------------------------------------
+
+
+def test_a_deployment_made_by_hand_at_zero_percent_is_left_alone() -> None:
+    observed = endpoint(
+        {"blue": 100, "green": 0}, deployment("blue", image="old"), foreign("green")
+    )
+    plan = make_plan(desired(), observed)
+    assert plan.left_alone == ("green",)
+    assert plan.target not in ("blue", "green")
+    touched = {step.deployment for step in plan.steps if step.deployment}
+    assert "green" not in touched
+    assert all(step.traffic.get("green", 0) == 0 for step in plan.steps if step.traffic)
+    assert plan.as_dict()["left_alone"] == ["green"]
+
+
+def test_a_deployment_made_by_hand_is_never_the_one_deleted() -> None:
+    """Before: the human's deployment had most traffic, so it was planned for deletion as the
+    'old' one while the action's own idle deployment stayed."""
+    observed = endpoint(
+        {"blue": 100, "manual": 0}, deployment("blue", image="old"), foreign("manual")
+    )
+    plan = make_plan(desired(), observed)
+    deleted = [step.deployment for step in plan.steps if step.kind is StepKind.DELETE_DEPLOYMENT]
+    assert deleted == ["blue"]
+
+
+def test_traffic_on_a_deployment_made_by_hand_is_refused_with_the_fix() -> None:
+    observed = endpoint({"manual": 100}, foreign("manual"))
+    with pytest.raises(PolicyError) as refused:
+        make_plan(desired(), observed)
+    assert "manual 100%" in refused.value.message
+    assert refused.value.hint is not None and "0%" in refused.value.hint
+
+
+def test_replace_never_updates_a_deployment_made_by_hand() -> None:
+    observed = endpoint({"blue": 0}, foreign("blue"))
+    plan = make_plan(desired(strategy=Strategy.REPLACE), observed)
+    assert plan.target != "blue"
+    assert plan.steps[0].kind is StepKind.CREATE_DEPLOYMENT

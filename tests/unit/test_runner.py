@@ -7,10 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from deployer.context import detect
 from deployer.errors import DeployerError
 from deployer.github import Runner
+from tests.support.runner_log import foreign_commands, replay
 
 
 def runner(tmp_path: Path, actions: bool = True) -> tuple[Runner, io.StringIO, io.StringIO]:
@@ -26,8 +29,9 @@ def test_mask_is_announced_once_and_scrubs_our_own_output(tmp_path: Path) -> Non
     r.mask("s3cr3t-value")
     r.mask("s3cr3t-value")
     r.info("the key is s3cr3t-value")
-    assert out.getvalue() == "::add-mask::s3cr3t-value\n"
-    assert err.getvalue() == "the key is ***\n"
+    # One stream inside Actions: the runner handles stderr lines before stdout ones.
+    assert out.getvalue() == "::add-mask::s3cr3t-value\nthe key is ***\n"
+    assert err.getvalue() == ""
 
 
 def test_outputs_use_a_random_heredoc_delimiter(tmp_path: Path) -> None:
@@ -54,9 +58,9 @@ def test_a_value_holding_the_delimiter_is_refused(
 
 
 def test_command_looking_log_lines_are_defused(tmp_path: Path) -> None:
-    r, _, err = runner(tmp_path)
-    r.info("::add-mask::nope")
-    assert err.getvalue() == " ::add-mask::nope\n"
+    r, out, _ = runner(tmp_path)
+    r.info("::add-mask::nope\n  ::warning::x\nbuild ##[stop-commands]tok")
+    assert out.getvalue() == ": :add-mask::nope\n  : :warning::x\nbuild ## [stop-commands]tok\n"
 
 
 def test_outside_github_nothing_goes_to_runner_files(tmp_path: Path) -> None:
@@ -132,14 +136,119 @@ def test_tag_push_context(tmp_path: Path) -> None:
         ["not", "a", "mapping"],
     ],
 )
-def test_a_pull_request_event_without_a_number(tmp_path: Path, payload: object) -> None:
-    context = detect(
-        {
-            "GITHUB_ACTIONS": "true",
-            "GITHUB_EVENT_NAME": "pull_request",
-            "GITHUB_EVENT_PATH": str(event(tmp_path, payload)),
-        },
-        tmp_path,
-    )
-    assert context.pr_number is None
-    assert "pr" not in context.name_values()
+def test_a_pull_request_event_without_a_number_is_refused(tmp_path: Path, payload: object) -> None:
+    """A run for a pull request may only touch that pull request's endpoints: without the
+    number it could not be told from a push (and could update production)."""
+    from deployer.errors import UsageError
+
+    with pytest.raises(UsageError, match="names no pull request number"):
+        detect(
+            {
+                "GITHUB_ACTIONS": "true",
+                "GITHUB_EVENT_NAME": "pull_request",
+                "GITHUB_EVENT_PATH": str(event(tmp_path, payload)),
+            },
+            tmp_path,
+        )
+
+
+# --- text the action did not write never becomes a workflow command ----------------------------
+
+_PIECES = st.sampled_from(
+    [
+        "::",
+        "##[",
+        "]",
+        ":",
+        "#",
+        "[",
+        " ",
+        "\t",
+        "\u00a0",
+        "\u3000",
+        "\u2028",
+        "\x85",
+        "\x1c",
+        "\u200b",
+        "\r",
+        "\n",
+        "\r\n",
+        "stop-commands",
+        "add-mask",
+        "warning",
+        "error",
+        "group",
+        "tok",
+        "name=x,",
+        "%0A",
+        "\ud800",
+    ]
+)
+_SPACE = st.lists(st.sampled_from([" ", "\t", "\u00a0", "\u3000", "\x85", "\u200b"]), max_size=3)
+_NAME = st.sampled_from(["add-mask", "stop-commands", "warning", "ERROR", "group", "tok"])
+_COMMAND = st.builds(
+    lambda before, space, name, v2, data: (
+        f"{before}{''.join(space)}::{name}::{data}" if v2 else f"{before}##[{name}]{data}"
+    ),
+    st.sampled_from(["", "x ", "Step 3/5 : "]),
+    _SPACE,
+    _NAME,
+    st.booleans(),
+    st.sampled_from(["", "tok", "the-known-secret"]),
+)
+HOSTILE_TEXT = st.one_of(
+    st.lists(st.one_of(_COMMAND, _PIECES), max_size=12).map("".join),
+    st.lists(_PIECES, max_size=30).map("".join),
+    st.text(max_size=200),
+)
+
+
+@given(HOSTILE_TEXT)
+def test_no_printed_text_is_read_as_a_command_by_the_runner(text: str) -> None:
+    r = Runner({"GITHUB_ACTIONS": "true"}, io.StringIO(), io.StringIO())
+    r.mask("the-known-secret")
+    r.info(text)
+    r.result(text)
+    r.warning(text)
+    r.error(text)
+    with r.group(text):
+        r.info(text)
+    out = r.stdout.getvalue()  # type: ignore[attr-defined]
+    result = replay([out])
+    assert foreign_commands(result, masks={"the-known-secret"}) == []
+    assert not result.stopped
+    assert r.stderr.getvalue() == ""  # type: ignore[attr-defined]
+
+
+def test_the_attacks_of_the_issue_are_printed_as_text() -> None:
+    r, out, _ = runner(Path("."))
+    for line in (
+        'LABEL note="##[stop-commands]tok"',
+        "   ::add-mask::x",
+        "\u3000::stop-commands::tok",
+        "Step 3/5 ##[group]fake",
+    ):
+        r.info(line)
+    result = replay([out.getvalue()])
+    assert result.commands == []
+    assert 'LABEL note="## [stop-commands]tok"' in result.log
+
+
+def test_a_secret_echoed_back_encoded_is_scrubbed_too(tmp_path: Path) -> None:
+    """A hostile model server can send the key it was given back base64- or URL-encoded; the
+    runner masks those forms, and so do our own scrubbing (summary, local log)."""
+    import base64
+    import urllib.parse
+
+    r, out, _ = runner(tmp_path)
+    key = "k3y+with/odd=chars&more-than-enough"
+    r.mask(key)
+    for prefix in ("", "x", "xy"):  # every base64 alignment
+        echoed = base64.b64encode((prefix + key).encode()).decode()
+        r.info(f"echo {echoed} {urllib.parse.quote(key, safe='')}")
+        r.add_summary(f"| body | {echoed} |\n")
+    text = out.getvalue() + (tmp_path / "sum").read_text()
+    assert urllib.parse.quote(key, safe="") not in text
+    for shift in range(3):
+        inner = base64.b64encode(key.encode()[shift:]).decode()[2:-2]
+        assert inner not in text

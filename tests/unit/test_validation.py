@@ -656,3 +656,31 @@ def test_many_mistakes_are_all_reported_in_file_order(workspace: Workspace) -> N
     )
     lines = {line for line, _, _ in errors}
     assert {1, 4, 11, 12, 13, 20, 22} <= lines
+
+
+def test_a_preview_environment_needs_pr_in_its_endpoint_name(workspace: Workspace) -> None:
+    """Otherwise two pull requests, or a pull request and production, could name the same
+    endpoint (a preview is the pull request's to read: its keys go to its workflow)."""
+    text = replace_line(VALID, 'endpoint: {name: "credit-risk-pr{pr}"}', "endpoint: {}")
+    problem = only(workspace.validate(text).problems)
+    line, message = problem.line, problem.message
+    assert line == 3  # the inherited name, at the base's line
+    assert message.startswith("environment 'preview': endpoint.name must contain {pr}")
+    assert "'credit-risk-pr{pr}'" in message  # a suggestion that is valid
+    branch = replace_line(VALID, '"credit-risk-pr{pr}"', '"credit-risk-{branch}"')
+    assert "must contain {pr}" in only(workspace.validate(branch).problems).message
+    # Environments without ttl_hours are not previews: any name.
+    assert workspace.validate(VALID.replace("    ttl_hours: 72\n", "")).problems == ()
+
+
+@pytest.mark.parametrize("tag", ["managed-by", "repository", "pr", "azureml-deploy.image"])
+def test_the_actions_own_tags_cannot_be_set_by_the_deploy_file(
+    workspace: Workspace, tag: str
+) -> None:
+    text = replace_line(VALID, "  auth_mode: key", f"  auth_mode: key\n  tags: {{{tag}: x}}")
+    problem = only(workspace.validate(text).problems)
+    assert (problem.line, problem.column) == (5, 10)
+    assert "is a tag azureml-deploy sets itself (it says who owns the endpoint)" in (
+        problem.message
+    )
+    assert problem.message.startswith(("endpoint.tags.", "endpoint.tags["))
