@@ -32,9 +32,13 @@ $(STAMP):
 docker:
 	scripts/ensure-docker.sh
 
+# The end-to-end tests mostly wait on Azure's (the emulator's) provisioning and on Docker, so
+# more workers than cores pay off; each worker starts an emulator of its own.
+TEST_WORKERS ?= 3
+
 test: setup docker
 	scripts/base-image.sh >/dev/null
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 reliability: setup docker
 	scripts/base-image.sh >/dev/null
