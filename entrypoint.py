@@ -21,7 +21,8 @@ AZURE_OPTIONS = [
     ("audience", "--audience"),
     ("cloud", "--cloud"),
 ]
-COMMANDS = ("deploy", "plan", "validate", "delete", "cleanup")
+COMMANDS = ("deploy", "plan", "validate", "delete", "cleanup", "rollback", "promote", "abort")
+CHANGES_AN_ENDPOINT = ("deploy", "rollback", "promote", "abort")
 
 
 def read_input(name: str, environ: dict[str, str]) -> str:
@@ -44,6 +45,9 @@ def arguments(environ: dict[str, str]) -> list[str]:
             args += [option, value]
     if read_input("summary", environ).lower() in ("false", "no", "0"):
         args.append("--no-summary")
+    waits = read_input("wait", environ).lower() not in ("false", "no", "0")
+    if command in CHANGES_AN_ENDPOINT and not waits:
+        args.append("--no-wait")
     if command in ("deploy", "plan"):
         if tag := read_input("image-tag", environ):
             args += ["--image-tag", tag]

@@ -3,10 +3,8 @@ long-running operations that are noticed promptly, and Azure's errors with a fix
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -18,8 +16,17 @@ from azure.core.exceptions import (
 
 from deployer.auth import SignIn, explain
 from deployer.cloud import PUBLIC, Cloud
-from deployer.errors import DeployerError, ExitCode
-from deployer.tags import Ownership, deployed_image, deployed_settings
+from deployer.deadline import Deadline
+from deployer.errors import AzureError, DeployerError
+from deployer.spec.model import Probe, Route
+from deployer.state import (
+    DeploymentSettings,
+    DeploymentState,
+    EndpointState,
+    Keys,
+    ProvisioningState,
+    traffic_text,
+)
 
 # How often a long-running operation is checked when Azure sends no Retry-After (it sends none
 # for endpoint operations, and the SDK would then wait 30 s, or 5 s for deployments). A
@@ -32,93 +39,6 @@ STATUS_RETRIES = 6
 PROGRESS_EVERY = 15.0
 
 
-class AzureError(DeployerError):
-    """Azure refused or failed an operation."""
-
-    def __init__(
-        self, message: str, *, code: str = "", status: int | None = None, hint: str | None = None
-    ) -> None:
-        super().__init__(message, hint=hint)
-        self.code = code
-        self.status = status
-
-
-class Cancelled(DeployerError):
-    exit_code = ExitCode.CANCELLED
-
-
-class TimedOut(DeployerError):
-    """A wait went past the rollout's timeout_minutes."""
-
-
-@dataclass(frozen=True)
-class DeploymentState:
-    name: str
-    provisioning_state: str
-    instance_type: str
-    instance_count: int
-    tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-
-    @property
-    def image(self) -> str | None:
-        return deployed_image(self.tags)
-
-    @property
-    def settings_hash(self) -> str | None:
-        return deployed_settings(self.tags)
-
-    @property
-    def ownership(self) -> Ownership:
-        return Ownership.of(self.tags)
-
-
-@dataclass(frozen=True)
-class EndpointState:
-    name: str
-    provisioning_state: str
-    auth_mode: str
-    scoring_uri: str | None
-    swagger_uri: str | None
-    traffic: Mapping[str, int]
-    tags: Mapping[str, str]
-    deployments: tuple[DeploymentState, ...] = ()
-
-    @property
-    def live_deployment(self) -> str | None:
-        """The deployment with the most traffic (None when nothing has traffic)."""
-        serving = [(share, name) for name, share in self.traffic.items() if share > 0]
-        return max(serving)[1] if serving else None
-
-    def deployment(self, name: str) -> DeploymentState | None:
-        return next((d for d in self.deployments if d.name == name), None)
-
-
-@dataclass(frozen=True)
-class Keys:
-    primary: str
-    secondary: str | None = None
-
-
-@dataclass(frozen=True)
-class DeploymentSettings:
-    """What a deployment runs, in the SDK's terms (see `build_deployment`)."""
-
-    image: str
-    instance_type: str
-    instance_count: int
-    environment_variables: Mapping[str, str]
-    liveness_route: tuple[int, str]
-    readiness_route: tuple[int, str]
-    scoring_route: tuple[int, str]
-    request_timeout_ms: int
-    max_concurrent_requests_per_instance: int
-    max_queue_wait_ms: int
-    liveness_probe: tuple[int, int, int, int, int]
-    readiness_probe: tuple[int, int, int, int, int]
-    app_insights_enabled: bool
-    egress_public_network_access: str
-
-
 class Operation:
     """A long-running operation started through the SDK, waited on our terms."""
 
@@ -127,37 +47,21 @@ class Operation:
         self.poller = poller
         self.started = time.monotonic()
 
-    def wait(
-        self,
-        *,
-        deadline: float,
-        cancelled: threading.Event,
-        progress: Callable[[str], None],
-    ) -> Any:
+    def wait(self, deadline: Deadline, progress: Callable[[str], None]) -> Any:
         try:
-            self._until_done(deadline, cancelled, progress)
+            last_report = self.started
+            while not self.poller.done():
+                deadline.check(self.description)
+                now = time.monotonic()
+                if now - last_report >= PROGRESS_EVERY:
+                    status = self.poller.status()
+                    progress(f"{self.description}: {status} ({now - self.started:.0f} s)")
+                    last_report = now
+                # LROPoller.wait re-raises what the polling thread met.
+                self.poller.wait(timeout=min(0.5, max(deadline.remaining(), 0.01)))
             return self.poller.result()
         except HttpResponseError as exc:  # the operation ended Failed, or was refused
             raise translate(exc, self.description) from None
-
-    def _until_done(
-        self, deadline: float, cancelled: threading.Event, progress: Callable[[str], None]
-    ) -> None:
-        last_report = self.started
-        while not self.poller.done():
-            if cancelled.is_set():
-                raise Cancelled(f"cancelled while {self.description}")
-            now = time.monotonic()
-            if now >= deadline:
-                raise TimedOut(
-                    f"{self.description} did not finish within the rollout's timeout",
-                    hint="raise rollout.timeout_minutes if the deployment just needs longer",
-                )
-            if now - last_report >= PROGRESS_EVERY:
-                progress(f"{self.description}: {self.poller.status()} ({now - self.started:.0f} s)")
-                last_report = now
-            # LROPoller.wait re-raises what the polling thread met.
-            self.poller.wait(timeout=min(0.5, max(deadline - now, 0.01)))
 
 
 def _route_sdk_logging() -> None:
@@ -307,17 +211,23 @@ class AzureML:
             poller = self.client.online_deployments.begin_create_or_update(deployment)
         return Operation(f"provisioning deployment {name}", poller)
 
-    def begin_traffic(
-        self, endpoint: str, traffic: Mapping[str, int], tags: Mapping[str, str] | None = None
+    def begin_update_endpoint(
+        self, name: str, tags: Mapping[str, str], traffic: Mapping[str, int] | None
     ) -> Operation:
-        with self._errors(f"setting the traffic of endpoint {endpoint}"):
-            current = self.client.online_endpoints.get(endpoint)
-            current.traffic = dict(traffic)
-            if tags is not None:
-                current.tags = {**(current.tags or {}), **tags}
+        """Set the endpoint's tags (all of them: these replace the old ones) and, if given, its
+        traffic, in one request: the rollout record changes with the traffic it describes."""
+        with self._errors(f"updating endpoint {name}"):
+            current = self.client.online_endpoints.get(name)
+            current.tags = dict(tags)
+            if traffic is not None:
+                current.traffic = dict(traffic)
             poller = self.client.online_endpoints.begin_create_or_update(current)
-        shown = ", ".join(f"{name} {share}%" for name, share in traffic.items())
-        return Operation(f"shifting traffic ({shown})", poller)
+        doing = (
+            f"shifting traffic ({traffic_text(traffic)})"
+            if traffic is not None
+            else (f"updating endpoint {name}")
+        )
+        return Operation(doing, poller)
 
     def begin_delete_deployment(self, endpoint: str, name: str) -> Operation:
         with self._errors(f"deleting deployment {name}"):
@@ -411,16 +321,10 @@ def hint_for(code: str, status: int | None, message: str) -> str | None:
     return None
 
 
-def _state(value: Any) -> str:
-    """Provisioning states come as str enums from the SDK; 'Succeeded', not the enum's name."""
-    text = str(getattr(value, "value", value) or "")
-    return text[:1].upper() + text[1:].lower() if text else ""
-
-
 def _endpoint_state(endpoint: Any, deployments: list[Any]) -> EndpointState:
     return EndpointState(
         name=str(endpoint.name),
-        provisioning_state=_state(endpoint.provisioning_state),
+        provisioning_state=ProvisioningState.parse(endpoint.provisioning_state),
         auth_mode=str(endpoint.auth_mode or "key"),
         scoring_uri=endpoint.scoring_uri,
         swagger_uri=getattr(endpoint, "openapi_uri", None)
@@ -430,7 +334,7 @@ def _endpoint_state(endpoint: Any, deployments: list[Any]) -> EndpointState:
         deployments=tuple(
             DeploymentState(
                 name=str(d.name),
-                provisioning_state=_state(d.provisioning_state),
+                provisioning_state=ProvisioningState.parse(d.provisioning_state),
                 instance_type=str(d.instance_type or ""),
                 instance_count=int(d.instance_count or 0),
                 tags=MappingProxyType(dict(d.tags or {})),
@@ -450,17 +354,16 @@ def build_deployment(
         ProbeSettings,
     )
 
-    def route(value: tuple[int, str]) -> dict[str, Any]:
-        return {"port": value[0], "path": value[1]}
+    def route(value: Route) -> dict[str, Any]:
+        return {"port": value.port, "path": value.path}
 
-    def probe(value: tuple[int, int, int, int, int]) -> Any:
-        initial_delay, period, timeout, success, failure = value
+    def probe(value: Probe) -> Any:
         return ProbeSettings(
-            initial_delay=initial_delay,
-            period=period,
-            timeout=timeout,
-            success_threshold=success,
-            failure_threshold=failure,
+            initial_delay=value.initial_delay,
+            period=value.period,
+            timeout=value.timeout,
+            success_threshold=value.success_threshold,
+            failure_threshold=value.failure_threshold,
         )
 
     environment = Environment(

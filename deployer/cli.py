@@ -24,7 +24,11 @@ COMMANDS = {
     "deploy": "build, push and roll out to the endpoint",
     "delete": "delete this pull request's preview endpoint",
     "cleanup": "delete preview endpoints older than their ttl_hours",
+    "rollback": "send all traffic back to the deployment kept by keep_previous",
+    "promote": "continue a canary rollout left at a step",
+    "abort": "stop a rollout: all traffic to the known-good deployment",
 }
+CHANGES_AN_ENDPOINT = ("deploy", "rollback", "promote", "abort")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,6 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
             )
         if name == "cleanup":
             sub.add_argument("--dry-run", action="store_true", help="list, do not delete")
+        if name in CHANGES_AN_ENDPOINT:
+            sub.add_argument(
+                "--no-wait",
+                dest="wait",
+                action="store_false",
+                help="fail at once when another run is changing the endpoint, instead of waiting "
+                "for it (up to the rollout's timeout)",
+            )
     return parser
 
 
@@ -129,6 +141,7 @@ def _options(args: argparse.Namespace) -> object:
         build_network=getattr(args, "build_network", None),
         summary=args.summary,
         dry_run=getattr(args, "dry_run", False),
+        wait=getattr(args, "wait", True),
     )
 
 
@@ -186,6 +199,10 @@ def _dispatch(args: argparse.Namespace, runner: Runner) -> ExitCode:
         from deployer.commands.delete import run_delete
 
         return run_delete(options, runner, environ)
+    if args.command in ("rollback", "promote", "abort"):
+        from deployer.commands.rollback import run_after
+
+        return run_after(args.command, options, runner, environ)
     from deployer.commands.cleanup import run_cleanup
 
     return run_cleanup(options, runner, environ)

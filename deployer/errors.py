@@ -49,3 +49,24 @@ class InvalidDeployFileError(DeployerError):
 
 class PolicyError(DeployerError):
     """The action refuses: this run may not change (or delete) what it was asked to."""
+
+
+class Cancelled(DeployerError):
+    """The workflow was cancelled (SIGTERM or SIGINT)."""
+
+    exit_code = ExitCode.CANCELLED
+
+
+class TimedOut(DeployerError):
+    """A wait went past the rollout's timeout_minutes."""
+
+
+class AzureError(DeployerError):
+    """Azure refused or failed an operation: its error code and HTTP status, where known."""
+
+    def __init__(
+        self, message: str, *, code: str = "", status: int | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.code = code
+        self.status = status

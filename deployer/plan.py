@@ -1,74 +1,154 @@
-"""Desired state + observed state → an ordered, immutable plan. No I/O here.
+"""Desired state + observed state (the endpoint, its deployments and its rollout record) → an
+ordered, immutable plan of typed steps. No I/O here.
 
-A plan with no steps means the endpoint already runs exactly this image with exactly these
-settings at 100 % traffic: `deploy` then changes nothing at all.
+The planner starts from the rollout record, not from traffic shares: the known-good deployment
+(the last to serve 100 % after a passed smoke test) is never updated or deleted while a rollout
+is unfinished, and a deployment that takes traffic is never updated in place (previews'
+`replace` aside). A re-run after any crash restarts the candidate's rollout: the smoke test
+again before its traffic grows. Deployments the action did not create are left alone.
+
+A plan with no steps means the known-good deployment already serves 100 % with exactly this
+image and these settings, and nothing the action owns is idle: `deploy` changes nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from enum import StrEnum
+import datetime
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from deployer.azure import DeploymentSettings, EndpointState
 from deployer.errors import PolicyError
 from deployer.spec.model import Strategy
+from deployer.state import DeploymentSettings, EndpointState, traffic_text
+from deployer.tags import Record, Step
 
 BLUE, GREEN = "blue", "green"
 # Names for the action's deployments; later ones only when someone else's deployments already
 # use the first ones (the action never touches those).
 DEPLOYMENT_NAMES = (BLUE, GREEN, *(f"{color}-{n}" for n in range(2, 10) for color in (BLUE, GREEN)))
 
+Traffic = Mapping[str, int]
 
-class StepKind(StrEnum):
-    CREATE_ENDPOINT = "create-endpoint"
-    BUILD_IMAGE = "build-image"
-    CREATE_DEPLOYMENT = "create-deployment"
-    UPDATE_DEPLOYMENT = "update-deployment"
-    SMOKE_TEST = "smoke-test"
-    SET_TRAFFIC = "set-traffic"
-    WAIT = "wait"
-    DELETE_DEPLOYMENT = "delete-deployment"
+
+# --- the steps: one frozen dataclass per kind ---------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Step:
-    kind: StepKind
-    deployment: str | None = None
-    traffic: Mapping[str, int] | None = None
-    seconds: int | None = None
+class CreateEndpoint:
+    """Create the endpoint, with `record` (and the run's lease) in its tags."""
+
+    record: Record
 
     def describe(self) -> str:
-        if self.kind is StepKind.SET_TRAFFIC and self.traffic is not None:
-            shares = ", ".join(f"{name} {share}%" for name, share in self.traffic.items())
-            return f"set traffic: {shares}"
-        if self.kind is StepKind.WAIT:
-            return f"watch for {self.seconds} s"
-        if self.kind is StepKind.CREATE_DEPLOYMENT:
-            return f"create deployment {self.deployment} at 0% traffic"
-        if self.kind is StepKind.UPDATE_DEPLOYMENT:
-            return f"update deployment {self.deployment}"
-        if self.kind is StepKind.SMOKE_TEST:
-            return f"smoke-test deployment {self.deployment}"
-        if self.kind is StepKind.DELETE_DEPLOYMENT:
-            return f"delete deployment {self.deployment}"
-        if self.kind is StepKind.BUILD_IMAGE:
-            return "build and push the image"
         return "create the endpoint"
 
-    def as_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"step": str(self.kind), "description": self.describe()}
-        if self.deployment:
-            data["deployment"] = self.deployment
-        if self.traffic is not None:
-            data["traffic"] = dict(self.traffic)
-        if self.seconds is not None:
-            data["seconds"] = self.seconds
-        return data
+
+@dataclass(frozen=True)
+class Mark:
+    """Write `record` to the endpoint's tags (taking the run's lease with it)."""
+
+    record: Record
+
+    def describe(self) -> str:
+        if self.record.candidate:
+            return f"record the rollout of {self.record.candidate}"
+        return "record the run on the endpoint"
+
+
+@dataclass(frozen=True)
+class BuildImage:
+    def describe(self) -> str:
+        return "build and push the image"
+
+
+@dataclass(frozen=True)
+class Provision:
+    """Create the deployment, or update it in place (only ever one with no traffic, or a
+    preview's single deployment)."""
+
+    deployment: str
+    create: bool
+
+    def describe(self) -> str:
+        verb = "create" if self.create else "update"
+        return f"{verb} deployment {self.deployment}" + (" at 0% traffic" if self.create else "")
+
+
+@dataclass(frozen=True)
+class SmokeTest:
+    deployment: str
+
+    def describe(self) -> str:
+        return f"smoke-test deployment {self.deployment}"
+
+
+@dataclass(frozen=True)
+class SetTraffic:
+    """Move traffic, writing `record` in the same request: the record never says more than
+    the traffic does."""
+
+    traffic: Traffic
+    record: Record
+
+    def describe(self) -> str:
+        return f"set traffic: {', '.join(f'{n} {s}%' for n, s in self.traffic.items())}"
+
+
+@dataclass(frozen=True)
+class Watch:
+    """Wait between canary steps, testing the candidate every second."""
+
+    deployment: str
+    seconds: int
+
+    def describe(self) -> str:
+        return f"watch {self.deployment} for {self.seconds} s"
+
+
+@dataclass(frozen=True)
+class Retire:
+    deployment: str
+    why: str
+
+    def describe(self) -> str:
+        return f"delete deployment {self.deployment} ({self.why})"
+
+
+PlanStep = CreateEndpoint | Mark | BuildImage | Provision | SmokeTest | SetTraffic | Watch | Retire
+
+_KINDS: dict[type[Any], str] = {
+    CreateEndpoint: "create-endpoint",
+    Mark: "record",
+    BuildImage: "build-image",
+    Provision: "provision",
+    SmokeTest: "smoke-test",
+    SetTraffic: "set-traffic",
+    Watch: "watch",
+    Retire: "delete-deployment",
+}
+
+
+def kind(step: PlanStep) -> str:
+    if isinstance(step, Provision):
+        return "create-deployment" if step.create else "update-deployment"
+    return _KINDS[type(step)]
+
+
+def step_dict(step: PlanStep) -> dict[str, Any]:
+    data: dict[str, Any] = {"step": kind(step), "description": step.describe()}
+    deployment = getattr(step, "deployment", None)
+    if deployment:
+        data["deployment"] = deployment
+    if isinstance(step, SetTraffic):
+        data["traffic"] = dict(step.traffic)
+    if isinstance(step, Watch):
+        data["seconds"] = step.seconds
+    return data
+
+
+# --- what is wanted, and the plan ------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -80,12 +160,13 @@ class Desired:
     canary_steps: tuple[int, ...] = (10, 50, 100)
     step_wait_seconds: int = 60
     keep_previous: bool = False
+    keep_for: datetime.timedelta | None = None  # with keep_previous: then retired; None: kept
     smoke_test: bool = True
     image_pending: bool = False
 
     @property
     def settings_hash(self) -> str:
-        return settings_hash(self.settings)
+        return self.settings.settings_hash
 
 
 @dataclass(frozen=True)
@@ -93,28 +174,35 @@ class Plan:
     endpoint: str
     endpoint_exists: bool
     strategy: Strategy
-    previous: str | None  # the deployment serving before
+    previous: str | None  # the known-good deployment before
     target: str | None  # the deployment serving after
-    steps: tuple[Step, ...]
-    traffic_before: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    steps: tuple[PlanStep, ...]
+    traffic_before: Traffic = field(default_factory=lambda: MappingProxyType({}))
     left_alone: tuple[str, ...] = ()  # deployments not created by azureml-deploy
+    record: Record = field(default_factory=Record)  # the record as observed
+    notes: tuple[str, ...] = ()  # what the plan found, for the log (a resumed rollout, …)
+    basis: tuple[object, ...] = ()  # EndpointState.basis() of what it was made from
 
     @property
     def is_noop(self) -> bool:
         return not self.steps
 
     @property
+    def changes_azure(self) -> bool:
+        return any(not isinstance(step, BuildImage) for step in self.steps)
+
+    @property
     def traffic_after(self) -> dict[str, int]:
         traffic = dict(self.traffic_before)
         for step in self.steps:
-            if step.kind is StepKind.SET_TRAFFIC and step.traffic is not None:
+            if isinstance(step, SetTraffic):
                 traffic = dict(step.traffic)
-            if step.kind is StepKind.DELETE_DEPLOYMENT and step.deployment:
+            if isinstance(step, Retire):
                 traffic.pop(step.deployment, None)
         return traffic
 
-    def has(self, kind: StepKind) -> bool:
-        return any(step.kind is kind for step in self.steps)
+    def has(self, step_type: type[Any]) -> bool:
+        return any(isinstance(step, step_type) for step in self.steps)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -125,153 +213,401 @@ class Plan:
             "target_deployment": self.target,
             "traffic_before": dict(self.traffic_before),
             "traffic_after": self.traffic_after,
-            "steps": [step.as_dict() for step in self.steps],
+            "steps": [step_dict(step) for step in self.steps],
             "left_alone": list(self.left_alone),
         }
 
 
-def settings_hash(settings: DeploymentSettings) -> str:
-    """What identifies a deployment's settings, the image aside."""
-    data = {
-        item.name: getattr(settings, item.name) for item in fields(settings) if item.name != "image"
-    }
-    canonical = json.dumps(data, sort_keys=True, default=dict)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+# --- the planner -------------------------------------------------------------------------------
 
 
-def make_plan(desired: Desired, observed: EndpointState | None) -> Plan:
-    """The steps from `observed` to `desired`. Deployments the action did not create are left
-    alone: the plan neither updates nor deletes them, and refuses (PolicyError) while one of
-    them takes traffic, since moving traffic would change what it serves."""
-    traffic_before = dict(observed.traffic) if observed else {}
-    own, foreign = _split_by_owner(observed)
-    serving = {name: traffic_before[name] for name in foreign if traffic_before.get(name, 0) > 0}
-    if serving:
-        shares = ", ".join(f"{name} {share}%" for name, share in serving.items())
+@dataclass(frozen=True)
+class _Seen:
+    """The endpoint as the planner reads it."""
+
+    observed: EndpointState | None
+    own: tuple[str, ...]
+    foreign: tuple[str, ...]
+    known_good: str | None
+    candidate: str | None
+    record: Record
+
+    @property
+    def traffic(self) -> dict[str, int]:
+        return dict(self.observed.traffic) if self.observed else {}
+
+    def share(self, name: str | None) -> int:
+        return self.observed.share(name) if self.observed else 0
+
+
+def read(endpoint: str, observed: EndpointState | None) -> _Seen:
+    """Who is who on the endpoint: the action's deployments and everyone else's, the known-good
+    one and the unfinished candidate. PolicyError when someone else's deployment takes traffic,
+    or when traffic is split and no record says which deployment is known-good."""
+    if observed is None:
+        return _Seen(None, (), (), None, None, Record())
+    own = tuple(d.name for d in observed.deployments if d.ownership.managed)
+    foreign = tuple(d.name for d in observed.deployments if not d.ownership.managed)
+    serving_foreign = {n: observed.share(n) for n in foreign if observed.share(n) > 0}
+    if serving_foreign:
         raise PolicyError(
-            f"endpoint {desired.endpoint} sends traffic to deployments azureml-deploy did not "
-            f"create ({shares}); refusing to move traffic away from them",
+            f"endpoint {endpoint} sends traffic to deployments azureml-deploy did not create "
+            f"({traffic_text(serving_foreign)}); refusing to move traffic away from them",
             hint="set their traffic to 0% yourself (az ml online-endpoint update --traffic), or "
             "delete them, then run again; the action changes only its own deployments",
         )
-    live = _live(own, traffic_before)
-    if observed is not None and _already_deployed(desired, observed, live):
-        return Plan(
-            desired.endpoint, True, desired.strategy, live, live, (), traffic_before, foreign
-        )
+    record = observed.record
+    known_good = _known_good(endpoint, observed, own, record)
+    candidate = record.candidate if record.candidate in own else None
+    if candidate == known_good:
+        candidate = None
+    if candidate is None:
+        # Traffic on one of the action's deployments that the record does not name: a rollout
+        # whose record was cleared first (abort killed half-way). It is the candidate.
+        candidate = next((n for n in own if n != known_good and observed.share(n) > 0), None)
+    return _Seen(observed, own, foreign, known_good, candidate, record)
 
-    steps: list[Step] = []
-    if observed is None:
-        steps.append(Step(StepKind.CREATE_ENDPOINT))
-    if desired.image_pending:
-        steps.append(Step(StepKind.BUILD_IMAGE))
-    if desired.strategy is Strategy.REPLACE:
-        target = live or (sorted(own)[0] if own else _free_name(foreign, avoid=None))
-        steps += _replace(desired, target, set(own), traffic_before)
-    else:
-        target = _free_name(foreign, avoid=live)
-        steps += _side_by_side(desired, target, live, set(own), traffic_before)
-    return Plan(
-        desired.endpoint,
-        observed is not None,
-        desired.strategy,
-        live,
-        target,
-        tuple(steps),
-        traffic_before,
-        foreign,
+
+def _known_good(
+    endpoint: str, observed: EndpointState, own: tuple[str, ...], record: Record
+) -> str | None:
+    named = observed.deployment(record.known_good) if record.known_good in own else None
+    if named is not None and (
+        record.known_good_image is None or named.image == record.known_good_image
+    ):
+        return named.name
+    # No record (a first deploy, an earlier version of the action), or its known-good is gone
+    # or was changed behind its back: only a deployment alone at 100 % can be trusted.
+    serving = {name: observed.share(name) for name in own if observed.share(name) > 0}
+    if not serving:
+        return None
+    if len(serving) == 1 and next(iter(serving.values())) == 100:
+        return next(iter(serving))
+    raise PolicyError(
+        f"traffic on endpoint {endpoint} is split ({traffic_text(serving)}) and no rollout "
+        "record says which deployment is known-good",
+        hint="send 100% to the deployment you trust (az ml online-endpoint update --traffic "
+        "NAME=100), then run again; or run `azureml-deploy abort` after a rollout of this action",
     )
 
 
-def _split_by_owner(observed: EndpointState | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(the action's deployments, everyone else's), by their tags."""
-    if observed is None:
-        return (), ()
-    own = tuple(d.name for d in observed.deployments if d.ownership.managed)
-    foreign = tuple(d.name for d in observed.deployments if not d.ownership.managed)
-    return own, foreign
+Planner = Callable[["Desired", EndpointState | None], "Plan"]
 
 
-def _live(own: tuple[str, ...], traffic: Mapping[str, int]) -> str | None:
-    """The action's deployment with the most traffic (None when none of them has any)."""
-    serving = [(traffic.get(name, 0), name) for name in own if traffic.get(name, 0) > 0]
-    return max(serving)[1] if serving else None
+def make_plan(
+    desired: Desired, observed: EndpointState | None, now: datetime.datetime | None = None
+) -> Plan:
+    """The steps from `observed` to `desired`."""
+    now = now or datetime.datetime.now(datetime.UTC)
+    seen = read(desired.endpoint, observed)
+    if desired.strategy is Strategy.REPLACE:
+        return _replace(desired, seen, now)
+    return _side_by_side(desired, seen, now)
 
 
-def _free_name(foreign: tuple[str, ...], avoid: str | None) -> str:
-    """The first of blue, green, blue-2, … that is neither someone else's nor `avoid`."""
+def _plan(desired: Desired, seen: _Seen, target: str | None, steps: list[PlanStep]) -> Plan:
+    return Plan(
+        endpoint=desired.endpoint,
+        endpoint_exists=seen.observed is not None,
+        strategy=desired.strategy,
+        previous=seen.known_good,
+        target=target,
+        steps=tuple(steps),
+        traffic_before=MappingProxyType(seen.traffic),
+        left_alone=seen.foreign,
+        record=seen.record,
+        notes=tuple(_notes(seen)),
+        basis=seen.observed.basis() if seen.observed is not None else (),
+    )
+
+
+def _notes(seen: _Seen) -> list[str]:
+    notes = []
+    if seen.candidate is not None:
+        share = seen.share(seen.candidate)
+        notes.append(
+            f"an earlier rollout of {seen.candidate} did not finish ({share}% of traffic); "
+            f"{seen.known_good or 'nothing'} is the known-good deployment"
+        )
+    return notes
+
+
+def _runs_desired(desired: Desired, seen: _Seen, name: str | None) -> bool:
+    if desired.image_pending or seen.observed is None:
+        return False
+    deployment = seen.observed.deployment(name)
+    return deployment is not None and deployment.runs(desired.settings)
+
+
+def _start(desired: Desired, seen: _Seen, record: Record) -> list[PlanStep]:
+    """The first steps of every plan that changes something: the endpoint created, or the
+    rollout recorded on it, with the run's lease (the first change a run makes); then the
+    image."""
+    steps: list[PlanStep] = [CreateEndpoint(record) if seen.observed is None else Mark(record)]
+    if desired.image_pending:
+        steps.append(BuildImage())
+    return steps
+
+
+def _final_record(
+    desired: Desired, seen: _Seen, target: str, now: datetime.datetime
+) -> tuple[Record, str | None]:
+    """The record once `target` serves 100 %, and the deployment kept for rollback."""
+    kept = None
+    if desired.keep_previous and seen.known_good not in (None, target):
+        kept = seen.known_good
+    record = Record(
+        known_good=target,
+        known_good_image=desired.settings.image or None,
+        known_good_settings=desired.settings_hash,
+        kept=kept,
+        kept_until=now + desired.keep_for if kept and desired.keep_for else None,
+    )
+    return record, kept
+
+
+def _retire_idle(
+    seen: _Seen, keep: set[str], now: datetime.datetime, why: str = "idle"
+) -> list[PlanStep]:
+    """Every deployment of the action's that will take no traffic and is not kept: retired."""
+    steps: list[PlanStep] = []
+    for name in seen.own:
+        if name in keep:
+            continue
+        if name == seen.record.kept and seen.record.kept_expired(now):
+            steps.append(Retire(name, "kept for rollback until " + _when(seen.record)))
+        elif name == seen.known_good:
+            steps.append(Retire(name, "the previous deployment"))
+        else:
+            steps.append(Retire(name, why))
+    return steps
+
+
+def _when(record: Record) -> str:
+    return record.kept_until.strftime("%Y-%m-%d %H:%M UTC") if record.kept_until else "replaced"
+
+
+def _kept_still(seen: _Seen, now: datetime.datetime) -> set[str]:
+    record = seen.record
+    if record.kept in seen.own and not record.kept_expired(now):
+        return {record.kept} if record.kept else set()
+    return set()
+
+
+def _side_by_side(desired: Desired, seen: _Seen, now: datetime.datetime) -> Plan:
+    """Blue-green and canary: the candidate beside the known-good one, tested at 0 %."""
+    known_good = seen.known_good
+    if (
+        known_good is not None
+        and seen.candidate is None
+        and seen.share(known_good) == 100
+        and _runs_desired(desired, seen, known_good)
+    ):
+        # Up to date: only what is idle goes (a candidate left over, an expired kept one).
+        return _tidy(desired, seen, known_good, {known_good} | _kept_still(seen, now), now)
+
+    candidate = seen.candidate
+    resume = candidate is not None and _runs_desired(desired, seen, candidate)
+    target = candidate or _free_name(seen)
+    steps = _start(desired, seen, _rolling(seen, target, Step.PROVISIONING))
+    if candidate is not None and seen.share(candidate) > 0 and not resume:
+        # An unfinished rollout of something else: the known-good deployment takes all traffic
+        # back first, so that the old candidate is changed at 0 %.
+        steps.append(
+            SetTraffic(_all_to(known_good, seen), _rolling(seen, target, Step.PROVISIONING))
+        )
+    if not resume:
+        steps.append(Provision(target, create=target not in seen.own))
+    if desired.smoke_test:
+        steps.append(SmokeTest(target))
+    final, kept = _final_record(desired, seen, target, now)
+    start = seen.share(target) if resume else 0
+    shares = [100]
+    if desired.strategy is Strategy.CANARY and known_good is not None:
+        shares = [share for share in desired.canary_steps if share > start] or [100]
+    for share in shares:
+        if share < 100 and known_good is not None:
+            record = _rolling(seen, target, Step.SHIFTING)
+            steps.append(SetTraffic(_split(target, share, known_good, seen), record))
+            steps.append(Watch(target, desired.step_wait_seconds))
+        else:
+            steps.append(SetTraffic(_all_to(target, seen), final))
+    keep = {target} | ({kept} if kept else set()) | (_kept_still(seen, now) - {known_good})
+    steps += _retire_idle(seen, keep, now)
+    return _plan(desired, seen, target, steps)
+
+
+def _tidy(
+    desired: Desired, seen: _Seen, target: str, keep: set[str], now: datetime.datetime
+) -> Plan:
+    """Nothing to roll out: retire what of the action's is idle, or do nothing at all."""
+    retire = _retire_idle(seen, keep, now)
+    steps: list[PlanStep] = [Mark(seen.record), *retire] if retire else []
+    return _plan(desired, seen, target, steps)
+
+
+def _rolling(seen: _Seen, candidate: str, step: Step) -> Record:
+    """The record while `candidate` is being rolled out."""
+    return replace(seen.record, candidate=candidate, step=step, holder=None, lease_until=None)
+
+
+def _replace(desired: Desired, seen: _Seen, now: datetime.datetime) -> Plan:
+    """Previews: their single deployment updated in place."""
+    known_good = seen.known_good
+    target = known_good or seen.candidate or (sorted(seen.own)[0] if seen.own else _free_name(seen))
+    if (
+        known_good is not None
+        and seen.candidate is None
+        and seen.share(known_good) == 100
+        and _runs_desired(desired, seen, known_good)
+    ):
+        return _tidy(desired, seen, target, {target}, now)
+    steps = _start(desired, seen, _rolling(seen, target, Step.PROVISIONING))
+    steps.append(Provision(target, create=target not in seen.own))
+    if desired.smoke_test:
+        steps.append(SmokeTest(target))
+    final, _ = _final_record(replace(desired, keep_previous=False), seen, target, now)
+    steps.append(SetTraffic(_all_to(target, seen), final))
+    steps += _retire_idle(seen, {target}, now)
+    return _plan(desired, seen, target, steps)
+
+
+def _free_name(seen: _Seen) -> str:
+    """The first of blue, green, blue-2, … that is neither someone else's nor the known-good
+    one (an idle one of the action's, e.g. the one kept for rollback, is updated in place)."""
+    taken = set(seen.foreign) | {seen.known_good}
     for name in DEPLOYMENT_NAMES:
-        if name not in foreign and name != avoid:
+        if name not in taken:
             return name
     raise PolicyError(
-        "every deployment name azureml-deploy uses is taken by deployments it did not create",
-        hint="delete some of them; the action never changes deployments it did not create",
+        "every deployment name azureml-deploy uses is taken",
+        hint="delete deployments you no longer need; the action never changes deployments it "
+        "did not create",
     )
 
 
-def _provision(target: str, existing: set[str]) -> Step:
-    kind = StepKind.UPDATE_DEPLOYMENT if target in existing else StepKind.CREATE_DEPLOYMENT
-    return Step(kind, target)
-
-
-def _replace(
-    desired: Desired, target: str, existing: set[str], before: Mapping[str, int]
-) -> list[Step]:
-    """Update the single deployment in place (previews)."""
-    steps = [_provision(target, existing)]
-    if desired.smoke_test:
-        steps.append(Step(StepKind.SMOKE_TEST, target))
-    if before.get(target) != 100:
-        steps.append(Step(StepKind.SET_TRAFFIC, traffic=_all_to(target, before)))
-    return steps
-
-
-def _side_by_side(
-    desired: Desired,
-    target: str,
-    live: str | None,
-    existing: set[str],
-    before: Mapping[str, int],
-) -> list[Step]:
-    """Blue-green and canary: the new deployment beside the live one, tested at 0 %."""
-    steps = [_provision(target, existing)]
-    if desired.smoke_test:
-        steps.append(Step(StepKind.SMOKE_TEST, target))
-    if desired.strategy is Strategy.CANARY and live is not None:
-        for share in desired.canary_steps:
-            steps.append(Step(StepKind.SET_TRAFFIC, traffic=_split(target, share, live, before)))
-            if share < 100:
-                steps.append(Step(StepKind.WAIT, seconds=desired.step_wait_seconds))
-                if desired.smoke_test:
-                    steps.append(Step(StepKind.SMOKE_TEST, target))
-    else:
-        steps.append(Step(StepKind.SET_TRAFFIC, traffic=_all_to(target, before)))
-    keep = desired.strategy is Strategy.BLUE_GREEN and desired.keep_previous
-    if live is not None and not keep:
-        steps.append(Step(StepKind.DELETE_DEPLOYMENT, live))
-    return steps
-
-
-def _already_deployed(desired: Desired, observed: EndpointState, live: str | None) -> bool:
-    if desired.image_pending or live is None or observed.traffic.get(live) != 100:
-        return False
-    deployment = observed.deployment(live)
-    return (
-        deployment is not None
-        and deployment.provisioning_state == "Succeeded"
-        and deployment.image == desired.settings.image
-        and deployment.settings_hash == desired.settings_hash
-    )
-
-
-def _all_to(target: str, before: Mapping[str, int]) -> dict[str, int]:
-    traffic = {name: 0 for name in before}
-    traffic[target] = 100
+def _all_to(target: str | None, seen: _Seen) -> dict[str, int]:
+    traffic = {name: 0 for name in seen.traffic}
+    if target is not None:
+        traffic[target] = 100
     return traffic
 
 
-def _split(target: str, share: int, live: str, before: Mapping[str, int]) -> dict[str, int]:
-    traffic = {name: 0 for name in before}
-    traffic[live] = 100 - share
+def _split(target: str, share: int, known_good: str, seen: _Seen) -> dict[str, int]:
+    traffic = {name: 0 for name in seen.traffic}
+    traffic[known_good] = 100 - share
     traffic[target] = share
     return traffic
+
+
+# --- after the job: rollback, promote, abort ---------------------------------------------------
+
+
+class NothingToDo(PolicyError):
+    """The command has nothing to act on (no kept deployment, no rollout in progress)."""
+
+
+def plan_rollback(desired: Desired, observed: EndpointState | None) -> Plan:
+    """All traffic back to the deployment kept by keep_previous, at once: no build, the smoke
+    test first. The deployment it replaces becomes the kept one (a second rollback undoes the
+    first); an unfinished candidate is retired."""
+    seen = _existing(desired, observed, "rollback")
+    kept = seen.record.kept if seen.record.kept in seen.own else None
+    deployment = seen.observed.deployment(kept) if seen.observed and kept else None
+    if kept is None or deployment is None or not deployment.healthy:
+        raise NothingToDo(
+            f"endpoint {desired.endpoint} has no deployment kept for rollback",
+            hint="keep the previous deployment after each rollout with rollout.keep_previous: "
+            "true (or a duration such as 24h); to stop a rollout in progress, run abort",
+        )
+    record = Record(
+        known_good=kept,
+        known_good_image=deployment.image,
+        known_good_settings=deployment.settings_hash,
+        kept=seen.known_good,
+        kept_until=seen.record.kept_until,
+    )
+    steps: list[PlanStep] = [Mark(seen.record)]
+    if desired.smoke_test:
+        steps.append(SmokeTest(kept))
+    steps.append(SetTraffic(_all_to(kept, seen), record))
+    keep = {kept} | ({seen.known_good} if seen.known_good else set())
+    steps += _retire_idle(seen, keep, datetime.datetime.now(datetime.UTC), "unfinished candidate")
+    return _plan(desired, seen, kept, steps)
+
+
+def plan_promote(desired: Desired, observed: EndpointState | None) -> Plan:
+    """Continue a rollout left at a step (its run was lost, or stopped): the smoke test again,
+    then the remaining canary steps with their watches, then 100 %."""
+    seen = _existing(desired, observed, "promote")
+    candidate = seen.candidate
+    deployment = seen.observed.deployment(candidate) if seen.observed and candidate else None
+    if candidate is None or deployment is None or not deployment.healthy:
+        raise NothingToDo(
+            f"endpoint {desired.endpoint} has no rollout to promote (no unfinished candidate)",
+            hint="promote continues a canary a run left at a step; to roll out a new version, "
+            "run deploy",
+        )
+    as_deployed = replace(
+        desired,
+        settings=replace(desired.settings, image=deployment.image or ""),
+        image_pending=False,
+    )
+    now = datetime.datetime.now(datetime.UTC)
+    final, kept = _final_record(as_deployed, seen, candidate, now)
+    final = replace(
+        final, known_good_image=deployment.image, known_good_settings=deployment.settings_hash
+    )
+    steps: list[PlanStep] = [Mark(seen.record)]
+    if desired.smoke_test:
+        steps.append(SmokeTest(candidate))
+    start = seen.share(candidate)
+    shares = [100]
+    if desired.strategy is Strategy.CANARY and seen.known_good is not None:
+        shares = [share for share in desired.canary_steps if share > start] or [100]
+    for share in shares:
+        if share < 100 and seen.known_good is not None:
+            steps.append(
+                SetTraffic(
+                    _split(candidate, share, seen.known_good, seen),
+                    _rolling(seen, candidate, Step.SHIFTING),
+                )
+            )
+            steps.append(Watch(candidate, desired.step_wait_seconds))
+        else:
+            steps.append(SetTraffic(_all_to(candidate, seen), final))
+    keep = {candidate} | ({kept} if kept else set()) | (_kept_still(seen, now) - {seen.known_good})
+    steps += _retire_idle(seen, keep, now)
+    return _plan(desired, seen, candidate, steps)
+
+
+def plan_abort(desired: Desired, observed: EndpointState | None) -> Plan:
+    """Stop a rollout: all traffic to the known-good deployment, the candidate retired. No
+    rollout in progress: nothing to do."""
+    seen = _existing(desired, observed, "abort")
+    if seen.candidate is None:
+        return _plan(desired, seen, seen.known_good, [])
+    if seen.known_good is None:
+        raise NothingToDo(
+            f"endpoint {desired.endpoint} has no known-good deployment to go back to",
+            hint="its first rollout never finished; deploy again, or delete the endpoint",
+        )
+    record = replace(seen.record, candidate=None, step=None, holder=None, lease_until=None)
+    if seen.share(seen.candidate) > 0:
+        steps: list[PlanStep] = [
+            Mark(seen.record),
+            SetTraffic(_all_to(seen.known_good, seen), record),
+        ]
+    else:
+        steps = [Mark(record)]
+    steps.append(Retire(seen.candidate, "the aborted candidate"))
+    return _plan(desired, seen, seen.known_good, steps)
+
+
+def _existing(desired: Desired, observed: EndpointState | None, command: str) -> _Seen:
+    if observed is None:
+        raise NothingToDo(
+            f"endpoint {desired.endpoint} does not exist: nothing to {command}",
+            hint="check endpoint.name and --environment",
+        )
+    return read(desired.endpoint, observed)

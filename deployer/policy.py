@@ -14,8 +14,8 @@ mutating call.
 
 from __future__ import annotations
 
-from deployer.azure import EndpointState
 from deployer.errors import PolicyError
+from deployer.state import EndpointState
 from deployer.tags import MANAGED_BY, Owner, Ownership, Tag
 
 

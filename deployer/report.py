@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deployer import markdown as md
-from deployer.azure import EndpointState, Keys
 from deployer.github import Runner, dump_json
 from deployer.plan import Plan
-from deployer.rollout import Phases
 from deployer.smoke import SmokeResult
+from deployer.state import EndpointState, Keys, traffic_text
+from deployer.timing import Phases
 
 OUTPUT_NAMES = (
     "endpoint-name",
@@ -63,11 +63,6 @@ def publish(runner: Runner, outputs: Mapping[str, str], output_json: Path | None
     runner.set_outputs(outputs)
     if output_json is not None:
         output_json.write_text(json.dumps(dict(outputs), indent=2) + "\n", "utf-8")
-
-
-def traffic_text(traffic: Mapping[str, int]) -> str:
-    serving = {name: share for name, share in traffic.items() if share}
-    return ", ".join(f"{name} {share}%" for name, share in serving.items()) or "none"
 
 
 def timing_text(phases: Phases) -> str:

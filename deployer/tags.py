@@ -1,9 +1,15 @@
-"""What the action owns, as tags on Azure resources: read and written here, and only here.
+"""What the action owns, and where its rollouts stand, as tags on Azure resources: read and
+written here, and only here.
 
 Every endpoint and deployment the action creates carries who made it (`managed-by`), for which
 repository and environment, for which pull request (previews), when, and from which commit.
 `delete`, `cleanup`, the pull-request rules and the rollout decide what they may touch from
 these tags alone; nothing else in the action spells a tag name.
+
+The endpoint also carries the rollout record (`Record`): the known-good deployment, the
+candidate being rolled out and the step it reached, the deployment kept for `rollback`, and the
+lease of the run changing the endpoint. A run killed at any point leaves the record saying
+where it stopped, and the next run starts from it.
 """
 
 from __future__ import annotations
@@ -27,9 +33,30 @@ class Tag(StrEnum):
     GIT_SHA = "git-sha"
     IMAGE = "azureml-deploy.image"  # deployments: the image by digest
     SETTINGS = "azureml-deploy.settings"  # deployments: the hash of their settings
+    # The rollout record, on the endpoint:
+    KNOWN_GOOD = "azureml-deploy.known-good"  # last to serve 100 % after a passed smoke test
+    KNOWN_GOOD_IMAGE = "azureml-deploy.known-good-image"
+    KNOWN_GOOD_SETTINGS = "azureml-deploy.known-good-settings"
+    CANDIDATE = "azureml-deploy.candidate"  # being rolled out
+    STEP = "azureml-deploy.step"  # how far the candidate got
+    KEPT = "azureml-deploy.kept"  # the previous known-good, kept for rollback
+    KEPT_UNTIL = "azureml-deploy.kept-until"
+    LEASE_HOLDER = "azureml-deploy.lease-holder"  # the run changing the endpoint
+    LEASE_UNTIL = "azureml-deploy.lease-until"
 
 
 RESERVED = frozenset(Tag)
+RECORD_TAGS = (
+    Tag.KNOWN_GOOD,
+    Tag.KNOWN_GOOD_IMAGE,
+    Tag.KNOWN_GOOD_SETTINGS,
+    Tag.CANDIDATE,
+    Tag.STEP,
+    Tag.KEPT,
+    Tag.KEPT_UNTIL,
+    Tag.LEASE_HOLDER,
+    Tag.LEASE_UNTIL,
+)
 
 
 def utc_timestamp(moment: datetime.datetime | None = None) -> str:
@@ -138,3 +165,115 @@ def _timestamp(value: str | None) -> datetime.datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=datetime.UTC)
+
+
+class Step(StrEnum):
+    """How far the candidate got (the record's `step`)."""
+
+    PROVISIONING = "provisioning"  # being created or updated
+    TESTED = "smoke-tested"  # provisioned and passed the smoke test at 0 %
+    SHIFTING = "shifting"  # taking part of the traffic (the endpoint's traffic says how much)
+
+
+@dataclass(frozen=True)
+class Holder:
+    """The run holding the lease: a workflow run and its attempt, or one local process."""
+
+    run: str
+    attempt: str = ""
+
+    @classmethod
+    def parse(cls, text: str | None) -> Holder | None:
+        if not text:
+            return None
+        run, _, attempt = text.partition("#")
+        return cls(run, attempt)
+
+    def __str__(self) -> str:
+        return f"{self.run}#{self.attempt}" if self.attempt else self.run
+
+    def same_run(self, other: Holder) -> bool:
+        """Another attempt of the same workflow run (it may take over at once)."""
+        return self.run == other.run and bool(self.attempt) and bool(other.attempt)
+
+    def gone(self) -> bool:
+        """A local run (`local/<host>/<pid>/…`) of this machine whose process has ended: its
+        lease is over, whatever it says."""
+        import os
+        import socket
+
+        parts = self.run.split("/")
+        if len(parts) != 4 or parts[0] != "local" or parts[1] != socket.gethostname():
+            return False
+        try:
+            os.kill(int(parts[2]), 0)
+        except ProcessLookupError:
+            return True
+        except (ValueError, PermissionError):
+            return False
+        return False
+
+    def describe(self) -> str:
+        if self.attempt:
+            return f"workflow run {self.run}, attempt {self.attempt}"
+        return f"run {self.run}"
+
+
+@dataclass(frozen=True)
+class Record:
+    """The rollout record an endpoint carries (every field None: none yet)."""
+
+    known_good: str | None = None
+    known_good_image: str | None = None
+    known_good_settings: str | None = None
+    candidate: str | None = None
+    step: Step | None = None
+    kept: str | None = None
+    kept_until: datetime.datetime | None = None  # None with `kept`: kept until replaced
+    holder: Holder | None = None
+    lease_until: datetime.datetime | None = None
+
+    @classmethod
+    def of(cls, tags: Mapping[str, str]) -> Record:
+        step = tags.get(Tag.STEP)
+        return cls(
+            known_good=tags.get(Tag.KNOWN_GOOD) or None,
+            known_good_image=tags.get(Tag.KNOWN_GOOD_IMAGE) or None,
+            known_good_settings=tags.get(Tag.KNOWN_GOOD_SETTINGS) or None,
+            candidate=tags.get(Tag.CANDIDATE) or None,
+            step=Step(step) if step in tuple(Step) else None,
+            kept=tags.get(Tag.KEPT) or None,
+            kept_until=_timestamp(tags.get(Tag.KEPT_UNTIL)),
+            holder=Holder.parse(tags.get(Tag.LEASE_HOLDER)),
+            lease_until=_timestamp(tags.get(Tag.LEASE_UNTIL)),
+        )
+
+    def tags(self) -> dict[str, str]:
+        values: dict[Tag, str | None] = {
+            Tag.KNOWN_GOOD: self.known_good,
+            Tag.KNOWN_GOOD_IMAGE: self.known_good_image,
+            Tag.KNOWN_GOOD_SETTINGS: self.known_good_settings,
+            Tag.CANDIDATE: self.candidate,
+            Tag.STEP: str(self.step) if self.step else None,
+            Tag.KEPT: self.kept,
+            Tag.KEPT_UNTIL: utc_timestamp(self.kept_until) if self.kept_until else None,
+            Tag.LEASE_HOLDER: str(self.holder) if self.holder else None,
+            Tag.LEASE_UNTIL: utc_timestamp(self.lease_until) if self.lease_until else None,
+        }
+        return {str(name): value for name, value in values.items() if value}
+
+    def leased_to_other(self, holder: Holder, now: datetime.datetime) -> bool:
+        """Whether another run holds an unexpired lease (another attempt of the same workflow
+        run does not count: its earlier attempt is over)."""
+        if self.holder is None or self.lease_until is None or self.lease_until <= now:
+            return False
+        return self.holder != holder and not self.holder.same_run(holder) and not self.holder.gone()
+
+    def kept_expired(self, now: datetime.datetime) -> bool:
+        return self.kept is not None and self.kept_until is not None and self.kept_until <= now
+
+
+def with_record(tags: Mapping[str, str], record: Record) -> dict[str, str]:
+    """`tags` with the rollout record replaced by `record` (fields it leaves None removed)."""
+    kept = {name: value for name, value in tags.items() if name not in RECORD_TAGS}
+    return {**kept, **record.tags()}

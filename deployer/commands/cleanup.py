@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from deployer.azure import EndpointState, Operation
+from deployer.azure import Operation
 from deployer.commands.session import Options, cancellation, open_session
 from deployer.context import workspace_root
+from deployer.deadline import Deadline
 from deployer.errors import DeployerError, ExitCode, UsageError
 from deployer.github import Runner, dump_json
 from deployer.report import cleanup_markdown, publish
 from deployer.spec import validate_deploy_file
+from deployer.state import EndpointState
 from deployer.tags import Ownership, Tag
 
 CLEANUP_TIMEOUT_SECONDS = 30 * 60
@@ -114,11 +115,11 @@ def run_cleanup(options: Options, runner: Runner, environ: Mapping[str, str]) ->
         operations: list[Operation] = [
             session.azure.begin_delete_endpoint(item.name) for item in stale
         ]
-        deadline = time.monotonic() + CLEANUP_TIMEOUT_SECONDS
+        deadline = Deadline.after(CLEANUP_TIMEOUT_SECONDS, cancelled)
         failed = []
         for operation in operations:
             try:
-                operation.wait(deadline=deadline, cancelled=cancelled, progress=runner.info)
+                operation.wait(deadline, runner.info)
             except DeployerError as exc:
                 failed.append(f"{operation.description}: {exc.message}")
         if failed:

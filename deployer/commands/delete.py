@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 
-from deployer.azure import Cancelled
 from deployer.commands.session import Options, cancellation, open_session
-from deployer.errors import ExitCode
+from deployer.deadline import Deadline
+from deployer.errors import Cancelled, ExitCode
 from deployer.github import Runner
 from deployer.policy import check_may_delete
 from deployer.report import publish
@@ -29,11 +28,7 @@ def run_delete(options: Options, runner: Runner, environ: Mapping[str, str]) -> 
     runner.info(f"→ delete endpoint {name} (and its deployments)")
     operation = azure.begin_delete_endpoint(name)
     try:
-        operation.wait(
-            deadline=time.monotonic() + DELETE_TIMEOUT_SECONDS,
-            cancelled=cancelled,
-            progress=runner.info,
-        )
+        operation.wait(Deadline.after(DELETE_TIMEOUT_SECONDS, cancelled), runner.info)
     except Cancelled:
         runner.error(f"cancelled; Azure keeps deleting endpoint {name} in the background")
         raise

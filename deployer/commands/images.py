@@ -10,7 +10,7 @@ from deployer.commands.session import Session
 from deployer.context import uncommitted_changes
 from deployer.errors import DeployerError
 from deployer.image import AcrSession, BuildLabels, ImageBuilder, ImageError, ResolvedImage
-from deployer.rollout import Phases
+from deployer.timing import Phases
 
 
 @dataclass(frozen=True)

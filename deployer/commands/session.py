@@ -41,6 +41,7 @@ class Options:
     build_network: str | None = None
     summary: bool = True
     dry_run: bool = False
+    wait: bool = True  # for another run holding the endpoint's lease; False: fail at once
 
 
 @dataclass

@@ -5,6 +5,7 @@ Defaults here are the schema's `default` values (a test keeps the two identical)
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -112,6 +113,7 @@ class RolloutSpec:
     step_wait_seconds: int = 60
     timeout_minutes: int = 30
     keep_previous: bool = False
+    keep_for: datetime.timedelta | None = None  # with keep_previous: retired after this long
 
 
 @dataclass(frozen=True)
@@ -209,7 +211,8 @@ def build_spec(
             canary_steps=tuple(int(step) for step in rollout.get("canary_steps", (10, 50, 100))),
             step_wait_seconds=int(rollout.get("step_wait_seconds", 60)),
             timeout_minutes=int(rollout.get("timeout_minutes", 30)),
-            keep_previous=bool(rollout.get("keep_previous", False)),
+            keep_previous=rollout.get("keep_previous", False) is not False,
+            keep_for=_duration(rollout.get("keep_previous")),
         ),
         smoke_test=None
         if smoke is None
@@ -225,6 +228,16 @@ def build_spec(
         ttl_hours=ttl_hours,
         allow_pull_requests=data.get("allow_pull_requests"),
     )
+
+
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def _duration(value: object) -> datetime.timedelta | None:
+    """`24h` → 24 hours (the schema allows only whole m, h or d)."""
+    if not isinstance(value, str):
+        return None
+    return datetime.timedelta(**{_UNITS[value[-1]]: int(value[:-1])})
 
 
 def _ints(values: dict[str, Any] | None) -> dict[str, int]:

@@ -83,7 +83,7 @@ def _rollout(document: Document) -> Iterator[Finding]:
                 document.value_mark((*steps_path, last)),
             )
     keep_path: JsonPath = ("rollout", "keep_previous")
-    if rollout.get("keep_previous") is True and strategy != "blue-green":
+    if rollout.get("keep_previous") not in (None, False) and strategy != "blue-green":
         yield error(
             keep_path,
             f"only applies to strategy blue-green (the strategy is {strategy!r}{where})",

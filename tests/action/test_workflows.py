@@ -58,9 +58,11 @@ def test_pr_preview_updates_in_place_on_a_new_push(repo: Repo) -> None:
     assert again.result.exit_code == 0, again.result.text
     plan = json.loads(again.result.outputs["plan"])
     assert [step["step"] for step in plan["steps"]] == [
+        "record",
         "build-image",
         "update-deployment",
         "smoke-test",
+        "set-traffic",
     ]
     assert again.result.outputs["deployment-name"] == "blue"
     assert again.result.leaks == []

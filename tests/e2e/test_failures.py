@@ -69,7 +69,7 @@ def test_cancelling_a_canary_puts_traffic_back(app: App) -> None:
     app.commit("long canary")
     process = app.start("deploy", "--environment", "production")
     output: list[str] = []
-    wait_for(output, process, "→ watch for 120 s", timeout=120)
+    wait_for(output, process, "→ watch green for 120 s", timeout=120)
     assert app.endpoint("models")["properties"]["traffic"] == {"blue": 50, "green": 50}
     process.send_signal(signal.SIGTERM)
     stdout, rest = process.communicate(timeout=120)

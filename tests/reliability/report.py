@@ -436,7 +436,7 @@ GAPS = [
     "split has the same property.",
     "- **Cancelled while Azure creates the new deployment:** Azure refuses to delete a "
     "deployment that is still being created, so the cancelled run leaves it (with 0 % traffic, "
-    "named in the log with the command to delete it); the next run replaces it.",
+    "named in the log); the next run takes the rollout from there.",
     "- **An instance type the deployer does not know** is only a warning (Azure adds types "
     "faster than any list), so a misspelt one is refused by Azure after the image was built and "
     "pushed, with Azure's message.",

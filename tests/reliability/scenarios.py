@@ -134,7 +134,7 @@ def _with_midway(
     lines = []
     for line in process.stderr:
         lines.append(line)
-        if line.startswith("→ watch for"):
+        if line.startswith("→ watch "):
             midway(app)
             break
     stdout, rest = process.communicate(timeout=600)
@@ -340,7 +340,7 @@ def cancelled_mid_rollout(new_app: AppFactory) -> Outcome:
         process.returncode == 130
         and traffic_after_cancel == {"blue": 100}
         and "Traceback" not in log
-        and (not left_after_cancel or "the next run replaces it" in log)
+        and (not left_after_cancel or "the next run takes the rollout from there" in log)
         and rerun.returncode == 0
         and traffic == {"green": 100}
         and deployments == ["green"]

@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import MappingProxyType
 
 import pytest
 
-from deployer.azure import DeploymentSettings, DeploymentState, EndpointState
 from deployer.errors import PolicyError
-from deployer.plan import Desired, StepKind, make_plan, settings_hash
+from deployer.plan import Desired, PlanStep, Provision, Retire, SetTraffic, kind, make_plan
 from deployer.spec.model import Strategy
-from deployer.tags import Owner, deployment_tags
+from deployer.state import DeploymentState, EndpointState, ProvisioningState, settings_hash
+from deployer.tags import Owner, Record, deployment_tags
+from tests.unit.fakes import settings as make_settings
 
 OWNER = Owner(repository="octo-org/octo-repo", environment="production")
-
-SETTINGS = DeploymentSettings(
-    image="reg/app@sha256:" + "a" * 64,
-    instance_type="Standard_DS3_v2",
-    instance_count=1,
-    environment_variables=MappingProxyType({}),
-    liveness_route=(5001, "/health"),
-    readiness_route=(5001, "/ready"),
-    scoring_route=(5001, "/score"),
-    request_timeout_ms=5000,
-    max_concurrent_requests_per_instance=1,
-    max_queue_wait_ms=500,
-    liveness_probe=(10, 10, 2, 1, 30),
-    readiness_probe=(10, 10, 2, 1, 30),
-    app_insights_enabled=False,
-    egress_public_network_access="enabled",
-)
+SETTINGS = make_settings("reg/app@sha256:" + "a" * 64)
 
 
 def desired(**changes: object) -> Desired:
@@ -44,7 +30,10 @@ def desired(**changes: object) -> Desired:
 
 
 def deployment(
-    name: str, image: str = SETTINGS.image, settings: str | None = None, state: str = "Succeeded"
+    name: str,
+    image: str = SETTINGS.image,
+    settings: str | None = None,
+    state: ProvisioningState = ProvisioningState.SUCCEEDED,
 ) -> DeploymentState:
     tags = deployment_tags(OWNER, image, settings or settings_hash(SETTINGS))
     return DeploymentState(name, state, "Standard_DS3_v2", 1, MappingProxyType(tags))
@@ -52,24 +41,30 @@ def deployment(
 
 def foreign(name: str) -> DeploymentState:
     """A deployment someone created by hand (in studio, with the CLI): no ownership tags."""
-    return DeploymentState(name, "Succeeded", "Standard_DS3_v2", 1, MappingProxyType({}))
+    return DeploymentState(name, ProvisioningState.SUCCEEDED, "Standard_DS3_v2", 1)
 
 
-def endpoint(traffic: dict[str, int], *deployments: DeploymentState) -> EndpointState:
+def endpoint(
+    traffic: dict[str, int], *deployments: DeploymentState, record: Record | None = None
+) -> EndpointState:
     return EndpointState(
         "ep",
-        "Succeeded",
+        ProvisioningState.SUCCEEDED,
         "key",
         "https://x/ep/score",
         None,
         MappingProxyType(traffic),
-        MappingProxyType({}),
+        MappingProxyType((record or Record()).tags()),
         deployments,
     )
 
 
 def kinds(plan: object) -> list[str]:
-    return [str(step.kind) for step in plan.steps]  # type: ignore[attr-defined]
+    return [kind(step) for step in plan.steps if kind(step) != "record"]  # type: ignore[attr-defined]
+
+
+def of(plan: object, step_type: type[PlanStep]) -> list[PlanStep]:  # type: ignore[valid-type]
+    return [step for step in plan.steps if isinstance(step, step_type)]  # type: ignore[attr-defined]
 
 
 def test_first_deploy_creates_endpoint_and_blue() -> None:
@@ -96,8 +91,13 @@ def test_same_image_and_settings_at_100_percent_is_a_noop() -> None:
     [
         endpoint({"blue": 100}, deployment("blue", image="reg/app@sha256:" + "b" * 64)),
         endpoint({"blue": 100}, deployment("blue", settings="different")),
-        endpoint({"blue": 100}, deployment("blue", state="Failed")),
-        endpoint({"blue": 50, "green": 50}, deployment("blue"), deployment("green")),
+        endpoint({"blue": 100}, deployment("blue", state=ProvisioningState.FAILED)),
+        endpoint(
+            {"blue": 50, "green": 50},
+            deployment("blue"),
+            deployment("green"),
+            record=Record(known_good="blue", candidate="green"),
+        ),
     ],
 )
 def test_anything_different_is_not_a_noop(observed: EndpointState) -> None:
@@ -110,12 +110,12 @@ def test_a_pending_image_is_never_a_noop() -> None:
 
 
 def test_blue_green_alternates_and_retires_the_old() -> None:
-    changed = desired(settings=SETTINGS.__class__(**{**SETTINGS.__dict__, "instance_count": 2}))
+    changed = desired(settings=replace(SETTINGS, instance_count=2))
     plan = make_plan(changed, endpoint({"blue": 100}, deployment("blue")))
     assert kinds(plan) == ["create-deployment", "smoke-test", "set-traffic", "delete-deployment"]
-    assert plan.steps[0].deployment == "green"
-    assert plan.steps[2].traffic == {"blue": 0, "green": 100}
-    assert plan.steps[3].deployment == "blue"
+    assert [step.deployment for step in of(plan, Provision)] == ["green"]  # type: ignore[attr-defined]
+    assert [dict(step.traffic) for step in of(plan, SetTraffic)] == [{"blue": 0, "green": 100}]  # type: ignore[attr-defined]
+    assert [step.deployment for step in of(plan, Retire)] == ["blue"]  # type: ignore[attr-defined]
     assert plan.previous == "blue" and plan.target == "green"
     back = make_plan(changed, endpoint({"green": 100}, deployment("green")))
     assert back.target == "blue"
@@ -125,15 +125,17 @@ def test_keep_previous_keeps_the_old_deployment_at_zero() -> None:
     plan = make_plan(
         desired(keep_previous=True, image_pending=True), endpoint({"blue": 100}, deployment("blue"))
     )
-    assert StepKind.DELETE_DEPLOYMENT not in [step.kind for step in plan.steps]
+    assert of(plan, Retire) == []
     assert plan.traffic_after == {"blue": 0, "green": 100}
+    final = of(plan, SetTraffic)[-1]
+    assert final.record.kept == "blue" and final.record.known_good == "green"  # type: ignore[attr-defined]
 
 
 def test_a_leftover_zero_percent_deployment_is_updated_not_recreated() -> None:
     observed = endpoint({"blue": 100, "green": 0}, deployment("blue"), deployment("green"))
     plan = make_plan(desired(image_pending=True), observed)
-    assert plan.steps[1].kind is StepKind.UPDATE_DEPLOYMENT
-    assert plan.steps[1].deployment == "green"
+    (provision,) = of(plan, Provision)
+    assert provision == Provision("green", create=False)
 
 
 def test_canary_steps_with_watches_and_smoke_tests() -> None:
@@ -151,15 +153,13 @@ def test_canary_steps_with_watches_and_smoke_tests() -> None:
         "create-deployment",
         "smoke-test",
         "set-traffic",
-        "wait",
-        "smoke-test",
+        "watch",
         "set-traffic",
-        "wait",
-        "smoke-test",
+        "watch",
         "set-traffic",
         "delete-deployment",
     ]
-    shares = [step.traffic for step in plan.steps if step.kind is StepKind.SET_TRAFFIC]
+    shares = [dict(step.traffic) for step in of(plan, SetTraffic)]  # type: ignore[attr-defined]
     assert shares == [
         {"blue": 90, "green": 10},
         {"blue": 50, "green": 50},
@@ -169,7 +169,7 @@ def test_canary_steps_with_watches_and_smoke_tests() -> None:
 
 def test_canary_on_a_first_deploy_is_all_at_once() -> None:
     plan = make_plan(desired(strategy=Strategy.CANARY), None)
-    shares = [step.traffic for step in plan.steps if step.kind is StepKind.SET_TRAFFIC]
+    shares = [dict(step.traffic) for step in of(plan, SetTraffic)]  # type: ignore[attr-defined]
     assert shares == [{"blue": 100}]
 
 
@@ -178,26 +178,33 @@ def test_replace_updates_in_place() -> None:
         desired(strategy=Strategy.REPLACE, image_pending=True),
         endpoint({"blue": 100}, deployment("blue")),
     )
-    assert kinds(plan) == ["build-image", "update-deployment", "smoke-test"]
+    assert kinds(plan) == ["build-image", "update-deployment", "smoke-test", "set-traffic"]
     assert plan.target == "blue"
 
 
 def test_without_a_smoke_test_there_is_no_smoke_step() -> None:
     plan = make_plan(desired(smoke_test=False), None)
-    assert StepKind.SMOKE_TEST not in [step.kind for step in plan.steps]
+    assert "smoke-test" not in kinds(plan)
 
 
 def test_the_plan_as_json() -> None:
     data = make_plan(desired(image_pending=True), None).as_dict()
     assert data["steps"][0] == {"step": "create-endpoint", "description": "create the endpoint"}
+    assert data["steps"][1] == {"step": "build-image", "description": "build and push the image"}
     assert data["traffic_after"] == {"blue": 100}
 
 
 def test_settings_hash_ignores_the_image() -> None:
-    other = SETTINGS.__class__(**{**SETTINGS.__dict__, "image": "reg/other@sha256:" + "c" * 64})
+    other = replace(SETTINGS, image="reg/other@sha256:" + "c" * 64)
     assert settings_hash(other) == settings_hash(SETTINGS)
-    more = SETTINGS.__class__(**{**SETTINGS.__dict__, "instance_count": 3})
+    more = replace(SETTINGS, instance_count=3)
     assert settings_hash(more) != settings_hash(SETTINGS)
+
+
+def test_the_settings_hash_is_the_one_earlier_versions_wrote() -> None:
+    """Routes and probes hash as lists, as when they were tuples: a deployment made by an
+    earlier version is still recognised as unchanged (no redeploy on upgrade)."""
+    assert settings_hash(SETTINGS) == "841d20a4a38af0e8"  # what 0.1 computed for these
 
 
 # --- deployments azureml-deploy did not create -------------------------------------------------
@@ -210,9 +217,9 @@ def test_a_deployment_made_by_hand_at_zero_percent_is_left_alone() -> None:
     plan = make_plan(desired(), observed)
     assert plan.left_alone == ("green",)
     assert plan.target not in ("blue", "green")
-    touched = {step.deployment for step in plan.steps if step.deployment}
+    touched = {getattr(step, "deployment", None) for step in plan.steps}
     assert "green" not in touched
-    assert all(step.traffic.get("green", 0) == 0 for step in plan.steps if step.traffic)
+    assert all(step.traffic.get("green", 0) == 0 for step in of(plan, SetTraffic))  # type: ignore[attr-defined]
     assert plan.as_dict()["left_alone"] == ["green"]
 
 
@@ -223,7 +230,7 @@ def test_a_deployment_made_by_hand_is_never_the_one_deleted() -> None:
         {"blue": 100, "manual": 0}, deployment("blue", image="old"), foreign("manual")
     )
     plan = make_plan(desired(), observed)
-    deleted = [step.deployment for step in plan.steps if step.kind is StepKind.DELETE_DEPLOYMENT]
+    deleted = [step.deployment for step in of(plan, Retire)]  # type: ignore[attr-defined]
     assert deleted == ["blue"]
 
 
@@ -239,4 +246,4 @@ def test_replace_never_updates_a_deployment_made_by_hand() -> None:
     observed = endpoint({"blue": 0}, foreign("blue"))
     plan = make_plan(desired(strategy=Strategy.REPLACE), observed)
     assert plan.target != "blue"
-    assert plan.steps[0].kind is StepKind.CREATE_DEPLOYMENT
+    assert of(plan, Provision)[0].create  # type: ignore[attr-defined]

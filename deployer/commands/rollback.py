@@ -1,0 +1,67 @@
+"""`rollback`, `promote` and `abort`: act on a rollout after its job, from the endpoint's
+rollout record, under its lease; nothing is built.
+
+- rollback: all traffic back to the deployment kept by `keep_previous`, after a smoke test.
+- promote: continue a canary a run left at a step, with the same checks.
+- abort: all traffic to the known-good deployment, the candidate retired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from deployer.commands.deploy import signed_in
+from deployer.commands.session import Options, cancellation, open_session
+from deployer.deadline import Deadline
+from deployer.errors import DeployerError, ExitCode
+from deployer.github import Runner
+from deployer.plan import Planner, plan_abort, plan_promote, plan_rollback
+from deployer.report import console_summary, failure_markdown, publish, summary_markdown
+from deployer.run import converge, desired_state, report
+from deployer.timing import Phases
+
+PLANNERS: dict[str, Planner] = {
+    "rollback": plan_rollback,
+    "promote": plan_promote,
+    "abort": plan_abort,
+}
+DONE = {"rollback": "rolled back", "promote": "promoted", "abort": "aborted"}
+
+
+def run_after(
+    command: str, options: Options, runner: Runner, environ: Mapping[str, str]
+) -> ExitCode:
+    phases = Phases()
+    session = open_session(options, runner, environ)
+    runner.info(f"endpoint {session.endpoint_name} ({session.environment_name} environment)")
+    signed_in(session, phases)
+    deadline = Deadline.after(session.spec.rollout.timeout_minutes * 60, cancellation())
+    try:
+        converged = converge(
+            session,
+            PLANNERS[command],
+            lambda: desired_state(session, "", image_pending=False),
+            phases,
+            deadline,
+            wait=options.wait,
+        )
+        nothing = converged.outcome is None
+        if nothing:
+            runner.info(
+                f"no rollout in progress on endpoint {session.endpoint_name}: nothing to {command}"
+            )
+        serving = session.azure.endpoint(session.endpoint_name)
+        deployment = serving.deployment(converged.plan.target) if serving else None
+        image = deployment.image if deployment else None
+        result = report(session, converged, image or "", "unchanged" if nothing else DONE[command])
+    except DeployerError as failure:
+        if options.summary:
+            runner.add_summary(
+                failure_markdown(session.endpoint_name, failure.message, failure.hint)
+            )
+        raise
+    publish(runner, result.outputs(), options.output_json)
+    if options.summary:
+        runner.add_summary(summary_markdown(result, phases, session.spec.environment))
+    runner.info(console_summary(result, phases))
+    return ExitCode.OK

@@ -1,0 +1,484 @@
+"""The one executor: it runs every step of a plan, against the narrow `Platform` it needs
+(implemented by deployer/azure.py over azure-ai-ml, and by an in-memory fake in the unit
+tests), holding the endpoint's lease while it works and putting things right when a step
+fails or the workflow is cancelled.
+
+Production is never put at risk: the candidate gets traffic only after it is provisioned and
+has passed the smoke test; on any failure all traffic goes back to the known-good deployment
+before anything else, and only what this run created or updated is removed — never the
+known-good deployment. Every change of traffic carries the rollout record in the same request,
+so a run killed at any point leaves a record the next run can trust.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from deployer.deadline import Deadline
+from deployer.errors import AzureError, Cancelled, DeployerError
+from deployer.github import Runner
+from deployer.plan import (
+    BuildImage,
+    CreateEndpoint,
+    Mark,
+    Plan,
+    PlanStep,
+    Provision,
+    Retire,
+    SetTraffic,
+    SmokeTest,
+    Watch,
+)
+from deployer.smoke import SmokeResult
+from deployer.spec.model import Strategy
+from deployer.state import DeploymentSettings, EndpointState, traffic_text
+from deployer.tags import Holder, Record, with_record
+from deployer.timing import Phases
+
+LEASE = datetime.timedelta(minutes=5)  # renewed with every write; a lost run blocks no longer
+LOG_LINES = 100
+WATCH_CHECK_SECONDS = 1.0
+RESTORE_GRACE_SECONDS = 60.0
+
+
+class Waitable(Protocol):
+    description: str
+
+    def wait(self, deadline: Deadline, progress: Callable[[str], None]) -> None: ...
+
+
+class Platform(Protocol):
+    """What the executor needs of Azure ML."""
+
+    def endpoint(self, name: str) -> EndpointState | None: ...
+
+    def begin_create_endpoint(
+        self, name: str, auth_mode: str, description: str | None, tags: Mapping[str, str]
+    ) -> Waitable: ...
+
+    def begin_update_endpoint(
+        self, name: str, tags: Mapping[str, str], traffic: Mapping[str, int] | None
+    ) -> Waitable: ...
+
+    def begin_deployment(
+        self, endpoint: str, name: str, settings: DeploymentSettings, tags: Mapping[str, str]
+    ) -> Waitable: ...
+
+    def begin_delete_deployment(self, endpoint: str, name: str) -> Waitable: ...
+
+    def logs(self, endpoint: str, deployment: str, container: str, lines: int) -> str: ...
+
+
+class StepFailed(DeployerError):
+    """A step failed; the message says what state the endpoint was left in."""
+
+
+class RolloutFailed(StepFailed):
+    """The rollout stopped and was undone (the message says how far)."""
+
+
+class LeaseHeld(DeployerError):
+    """Another run holds the endpoint's lease (or changed the endpoint since it was planned)."""
+
+    def __init__(self, message: str, holder: Holder | None, until: datetime.datetime | None):
+        super().__init__(message)
+        self.holder = holder
+        self.until = until
+
+
+class LeaseLost(StepFailed):
+    """Another run took the lease over (this one was too slow to renew it)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """What this run deploys, and as whom."""
+
+    endpoint: str
+    auth_mode: str
+    description: str | None
+    endpoint_tags: Mapping[str, str]  # for a new endpoint: the owner's and the deploy file's
+    settings: DeploymentSettings  # its image is "" until BuildImage
+    deployment_tags: Callable[[str, str], dict[str, str]]  # (image, settings hash) → tags
+    holder: Holder
+    smoke: Callable[[str, Deadline, bool], SmokeResult] | None  # (deployment, deadline, once)
+    build: Callable[[], str] | None = None  # builds and pushes; the image by digest
+
+
+@dataclass
+class Outcome:
+    """What the executor did: the truth used to report it, and to undo it."""
+
+    image: str = ""
+    traffic: dict[str, int] = field(default_factory=dict)
+    created: set[str] = field(default_factory=set)
+    updated: set[str] = field(default_factory=set)
+    smoke: SmokeResult | None = None
+    leased: bool = False
+    released: bool = False
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+class Executor:
+    def __init__(
+        self,
+        platform: Platform,
+        runner: Runner,
+        job: Job,
+        deadline: Deadline,
+        phases: Phases,
+        *,
+        now: Callable[[], datetime.datetime] = _utcnow,
+    ) -> None:
+        self.platform = platform
+        self.runner = runner
+        self.job = job
+        self.deadline = deadline
+        self.phases = phases
+        self.now = now
+        self.plan: Plan | None = None
+        self.outcome = Outcome()
+        self._creating: Waitable | None = None
+        self._index = 0
+        self._lease_expires: datetime.datetime | None = None
+
+    # --- running a plan ------------------------------------------------------------------------
+
+    def run(self, plan: Plan) -> Outcome:
+        self.plan = plan
+        self.outcome = Outcome(image=self.job.settings.image, traffic=dict(plan.traffic_before))
+        for index, step in enumerate(plan.steps):
+            if not isinstance(step, BuildImage):
+                self._endpoint_ready()
+            self.runner.info(f"→ {step.describe()}")
+            self._index = index
+            try:
+                self._run(step, plan.steps[index + 1 :])
+            except Cancelled:
+                self._after_cancel()
+                raise
+            except (LeaseHeld, LeaseLost):
+                raise  # nothing was changed yet, or another run has taken over
+            except DeployerError as failure:
+                if isinstance(step, Retire):
+                    # What serves is right; a deployment that will not go is a warning (and
+                    # the next run retires it).
+                    self.runner.warning(f"could not delete deployment {step.deployment}: {failure}")
+                    continue
+                if self._busy(step, failure):
+                    # Another operation on the endpoint (another run creating it, say): wait
+                    # for it and plan again.
+                    raise LeaseHeld(failure.message, None, None) from None
+                raise self._after_failure(step, failure) from None
+        self._endpoint_ready()
+        if self.outcome.leased and not self.outcome.released:
+            self._write(self._current_record(), None, release=True)
+        return self.outcome
+
+    def _busy(self, step: PlanStep, failure: DeployerError) -> bool:
+        """A conflict before this run changed anything, because the endpoint is busy or was
+        created meanwhile (not, say, because its name is taken in another workspace)."""
+        if self.outcome.leased or not isinstance(failure, AzureError) or failure.status != 409:
+            return False
+        return not isinstance(step, CreateEndpoint) or (
+            self.platform.endpoint(self.job.endpoint) is not None
+        )
+
+    def _run(self, step: PlanStep, rest: tuple[PlanStep, ...]) -> None:
+        match step:
+            case CreateEndpoint(record):
+                self._create_endpoint(record)
+            case Mark(record):
+                self._acquire(record)
+            case BuildImage():
+                if self.job.build is None:
+                    raise StepFailed("nothing to build: the deploy file gives image.ref")
+                self.outcome.image = self.job.build()
+            case Provision(deployment, create):
+                self._provision(deployment, create)
+            case SmokeTest(deployment):
+                self._smoke(deployment)
+            case SetTraffic(traffic, record):
+                # The last change of traffic ends the rollout: it hands the lease back too
+                # (what follows only retires deployments nothing refers to any more).
+                final = not any(isinstance(later, (SetTraffic, Mark)) for later in rest)
+                with self.phases("traffic"):
+                    self._write(record, traffic, release=final)
+            case Watch(deployment, seconds):
+                with self.phases("canary watch"):
+                    self._watch(deployment, seconds)
+            case Retire(deployment, _):
+                with self.phases("retire"):
+                    self.platform.begin_delete_deployment(self.job.endpoint, deployment).wait(
+                        self.deadline, self.runner.info
+                    )
+                self.outcome.traffic.pop(deployment, None)
+
+    # --- the lease -------------------------------------------------------------------------------
+
+    def _lease_until(self) -> datetime.datetime:
+        """A short lease, except while provisioning is still ahead: Azure lets nobody change
+        the endpoint while a deployment provisions, so the lease then covers the rollout's time
+        left, and the first write after it shortens it again."""
+        provisioning = self.plan is not None and any(
+            isinstance(step, Provision) for step in self._remaining()
+        )
+        span = datetime.timedelta(seconds=self.deadline.remaining()) if provisioning else LEASE
+        return self.now() + max(span, LEASE)
+
+    def _remaining(self) -> tuple[PlanStep, ...]:
+        assert self.plan is not None
+        return self.plan.steps[self._index + 1 :]
+
+    def _leased(self, record: Record) -> Record:
+        self._lease_expires = self._lease_until()
+        return replace(record, holder=self.job.holder, lease_until=self._lease_expires)
+
+    def _acquire(self, record: Record) -> None:
+        """Take the lease: check that nobody else holds it and that the endpoint is as planned,
+        write it with the record, read it back."""
+        assert self.plan is not None
+        current = self.platform.endpoint(self.job.endpoint)
+        if current is None:
+            raise LeaseHeld(f"endpoint {self.job.endpoint} disappeared", None, None)
+        found = current.record
+        if found.leased_to_other(self.job.holder, self.now()):
+            raise LeaseHeld(
+                f"another run is changing endpoint {self.job.endpoint}: "
+                f"{found.holder.describe() if found.holder else 'unknown'}",
+                found.holder,
+                found.lease_until,
+            )
+        if current.basis() != self.plan.basis:
+            raise LeaseHeld(
+                f"endpoint {self.job.endpoint} changed since it was planned", None, None
+            )
+        self._put(current, self._leased(record), None)
+        self._read_back()
+
+    def _create_endpoint(self, record: Record) -> None:
+        tags = with_record(self.job.endpoint_tags, self._leased(self._with_image(record)))
+        self._creating = self.platform.begin_create_endpoint(
+            self.job.endpoint, self.job.auth_mode, self.job.description, tags
+        )
+
+    def _endpoint_ready(self) -> None:
+        """Wait for an endpoint this run is creating (the image builds meanwhile), then check
+        that the lease it was created with is still this run's."""
+        if self._creating is None:
+            return
+        creating, self._creating = self._creating, None
+        with self.phases("endpoint"):
+            creating.wait(self.deadline, self.runner.info)
+        self._read_back()
+
+    def _read_back(self) -> None:
+        current = self.platform.endpoint(self.job.endpoint)
+        holder = current.record.holder if current is not None else None
+        if holder != self.job.holder:
+            raise LeaseHeld(
+                f"another run took endpoint {self.job.endpoint} at the same moment: "
+                f"{holder.describe() if holder else 'unknown'}",
+                holder,
+                current.record.lease_until if current is not None else None,
+            )
+        self.outcome.leased = True
+
+    def _current_record(self) -> Record:
+        current = self.platform.endpoint(self.job.endpoint)
+        return current.record if current is not None else Record()
+
+    def _write(
+        self, record: Record, traffic: Mapping[str, int] | None, *, release: bool = False
+    ) -> None:
+        """Write `record` (and `traffic`) while holding the lease: renewed, or handed back."""
+        current = self.platform.endpoint(self.job.endpoint)
+        if current is None:
+            raise StepFailed(f"endpoint {self.job.endpoint} disappeared during the rollout")
+        holder = current.record.holder
+        if self.outcome.leased and holder != self.job.holder:
+            raise LeaseLost(
+                f"another run took over endpoint {self.job.endpoint} "
+                f"({holder.describe() if holder else 'its lease was removed'}); this run stops "
+                "without changing anything more"
+            )
+        written = self._with_image(record)
+        written = (
+            replace(written, holder=None, lease_until=None) if release else self._leased(written)
+        )
+        self._put(current, written, traffic)
+        if release:
+            self.outcome.released = True
+
+    def _with_image(self, record: Record) -> Record:
+        """The image this run deployed, in a record that names its target known-good."""
+        assert self.plan is not None
+        if record.known_good == self.plan.target and record.known_good_image is None:
+            return replace(record, known_good_image=self.outcome.image or None)
+        return record
+
+    def _put(
+        self, current: EndpointState, record: Record, traffic: Mapping[str, int] | None
+    ) -> None:
+        self.platform.begin_update_endpoint(
+            self.job.endpoint, with_record(current.tags, record), traffic
+        ).wait(self.deadline, self.runner.info)
+        if traffic is not None:
+            self.outcome.traffic = dict(traffic)
+
+    # --- steps -----------------------------------------------------------------------------------
+
+    def _settings(self) -> DeploymentSettings:
+        return replace(self.job.settings, image=self.outcome.image)
+
+    def _provision(self, deployment: str, create: bool) -> None:
+        settings = self._settings()
+        tags = self.job.deployment_tags(settings.image, settings.settings_hash)
+        with self.phases(f"deployment {deployment}"):
+            operation = self.platform.begin_deployment(
+                self.job.endpoint, deployment, settings, tags
+            )
+            (self.outcome.created if create else self.outcome.updated).add(deployment)
+            operation.wait(self.deadline, self.runner.info)
+
+    def _smoke(self, deployment: str) -> None:
+        if self.job.smoke is None:
+            return
+        with self.phases("smoke test"):
+            result = self.job.smoke(deployment, self.deadline, False)
+        self.outcome.smoke = result
+        self.runner.info(f"  smoke test of {deployment}: {result.describe()}")
+        if not result.passed:
+            raise StepFailed(f"the smoke test of deployment {deployment} failed: {result.detail}")
+
+    def _watch(self, deployment: str, seconds: float) -> None:
+        """Wait between canary steps, testing the canary every second (one request each): one
+        that starts failing is rolled back within seconds, not a step later. The lease is
+        renewed while it lasts."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.deadline.sleep(min(WATCH_CHECK_SECONDS, end - time.monotonic()), "watching")
+            if self.job.smoke is not None:
+                result = self.job.smoke(deployment, self.deadline, True)
+                if not result.passed:
+                    self.outcome.smoke = result
+                    raise StepFailed(
+                        f"the canary {deployment} started failing while it took traffic: "
+                        f"{result.detail}"
+                    )
+            self._renew_if_due()
+
+    def _renew_if_due(self) -> None:
+        until = self._lease_expires
+        if self.outcome.leased and until is not None and until - self.now() < LEASE / 2:
+            self._write(self._current_record(), None)
+
+    # --- when things go wrong --------------------------------------------------------------------
+
+    def _after_failure(self, step: PlanStep, failure: DeployerError) -> StepFailed:
+        assert self.plan is not None
+        target = self.plan.target
+        if target is not None and isinstance(step, (Provision, SmokeTest, Watch)):
+            self._show_logs(target, failure)
+        left = self._undo(self.deadline.grace(600))
+        message = f"{failure.message.rstrip('. ')}. {left}"
+        return RolloutFailed(message, hint=failure.hint)
+
+    def _after_cancel(self) -> None:
+        left = self._undo(self.deadline.grace(RESTORE_GRACE_SECONDS), cancelled=True)
+        self.runner.error(f"cancelled. {left}")
+
+    def _undo(self, grace: Deadline, cancelled: bool = False) -> str:
+        """All traffic back on the known-good deployment, the record without the candidate and
+        the lease handed back, then what this run created or updated removed; what the endpoint
+        is left with, in words."""
+        assert self.plan is not None
+        plan, outcome = self.plan, self.outcome
+        known_good, target = plan.previous, plan.target
+        self.deadline = grace
+        touched = (
+            target is not None
+            and target != known_good
+            and (target in outcome.created or target in outcome.updated)
+        )
+        if not outcome.leased:
+            return f"Nothing was changed on endpoint {plan.endpoint}."
+        if plan.strategy is Strategy.REPLACE:
+            self._try_release()
+            return (
+                f"Endpoint {plan.endpoint} was updated in place; traffic is "
+                f"{traffic_text(outcome.traffic)}."
+            )
+        restore = None
+        if target is not None and outcome.traffic.get(target, 0) > 0:
+            restore = {name: 0 for name in outcome.traffic}
+            if known_good is not None:
+                restore[known_good] = 100
+            self.runner.info(f"→ putting all traffic back on {known_good}")
+        record = replace(self._current_record(), candidate=None, step=None)
+        try:
+            self._write(record, restore, release=True)
+        except DeployerError as exc:
+            if restore is not None:
+                return (
+                    f"Restoring traffic to {known_good} FAILED ({exc.message}); traffic is "
+                    f"{traffic_text(outcome.traffic)}: set it back by hand."
+                )
+            # Nothing to put back; the record could not be written (Azure refuses any change
+            # while a deployment provisions): the next run reads the candidate from it.
+            self.runner.info(f"  the rollout record stays as it was ({exc.message})")
+        shares = traffic_text(outcome.traffic)
+        if not touched or target is None:
+            fate = f"{target} was not created" if target else "nothing was created"
+        elif cancelled:
+            # No time to wait for the deletion: it is started, or the next run finishes it.
+            try:
+                self.platform.begin_delete_deployment(plan.endpoint, target)
+                fate = f"deployment {target} is being deleted"
+            except DeployerError:
+                fate = (
+                    f"deployment {target} could not be deleted yet (Azure is still provisioning "
+                    "it); it takes no traffic, and the next run takes the rollout from there"
+                )
+        else:
+            self.runner.info(f"→ deleting the failed deployment {target}")
+            try:
+                self.platform.begin_delete_deployment(plan.endpoint, target).wait(
+                    grace, self.runner.info
+                )
+                fate = f"{target} was removed"
+            except DeployerError as exc:
+                fate = f"deleting {target} failed ({exc.message}); the next run removes it"
+        if known_good is not None:
+            serves = "100% of traffic" if outcome.traffic.get(known_good) == 100 else f"({shares})"
+            return f"Rolled back: {known_good} still serves {serves}; {fate}."
+        return f"Nothing serves on endpoint {plan.endpoint} yet; {fate}."
+
+    def _try_release(self) -> None:
+        try:
+            self._write(self._current_record(), None, release=True)
+        except DeployerError as exc:
+            self.runner.warning(f"could not hand back the endpoint's lease: {exc.message}")
+
+    def _show_logs(self, deployment: str, failure: DeployerError) -> None:
+        """The container's log, or the image pull's when the container never started."""
+        order = ["InferenceServer", "StorageInitializer"]
+        if getattr(failure, "code", "") == "ImagePullFailure":
+            order = ["StorageInitializer"]
+        for container in order:
+            try:
+                content = self.platform.logs(self.job.endpoint, deployment, container, LOG_LINES)
+            except DeployerError:
+                continue
+            if content.strip():
+                title = f"Log of deployment {deployment} ({container}, last {LOG_LINES} lines)"
+                with self.runner.group(title):
+                    self.runner.info(content.rstrip())
+                return

@@ -1,0 +1,231 @@
+"""One run against an endpoint, for every command that changes it (deploy, rollback, promote,
+abort): observe it once it is settled, check this run may change it, plan, and execute the plan
+under the endpoint's lease, waiting (or not) for another run that holds it."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from deployer.commands.session import Session
+from deployer.deadline import Deadline
+from deployer.errors import DeployerError, PolicyError, TimedOut
+from deployer.execute import Executor, Job, LeaseHeld, Outcome
+from deployer.plan import Desired, Plan, Planner
+from deployer.policy import check_may_change
+from deployer.report import DeployReport, plan_table
+from deployer.smoke import SmokeResult, smoke_test
+from deployer.spec.model import DeploySpec
+from deployer.state import DeploymentSettings, EndpointState, Keys
+from deployer.tags import Holder, deployment_tags
+from deployer.timing import Phases
+
+SETTLE_POLL_SECONDS = 2.0
+LEASE_POLL_SECONDS = 5.0
+
+
+class Busy(DeployerError):
+    """Another run holds the endpoint and this one was asked not to wait (--no-wait)."""
+
+
+def deployment_settings(spec: DeploySpec, image: str) -> DeploymentSettings:
+    deployment = spec.deployment
+    routes = deployment.inference_config
+    return DeploymentSettings(
+        image=image,
+        instance_type=deployment.instance_type,
+        instance_count=deployment.instance_count,
+        environment_variables=dict(deployment.environment_variables),
+        liveness_route=routes.liveness_route,
+        readiness_route=routes.readiness_route,
+        scoring_route=routes.scoring_route,
+        request_timeout_ms=deployment.request_settings.request_timeout_ms,
+        max_concurrent_requests_per_instance=(
+            deployment.request_settings.max_concurrent_requests_per_instance
+        ),
+        max_queue_wait_ms=deployment.request_settings.max_queue_wait_ms,
+        liveness_probe=deployment.liveness_probe,
+        readiness_probe=deployment.readiness_probe,
+        app_insights_enabled=deployment.app_insights_enabled,
+        egress_public_network_access=deployment.egress_public_network_access,
+    )
+
+
+def desired_state(session: Session, image: str, image_pending: bool) -> Desired:
+    spec = session.spec
+    return Desired(
+        endpoint=session.endpoint_name,
+        auth_mode=str(spec.endpoint.auth_mode),
+        settings=deployment_settings(spec, image),
+        strategy=spec.rollout.strategy,
+        canary_steps=spec.rollout.canary_steps,
+        step_wait_seconds=spec.rollout.step_wait_seconds,
+        keep_previous=spec.rollout.keep_previous,
+        keep_for=spec.rollout.keep_for,
+        smoke_test=spec.smoke_test is not None,
+        image_pending=image_pending,
+    )
+
+
+def observe_settled(session: Session, deadline: Deadline, *, wait: bool) -> EndpointState | None:
+    """The endpoint once no operation is changing it: a run that will change it waits (up to
+    the rollout's timeout) rather than planning against a moving target; a plan only warns."""
+    azure, runner, name = session.azure, session.runner, session.endpoint_name
+    observed = azure.endpoint(name)
+    busy = observed.busy() if observed else []
+    if busy and not wait:
+        runner.warning(
+            f"another operation is changing endpoint {name}: {', '.join(busy)}; this plan may "
+            "be out of date when it finishes"
+        )
+        return observed
+    if busy:
+        runner.info(f"waiting: another operation is changing endpoint {name} ({', '.join(busy)})")
+    while busy:
+        try:
+            deadline.sleep(SETTLE_POLL_SECONDS, "waiting for another operation")
+        except TimedOut:
+            raise TimedOut(
+                f"another operation kept changing endpoint {name} ({', '.join(busy)}) for "
+                "longer than the rollout's timeout",
+                hint="give the workflow a `concurrency` group per endpoint so that runs queue",
+            ) from None
+        observed = azure.endpoint(name)
+        busy = observed.busy() if observed else []
+    return observed
+
+
+class SmokeTester:
+    """The smoke test of the deploy file against one deployment, with the endpoint's key
+    (masked the moment it is read) and scoring URI, both read once."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._keys: Keys | None = None
+        self._uri: str | None = None
+
+    def keys(self) -> Keys:
+        if self._keys is None:
+            self._keys = self.session.azure.keys(self.session.endpoint_name)
+            self.session.runner.mask(self._keys.primary)
+            self.session.runner.mask(self._keys.secondary)
+        return self._keys
+
+    def __call__(self, deployment: str, deadline: Deadline, once: bool) -> SmokeResult:
+        spec = self.session.spec.smoke_test
+        assert spec is not None
+        if self._uri is None:
+            state = self.session.azure.endpoint(self.session.endpoint_name)
+            if state is None or not state.scoring_uri:
+                raise DeployerError(f"endpoint {self.session.endpoint_name} has no scoring URI")
+            self._uri = state.scoring_uri
+        if once:
+            spec = replace(spec, attempts=1)
+        return smoke_test(spec, self._uri, self.keys().primary, deployment, deadline=deadline.at)
+
+
+def holder(session: Session) -> Holder:
+    """Who this run is, for the lease: the workflow run and its attempt, or this process."""
+    import os
+    import socket
+    import uuid
+
+    context, environ = session.context, session.environ
+    if context.in_github and context.run_id:
+        return Holder(
+            f"{context.repository or 'github'}/runs/{context.run_id}",
+            environ.get("GITHUB_RUN_ATTEMPT", "1"),
+        )
+    return Holder(f"local/{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}")
+
+
+@dataclass
+class Converged:
+    plan: Plan
+    outcome: Outcome | None  # None: the plan was empty
+    smoke: SmokeTester
+
+
+def converge(
+    session: Session,
+    planner: Planner,
+    desired: Callable[[], Desired],
+    phases: Phases,
+    deadline: Deadline,
+    *,
+    build: Callable[[], str] | None = None,
+    wait: bool = True,
+) -> Converged:
+    """Observe, check, plan and execute until done: when another run holds the endpoint's
+    lease, or changed the endpoint since it was observed, wait for it and plan again."""
+    runner, name = session.runner, session.endpoint_name
+    smoke = SmokeTester(session)
+    me = holder(session)
+    waited_for: str | None = None
+    while True:
+        with phases("observe"):
+            observed = observe_settled(session, deadline, wait=True)
+            check_may_change(session.owner, name, observed)
+            plan = planner(desired(), observed)
+        for note in plan.notes:
+            runner.info(note)
+        runner.info(plan_table(plan))
+        if plan.is_noop:
+            return Converged(plan, None, smoke)
+        job = Job(
+            endpoint=name,
+            auth_mode=str(session.spec.endpoint.auth_mode),
+            description=session.spec.endpoint.description,
+            endpoint_tags=session.endpoint_tags(),
+            settings=desired().settings,
+            deployment_tags=lambda image, settings: deployment_tags(session.owner, image, settings),
+            holder=me,
+            smoke=smoke if session.spec.smoke_test is not None else None,
+            build=build,
+        )
+        try:
+            outcome = Executor(session.azure, runner, job, deadline, phases).run(plan)
+        except LeaseHeld as held:
+            who = held.holder.describe() if held.holder else "another operation"
+            if not wait:
+                raise Busy(
+                    f"endpoint {name} is being changed by {who}; not waiting (--no-wait)",
+                    hint="run again when it is done, or without --no-wait (input wait: true) "
+                    "to wait for it",
+                ) from None
+            if waited_for != held.message:
+                until = f" (its lease runs until {_clock(held.until)})" if held.until else ""
+                runner.info(f"waiting: {held.message}{until}")
+                waited_for = held.message
+            deadline.sleep(LEASE_POLL_SECONDS, f"waiting for {who} to finish with endpoint {name}")
+            continue
+        return Converged(plan, outcome, smoke)
+
+
+def _clock(moment: datetime.datetime) -> str:
+    return moment.strftime("%H:%M:%S UTC")
+
+
+def report(session: Session, converged: Converged, image: str, outcome: str) -> DeployReport:
+    final = session.azure.endpoint(session.endpoint_name)
+    if final is None:
+        raise PolicyError(f"endpoint {session.endpoint_name} disappeared during the rollout")
+    return DeployReport(
+        endpoint=final,
+        deployment=converged.plan.target,
+        previous=converged.plan.previous,
+        image=image,
+        keys=converged.smoke.keys(),
+        plan=converged.plan,
+        smoke=converged.outcome.smoke if converged.outcome else None,
+        studio_url=studio_url(session, session.endpoint_name),
+        outcome=outcome,
+    )
+
+
+def studio_url(session: Session, endpoint: str) -> str:
+    cloud = session.cloud
+    if cloud.is_local:
+        return cloud.studio
+    return f"{cloud.studio}/endpoints/realtime/{endpoint}/detail?wsid={session.azure.workspace_id}"

@@ -1,0 +1,195 @@
+"""What the action observes in Azure and asks Azure for, as frozen dataclasses. No SDK here:
+deployer/azure.py translates between these and azure-ai-ml's entities."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from deployer.spec.model import Probe, Route
+from deployer.tags import Ownership, Record, deployed_image, deployed_settings
+
+
+class ProvisioningState(StrEnum):
+    CREATING = "Creating"
+    UPDATING = "Updating"
+    DELETING = "Deleting"
+    SCALING = "Scaling"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELED = "Canceled"
+    UNKNOWN = "Unknown"
+
+    @classmethod
+    def parse(cls, value: object) -> ProvisioningState:
+        """The SDK's str enums and Azure's spellings ('succeeded', 'InProgress') alike."""
+        text = str(getattr(value, "value", value) or "").lower()
+        for state in cls:
+            if state.value.lower() == text:
+                return state
+        if text in ("inprogress", "running", "accepted", "provisioning"):
+            return cls.UPDATING
+        return cls.UNKNOWN
+
+    @property
+    def transitional(self) -> bool:
+        """Another operation is still changing the resource."""
+        return self in (self.CREATING, self.UPDATING, self.DELETING, self.SCALING)
+
+
+def _frozen(mapping: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class DeploymentSettings:
+    """What a deployment runs and how: everything the action sets on it."""
+
+    image: str  # registry/repository@sha256:…; "" while it is still to be built
+    instance_type: str
+    instance_count: int
+    environment_variables: Mapping[str, str]
+    liveness_route: Route
+    readiness_route: Route
+    scoring_route: Route
+    request_timeout_ms: int
+    max_concurrent_requests_per_instance: int
+    max_queue_wait_ms: int
+    liveness_probe: Probe
+    readiness_probe: Probe
+    app_insights_enabled: bool
+    egress_public_network_access: str
+
+    @property
+    def settings_hash(self) -> str:
+        """What identifies the settings, the image aside (kept on the deployment as a tag)."""
+        return settings_hash(self)
+
+
+def _canonical(value: Any) -> Any:
+    # Routes and probes hash as the lists earlier versions wrote (port, path / five numbers), so
+    # deployments they made are still recognised as unchanged.
+    if isinstance(value, Route):
+        return [value.port, value.path]
+    if isinstance(value, Probe):
+        return [
+            value.initial_delay,
+            value.period,
+            value.timeout,
+            value.success_threshold,
+            value.failure_threshold,
+        ]
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value
+
+
+def settings_hash(settings: DeploymentSettings) -> str:
+    data = {
+        item.name: _canonical(getattr(settings, item.name))
+        for item in fields(settings)
+        if item.name != "image"
+    }
+    canonical = json.dumps(data, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class DeploymentState:
+    name: str
+    provisioning_state: ProvisioningState
+    instance_type: str
+    instance_count: int
+    tags: Mapping[str, str] = field(default_factory=_frozen)
+
+    @property
+    def image(self) -> str | None:
+        return deployed_image(self.tags)
+
+    @property
+    def settings_hash(self) -> str | None:
+        return deployed_settings(self.tags)
+
+    @property
+    def ownership(self) -> Ownership:
+        return Ownership.of(self.tags)
+
+    @property
+    def healthy(self) -> bool:
+        return self.provisioning_state is ProvisioningState.SUCCEEDED
+
+    def runs(self, settings: DeploymentSettings) -> bool:
+        """Whether this deployment runs exactly `settings` (its image and the rest)."""
+        return (
+            self.healthy
+            and self.image == settings.image
+            and self.settings_hash == settings.settings_hash
+        )
+
+
+@dataclass(frozen=True)
+class EndpointState:
+    name: str
+    provisioning_state: ProvisioningState
+    auth_mode: str
+    scoring_uri: str | None
+    swagger_uri: str | None
+    traffic: Mapping[str, int]
+    tags: Mapping[str, str]
+    deployments: tuple[DeploymentState, ...] = ()
+
+    def deployment(self, name: str | None) -> DeploymentState | None:
+        return next((d for d in self.deployments if d.name == name), None)
+
+    @property
+    def record(self) -> Record:
+        """The rollout record the action keeps in the endpoint's tags."""
+        return Record.of(self.tags)
+
+    @property
+    def ownership(self) -> Ownership:
+        return Ownership.of(self.tags)
+
+    def share(self, deployment: str | None) -> int:
+        return int(self.traffic.get(deployment or "", 0))
+
+    def basis(self) -> tuple[object, ...]:
+        """What a plan is made from: traffic, the deployments and their settings, and the
+        record (the lease aside); the executor checks it is unchanged when it takes the lease."""
+        deployments = tuple(
+            sorted(
+                (d.name, str(d.provisioning_state), d.image or "", d.settings_hash or "")
+                for d in self.deployments
+            )
+        )
+        record = replace(self.record, holder=None, lease_until=None)
+        return (tuple(sorted(self.traffic.items())), deployments, record)
+
+    def busy(self) -> list[str]:
+        """What of the endpoint another operation is still changing, e.g. 'deployment green
+        (Creating)'."""
+        parts = [
+            f"deployment {d.name} ({d.provisioning_state})"
+            for d in self.deployments
+            if d.provisioning_state.transitional
+        ]
+        if self.provisioning_state.transitional:
+            parts.insert(0, f"the endpoint ({self.provisioning_state})")
+        return parts
+
+
+@dataclass(frozen=True)
+class Keys:
+    primary: str
+    secondary: str | None = None
+
+
+def traffic_text(traffic: Mapping[str, int]) -> str:
+    """`green 50%, blue 50%`, or `none` when nothing takes traffic."""
+    serving = {name: share for name, share in traffic.items() if share}
+    return ", ".join(f"{name} {share}%" for name, share in serving.items()) or "none"

@@ -1,0 +1,218 @@
+"""An in-memory Azure ML for the executor's unit tests: the `Platform` Protocol
+(deployer/execute.py) with Azure's rules that matter to a rollout — traffic only to Succeeded
+deployments and summing to 100 (or all 0), no deleting a deployment that takes traffic, one
+operation at a time — plus faults, a crash at any mutating call, and a history of every change
+of traffic for the invariants."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from deployer.deadline import Deadline
+from deployer.errors import AzureError
+from deployer.smoke import SmokeResult
+from deployer.state import DeploymentSettings, DeploymentState, EndpointState, ProvisioningState
+
+
+class Killed(BaseException):
+    """The process died (SIGKILL): nothing after this runs, nothing is undone."""
+
+
+@dataclass
+class FakeDeployment:
+    name: str
+    settings: DeploymentSettings
+    tags: dict[str, str]
+    state: ProvisioningState = ProvisioningState.SUCCEEDED
+    tested_with: str | None = None  # the image a passed smoke test saw
+
+
+@dataclass
+class FakeEndpoint:
+    name: str
+    tags: dict[str, str]
+    traffic: dict[str, int] = field(default_factory=dict)
+    deployments: dict[str, FakeDeployment] = field(default_factory=dict)
+
+
+class FakeOperation:
+    def __init__(self, description: str, apply: Callable[[], None]) -> None:
+        self.description = description
+        self._apply = apply
+
+    def wait(self, deadline: Deadline, progress: Callable[[str], None]) -> None:
+        apply, self._apply = self._apply, lambda: None
+        apply()
+
+
+@dataclass
+class FakeAzure:
+    endpoints: dict[str, FakeEndpoint] = field(default_factory=dict)
+    mutations: int = 0
+    kill_at: int | None = None  # the mutating call (1-based) that never happens
+    failures: dict[str, AzureError] = field(default_factory=dict)  # "deploy green" → error
+    unhealthy: set[str] = field(default_factory=set)  # images whose deployments fail
+    history: list[tuple[dict[str, int], dict[str, str | None]]] = field(default_factory=list)
+    in_place: bool = False  # previews (replace) update their serving deployment in place
+    calls: list[str] = field(default_factory=list)
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def endpoint(self, name: str) -> EndpointState | None:
+        found = self.endpoints.get(name)
+        if found is None:
+            return None
+        return EndpointState(
+            name=found.name,
+            provisioning_state=ProvisioningState.SUCCEEDED,
+            auth_mode="key",
+            scoring_uri=f"https://fake/{name}/score",
+            swagger_uri=None,
+            traffic=MappingProxyType(dict(found.traffic)),
+            tags=MappingProxyType(dict(found.tags)),
+            deployments=tuple(
+                DeploymentState(d.name, d.state, d.settings.instance_type, 1, dict(d.tags))
+                for d in found.deployments.values()
+            ),
+        )
+
+    def logs(self, endpoint: str, deployment: str, container: str, lines: int) -> str:
+        return f"{container} log of {deployment}"
+
+    # --- changing --------------------------------------------------------------------------------
+
+    def _mutate(self, what: str) -> None:
+        self.mutations += 1
+        self.calls.append(what)
+        if self.kill_at is not None and self.mutations >= self.kill_at:
+            raise Killed(what)
+        failure = self.failures.pop(what, None)
+        if failure is not None:
+            raise failure
+
+    def begin_create_endpoint(
+        self, name: str, auth_mode: str, description: str | None, tags: Mapping[str, str]
+    ) -> FakeOperation:
+        self._mutate(f"create endpoint {name}")
+
+        def apply() -> None:
+            self.endpoints[name] = FakeEndpoint(name, dict(tags))
+
+        return FakeOperation(f"creating endpoint {name}", apply)
+
+    def begin_update_endpoint(
+        self, name: str, tags: Mapping[str, str], traffic: Mapping[str, int] | None
+    ) -> FakeOperation:
+        self._mutate(f"update endpoint {name}" + (f" traffic {dict(traffic)}" if traffic else ""))
+        endpoint = self.endpoints[name]
+        if traffic is not None:
+            shares = {k: v for k, v in traffic.items() if v}
+            if sum(traffic.values()) not in (0, 100):
+                raise AzureError("traffic must sum to 100", code="BadArgument", status=400)
+            for deployment in shares:
+                found = endpoint.deployments.get(deployment)
+                if found is None or found.state is not ProvisioningState.SUCCEEDED:
+                    raise AzureError(
+                        f"deployment {deployment} cannot take traffic",
+                        code="BadArgument",
+                        status=400,
+                    )
+
+        def apply() -> None:
+            endpoint.tags = dict(tags)
+            if traffic is not None:
+                endpoint.traffic = {k: v for k, v in traffic.items() if k in endpoint.deployments}
+                self.history.append(
+                    (
+                        dict(endpoint.traffic),
+                        {n: d.tested_with for n, d in endpoint.deployments.items()},
+                    )
+                )
+
+        return FakeOperation(f"updating endpoint {name}", apply)
+
+    def begin_deployment(
+        self, endpoint: str, name: str, settings: DeploymentSettings, tags: Mapping[str, str]
+    ) -> FakeOperation:
+        self._mutate(f"deploy {name}")
+        target = self.endpoints[endpoint]
+        if target.traffic.get(name, 0) > 0 and not self.in_place:
+            # Not an Azure rule: the invariant under test (only previews update in place).
+            raise AssertionError(f"deployment {name} updated in place while it takes traffic")
+        existing = target.deployments.get(name)
+        deployment = FakeDeployment(name, settings, dict(tags), ProvisioningState.UPDATING)
+        target.deployments[name] = deployment
+
+        def apply() -> None:
+            if settings.image in self.unhealthy:
+                deployment.state = ProvisioningState.FAILED
+                raise AzureError(
+                    f"deployment {name} failed: the container crashed",
+                    code="ResourceNotReady",
+                    status=None,
+                )
+            deployment.state = ProvisioningState.SUCCEEDED
+            if existing is not None and existing.settings == settings:
+                deployment.tested_with = existing.tested_with
+
+        return FakeOperation(f"provisioning deployment {name}", apply)
+
+    def begin_delete_deployment(self, endpoint: str, name: str) -> FakeOperation:
+        self._mutate(f"delete {name}")
+        target = self.endpoints[endpoint]
+        if name not in target.deployments:
+            raise AzureError(f"deployment {name} not found", code="NotFound", status=404)
+        if target.traffic.get(name, 0) > 0:
+            raise AzureError(
+                f"deployment {name} takes traffic and cannot be deleted",
+                code="BadRequest",
+                status=400,
+            )
+
+        def apply() -> None:
+            target.deployments.pop(name, None)
+            target.traffic.pop(name, None)
+
+        return FakeOperation(f"deleting deployment {name}", apply)
+
+    # --- a smoke test against the fake ---------------------------------------------------------
+
+    def smoke(
+        self, endpoint: str, failing: set[str]
+    ) -> Callable[[str, Deadline, bool], SmokeResult]:
+        """A smoke test that passes unless the deployment runs an image in `failing`."""
+
+        def test(deployment: str, deadline: Deadline, once: bool) -> SmokeResult:
+            found = self.endpoints[endpoint].deployments[deployment]
+            self.calls.append(f"smoke {deployment}")
+            if found.settings.image in failing:
+                return SmokeResult(False, 1, 500, 1.0, "HTTP 500")
+            found.tested_with = found.settings.image
+            return SmokeResult(True, 1, 200, 1.0, "")
+
+        return test
+
+
+def settings(image: str, **changes: object) -> DeploymentSettings:
+    from deployer.spec.model import Probe, Route
+
+    base = DeploymentSettings(
+        image=image,
+        instance_type="Standard_DS3_v2",
+        instance_count=1,
+        environment_variables=MappingProxyType({}),
+        liveness_route=Route(5001, "/health"),
+        readiness_route=Route(5001, "/ready"),
+        scoring_route=Route(5001, "/score"),
+        request_timeout_ms=5000,
+        max_concurrent_requests_per_instance=1,
+        max_queue_wait_ms=500,
+        liveness_probe=Probe(10, 10, 2, 1, 30),
+        readiness_probe=Probe(10, 10, 2, 1, 30),
+        app_insights_enabled=False,
+        egress_public_network_access="enabled",
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
