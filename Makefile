@@ -36,9 +36,12 @@ docker:
 # more workers than cores pay off; each worker starts an emulator of its own.
 TEST_WORKERS ?= 3
 
+# Line coverage of the planner and the executor (their unit tests run them in-process).
+COVERAGE := --cov=deployer.plan --cov=deployer.execute --cov-report=term --cov-fail-under=90
+
 test: setup docker
 	scripts/base-image.sh >/dev/null
-	$(BIN)/pytest -n $(TEST_WORKERS)
+	$(BIN)/pytest -n $(TEST_WORKERS) $(COVERAGE)
 
 reliability: setup docker
 	scripts/base-image.sh >/dev/null

@@ -44,6 +44,7 @@ class FakeOperation:
         self._apply = apply
 
     def wait(self, deadline: Deadline, progress: Callable[[str], None]) -> None:
+        deadline.check(self.description)  # as the real one does while it polls
         apply, self._apply = self._apply, lambda: None
         apply()
 

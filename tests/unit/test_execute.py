@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime
 import io
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
 from deployer.deadline import Deadline
 from deployer.errors import AzureError, Cancelled, PolicyError
-from deployer.execute import Executor, Job, LeaseHeld, Outcome, RolloutFailed
+from deployer.execute import Executor, Job, LeaseHeld, LeaseLost, Outcome, RolloutFailed
 from deployer.github import Runner
 from deployer.plan import (
     Desired,
@@ -472,3 +472,162 @@ def test_split_traffic_without_a_record_is_refused_with_the_fix() -> None:
     world.endpoint.tags = OWNER.tags()  # an earlier version of the action: no record
     with pytest.raises(PolicyError, match="no rollout record says which deployment is known-good"):
         world.run("app@sha256:3")
+
+
+# --- the executor's other paths ------------------------------------------------------------------
+
+
+def test_the_image_is_built_while_the_endpoint_is_created_and_recorded() -> None:
+    world = World()
+    built: list[str] = []
+
+    def build() -> str:
+        built.append("app@sha256:built")
+        return built[-1]
+
+    desired = replace(world.desired(""), image_pending=True)
+    plan = make_plan(desired, None)
+    assert [type(s).__name__ for s in plan.steps][:2] == ["CreateEndpoint", "BuildImage"]
+    job = Job(
+        "ep",
+        "key",
+        None,
+        OWNER.tags(),
+        desired.settings,
+        lambda image, digest: deployment_tags(OWNER, image, digest),
+        ME,
+        world.azure.smoke("ep", set()),
+        build,
+    )
+    Executor(world.azure, Runner({}, world.log, world.log), job, Deadline.after(9), Phases()).run(
+        plan
+    )
+    world.assert_converged("app@sha256:built")
+
+
+def test_a_conflict_before_the_lease_is_waited_for_not_a_failure() -> None:
+    world = first(World())
+    world.azure.failures["update endpoint ep"] = AzureError("busy", code="Conflict", status=409)
+    with pytest.raises(LeaseHeld):
+        world.run("app@sha256:2")
+    world.assert_converged("app@sha256:1")
+
+
+def test_a_name_taken_elsewhere_fails_at_once_and_changes_nothing() -> None:
+    world = World()
+    world.azure.failures["create endpoint ep"] = AzureError(
+        "an endpoint named ep exists in the region", code="Conflict", status=409
+    )
+    with pytest.raises(RolloutFailed, match="Nothing was changed on endpoint ep"):
+        world.run("app@sha256:1")
+    assert world.azure.endpoints == {}
+
+
+def test_a_run_whose_lease_was_taken_over_stops_without_undoing() -> None:
+    world = first(World(strategy=Strategy.CANARY, canary_steps=(50, 100)))
+    original = world.azure.begin_deployment
+
+    def someone_takes_over(endpoint, name, settings, tags):  # type: ignore[no-untyped-def]
+        operation = original(endpoint, name, settings, tags)
+        lease(world, Holder("octo-org/octo-repo/runs/2", "1"), minutes=5)
+        return operation
+
+    world.azure.begin_deployment = someone_takes_over  # type: ignore[method-assign]
+    with pytest.raises(LeaseLost, match="another run took over endpoint ep"):
+        world.run("app@sha256:2")
+    assert world.serving() == {"blue": 100}  # nothing more was changed by the slow run
+
+
+def test_a_long_watch_renews_the_lease() -> None:
+    world = first(World(strategy=Strategy.CANARY, canary_steps=(50, 100)))
+    world.watch_seconds = 2
+    clock = [datetime.datetime.now(datetime.UTC)]
+
+    def now() -> datetime.datetime:
+        clock[0] += datetime.timedelta(minutes=2)  # every look at the clock: two minutes on
+        return clock[0]
+
+    desired = world.desired("app@sha256:2")
+    plan = make_plan(desired, world.azure.endpoint("ep"))
+    job = Job(
+        "ep",
+        "key",
+        None,
+        OWNER.tags(),
+        desired.settings,
+        lambda image, digest: deployment_tags(OWNER, image, digest),
+        ME,
+        world.azure.smoke("ep", set()),
+    )
+    runner = Runner({}, world.log, world.log)
+    Executor(world.azure, runner, job, Deadline.after(60), Phases(), now=now).run(plan)
+    renewals = [c for c in world.azure.calls if c == "update endpoint ep"]
+    assert len(renewals) >= 2  # the Mark, and at least one renewal during the watch
+    world.assert_converged("app@sha256:2")
+
+
+def test_a_failed_preview_update_says_it_was_in_place() -> None:
+    world = first(World(strategy=Strategy.REPLACE))
+    world.failing.add("app@sha256:2")
+    with pytest.raises(RolloutFailed, match="was updated in place; traffic is blue 100%"):
+        world.run("app@sha256:2")
+    assert world.record.holder is None
+
+
+def test_a_first_deploy_that_fails_leaves_nothing_serving_and_says_so() -> None:
+    world = World()
+    world.failing.add("app@sha256:1")
+    with pytest.raises(RolloutFailed, match="Nothing serves on endpoint ep yet; blue was removed"):
+        world.run("app@sha256:1")
+
+
+def test_when_traffic_cannot_be_restored_the_message_says_to_do_it_by_hand() -> None:
+    world = first(World(strategy=Strategy.CANARY, canary_steps=(50, 100)))
+    world.azure.failures["update endpoint ep traffic {'blue': 0, 'green': 100}"] = AzureError(
+        "down", status=500
+    )
+    world.azure.failures["update endpoint ep traffic {'blue': 100, 'green': 0}"] = AzureError(
+        "still down", status=500
+    )
+    with pytest.raises(RolloutFailed, match=r"Restoring traffic to blue FAILED.*by hand"):
+        world.run("app@sha256:2")
+
+
+def test_a_failed_deployment_that_will_not_go_is_left_for_the_next_run() -> None:
+    world = first(World())
+    world.failing.add("app@sha256:2")
+    world.azure.failures["delete green"] = AzureError("busy", status=409)
+    with pytest.raises(RolloutFailed, match=r"deleting green failed .*the next run removes it"):
+        world.run("app@sha256:2")
+    world.failing.clear()
+    world.run("app@sha256:1")
+    world.assert_converged("app@sha256:1")
+
+
+def test_a_cancel_while_azure_provisions_leaves_the_candidate_to_the_next_run() -> None:
+    world = first(World())
+    cancelled = threading.Event()
+    original = world.azure.begin_deployment
+
+    def cancel_while_provisioning(endpoint, name, settings, tags):  # type: ignore[no-untyped-def]
+        cancelled.set()
+        return original(endpoint, name, settings, tags)
+
+    world.azure.begin_deployment = cancel_while_provisioning  # type: ignore[method-assign]
+    world.azure.failures["delete green"] = AzureError("still creating", status=409)
+    with pytest.raises(Cancelled):
+        world.run("app@sha256:2", deadline=Deadline.after(60, cancelled))
+    assert "the next run takes the rollout from there" in world.log.getvalue()
+    assert world.serving() == {"blue": 100}
+    world.run("app@sha256:2", holder=Holder(ME.run, "2"))
+    world.assert_converged("app@sha256:2")
+
+
+def test_an_image_that_cannot_be_pulled_shows_the_pull_log() -> None:
+    world = first(World())
+    world.azure.failures["deploy green"] = AzureError(
+        "cannot pull", code="ImagePullFailure", status=400
+    )
+    with pytest.raises(RolloutFailed):
+        world.run("app@sha256:2")
+    assert "StorageInitializer log of green" in world.log.getvalue()
