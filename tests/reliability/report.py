@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from emulator.client import Emulator
-from tests.reliability import hostile, scenarios
+from tests.reliability import crashes, hostile, scenarios
 from tests.reliability.scanner import Findings, scan_runs
 from tests.reliability.scenarios import FAILING_CANARY_BOUND_SECONDS, FULL, Outcome, Settings
 from tests.support.app import App, git, make_app
@@ -106,12 +106,13 @@ def _combined(runs: list[Outcome]) -> Outcome:
     )
 
 
-def faults(runner: Runner) -> Callable[[Area], None]:
+def faults(runner: Runner, settings: Settings) -> Callable[[Area], None]:
     def run(area: Area) -> None:
         for case in scenarios.FAULT_CASES:
             area.outcomes.append(scenarios.fault_case(runner.new_app(area), case))
         area.outcomes.append(scenarios.cancelled_mid_rollout(runner.new_app(area)))
         area.outcomes.append(scenarios.two_runs_at_once(runner.new_app(area)))
+        area.outcomes += crashes.cases(runner.new_app(area), settings)
 
     return run
 
@@ -279,6 +280,7 @@ def document(areas: dict[str, Area], settings: Settings, repeat: int, minutes: f
     )
 
     fault = areas["faults"]
+    killed = {o.name for o in fault.outcomes if "killed after each step" in o.name}
     lines += [
         "## 2. Faults",
         "",
@@ -311,6 +313,28 @@ def document(areas: dict[str, Area], settings: Settings, repeat: int, minutes: f
                 _verdict(o, settings),
             ]
             for o in fault.outcomes
+            if o.name not in killed and not o.name.startswith("a second run")
+        ],
+    )
+    lines += [
+        "**Runs killed and runs at once.** A deploy of a new version killed with SIGKILL (a "
+        "runner lost) after each of its mutating calls to Azure in turn — the rollout record "
+        "and the lease then stay as the dead run left them — and the same deploy run again, "
+        f"while a load generator scores the endpoint at {settings.rate:.0f} requests/s "
+        "throughout; and a second run started during a first run's canary watch.",
+        "",
+    ]
+    lines += _table(
+        ["Scenario", "Promise", "Figures", "Goal met"],
+        [
+            [
+                o.name,
+                o.goal,
+                ", ".join(f"{k}: {v}" for k, v in o.figures.items()),
+                _verdict(o, settings),
+            ]
+            for o in fault.outcomes
+            if o.name in killed or o.name.startswith("a second run")
         ],
     )
     extras = {o.name: o.figures for o in fault.outcomes}
@@ -465,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
             "zero downtime": runner.area(
                 "zero downtime", rollouts(runner, settings, options.repeat)
             ),
-            "faults": runner.area("faults", faults(runner)),
+            "faults": runner.area("faults", faults(runner, settings)),
             "bad input": runner.area("bad input", bad_input(runner, settings)),
             "least privilege": runner.area("least privilege", least_privilege(runner)),
             "hostile input": runner.area("hostile input", hostile_input(runner)),
