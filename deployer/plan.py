@@ -611,3 +611,28 @@ def _existing(desired: Desired, observed: EndpointState | None, command: str) ->
             hint="check endpoint.name and --environment",
         )
     return read(desired.endpoint, observed)
+
+
+def plan_retire_kept(
+    desired: Desired, observed: EndpointState | None, now: datetime.datetime | None = None
+) -> Plan:
+    """The deployment kept for rollback, once its keep_previous duration is over (cleanup):
+    retired, and the record no longer names it. Nothing to do when it is not yet due, serves,
+    or is gone."""
+    now = now or datetime.datetime.now(datetime.UTC)
+    seen = _existing(desired, observed, "retire")
+    record, kept = seen.record, seen.record.kept
+    if (
+        kept is None
+        or not record.kept_expired(now)
+        or kept not in seen.own
+        or kept == seen.known_good
+        or seen.share(kept) > 0
+    ):
+        return _plan(desired, seen, seen.known_good, [])
+    cleared = replace(record, kept=None, kept_until=None, holder=None, lease_until=None)
+    steps: list[PlanStep] = [
+        Mark(cleared),
+        Retire(kept, f"kept for rollback until {_when(record)}"),
+    ]
+    return _plan(desired, seen, seen.known_good, steps)

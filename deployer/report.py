@@ -73,9 +73,13 @@ def timing_text(phases: Phases) -> str:
 def summary_markdown(report: DeployReport, phases: Phases, environment: str | None) -> str:
     """The job summary of a deploy. Every value that comes from Azure, the model server or
     the deploy file is escaped (markdown.py)."""
-    title = {"deployed": "✅ deployed", "unchanged": "✅ already up to date"}.get(
-        report.outcome, md.text(report.outcome)
-    )
+    title = {
+        "deployed": "✅ deployed",
+        "unchanged": "✅ already up to date",
+        "rolled back": "↩️ rolled back",
+        "promoted": "✅ promoted",
+        "aborted": "⏹️ rollout aborted",
+    }.get(report.outcome, md.text(report.outcome))
     deployment = md.code(report.deployment or "")
     if report.previous and report.previous != report.deployment:
         deployment += f" (previous: {md.code(report.previous)})"
@@ -98,6 +102,24 @@ def summary_markdown(report: DeployReport, phases: Phases, environment: str | No
         ("Smoke test", md.text(report.smoke.describe()) if report.smoke else "not run"),
         ("Strategy", md.text(str(report.plan.strategy))),
     ]
+    record = report.endpoint.record
+    if record.kept:
+        until = f" until {record.kept_until:%Y-%m-%d %H:%M} UTC" if record.kept_until else ""
+        rows.append(
+            (
+                "Rollback",
+                f"{md.code(record.kept)} is kept at 0%{until}: run the action with "
+                "`command: rollback` to send all traffic back to it",
+            )
+        )
+    if record.candidate:
+        rows.append(
+            (
+                "Unfinished",
+                f"the rollout of {md.code(record.candidate)} did not finish: `command: promote` "
+                "continues it, `command: abort` stops it",
+            )
+        )
     if report.plan.left_alone:
         rows.append(("Left alone", md.code(", ".join(report.plan.left_alone))))
     lines = [f"### azureml-deploy: {title}", "", "| | |", "| --- | --- |"]
@@ -157,10 +179,15 @@ def plan_table(plan: Plan) -> str:
     return "\n".join([*lines, *alone])
 
 
-def cleanup_markdown(rows: Sequence[tuple[str, str, str]], dry_run: bool) -> str:
+def cleanup_markdown(
+    rows: Sequence[tuple[str, str, str]], dry_run: bool, retired: Sequence[str] = ()
+) -> str:
     verb = "would delete" if dry_run else "deleted"
     lines = [f"### azureml-deploy cleanup: {len(rows)} preview endpoint(s) {verb}", ""]
     if rows:
         lines += ["| endpoint | created | age |", "| --- | --- | --- |"]
         lines += [f"| {md.code(name)} | {created} | {age} |" for name, created, age in rows]
+    if retired:
+        kept = ", ".join(md.code(name) for name in retired)
+        lines += ["", f"Deployments kept for rollback whose time was up, {verb}: {kept}"]
     return "\n".join(lines) + "\n"

@@ -5,20 +5,24 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from deployer.azure import Operation
-from deployer.commands.session import Options, cancellation, open_session
+from deployer.commands.session import Options, Session, cancellation, open_session, replace_endpoint
 from deployer.context import workspace_root
 from deployer.deadline import Deadline
 from deployer.errors import DeployerError, ExitCode, UsageError
 from deployer.github import Runner, dump_json
+from deployer.plan import plan_retire_kept
 from deployer.report import cleanup_markdown, publish
+from deployer.run import converge, desired_state
 from deployer.spec import validate_deploy_file
 from deployer.state import EndpointState
 from deployer.tags import Ownership, Tag
+from deployer.timing import Phases
 
 CLEANUP_TIMEOUT_SECONDS = 30 * 60
 
@@ -38,7 +42,8 @@ class Sweep:
 
 
 def preview_environments(options: Options) -> dict[str, float]:
-    """Environment name → ttl_hours for the environments cleanup sweeps."""
+    """Environment name → ttl_hours for the environments cleanup sweeps (may be none: cleanup
+    also retires deployments kept for rollback once their keep_previous duration is over)."""
     path = Path(options.config)
     report = validate_deploy_file(
         path, environment=options.environment, workspace=workspace_root(path)
@@ -47,18 +52,19 @@ def preview_environments(options: Options) -> dict[str, float]:
         from deployer.errors import InvalidDeployFileError
 
         raise InvalidDeployFileError(f"{path} is invalid", problems=report.problems)
-    ttl = {
+    specs = [report.deploy_file.base, *report.deploy_file.environments.values()]
+    if not any(spec.ttl_hours is not None or spec.rollout.keep_for for spec in specs):
+        raise UsageError(
+            "cleanup needs an environment with ttl_hours (a preview environment) or a "
+            "keep_previous duration"
+            + (f"; {options.environment} has neither" if options.environment else ""),
+            hint="add ttl_hours to the preview overlay, e.g. environments.preview.ttl_hours: 72",
+        )
+    return {
         name: spec.ttl_hours
         for name, spec in report.deploy_file.environments.items()
         if spec.ttl_hours is not None
     }
-    if not ttl:
-        raise UsageError(
-            "cleanup needs an environment with ttl_hours (a preview environment)"
-            + (f"; {options.environment} has none" if options.environment else ""),
-            hint="add ttl_hours to the preview overlay, e.g. environments.preview.ttl_hours: 72",
-        )
-    return ttl
 
 
 def stale_endpoints(
@@ -91,10 +97,11 @@ def stale_endpoints(
 def run_cleanup(options: Options, runner: Runner, environ: Mapping[str, str]) -> ExitCode:
     cancelled = cancellation()
     ttl = preview_environments(options)
-    environment = options.environment or next(iter(ttl))
+    environment = options.environment or next(iter(ttl), None)
     session = open_session(dataclasses.replace(options, environment=environment), runner, environ)
     now = datetime.datetime.now(datetime.UTC)
-    sweep = stale_endpoints(session.azure.endpoints(), ttl, now, session.owner.repository)
+    endpoints = session.azure.endpoints()
+    sweep = stale_endpoints(endpoints, ttl, now, session.owner.repository)
     for item in sweep.unattributed:
         runner.warning(
             f"preview endpoint {item.name} is {item.age_hours:.1f} h old but has no "
@@ -124,7 +131,52 @@ def run_cleanup(options: Options, runner: Runner, environ: Mapping[str, str]) ->
                 failed.append(f"{operation.description}: {exc.message}")
         if failed:
             raise DeployerError("some preview endpoints were not deleted: " + "; ".join(failed))
+    gone = {item.name for item in stale}
+    retired = retire_kept(session, [e for e in endpoints if e.name not in gone], now, cancelled)
     publish(runner, {"deleted": dump_json([item.name for item in stale])}, options.output_json)
     if options.summary:
-        runner.add_summary(cleanup_markdown(rows, options.dry_run))
+        runner.add_summary(cleanup_markdown(rows, options.dry_run, retired))
     return ExitCode.OK
+
+
+def retire_kept(
+    session: Session,
+    endpoints: list[EndpointState],
+    now: datetime.datetime,
+    cancelled: threading.Event,
+) -> list[str]:
+    """This repository's deployments kept for rollback past their keep_previous duration:
+    retired under each endpoint's lease ("endpoint/deployment" for each)."""
+    runner, options = session.runner, session.options
+    due = [
+        e
+        for e in endpoints
+        if e.ownership.managed
+        and e.ownership.repository == session.owner.repository
+        and e.record.kept_expired(now)
+    ]
+    retired = []
+    for endpoint in due:
+        kept = f"{endpoint.name}/{endpoint.record.kept}"
+        if options.dry_run:
+            runner.info(f"would delete deployment {kept}: kept for rollback, and its time is up")
+            retired.append(kept)
+            continue
+        try:
+            _retire_kept(replace_endpoint(session, endpoint.name), now, cancelled)
+        except DeployerError as exc:
+            runner.warning(f"could not retire deployment {kept}: {exc.message}")
+            continue
+        retired.append(kept)
+    return retired
+
+
+def _retire_kept(session: Session, now: datetime.datetime, cancelled: threading.Event) -> None:
+    desired = desired_state(session, "", image_pending=False)
+    converge(
+        session,
+        lambda wanted, observed: plan_retire_kept(wanted, observed, now),
+        lambda: desired,
+        Phases(),
+        Deadline.after(CLEANUP_TIMEOUT_SECONDS, cancelled),
+    )

@@ -3,6 +3,7 @@ anything touches the network), where we run, which cloud, the sign-in and the wo
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import threading
@@ -52,6 +53,7 @@ class Session:
     context: RunContext
     cloud: Cloud
     environ: Mapping[str, str]
+    endpoint_override: str | None = None  # cleanup, acting on endpoints other than its own
 
     @cached_property
     def sign_in(self) -> SignIn:
@@ -69,6 +71,8 @@ class Session:
 
     @cached_property
     def endpoint_name(self) -> str:
+        if self.endpoint_override is not None:
+            return self.endpoint_override
         try:
             return self.spec.endpoint.render_name(self.context.name_values())
         except NameTemplateError as exc:
@@ -123,6 +127,15 @@ class Session:
     def endpoint_tags(self) -> dict[str, str]:
         """Tags on endpoints this action creates: they drive delete, cleanup and the policy."""
         return endpoint_tags(self.owner, self.spec.endpoint.tags)
+
+
+def replace_endpoint(session: Session, name: str) -> Session:
+    """The same session — its sign-in and workspace client — aimed at endpoint `name`."""
+    other = dataclasses.replace(session, endpoint_override=name)
+    for cached in ("sign_in", "azure", "owner"):
+        if cached in session.__dict__:
+            other.__dict__[cached] = session.__dict__[cached]
+    return other
 
 
 def open_session(options: Options, runner: Runner, environ: Mapping[str, str]) -> Session:

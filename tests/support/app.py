@@ -126,13 +126,17 @@ class App:
         self.transcript[f"{run} (stderr)"] = stderr or ""
 
     def start(
-        self, command: str, *args: str, config: str = "server/deploy.yml"
+        self,
+        command: str,
+        *args: str,
+        config: str = "server/deploy.yml",
+        env: dict[str, str] | None = None,
     ) -> subprocess.Popen[str]:
         """The CLI in the background, e.g. to cancel it; record() its output when done."""
         return subprocess.Popen(
             self._command(command, args, config),
             cwd=self.root,
-            env=self._environ(None),
+            env=self._environ(env),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -25,6 +25,7 @@ from deployer.plan import (
     make_plan,
     plan_abort,
     plan_promote,
+    plan_retire_kept,
     plan_rollback,
 )
 from deployer.spec.model import Strategy
@@ -631,3 +632,17 @@ def test_an_image_that_cannot_be_pulled_shows_the_pull_log() -> None:
     with pytest.raises(RolloutFailed):
         world.run("app@sha256:2")
     assert "StorageInitializer log of green" in world.log.getvalue()
+
+
+def test_cleanup_retires_a_kept_deployment_once_its_time_is_up() -> None:
+    world = first(World(keep_previous=True, keep_for=datetime.timedelta(hours=24)))
+    world.run("app@sha256:2")
+    plan, _ = world.run("", planner=plan_retire_kept)
+    assert plan.is_noop  # not yet
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=25)
+    plan, _ = world.run("", planner=lambda d, o: plan_retire_kept(d, o, later))
+    assert [step.describe() for step in plan.steps][1].startswith(
+        "delete deployment blue (kept for rollback until"
+    )
+    world.assert_converged("app@sha256:2")
+    assert world.record.kept is None
