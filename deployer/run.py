@@ -5,6 +5,7 @@ under the endpoint's lease, waiting (or not) for another run that holds it."""
 from __future__ import annotations
 
 import datetime
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -23,6 +24,7 @@ from deployer.timing import Phases
 
 SETTLE_POLL_SECONDS = 2.0
 LEASE_POLL_SECONDS = 5.0
+WAITING_EVERY_SECONDS = 30.0
 
 
 class Busy(DeployerError):
@@ -163,14 +165,19 @@ def converge(
     smoke = SmokeTester(session)
     me = holder(session)
     waited_for: str | None = None
+    waiting_since = reported = 0.0
+    shown: str | None = None
     while True:
         with phases("observe"):
             observed = observe_settled(session, deadline, wait=True)
             check_may_change(session.owner, name, observed)
             plan = planner(desired(), observed)
-        for note in plan.notes:
-            runner.info(note)
-        runner.info(plan_table(plan))
+        table = plan_table(plan)
+        if table != shown:  # while waiting, a plan is shown again only when it changes
+            for note in plan.notes:
+                runner.info(note)
+            runner.info(table)
+            shown = table
         if plan.is_noop:
             return Converged(plan, None, smoke)
         job = Job(
@@ -194,10 +201,14 @@ def converge(
                     hint="run again when it is done, or without --no-wait (input wait: true) "
                     "to wait for it",
                 ) from None
+            now = time.monotonic()
             if waited_for != held.message:
                 until = f" (its lease runs until {_clock(held.until)})" if held.until else ""
                 runner.info(f"waiting: {held.message}{until}")
-                waited_for = held.message
+                waited_for, waiting_since, reported = held.message, now, now
+            elif now - reported >= WAITING_EVERY_SECONDS:
+                runner.info(f"still waiting for {who} ({now - waiting_since:.0f} s)")
+                reported = now
             deadline.sleep(LEASE_POLL_SECONDS, f"waiting for {who} to finish with endpoint {name}")
             continue
         return Converged(plan, outcome, smoke)
