@@ -33,15 +33,16 @@ docker:
 	scripts/ensure-docker.sh
 
 # The end-to-end tests mostly wait on Azure's (the emulator's) provisioning and on Docker, so
-# more workers than cores pay off; each worker starts an emulator of its own.
-TEST_WORKERS ?= 3
+# more workers than cores pay off; each worker starts an emulator of its own. Workers steal
+# queued tests from each other, so the long crash tests do not end the run alone.
+TEST_WORKERS ?= 4
 
 # Line coverage of the planner and the executor (their unit tests run them in-process).
 COVERAGE := --cov=deployer.plan --cov=deployer.execute --cov-report=term --cov-fail-under=90
 
 test: setup docker
 	scripts/base-image.sh >/dev/null
-	$(BIN)/pytest -n $(TEST_WORKERS) $(COVERAGE)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal $(COVERAGE)
 
 reliability: setup docker
 	scripts/base-image.sh >/dev/null

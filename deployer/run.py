@@ -4,9 +4,10 @@ under the endpoint's lease, waiting (or not) for another run that holds it."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 from deployer.commands.session import Session
@@ -15,7 +16,14 @@ from deployer.errors import DeployerError, PolicyError, TimedOut
 from deployer.execute import Executor, Job, LeaseHeld, Outcome
 from deployer.plan import Desired, Plan, Planner
 from deployer.policy import check_may_change
-from deployer.report import DeployReport, plan_table
+from deployer.report import (
+    DeployReport,
+    console_summary,
+    failure_markdown,
+    plan_table,
+    publish,
+    summary_markdown,
+)
 from deployer.smoke import SmokeResult, smoke_test
 from deployer.spec.model import DeploySpec
 from deployer.state import DeploymentSettings, EndpointState, Keys
@@ -233,6 +241,28 @@ def report(session: Session, converged: Converged, image: str, outcome: str) -> 
         studio_url=studio_url(session, session.endpoint_name),
         outcome=outcome,
     )
+
+
+@contextlib.contextmanager
+def failure_summarised(session: Session) -> Iterator[None]:
+    """A failure inside goes into the job summary (then on, to the command line's handler)."""
+    try:
+        yield
+    except DeployerError as failure:
+        if session.options.summary:
+            session.runner.add_summary(
+                failure_markdown(session.endpoint_name, failure.message, failure.hint)
+            )
+        raise
+
+
+def hand_back(session: Session, result: DeployReport, phases: Phases) -> None:
+    """The run's outputs (keys masked first), its job summary and its log summary."""
+    runner, options = session.runner, session.options
+    publish(runner, result.outputs(), options.output_json)
+    if options.summary:
+        runner.add_summary(summary_markdown(result, phases, session.spec.environment))
+    runner.info(console_summary(result, phases))
 
 
 def studio_url(session: Session, endpoint: str) -> str:

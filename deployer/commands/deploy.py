@@ -9,12 +9,20 @@ from collections.abc import Mapping
 from deployer.commands.images import ImageLookup, Images
 from deployer.commands.session import Options, Session, cancellation, open_session
 from deployer.deadline import Deadline
-from deployer.errors import DeployerError, ExitCode, PolicyError
+from deployer.errors import ExitCode, PolicyError
 from deployer.github import Runner, dump_json
 from deployer.plan import make_plan
 from deployer.policy import check_may_change
-from deployer.report import console_summary, failure_markdown, plan_table, publish, summary_markdown
-from deployer.run import converge, desired_state, holder, observe_settled, report
+from deployer.report import plan_table, publish
+from deployer.run import (
+    converge,
+    desired_state,
+    failure_summarised,
+    hand_back,
+    holder,
+    observe_settled,
+    report,
+)
 from deployer.timing import Phases
 
 
@@ -95,7 +103,7 @@ def run_deploy(options: Options, runner: Runner, environ: Mapping[str, str]) -> 
     images = Images(session)
     with phases("observe"):
         image = _Image(images, images.lookup(), phases)
-    try:
+    with failure_summarised(session):
         converged = converge(
             session,
             make_plan,
@@ -105,22 +113,9 @@ def run_deploy(options: Options, runner: Runner, environ: Mapping[str, str]) -> 
             build=image.build,
             wait=options.wait,
         )
-        result = report(
-            session,
-            converged,
-            image.reference,
-            "unchanged" if converged.outcome is None else "deployed",
-        )
-    except DeployerError as failure:
-        if options.summary:
-            runner.add_summary(
-                failure_markdown(session.endpoint_name, failure.message, failure.hint)
-            )
-        raise
-    publish(runner, result.outputs(), options.output_json)
-    if options.summary:
-        runner.add_summary(summary_markdown(result, phases, session.spec.environment))
-    runner.info(console_summary(result, phases))
+        outcome = "unchanged" if converged.outcome is None else "deployed"
+        result = report(session, converged, image.reference, outcome)
+    hand_back(session, result, phases)
     return ExitCode.OK
 
 

@@ -13,11 +13,10 @@ from collections.abc import Mapping
 from deployer.commands.deploy import signed_in
 from deployer.commands.session import Options, cancellation, open_session
 from deployer.deadline import Deadline
-from deployer.errors import DeployerError, ExitCode
+from deployer.errors import ExitCode
 from deployer.github import Runner
 from deployer.plan import Planner, plan_abort, plan_promote, plan_rollback
-from deployer.report import console_summary, failure_markdown, publish, summary_markdown
-from deployer.run import converge, desired_state, report
+from deployer.run import converge, desired_state, failure_summarised, hand_back, report
 from deployer.timing import Phases
 
 PLANNERS: dict[str, Planner] = {
@@ -36,7 +35,7 @@ def run_after(
     runner.info(f"endpoint {session.endpoint_name} ({session.environment_name} environment)")
     signed_in(session, phases)
     deadline = Deadline.after(session.spec.rollout.timeout_minutes * 60, cancellation())
-    try:
+    with failure_summarised(session):
         converged = converge(
             session,
             PLANNERS[command],
@@ -54,14 +53,5 @@ def run_after(
         deployment = serving.deployment(converged.plan.target) if serving else None
         image = deployment.image if deployment else None
         result = report(session, converged, image or "", "unchanged" if nothing else DONE[command])
-    except DeployerError as failure:
-        if options.summary:
-            runner.add_summary(
-                failure_markdown(session.endpoint_name, failure.message, failure.hint)
-            )
-        raise
-    publish(runner, result.outputs(), options.output_json)
-    if options.summary:
-        runner.add_summary(summary_markdown(result, phases, session.spec.environment))
-    runner.info(console_summary(result, phases))
+    hand_back(session, result, phases)
     return ExitCode.OK

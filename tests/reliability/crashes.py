@@ -16,8 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from tests.reliability.load import Load
-from tests.reliability.scenarios import PRODUCTION, AppFactory, Outcome, Settings
+from tests.reliability.scenarios import PRODUCTION, AppFactory, Outcome, Settings, load_on
 from tests.support.app import App
 from tests.support.checks import mutating_arm_calls
 
@@ -88,15 +87,7 @@ def killed_at_every_step(new_app: AppFactory, settings: Settings, *, canary: boo
     since = app.emulator.last_request()
     clean = app.deploy(*args)
     calls = len(mutating_arm_calls(app, since))
-    body = (app.root / "server" / "request.json").read_bytes()
-    load = Load(
-        first["scoring-uri"],
-        first["primary-key"],
-        body,
-        ca_bundle=app.emulator["ca_bundle"],
-        rate=settings.rate,
-        max_seconds=900,
-    )
+    load = load_on(app, first, settings, seconds=900)
     tried = converged = 0
     problems: list[str] = []
     with load:

@@ -72,6 +72,19 @@ def _endpoints(app: App) -> list[str]:
 # --- 1. zero-downtime rollouts ---------------------------------------------------------------
 
 
+def load_on(app: App, outputs: dict[str, str], settings: Settings, seconds: float = 300) -> Load:
+    """Scoring `app`'s endpoint (from a deploy's outputs) at the settings' rate, for at most
+    `seconds`."""
+    return Load(
+        outputs["scoring-uri"],
+        outputs["primary-key"],
+        (app.root / "server" / "request.json").read_bytes(),
+        ca_bundle=app.emulator["ca_bundle"],
+        rate=settings.rate,
+        max_seconds=seconds,
+    )
+
+
 def rollout_under_load(
     app: App,
     settings: Settings,
@@ -88,14 +101,7 @@ def rollout_under_load(
     app.server_deploy_file(canary_steps=steps, step_wait=settings.canary_wait)
     first = app.outputs(*args)
     app.server_deploy_file(canary_steps=steps, step_wait=settings.canary_wait, **new_version)
-    body = (app.root / "server" / "request.json").read_bytes()
-    load = Load(
-        first["scoring-uri"],
-        first["primary-key"],
-        body,
-        ca_bundle=app.emulator["ca_bundle"],
-        rate=settings.rate,
-    )
+    load = load_on(app, first, settings)
     with load:
         time.sleep(1.0)
         result = app.deploy(*args) if midway is None else _with_midway(app, args, midway)

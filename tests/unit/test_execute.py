@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import io
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import pytest
@@ -71,8 +72,11 @@ class World:
         planner: Planner = make_plan,
         holder: Holder = ME,
         deadline: Deadline | None = None,
+        *,
+        build: Callable[[], str] | None = None,
+        now: Callable[[], datetime.datetime] | None = None,
     ) -> tuple[Plan, Outcome | None]:
-        desired = self.desired(image)
+        desired = replace(self.desired(image), image_pending=build is not None)
         plan = planner(desired, self.azure.endpoint("ep"))
         if plan.is_noop:
             return plan, None
@@ -85,9 +89,13 @@ class World:
             deployment_tags=lambda img, digest: deployment_tags(OWNER, img, digest),
             holder=holder,
             smoke=self.azure.smoke("ep", self.failing),
+            build=build,
         )
         runner = Runner({}, self.log, self.log)
-        executor = Executor(self.azure, runner, job, deadline or Deadline.after(60), Phases())
+        clock = {"now": now} if now is not None else {}
+        executor = Executor(
+            self.azure, runner, job, deadline or Deadline.after(60), Phases(), **clock
+        )
         return plan, executor.run(plan)
 
     # --- what is there -----------------------------------------------------------------------
@@ -480,29 +488,8 @@ def test_split_traffic_without_a_record_is_refused_with_the_fix() -> None:
 
 def test_the_image_is_built_while_the_endpoint_is_created_and_recorded() -> None:
     world = World()
-    built: list[str] = []
-
-    def build() -> str:
-        built.append("app@sha256:built")
-        return built[-1]
-
-    desired = replace(world.desired(""), image_pending=True)
-    plan = make_plan(desired, None)
+    plan, _ = world.run("", build=lambda: "app@sha256:built")
     assert [type(s).__name__ for s in plan.steps][:2] == ["CreateEndpoint", "BuildImage"]
-    job = Job(
-        "ep",
-        "key",
-        None,
-        OWNER.tags(),
-        desired.settings,
-        lambda image, digest: deployment_tags(OWNER, image, digest),
-        ME,
-        world.azure.smoke("ep", set()),
-        build,
-    )
-    Executor(world.azure, Runner({}, world.log, world.log), job, Deadline.after(9), Phases()).run(
-        plan
-    )
     world.assert_converged("app@sha256:built")
 
 
@@ -548,20 +535,7 @@ def test_a_long_watch_renews_the_lease() -> None:
         clock[0] += datetime.timedelta(minutes=2)  # every look at the clock: two minutes on
         return clock[0]
 
-    desired = world.desired("app@sha256:2")
-    plan = make_plan(desired, world.azure.endpoint("ep"))
-    job = Job(
-        "ep",
-        "key",
-        None,
-        OWNER.tags(),
-        desired.settings,
-        lambda image, digest: deployment_tags(OWNER, image, digest),
-        ME,
-        world.azure.smoke("ep", set()),
-    )
-    runner = Runner({}, world.log, world.log)
-    Executor(world.azure, runner, job, Deadline.after(60), Phases(), now=now).run(plan)
+    world.run("app@sha256:2", now=now)
     renewals = [c for c in world.azure.calls if c == "update endpoint ep"]
     assert len(renewals) >= 2  # the Mark, and at least one renewal during the watch
     world.assert_converged("app@sha256:2")
