@@ -86,3 +86,16 @@ def test_validate_takes_no_azure_inputs() -> None:
 def test_unknown_commands_reach_the_cli_which_refuses_them(command: str) -> None:
     args = entrypoint().arguments({"INPUT_COMMAND": command})
     assert args[0] == command  # argparse answers with usage and exit code 2
+
+
+@pytest.mark.parametrize("command", ["rollback", "promote", "abort"])
+def test_the_after_the_job_commands_take_the_azure_inputs_and_wait(command: str) -> None:
+    args = entrypoint().arguments(
+        {"INPUT_COMMAND": command, "INPUT_WORKSPACE": "ws", "INPUT_WAIT": "false"}
+    )
+    assert args[:3] == [command, "--config", "deploy.yml"]
+    assert "--workspace" in args and "--no-wait" in args
+    assert "--no-wait" not in entrypoint().arguments({"INPUT_COMMAND": command})
+    assert "--no-wait" not in entrypoint().arguments(
+        {"INPUT_COMMAND": "plan", "INPUT_WAIT": "false"}
+    )
