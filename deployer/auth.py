@@ -19,17 +19,13 @@ from azure.core.credentials import AccessToken, TokenCredential
 from azure.core.exceptions import ClientAuthenticationError
 
 from deployer.cloud import Cloud
-from deployer.errors import DeployerError, UsageError
+from deployer.errors import SignInError, UsageError
 from deployer.github import TOKEN_EXCHANGE_AUDIENCE, Runner, request_id_token
 
 FORK_HINT = (
     "add `permissions: id-token: write` to the job; pull requests from forks never get an ID "
     "token, so run only `command: validate` for them"
 )
-
-
-class SignInError(DeployerError):
-    """Entra ID refused the sign-in."""
 
 
 @dataclass

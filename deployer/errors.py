@@ -1,11 +1,17 @@
-"""One error hierarchy: every failure a user can meet says what happened and what to do."""
+"""Every error the action raises, in one place: each says what happened and what to do
+(`message`, `hint`), carries its exit code, and keeps what caused it (`cause`)."""
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
 from deployer.diagnostics import Problem
+
+if TYPE_CHECKING:
+    from deployer.tags import Holder
 
 
 class ExitCode(IntEnum):
@@ -20,15 +26,21 @@ class DeployerError(Exception):
 
     exit_code: ExitCode = ExitCode.FAILURE
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, cause: BaseException | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.cause = cause
 
     def diagnostics(self) -> str:
         if self.hint:
             return f"{self.message}\n  hint: {self.hint}"
         return self.message
+
+
+# --- the command line and the deploy file ------------------------------------------------------
 
 
 class UsageError(DeployerError):
@@ -47,8 +59,67 @@ class InvalidDeployFileError(DeployerError):
         self.problems = tuple(problems)
 
 
+class NameTemplateError(DeployerError):
+    """An endpoint name template cannot give a valid name (here, or for some run)."""
+
+
+# --- what a run may do -------------------------------------------------------------------------
+
+
 class PolicyError(DeployerError):
     """The action refuses: this run may not change (or delete) what it was asked to."""
+
+
+class NothingToDo(PolicyError):
+    """The command has nothing to act on (no kept deployment, no rollout in progress)."""
+
+
+class Busy(DeployerError):
+    """Another run holds the endpoint and this one was asked not to wait (--no-wait)."""
+
+
+class LeaseHeld(DeployerError):
+    """Another run holds the endpoint's lease (or changed the endpoint since it was planned):
+    the caller waits and plans again."""
+
+    def __init__(
+        self,
+        message: str,
+        holder: Holder | None = None,
+        until: datetime.datetime | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.holder = holder
+        self.until = until
+
+
+# --- signing in, images, Azure -----------------------------------------------------------------
+
+
+class OidcError(DeployerError):
+    """The GitHub ID token could not be obtained."""
+
+
+class SignInError(DeployerError):
+    """Entra ID refused the sign-in."""
+
+
+class ImageError(DeployerError):
+    """Building or pushing the image failed."""
+
+
+class AzureError(DeployerError):
+    """Azure refused or failed an operation: its error code and HTTP status, where known."""
+
+    def __init__(
+        self, message: str, *, code: str = "", status: int | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.code = code
+        self.status = status
+
+
+# --- waiting and rolling out -------------------------------------------------------------------
 
 
 class Cancelled(DeployerError):
@@ -61,12 +132,13 @@ class TimedOut(DeployerError):
     """A wait went past the rollout's timeout_minutes."""
 
 
-class AzureError(DeployerError):
-    """Azure refused or failed an operation: its error code and HTTP status, where known."""
+class StepFailed(DeployerError):
+    """A step of a plan failed (the executor then puts things right)."""
 
-    def __init__(
-        self, message: str, *, code: str = "", status: int | None = None, hint: str | None = None
-    ) -> None:
-        super().__init__(message, hint=hint)
-        self.code = code
-        self.status = status
+
+class RolloutFailed(StepFailed):
+    """The rollout stopped and was undone: the message says how far; `cause` is the failure."""
+
+
+class LeaseLost(StepFailed):
+    """Another run took the lease over (this one was too slow to renew it)."""

@@ -19,7 +19,15 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from deployer.deadline import Deadline
-from deployer.errors import AzureError, Cancelled, DeployerError
+from deployer.errors import (
+    AzureError,
+    Cancelled,
+    DeployerError,
+    LeaseHeld,
+    LeaseLost,
+    RolloutFailed,
+    StepFailed,
+)
 from deployer.github import Runner
 from deployer.plan import (
     BuildImage,
@@ -71,27 +79,6 @@ class Platform(Protocol):
     def begin_delete_deployment(self, endpoint: str, name: str) -> Waitable: ...
 
     def logs(self, endpoint: str, deployment: str, container: str, lines: int) -> str: ...
-
-
-class StepFailed(DeployerError):
-    """A step failed; the message says what state the endpoint was left in."""
-
-
-class RolloutFailed(StepFailed):
-    """The rollout stopped and was undone (the message says how far)."""
-
-
-class LeaseHeld(DeployerError):
-    """Another run holds the endpoint's lease (or changed the endpoint since it was planned)."""
-
-    def __init__(self, message: str, holder: Holder | None, until: datetime.datetime | None):
-        super().__init__(message)
-        self.holder = holder
-        self.until = until
-
-
-class LeaseLost(StepFailed):
-    """Another run took the lease over (this one was too slow to renew it)."""
 
 
 @dataclass(frozen=True)
@@ -389,7 +376,7 @@ class Executor:
             self._show_logs(target, failure)
         left = self._undo(self.deadline.grace(600))
         message = f"{failure.message.rstrip('. ')}. {left}"
-        return RolloutFailed(message, hint=failure.hint)
+        return RolloutFailed(message, hint=failure.hint, cause=failure)
 
     def _after_cancel(self) -> None:
         left = self._undo(self.deadline.grace(RESTORE_GRACE_SECONDS), cancelled=True)
@@ -470,7 +457,7 @@ class Executor:
     def _show_logs(self, deployment: str, failure: DeployerError) -> None:
         """The container's log, or the image pull's when the container never started."""
         order = ["InferenceServer", "StorageInitializer"]
-        if getattr(failure, "code", "") == "ImagePullFailure":
+        if isinstance(failure, AzureError) and failure.code == "ImagePullFailure":
             order = ["StorageInitializer"]
         for container in order:
             try:

@@ -22,7 +22,7 @@ from typing import TextIO
 import requests
 
 from deployer.diagnostics import Problem, one_line
-from deployer.errors import DeployerError
+from deployer.errors import DeployerError, OidcError
 
 TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"  # noqa: S105 - an audience
 _RETRIED_STATUSES = {502, 503, 504}
@@ -112,10 +112,6 @@ class _Scrubber:
         record.args = ()
         record.levelname = record.levelname.lower()
         return True
-
-
-class OidcError(DeployerError):
-    """The GitHub ID token could not be obtained."""
 
 
 class Runner:

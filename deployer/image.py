@@ -17,7 +17,7 @@ from typing import Any
 import requests
 
 from deployer.auth import SignIn
-from deployer.errors import DeployerError
+from deployer.errors import ImageError
 from deployer.github import Runner
 from deployer.spec.model import BuildSpec
 
@@ -32,10 +32,6 @@ _MANIFEST_TYPES = ", ".join(
     ]
 )
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
-
-
-class ImageError(DeployerError):
-    """Building or pushing the image failed."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from deployer.errors import PolicyError
+from deployer.errors import NothingToDo, PolicyError
 from deployer.spec.model import Strategy
 from deployer.state import DeploymentSettings, EndpointState, traffic_text
 from deployer.tags import Record, Step
@@ -501,10 +501,6 @@ def _split(target: str, share: int, known_good: str, seen: _Seen) -> dict[str, i
 
 
 # --- after the job: rollback, promote, abort ---------------------------------------------------
-
-
-class NothingToDo(PolicyError):
-    """The command has nothing to act on (no kept deployment, no rollout in progress)."""
 
 
 def plan_rollback(desired: Desired, observed: EndpointState | None) -> Plan:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 
 from deployer.commands.session import Session
 from deployer.deadline import Deadline
-from deployer.errors import DeployerError, PolicyError, TimedOut
-from deployer.execute import Executor, Job, LeaseHeld, Outcome
+from deployer.errors import Busy, DeployerError, LeaseHeld, PolicyError, TimedOut
+from deployer.execute import Executor, Job, Outcome
 from deployer.plan import Desired, Plan, Planner
 from deployer.policy import check_may_change
 from deployer.report import (
@@ -33,10 +33,6 @@ from deployer.timing import Phases
 SETTLE_POLL_SECONDS = 2.0
 LEASE_POLL_SECONDS = 5.0
 WAITING_EVERY_SECONDS = 30.0
-
-
-class Busy(DeployerError):
-    """Another run holds the endpoint and this one was asked not to wait (--no-wait)."""
 
 
 def deployment_settings(spec: DeploySpec, image: str) -> DeploymentSettings:

@@ -8,8 +8,8 @@ from functools import cached_property
 
 from deployer.commands.session import Session
 from deployer.context import uncommitted_changes
-from deployer.errors import DeployerError
-from deployer.image import AcrSession, BuildLabels, ImageBuilder, ImageError, ResolvedImage
+from deployer.errors import DeployerError, ImageError
+from deployer.image import AcrSession, BuildLabels, ImageBuilder, ResolvedImage
 from deployer.timing import Phases
 
 

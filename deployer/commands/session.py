@@ -17,10 +17,9 @@ from deployer.auth import SignIn, SignInSettings, sign_in
 from deployer.azure import AzureML
 from deployer.cloud import Cloud, select_cloud
 from deployer.context import RunContext, detect, workspace_root
-from deployer.errors import UsageError
+from deployer.errors import NameTemplateError, UsageError
 from deployer.github import TOKEN_EXCHANGE_AUDIENCE, Runner
 from deployer.spec import DeploySpec, load_deploy_spec
-from deployer.spec.names import NameTemplateError
 from deployer.tags import LOCAL_REPOSITORY, Owner, endpoint_tags
 
 

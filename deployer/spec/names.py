@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from deployer.diagnostics import did_you_mean
+from deployer.errors import NameTemplateError
 
 PLACEHOLDERS = ("pr", "branch", "sha", "short_sha", "tag", "run_id")
 MIN_LENGTH = 3
@@ -51,10 +52,6 @@ WORST_CASES: tuple[Mapping[str, str], ...] = (
         "run_id": "1",
     },
 )
-
-
-class NameTemplateError(ValueError):
-    """The template cannot produce valid names; the message says why and how to fix it."""
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 import pytest
 
 from deployer.deadline import Deadline
-from deployer.errors import AzureError, Cancelled, PolicyError
-from deployer.execute import Executor, Job, LeaseHeld, LeaseLost, Outcome, RolloutFailed
+from deployer.errors import AzureError, Cancelled, LeaseHeld, LeaseLost, PolicyError, RolloutFailed
+from deployer.execute import Executor, Job, Outcome
 from deployer.github import Runner
 from deployer.plan import (
     Desired,
