@@ -20,8 +20,9 @@ COPY entrypoint.py /app/entrypoint.py
 # what it imports, not all of the SDKs (a deploy never loads most of azure-ai-ml): as fast to
 # start as compiling everything, and 16 MB smaller (docs/performance.md, scenario 5).
 RUN /opt/venv/bin/python -m compileall -q /app \
- && PYTHONPATH=/app /opt/venv/bin/python -c "import deployer.cli, deployer.commands.deploy, \
-deployer.commands.cleanup, deployer.commands.delete, deployer.azure, deployer.image, \
+ && PYTHONPATH=/app /opt/venv/bin/python -c "import deployer.action, deployer.cli, \
+deployer.commands.deploy, deployer.commands.cleanup, deployer.commands.delete, \
+deployer.commands.rollback, deployer.azure, deployer.image.resolve, deployer.run, \
 azure.ai.ml, azure.ai.ml.entities, azure.identity, docker" \
  && chmod 0755 /app/entrypoint.py
 ENV PATH=/opt/venv/bin:$PATH \

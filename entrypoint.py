@@ -1,67 +1,8 @@
 #!/usr/bin/env python3
-"""The action's entrypoint: the action's inputs (INPUT_*) → azureml-deploy's command line.
+"""The action's container runs this (action.yml's `entrypoint`): deployer/action.py."""
 
-The runner names an input INPUT_<NAME> with spaces turned into '_' and hyphens kept
-(INPUT_SUBSCRIPTION-ID); the underscore form is read too. Everything else (the pull request,
-sha, ref, tag, OIDC) the deployer reads from the runner's environment itself.
-"""
-
-from __future__ import annotations
-
-import os
 import sys
 
-# (input, command-line option); options of commands that do not take them are left out.
-AZURE_OPTIONS = [
-    ("subscription-id", "--subscription-id"),
-    ("resource-group", "--resource-group"),
-    ("workspace", "--workspace"),
-    ("client-id", "--client-id"),
-    ("tenant-id", "--tenant-id"),
-    ("audience", "--audience"),
-    ("cloud", "--cloud"),
-]
-COMMANDS = ("deploy", "plan", "validate", "delete", "cleanup", "rollback", "promote", "abort")
-CHANGES_AN_ENDPOINT = ("deploy", "rollback", "promote", "abort")
+from deployer.action import main
 
-
-def read_input(name: str, environ: dict[str, str]) -> str:
-    for key in (f"INPUT_{name.upper()}", f"INPUT_{name.upper().replace('-', '_')}"):
-        value = environ.get(key)
-        if value is not None:
-            return value.strip()
-    return ""
-
-
-def arguments(environ: dict[str, str]) -> list[str]:
-    command = read_input("command", environ) or "deploy"
-    args = [command, "--config", read_input("config", environ) or "deploy.yml"]
-    if environment := read_input("environment", environ):
-        args += ["--environment", environment]
-    if command not in COMMANDS or command == "validate":
-        return args  # an unknown command is refused by the command line itself, with usage
-    for name, option in AZURE_OPTIONS:
-        if value := read_input(name, environ):
-            args += [option, value]
-    if read_input("summary", environ).lower() in ("false", "no", "0"):
-        args.append("--no-summary")
-    waits = read_input("wait", environ).lower() not in ("false", "no", "0")
-    if command in CHANGES_AN_ENDPOINT and not waits:
-        args.append("--no-wait")
-    if command in ("deploy", "plan"):
-        if tag := read_input("image-tag", environ):
-            args += ["--image-tag", tag]
-        for line in read_input("build-args", environ).splitlines():
-            if line.strip():
-                args += ["--build-arg", line.strip()]
-    return args
-
-
-def main() -> int:
-    from deployer.cli import main as cli
-
-    return cli(arguments(dict(os.environ)))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+sys.exit(main())

@@ -20,7 +20,13 @@ from azure.core.exceptions import ClientAuthenticationError
 
 from deployer.cloud import Cloud
 from deployer.errors import SignInError, UsageError
-from deployer.github import TOKEN_EXCHANGE_AUDIENCE, Runner, request_id_token
+from deployer.github.oidc import (
+    TOKEN_EXCHANGE_AUDIENCE,
+    can_request_id_tokens,
+    job_id_token,
+    request_id_token,
+)
+from deployer.github.runner import Runner
 
 FORK_HINT = (
     "add `permissions: id-token: write` to the job; pull requests from forks never get an ID "
@@ -110,8 +116,8 @@ def _from_emulator(cloud: Cloud, key: str) -> str | None:
 
 
 def _id_token_fetcher(cloud: Cloud, settings: SignInSettings, runner: Runner) -> Callable[[], str]:
-    if runner.can_request_id_tokens:
-        return lambda: runner.id_token(settings.audience)
+    if can_request_id_tokens(runner.environ):
+        return lambda: job_id_token(runner, settings.audience)
     if cloud.is_local and not runner.in_actions:
         # Rehearsing locally: the emulator plays GitHub's OIDC issuer too.
         oidc = cloud.emulator["oidc"]

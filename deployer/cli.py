@@ -16,7 +16,8 @@ from deployer import __version__
 from deployer.cloud import CLOUD_NAMES
 from deployer.diagnostics import one_line
 from deployer.errors import DeployerError, ExitCode, InvalidDeployFileError, UsageError
-from deployer.github import TOKEN_EXCHANGE_AUDIENCE, Runner
+from deployer.github.oidc import TOKEN_EXCHANGE_AUDIENCE
+from deployer.github.runner import Runner
 
 COMMANDS = {
     "validate": "check the deploy file offline (no credentials needed)",
@@ -104,8 +105,8 @@ def _add_azure_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _options(args: argparse.Namespace) -> object:
-    from deployer.commands.inputs import check_inputs
-    from deployer.commands.session import Options
+    from deployer.inputs import check_inputs
+    from deployer.session import Options
 
     build_args = {}
     from_environment = os.environ.get("AZUREML_DEPLOY_BUILD_ARGS", "").split()
@@ -182,7 +183,7 @@ def _dispatch(args: argparse.Namespace, runner: Runner) -> ExitCode:
         from deployer.commands.validate import run_validate
 
         return run_validate(args.config, args.environment, runner)
-    from deployer.commands.session import Options
+    from deployer.session import Options
 
     options = _options(args)
     assert isinstance(options, Options)

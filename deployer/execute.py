@@ -28,7 +28,7 @@ from deployer.errors import (
     RolloutFailed,
     StepFailed,
 )
-from deployer.github import Runner
+from deployer.github.runner import Runner
 from deployer.plan import (
     BuildImage,
     CreateEndpoint,

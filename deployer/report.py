@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deployer import markdown as md
-from deployer.github import Runner, dump_json
+from deployer.github.runner import Runner
 from deployer.plan import Plan
 from deployer.smoke import SmokeResult
 from deployer.state import EndpointState, Keys, traffic_text
@@ -27,6 +27,11 @@ OUTPUT_NAMES = (
     "plan",
 )
 SECRET_OUTPUTS = ("primary-key", "secondary-key")
+
+
+def dump_json(value: object) -> str:
+    """A step output's JSON (compact, keys sorted, so equal values read alike)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
-from deployer.commands.session import Session
 from deployer.deadline import Deadline
 from deployer.errors import Busy, DeployerError, LeaseHeld, PolicyError, TimedOut
 from deployer.execute import Executor, Job, Outcome
@@ -24,6 +23,7 @@ from deployer.report import (
     publish,
     summary_markdown,
 )
+from deployer.session import Session
 from deployer.smoke import SmokeResult, smoke_test
 from deployer.spec.model import DeploySpec
 from deployer.state import DeploymentSettings, EndpointState, Keys

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from deployer.commands.session import Options, cancellation, open_session
 from deployer.deadline import Deadline
 from deployer.errors import Cancelled, ExitCode
-from deployer.github import Runner
+from deployer.github.runner import Runner
 from deployer.policy import check_may_delete
 from deployer.report import publish
+from deployer.session import Options, cancellation, open_session
 
 DELETE_TIMEOUT_SECONDS = 30 * 60
 

@@ -6,14 +6,13 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping
 
-from deployer.commands.images import ImageLookup, Images
-from deployer.commands.session import Options, Session, cancellation, open_session
 from deployer.deadline import Deadline
 from deployer.errors import ExitCode, PolicyError
-from deployer.github import Runner, dump_json
+from deployer.github.runner import Runner
+from deployer.image.resolve import ImageLookup, Images
 from deployer.plan import make_plan
 from deployer.policy import check_may_change
-from deployer.report import plan_table, publish
+from deployer.report import dump_json, plan_table, publish
 from deployer.run import (
     converge,
     desired_state,
@@ -23,6 +22,7 @@ from deployer.run import (
     observe_settled,
     report,
 )
+from deployer.session import Options, Session, cancellation, open_session
 from deployer.timing import Phases
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from deployer.commands.deploy import signed_in
-from deployer.commands.session import Options, cancellation, open_session
 from deployer.deadline import Deadline
 from deployer.errors import ExitCode
-from deployer.github import Runner
+from deployer.github.runner import Runner
 from deployer.plan import Planner, plan_abort, plan_promote, plan_rollback
 from deployer.run import converge, desired_state, failure_summarised, hand_back, report
+from deployer.session import Options, cancellation, open_session
 from deployer.timing import Phases
 
 PLANNERS: dict[str, Planner] = {

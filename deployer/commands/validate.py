@@ -8,7 +8,7 @@ from pathlib import Path
 from deployer.context import workspace_root
 from deployer.diagnostics import Severity, one_line
 from deployer.errors import ExitCode
-from deployer.github import Runner
+from deployer.github.runner import Runner
 from deployer.spec import DeployFile, DeploySpec, ValidationReport, validate_deploy_file
 
 # Shown next to a name template so the user sees what it becomes.

@@ -1,22 +1,16 @@
-"""entrypoint.py: the runner's INPUT_* variables → the command line."""
+"""The action (deployer/action.py): the runner's INPUT_* variables → the command line."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from deployer import action
 
 
 def entrypoint() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("entrypoint", ROOT / "entrypoint.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return action
 
 
 def test_defaults_deploy_deploy_yml() -> None:

@@ -17,7 +17,7 @@ import pytest
 from deployer.deadline import Deadline
 from deployer.errors import AzureError, Cancelled, LeaseHeld, LeaseLost, PolicyError, RolloutFailed
 from deployer.execute import Executor, Job, Outcome
-from deployer.github import Runner
+from deployer.github.runner import Runner
 from deployer.plan import (
     Desired,
     NothingToDo,

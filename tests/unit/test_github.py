@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from deployer.diagnostics import Problem, Severity
-from deployer.github import (
+from deployer.github.runner import (
     command,
     escape_data,
     escape_property,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from deployer.context import detect
 from deployer.errors import DeployerError
-from deployer.github import Runner
+from deployer.github.runner import Runner
 from tests.support.runner_log import foreign_commands, replay
 
 
@@ -49,7 +49,7 @@ def test_outputs_use_a_random_heredoc_delimiter(tmp_path: Path) -> None:
 def test_a_value_holding_the_delimiter_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import deployer.github as github
+    import deployer.github.runner as github
 
     monkeypatch.setattr(github.secrets, "token_hex", lambda n: "fixed")
     r, _, _ = runner(tmp_path)

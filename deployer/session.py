@@ -18,7 +18,8 @@ from deployer.azure import AzureML
 from deployer.cloud import Cloud, select_cloud
 from deployer.context import RunContext, detect, workspace_root
 from deployer.errors import NameTemplateError, UsageError
-from deployer.github import TOKEN_EXCHANGE_AUDIENCE, Runner
+from deployer.github.oidc import TOKEN_EXCHANGE_AUDIENCE
+from deployer.github.runner import Runner
 from deployer.spec import DeploySpec, load_deploy_spec
 from deployer.tags import LOCAL_REPOSITORY, Owner, endpoint_tags
 

@@ -1,5 +1,5 @@
-"""The GitHub Actions runner's I/O: workflow commands (annotations, masks, groups), the output
-and summary files, and the OIDC ID-token request.
+"""The GitHub Actions runner's I/O: workflow commands (annotations, masks, groups), log lines
+the runner cannot take for commands, and the output and summary files.
 
 Escaping follows the runner: in data `%`, CR and LF are escaped; in properties also `:` and `,`.
 Outside GitHub Actions the same calls print plain text and write nothing to runner files.
@@ -13,19 +13,14 @@ import json
 import os
 import secrets
 import sys
-import time
 import urllib.parse
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TextIO
 
-import requests
-
 from deployer.diagnostics import Problem, one_line
-from deployer.errors import DeployerError, OidcError
+from deployer.errors import DeployerError
 
-TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"  # noqa: S105 - an audience
-_RETRIED_STATUSES = {502, 503, 504}
 SUMMARY_LIMIT = 1024 * 1024  # bytes of job summary per step (actions/runner)
 
 
@@ -261,63 +256,3 @@ class Runner:
                 return
         with summary.open("ab") as handle:
             handle.write(data)
-
-    # --- OIDC ------------------------------------------------------------------------------
-
-    @property
-    def can_request_id_tokens(self) -> bool:
-        return bool(self.environ.get("ACTIONS_ID_TOKEN_REQUEST_URL")) and bool(
-            self.environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
-        )
-
-    def id_token(self, audience: str = TOKEN_EXCHANGE_AUDIENCE) -> str:
-        """A fresh GitHub OIDC ID token (masked before it is returned)."""
-        url = self.environ.get("ACTIONS_ID_TOKEN_REQUEST_URL", "")
-        token = self.environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "")
-        return request_id_token(url, token, audience, self)
-
-
-def request_id_token(url: str, request_token: str, audience: str, runner: Runner) -> str:
-    """GET {url}&audience=…, as actions/toolkit does: bearer request token, retries on
-    502/503/504 (up to 10 attempts)."""
-    runner.mask(request_token)
-    separator = "&" if "?" in url else "?"
-    full = f"{url}{separator}audience={urllib.parse.quote(audience, safe='')}"
-    headers = {
-        "Authorization": f"Bearer {request_token}",
-        "Accept": "application/json",
-        "User-Agent": "actions/oidc-client",
-    }
-    last = ""
-    for attempt in range(10):
-        try:
-            response = requests.get(full, headers=headers, timeout=30)
-        except requests.RequestException as exc:
-            last = f"{type(exc).__name__}"
-        else:
-            if response.status_code == 200:
-                value = _id_token_value(response)
-                runner.mask(value)
-                return value
-            last = f"HTTP {response.status_code}"
-            if response.status_code not in _RETRIED_STATUSES:
-                break
-        time.sleep(min(2**attempt * 0.2, 5))
-    raise OidcError(
-        f"could not get a GitHub OIDC ID token ({last})",
-        hint="check that the job has `permissions: id-token: write`",
-    )
-
-
-def _id_token_value(response: requests.Response) -> str:
-    try:
-        value = response.json().get("value")
-    except (ValueError, AttributeError):
-        value = None
-    if not isinstance(value, str) or not value:
-        raise OidcError("the ID token response has no `value`")
-    return value
-
-
-def dump_json(value: object) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))

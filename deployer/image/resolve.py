@@ -6,11 +6,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from deployer.commands.session import Session
 from deployer.context import uncommitted_changes
 from deployer.errors import DeployerError, ImageError
-from deployer.image import AcrSession, BuildLabels, ImageBuilder, ResolvedImage
+from deployer.image.build import BuildLabels, ImageBuilder
+from deployer.image.registry import AcrSession
+from deployer.session import Session
 from deployer.timing import Phases
+
+
+@dataclass(frozen=True)
+class ResolvedImage:
+    reference: str  # registry/repository@sha256:…, what the deployment runs
+    digest: str
+    tag: str | None
 
 
 @dataclass(frozen=True)
@@ -111,14 +119,5 @@ class Images:
                 self.session.options.build_args,
             )
         with phases("push"):
-            digest, pushed, layers, reused = builder.push(repository_url, tag, self.acr)
-        return ResolvedImage(
-            reference=f"{repository_url}@{digest}",
-            digest=digest,
-            tag=tag,
-            built=True,
-            pushed=True,
-            bytes_pushed=pushed,
-            layers_pushed=layers,
-            layers_reused=reused,
-        )
+            digest = builder.push(repository_url, tag, self.acr)
+        return ResolvedImage(reference=f"{repository_url}@{digest}", digest=digest, tag=tag)

@@ -1,0 +1,1 @@
+"""GitHub: the runner's I/O (runner.py) and OIDC ID tokens (oidc.py)."""
