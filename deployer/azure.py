@@ -212,15 +212,22 @@ class AzureML:
         return Operation(f"provisioning deployment {name}", poller)
 
     def begin_update_endpoint(
-        self, name: str, tags: Mapping[str, str], traffic: Mapping[str, int] | None
+        self,
+        name: str,
+        tags: Mapping[str, str],
+        traffic: Mapping[str, int] | None,
+        description: str | None = None,
     ) -> Operation:
         """Set the endpoint's tags (all of them: these replace the old ones) and, if given, its
-        traffic, in one request: the rollout record changes with the traffic it describes."""
+        traffic and description, in one request: the rollout record changes with the traffic it
+        describes."""
         with self._errors(f"updating endpoint {name}"):
             current = self.client.online_endpoints.get(name)
             current.tags = dict(tags)
             if traffic is not None:
                 current.traffic = dict(traffic)
+            if description is not None:
+                current.description = description
             poller = self.client.online_endpoints.begin_create_or_update(current)
         doing = (
             f"shifting traffic ({traffic_text(traffic)})"
@@ -331,6 +338,7 @@ def _endpoint_state(endpoint: Any, deployments: list[Any]) -> EndpointState:
         or getattr(endpoint, "swagger_uri", None),
         traffic=MappingProxyType({k: int(v) for k, v in (endpoint.traffic or {}).items()}),
         tags=MappingProxyType(dict(endpoint.tags or {})),
+        description=endpoint.description or None,
         deployments=tuple(
             DeploymentState(
                 name=str(d.name),

@@ -32,6 +32,7 @@ from deployer.github.runner import Runner
 from deployer.plan import (
     BuildImage,
     CreateEndpoint,
+    EndpointChange,
     Mark,
     Plan,
     PlanStep,
@@ -44,7 +45,7 @@ from deployer.plan import (
 from deployer.smoke import SmokeResult
 from deployer.spec.model import Strategy
 from deployer.state import DeploymentSettings, EndpointState, traffic_text
-from deployer.tags import Holder, Record, with_record
+from deployer.tags import Holder, Record, with_record, with_user_tags
 from deployer.timing import Phases
 
 LEASE = datetime.timedelta(minutes=5)  # renewed with every write; a lost run blocks no longer
@@ -69,7 +70,11 @@ class Platform(Protocol):
     ) -> Waitable: ...
 
     def begin_update_endpoint(
-        self, name: str, tags: Mapping[str, str], traffic: Mapping[str, int] | None
+        self,
+        name: str,
+        tags: Mapping[str, str],
+        traffic: Mapping[str, int] | None,
+        description: str | None = None,
     ) -> Waitable: ...
 
     def begin_deployment(
@@ -182,8 +187,8 @@ class Executor:
         match step:
             case CreateEndpoint(record):
                 self._create_endpoint(record)
-            case Mark(record):
-                self._acquire(record)
+            case Mark(record, change):
+                self._acquire(record, change)
             case BuildImage():
                 if self.job.build is None:
                     raise StepFailed("nothing to build: the deploy file gives image.ref")
@@ -228,7 +233,7 @@ class Executor:
         self._lease_expires = self._lease_until()
         return replace(record, holder=self.job.holder, lease_until=self._lease_expires)
 
-    def _acquire(self, record: Record) -> None:
+    def _acquire(self, record: Record, change: EndpointChange | None = None) -> None:
         """Take the lease: check that nobody else holds it and that the endpoint is as planned,
         write it with the record, read it back."""
         assert self.plan is not None
@@ -247,7 +252,7 @@ class Executor:
             raise LeaseHeld(
                 f"endpoint {self.job.endpoint} changed since it was planned", None, None
             )
-        self._put(current, self._leased(record), None)
+        self._put(current, self._leased(record), None, change)
         self._read_back()
 
     def _create_endpoint(self, record: Record) -> None:
@@ -312,11 +317,19 @@ class Executor:
         return record
 
     def _put(
-        self, current: EndpointState, record: Record, traffic: Mapping[str, int] | None
+        self,
+        current: EndpointState,
+        record: Record,
+        traffic: Mapping[str, int] | None,
+        change: EndpointChange | None = None,
     ) -> None:
-        self.platform.begin_update_endpoint(
-            self.job.endpoint, with_record(current.tags, record), traffic
-        ).wait(self.deadline, self.runner.info)
+        tags = with_record(current.tags, record)
+        if change is not None and change.tags is not None:
+            tags = with_user_tags(tags, change.tags)
+        description = change.description if change is not None else None
+        self.platform.begin_update_endpoint(self.job.endpoint, tags, traffic, description).wait(
+            self.deadline, self.runner.info
+        )
         if traffic is not None:
             self.outcome.traffic = dict(traffic)
 

@@ -22,7 +22,7 @@ from typing import Any
 from deployer.errors import NothingToDo, PolicyError
 from deployer.spec.model import Strategy
 from deployer.state import DeploymentSettings, EndpointState, traffic_text
-from deployer.tags import Record, Step
+from deployer.tags import Record, Step, user_tags
 
 BLUE, GREEN = "blue", "green"
 # Names for the action's deployments; later ones only when someone else's deployments already
@@ -46,15 +46,32 @@ class CreateEndpoint:
 
 
 @dataclass(frozen=True)
-class Mark:
-    """Write `record` to the endpoint's tags (taking the run's lease with it)."""
+class EndpointChange:
+    """What of the endpoint itself changes: the deploy file's tags, its description."""
 
-    record: Record
+    tags: Mapping[str, str] | None = None
+    description: str | None = None
 
     def describe(self) -> str:
+        parts = [
+            "tags" if self.tags is not None else "",
+            "description" if self.description is not None else "",
+        ]
+        return " and ".join(part for part in parts if part)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Write `record` to the endpoint's tags (taking the run's lease with it), and `change`."""
+
+    record: Record
+    change: EndpointChange | None = None
+
+    def describe(self) -> str:
+        change = f"; update the endpoint's {self.change.describe()}" if self.change else ""
         if self.record.candidate:
-            return f"record the rollout of {self.record.candidate}"
-        return "record the run on the endpoint"
+            return f"record the rollout of {self.record.candidate}{change}"
+        return f"record the run on the endpoint{change}"
 
 
 @dataclass(frozen=True)
@@ -163,6 +180,8 @@ class Desired:
     keep_for: datetime.timedelta | None = None  # with keep_previous: then retired; None: kept
     smoke_test: bool = True
     image_pending: bool = False
+    description: str | None = None
+    tags: Mapping[str, str] | None = None  # the deploy file's endpoint tags; None: not managed
 
     @property
     def settings_hash(self) -> str:
@@ -182,6 +201,7 @@ class Plan:
     record: Record = field(default_factory=Record)  # the record as observed
     notes: tuple[str, ...] = ()  # what the plan found, for the log (a resumed rollout, …)
     basis: tuple[object, ...] = ()  # EndpointState.basis() of what it was made from
+    refused: tuple[str, ...] = ()  # changes of the endpoint Azure (or the action) will not make
 
     @property
     def is_noop(self) -> bool:
@@ -307,6 +327,7 @@ def make_plan(
 
 def _plan(desired: Desired, seen: _Seen, target: str | None, steps: list[PlanStep]) -> Plan:
     return Plan(
+        refused=tuple(_refused(desired, seen)),
         endpoint=desired.endpoint,
         endpoint_exists=seen.observed is not None,
         strategy=desired.strategy,
@@ -339,11 +360,47 @@ def _runs_desired(desired: Desired, seen: _Seen, name: str | None) -> bool:
     return deployment is not None and deployment.runs(desired.settings)
 
 
+def _endpoint_change(desired: Desired, seen: _Seen) -> EndpointChange | None:
+    """What Azure can update of an existing endpoint that differs from the deploy file."""
+    if seen.observed is None:
+        return None
+    tags = None
+    theirs = user_tags(seen.observed.tags)
+    if desired.tags is not None and {**theirs, **desired.tags} != theirs:
+        # The deploy file's tags are set; tags someone else put on the endpoint stay.
+        tags = {**theirs, **desired.tags}
+    description = None
+    if desired.description is not None and desired.description != seen.observed.description:
+        description = desired.description
+    if tags is None and description is None:
+        return None
+    return EndpointChange(tags, description)
+
+
+def _refused(desired: Desired, seen: _Seen) -> list[str]:
+    """What of an existing endpoint the deploy file changes but the action will not."""
+    observed = seen.observed
+    if observed is None or observed.auth_mode.lower() == desired.auth_mode.lower():
+        return []
+    return [
+        f"endpoint.auth_mode: the endpoint uses {observed.auth_mode}, the deploy file says "
+        f"{desired.auth_mode}; azureml-deploy sets the auth mode only when it creates an "
+        "endpoint (Azure's documentation describes it as chosen then, and every client's "
+        "credentials depend on it): delete and recreate the endpoint to change it, or keep "
+        f"auth_mode: {observed.auth_mode}"
+    ]
+
+
 def _start(desired: Desired, seen: _Seen, record: Record) -> list[PlanStep]:
     """The first steps of every plan that changes something: the endpoint created, or the
-    rollout recorded on it, with the run's lease (the first change a run makes); then the
-    image."""
-    steps: list[PlanStep] = [CreateEndpoint(record) if seen.observed is None else Mark(record)]
+    rollout recorded on it, with the run's lease (the first change a run makes) and what the
+    deploy file changes of the endpoint itself; then the image."""
+    first: PlanStep = (
+        CreateEndpoint(record)
+        if seen.observed is None
+        else Mark(record, _endpoint_change(desired, seen))
+    )
+    steps: list[PlanStep] = [first]
     if desired.image_pending:
         steps.append(BuildImage())
     return steps
@@ -440,9 +497,11 @@ def _side_by_side(desired: Desired, seen: _Seen, now: datetime.datetime) -> Plan
 def _tidy(
     desired: Desired, seen: _Seen, target: str, keep: set[str], now: datetime.datetime
 ) -> Plan:
-    """Nothing to roll out: retire what of the action's is idle, or do nothing at all."""
+    """Nothing to roll out: retire what of the action's is idle and update what the deploy file
+    changes of the endpoint itself, or do nothing at all."""
     retire = _retire_idle(seen, keep, now)
-    steps: list[PlanStep] = [Mark(seen.record), *retire] if retire else []
+    change = _endpoint_change(desired, seen)
+    steps: list[PlanStep] = [Mark(seen.record, change), *retire] if retire or change else []
     return _plan(desired, seen, target, steps)
 
 

@@ -171,6 +171,7 @@ def plan_table(plan: Plan) -> str:
         f"  left alone: deployment {name} (not created by azureml-deploy)"
         for name in plan.left_alone
     ]
+    alone += [f"  refused: {reason}" for reason in plan.refused]
     if plan.is_noop:
         return "\n".join(
             [

@@ -71,6 +71,8 @@ def desired_state(session: Session, image: str, image_pending: bool) -> Desired:
         keep_for=spec.rollout.keep_for,
         smoke_test=spec.smoke_test is not None,
         image_pending=image_pending,
+        description=spec.endpoint.description,
+        tags=dict(spec.endpoint.tags),
     )
 
 
@@ -182,6 +184,11 @@ def converge(
                 runner.info(note)
             runner.info(table)
             shown = table
+        if plan.refused:
+            raise PolicyError(
+                f"the deploy file changes what azureml-deploy does not change on endpoint {name}: "
+                + "; ".join(plan.refused)
+            )
         if plan.is_noop:
             return Converged(plan, None, smoke)
         job = Job(

@@ -142,6 +142,7 @@ class EndpointState:
     traffic: Mapping[str, int]
     tags: Mapping[str, str]
     deployments: tuple[DeploymentState, ...] = ()
+    description: str | None = None
 
     def deployment(self, name: str | None) -> DeploymentState | None:
         return next((d for d in self.deployments if d.name == name), None)

@@ -134,6 +134,19 @@ class Owner:
         )
 
 
+def user_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    """The tags on a resource that are not the action's own (the deploy file's, someone's)."""
+    return {name: value for name, value in tags.items() if name not in RESERVED}
+
+
+def with_user_tags(tags: Mapping[str, str], wanted: Mapping[str, str]) -> dict[str, str]:
+    """`tags` with everything but the action's own replaced by `wanted`."""
+    return {
+        **{n: v for n, v in tags.items() if n in RESERVED},
+        **{str(k): str(v) for k, v in wanted.items()},
+    }
+
+
 def endpoint_tags(owner: Owner, user_tags: Mapping[str, str]) -> dict[str, str]:
     """The deploy file's endpoint tags under the action's own (which always win)."""
     return {**{str(k): str(v) for k, v in user_tags.items()}, **owner.tags()}

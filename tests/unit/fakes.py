@@ -34,6 +34,7 @@ class FakeDeployment:
 class FakeEndpoint:
     name: str
     tags: dict[str, str]
+    description: str | None = None
     traffic: dict[str, int] = field(default_factory=dict)
     deployments: dict[str, FakeDeployment] = field(default_factory=dict)
 
@@ -74,6 +75,7 @@ class FakeAzure:
             swagger_uri=None,
             traffic=MappingProxyType(dict(found.traffic)),
             tags=MappingProxyType(dict(found.tags)),
+            description=found.description,
             deployments=tuple(
                 DeploymentState(d.name, d.state, d.settings.instance_type, 1, dict(d.tags))
                 for d in found.deployments.values()
@@ -105,7 +107,11 @@ class FakeAzure:
         return FakeOperation(f"creating endpoint {name}", apply)
 
     def begin_update_endpoint(
-        self, name: str, tags: Mapping[str, str], traffic: Mapping[str, int] | None
+        self,
+        name: str,
+        tags: Mapping[str, str],
+        traffic: Mapping[str, int] | None,
+        description: str | None = None,
     ) -> FakeOperation:
         self._mutate(f"update endpoint {name}" + (f" traffic {dict(traffic)}" if traffic else ""))
         endpoint = self.endpoints[name]
@@ -124,6 +130,8 @@ class FakeAzure:
 
         def apply() -> None:
             endpoint.tags = dict(tags)
+            if description is not None:
+                endpoint.description = description
             if traffic is not None:
                 endpoint.traffic = {k: v for k, v in traffic.items() if k in endpoint.deployments}
                 self.history.append(

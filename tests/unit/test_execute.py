@@ -66,6 +66,11 @@ class World:
             keep_for=self.keep_for,
         )
 
+    def run_plan(self, plan: Plan, desired: Desired) -> Outcome:
+        job = Job("ep", "key", None, OWNER.tags(), desired.settings, lambda i, s: {}, ME, None)
+        runner = Runner({}, self.log, self.log)
+        return Executor(self.azure, runner, job, Deadline.after(60), Phases()).run(plan)
+
     def run(
         self,
         image: str,
@@ -275,8 +280,8 @@ def test_a_cancelled_canary_puts_traffic_back_and_says_so() -> None:
     cancelled = threading.Event()
     original = world.azure.begin_update_endpoint
 
-    def cancel_after_first_shift(name, tags, traffic):  # type: ignore[no-untyped-def]
-        operation = original(name, tags, traffic)
+    def cancel_after_first_shift(name, tags, traffic, description=None):  # type: ignore[no-untyped-def]
+        operation = original(name, tags, traffic, description)
         if traffic and traffic.get("green"):
             cancelled.set()
         return operation
@@ -620,3 +625,27 @@ def test_cleanup_retires_a_kept_deployment_once_its_time_is_up() -> None:
     )
     world.assert_converged("app@sha256:2")
     assert world.record.kept is None
+
+
+# --- the endpoint itself ---------------------------------------------------------------------
+
+
+def test_the_deploy_files_tags_and_description_are_applied_others_tags_kept() -> None:
+    world = first(World())
+    world.endpoint.tags["cost-center"] = "42"  # set by someone else
+    desired = replace(world.desired("app@sha256:1"), tags={"team": "risk"}, description="new")
+    plan = make_plan(desired, world.azure.endpoint("ep"))
+    assert [step.describe() for step in plan.steps] == [
+        "record the run on the endpoint; update the endpoint's tags and description"
+    ]
+    world.run_plan(plan, desired)
+    assert world.endpoint.tags["team"] == "risk" and world.endpoint.tags["cost-center"] == "42"
+    assert world.endpoint.description == "new"
+    assert make_plan(desired, world.azure.endpoint("ep")).is_noop
+
+
+def test_a_new_auth_mode_for_an_existing_endpoint_is_refused_in_the_plan() -> None:
+    world = first(World())
+    desired = replace(world.desired("app@sha256:2"), auth_mode="aml_token")
+    plan = make_plan(desired, world.azure.endpoint("ep"))
+    assert plan.refused and "endpoint.auth_mode" in plan.refused[0]
