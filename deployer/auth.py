@@ -90,8 +90,9 @@ def sign_in(cloud: Cloud, settings: SignInSettings, runner: Runner) -> SignIn:
     from azure.identity import ClientAssertionCredential, DefaultAzureCredential
 
     if runner.in_actions or cloud.is_local:
-        tenant = settings.tenant_id or _from_emulator(cloud, "tenant_id")
-        client = settings.client_id or _from_emulator(cloud, "client_id")
+        local = cloud.local
+        tenant = settings.tenant_id or (local.tenant_id if local else None)
+        client = settings.client_id or (local.client_id if local else None)
         fetch = _id_token_fetcher(cloud, settings, runner)
         if not tenant or not client:
             raise UsageError(
@@ -110,19 +111,14 @@ def sign_in(cloud: Cloud, settings: SignInSettings, runner: Runner) -> SignIn:
     return SignIn(_MaskingCredential(default, runner), "DefaultAzureCredential")
 
 
-def _from_emulator(cloud: Cloud, key: str) -> str | None:
-    value = cloud.emulator.get(key)
-    return str(value) if value else None
-
-
 def _id_token_fetcher(cloud: Cloud, settings: SignInSettings, runner: Runner) -> Callable[[], str]:
     if can_request_id_tokens(runner.environ):
         return lambda: job_id_token(runner, settings.audience)
-    if cloud.is_local and not runner.in_actions:
+    local = cloud.local
+    if local is not None and not runner.in_actions:
         # Rehearsing locally: the emulator plays GitHub's OIDC issuer too.
-        oidc = cloud.emulator["oidc"]
         return lambda: request_id_token(
-            oidc["request_url"], oidc["request_token"], settings.audience, runner
+            local.oidc_request_url, local.oidc_request_token, settings.audience, runner
         )
     raise SignInError(
         "this GitHub Actions job cannot request an OIDC ID token "

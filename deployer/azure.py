@@ -15,9 +15,10 @@ from azure.core.exceptions import (
 )
 
 from deployer.auth import SignIn, explain
-from deployer.cloud import PUBLIC, Cloud
+from deployer.cloud import Cloud
 from deployer.deadline import Deadline
 from deployer.errors import AzureError, DeployerError
+from deployer.sdk import POLL_SECONDS, configure_sdk
 from deployer.spec.model import Probe, Route
 from deployer.state import (
     DeploymentSettings,
@@ -28,10 +29,6 @@ from deployer.state import (
     traffic_text,
 )
 
-# How often a long-running operation is checked when Azure sends no Retry-After (it sends none
-# for endpoint operations, and the SDK would then wait 30 s, or 5 s for deployments). A
-# Retry-After the service does send still wins.
-POLL_SECONDS = 1
 # azure-core retries 408/429/500/502/503/504 three times (honouring Retry-After); ARM throttling
 # and brief outages come in longer bursts, so a deploy rides out six (backoff 0.8 s doubling,
 # about 50 s in all) before it gives up.
@@ -64,51 +61,6 @@ class Operation:
             raise translate(exc, self.description) from None
 
 
-def _route_sdk_logging() -> None:
-    """azure-ai-ml gives its own loggers a stream handler to stderr at INFO ("Check: endpoint x
-    exists"), and stops them propagating (`_logger_utils.initialize_logger_info`, called as its
-    modules are imported). Their records go to the root logger instead, where the runner's
-    handler scrubs and neutralises them (Runner.capture_logging): warnings only, unless
-    RUNNER_DEBUG asked for everything."""
-    import logging
-
-    from azure.ai.ml._utils import _logger_utils
-
-    level = logging.DEBUG if logging.getLogger().level == logging.DEBUG else logging.WARNING
-
-    def route(logger: logging.Logger, terminator: str = "\n") -> None:
-        for handler in list(logger.handlers):
-            if type(handler) is logging.StreamHandler:
-                logger.removeHandler(handler)
-        logger.setLevel(level)
-        logger.propagate = True
-
-    _logger_utils.initialize_logger_info = route  # type: ignore[assignment]
-    for name, logger in list(logging.root.manager.loggerDict.items()):
-        if name.startswith("azure.ai.ml") and isinstance(logger, logging.Logger):
-            route(logger)
-
-
-def _pin_sdk_cloud(cloud: Cloud) -> None:
-    """azure-ai-ml reads AZUREML_CURRENT_CLOUD while it is imported (for class defaults) and
-    fails on a cloud it does not know yet, e.g. one a notebook or another tool registered in its
-    own process. Import it with the cloud this run uses; MLClient registers a custom one."""
-    import os
-
-    os.environ["AZUREML_CURRENT_CLOUD"] = cloud.name if cloud.name in PUBLIC else "AzureCloud"
-
-
-def _quiet_sdk_polling() -> None:
-    """The SDK's AzureMLPolling prints a dot to stdout on every poll, from a background
-    thread; an action's log must not fill with dots. Its polling interval is a constant."""
-    from azure.ai.ml._utils import _azureml_polling
-    from azure.ai.ml.constants._common import LROConfigurations
-    from azure.mgmt.core.polling.arm_polling import ARMPolling
-
-    _azureml_polling.AzureMLPolling.update_status = ARMPolling.update_status  # type: ignore[method-assign]
-    LROConfigurations.POLL_INTERVAL = POLL_SECONDS
-
-
 class AzureML:
     def __init__(
         self,
@@ -118,10 +70,9 @@ class AzureML:
         resource_group: str,
         workspace: str,
     ) -> None:
-        _pin_sdk_cloud(cloud)
+        configure_sdk(cloud)  # before azure-ai-ml is imported (open_session has, usually)
         from azure.ai.ml import MLClient
 
-        _quiet_sdk_polling()
         self.cloud = cloud
         self.sign_in = sign_in
         self.subscription_id = subscription_id
@@ -142,7 +93,6 @@ class AzureML:
             enable_telemetry=False,
             **options,
         )
-        _route_sdk_logging()
 
     @property
     def workspace_id(self) -> str:

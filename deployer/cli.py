@@ -11,6 +11,7 @@ import os
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from types import MappingProxyType
 
 from deployer import __version__
 from deployer.cloud import CLOUD_NAMES
@@ -18,6 +19,7 @@ from deployer.diagnostics import one_line
 from deployer.errors import DeployerError, ExitCode, InvalidDeployFileError, UsageError
 from deployer.github.oidc import TOKEN_EXCHANGE_AUDIENCE
 from deployer.github.runner import Runner
+from deployer.options import Options
 
 COMMANDS = {
     "validate": "check the deploy file offline (no credentials needed)",
@@ -104,9 +106,8 @@ def _add_azure_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-summary", dest="summary", action="store_false", help="no job summary")
 
 
-def _options(args: argparse.Namespace) -> object:
+def _options(args: argparse.Namespace) -> Options:
     from deployer.inputs import check_inputs
-    from deployer.session import Options
 
     build_args = {}
     from_environment = os.environ.get("AZUREML_DEPLOY_BUILD_ARGS", "").split()
@@ -138,7 +139,7 @@ def _options(args: argparse.Namespace) -> object:
         audience=args.audience,
         output_json=args.output_json,
         pr=args.pr,
-        build_args=build_args,
+        build_args=MappingProxyType(build_args),
         build_network=getattr(args, "build_network", None),
         summary=args.summary,
         dry_run=getattr(args, "dry_run", False),
@@ -155,9 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(_dispatch(args, runner))
     except InvalidDeployFileError as exc:
-        for problem in exc.problems:
-            runner.info(problem.human(args.config))
-            runner.annotate(problem, args.config)
+        runner.problems(exc.problems, args.config)
         return _fail(exc, runner)
     except DeployerError as exc:
         return _fail(exc, runner)
@@ -183,10 +182,7 @@ def _dispatch(args: argparse.Namespace, runner: Runner) -> ExitCode:
         from deployer.commands.validate import run_validate
 
         return run_validate(args.config, args.environment, runner)
-    from deployer.session import Options
-
     options = _options(args)
-    assert isinstance(options, Options)
     environ = dict(os.environ)
     if args.command == "deploy":
         from deployer.commands.deploy import run_deploy

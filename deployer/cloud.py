@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from deployer.errors import UsageError
 
 EMULATOR_DIR_VARIABLE = "AZUREML_EMULATOR_DIR"
+
+
+@dataclass(frozen=True)
+class LocalConnection:
+    """The local emulator's connection file (`--cloud local`), read once."""
+
+    subscription_id: str
+    resource_group: str
+    workspace: str
+    tenant_id: str
+    client_id: str
+    registry: str  # its registry's login server
+    oidc_request_url: str  # what GitHub puts in ACTIONS_ID_TOKEN_REQUEST_URL / _TOKEN
+    oidc_request_token: str
 
 
 @dataclass(frozen=True)
@@ -22,7 +36,7 @@ class Cloud:
     # Only for the emulator: what MLClient needs for a custom cloud, and the CA to trust.
     metadata: dict[str, str] | None = None
     ca_bundle: str | None = None
-    emulator: dict[str, Any] = field(default_factory=dict)
+    local: LocalConnection | None = None
 
     @property
     def arm_scope(self) -> str:
@@ -30,7 +44,7 @@ class Cloud:
 
     @property
     def is_local(self) -> bool:
-        return bool(self.emulator)
+        return self.local is not None
 
 
 PUBLIC = {
@@ -77,14 +91,33 @@ def select_cloud(name: str) -> Cloud:
         ) from None
     except (OSError, json.JSONDecodeError) as exc:
         raise UsageError(f"cannot read the emulator's connection file {path}: {exc}") from None
-    arm = str(connection["arm_url"]).rstrip("/")
+    try:
+        local = LocalConnection(
+            subscription_id=str(connection["subscription_id"]),
+            resource_group=str(connection["resource_group"]),
+            workspace=str(connection["workspace"]),
+            tenant_id=str(connection["tenant_id"]),
+            client_id=str(connection["client_id"]),
+            registry=str(connection["registry"]),
+            oidc_request_url=str(connection["oidc"]["request_url"]),
+            oidc_request_token=str(connection["oidc"]["request_token"]),
+        )
+        arm = str(connection["arm_url"]).rstrip("/")
+        authority = str(connection["authority_url"]).rstrip("/")
+        metadata = dict(connection["cloud_metadata"])
+        ca_bundle = str(connection["ca_bundle"])
+    except (KeyError, TypeError) as exc:
+        raise UsageError(
+            f"the emulator's connection file {path} lacks {exc}",
+            hint="restart the emulator (python -m emulator down; python -m emulator up)",
+        ) from None
     return Cloud(
         # azure-ai-ml registers a custom cloud once per process: one name per emulator.
         name="AzureMLEmulator" + arm.rsplit(":", 1)[-1],
         resource_manager=arm,
-        authority=str(connection["authority_url"]).rstrip("/"),
+        authority=authority,
         studio=str(connection.get("admin_url", arm)) + "/state",
-        metadata=dict(connection["cloud_metadata"]),
-        ca_bundle=str(connection["ca_bundle"]),
-        emulator=connection,
+        metadata=metadata,
+        ca_bundle=ca_bundle,
+        local=local,
     )

@@ -33,11 +33,9 @@ def workspace_root(deploy_file: Path) -> Path:
 class RunContext:
     in_github: bool
     event_name: str | None
-    event_action: str | None
     repository: str | None  # owner/name
     server_url: str
     sha: str
-    ref: str | None
     branch: str | None
     tag: str | None
     pr_number: int | None
@@ -99,11 +97,9 @@ def _github(environ: Mapping[str, str], pr_override: int | None) -> RunContext:
     return RunContext(
         in_github=True,
         event_name=event_name,
-        event_action=str(event.get("action")) if event.get("action") else None,
         repository=environ.get("GITHUB_REPOSITORY") or None,
         server_url=environ.get("GITHUB_SERVER_URL", "https://github.com"),
         sha=environ.get("GITHUB_SHA", ""),
-        ref=environ.get("GITHUB_REF") or None,
         branch=branch,
         tag=ref_name if ref_type == "tag" else None,
         pr_number=pr_number,
@@ -169,11 +165,9 @@ def _local(environ: Mapping[str, str], cwd: Path, pr_override: int | None) -> Ru
     return RunContext(
         in_github=False,
         event_name=None,
-        event_action=None,
         repository=None,
         server_url="https://github.com",
         sha=sha,
-        ref=None,
         branch=None if branch in (None, "HEAD") else branch,
         tag=tag,
         pr_number=pr_override,

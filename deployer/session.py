@@ -4,11 +4,10 @@ anything touches the network), where we run, which cloud, the sign-in and the wo
 from __future__ import annotations
 
 import dataclasses
-import os
 import signal
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from types import FrameType
@@ -18,31 +17,11 @@ from deployer.azure import AzureML
 from deployer.cloud import Cloud, select_cloud
 from deployer.context import RunContext, detect, workspace_root
 from deployer.errors import NameTemplateError, UsageError
-from deployer.github.oidc import TOKEN_EXCHANGE_AUDIENCE
 from deployer.github.runner import Runner
+from deployer.options import Options
+from deployer.sdk import configure_sdk
 from deployer.spec import DeploySpec, load_deploy_spec
 from deployer.tags import LOCAL_REPOSITORY, Owner, endpoint_tags
-
-
-@dataclass
-class Options:
-    config: str = "deploy.yml"
-    environment: str | None = None
-    subscription_id: str | None = None
-    resource_group: str | None = None
-    workspace: str | None = None
-    cloud: str = "AzureCloud"
-    image_tag: str | None = None
-    client_id: str | None = None
-    tenant_id: str | None = None
-    audience: str = TOKEN_EXCHANGE_AUDIENCE
-    output_json: Path | None = None
-    pr: int | None = None
-    build_args: dict[str, str] = field(default_factory=dict)
-    build_network: str | None = None
-    summary: bool = True
-    dry_run: bool = False
-    wait: bool = True  # for another run holding the endpoint's lease; False: fail at once
 
 
 @dataclass
@@ -87,17 +66,17 @@ class Session:
         return self.spec.environment or "default"
 
     def _workspace_coordinates(self) -> tuple[str, str, str]:
-        emulator = self.cloud.emulator
+        local = self.cloud.local
         values = {
             "subscription-id": self.options.subscription_id
             or self.environ.get("AZURE_SUBSCRIPTION_ID")
-            or emulator.get("subscription_id"),
+            or (local.subscription_id if local else None),
             "resource-group": self.options.resource_group
             or self.environ.get("AZURE_RESOURCE_GROUP")
-            or emulator.get("resource_group"),
+            or (local.resource_group if local else None),
             "workspace": self.options.workspace
             or self.environ.get("AZUREML_WORKSPACE")
-            or emulator.get("workspace"),
+            or (local.workspace if local else None),
         }
         missing = [name for name, value in values.items() if not value]
         if missing:
@@ -143,9 +122,7 @@ def open_session(options: Options, runner: Runner, environ: Mapping[str, str]) -
     spec = load_deploy_spec(path, options.environment, workspace=workspace_root(path))
     context = detect(environ, Path.cwd(), options.pr)
     cloud = select_cloud(options.cloud)
-    if cloud.ca_bundle:
-        # The emulator's CA, for the Azure SDK and every request this process makes.
-        os.environ["REQUESTS_CA_BUNDLE"] = cloud.ca_bundle
+    configure_sdk(cloud)
     return Session(options, runner, spec, context, cloud, environ)
 
 

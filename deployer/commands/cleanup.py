@@ -15,10 +15,11 @@ from deployer.context import workspace_root
 from deployer.deadline import Deadline
 from deployer.errors import DeployerError, ExitCode, UsageError
 from deployer.github.runner import Runner
+from deployer.options import Options
 from deployer.plan import plan_retire_kept
 from deployer.report import cleanup_markdown, dump_json, publish
 from deployer.run import converge, desired_state
-from deployer.session import Options, Session, cancellation, open_session, replace_endpoint
+from deployer.session import Session, cancellation, open_session, replace_endpoint
 from deployer.spec import validate_deploy_file
 from deployer.state import EndpointState
 from deployer.tags import Ownership, Tag

@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from deployer.deadline import Deadline
 from deployer.errors import Cancelled, ExitCode
 from deployer.github.runner import Runner
+from deployer.options import Options
 from deployer.policy import check_may_delete
 from deployer.report import publish
-from deployer.session import Options, cancellation, open_session
+from deployer.session import cancellation, open_session
 
 DELETE_TIMEOUT_SECONDS = 30 * 60
 

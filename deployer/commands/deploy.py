@@ -10,6 +10,7 @@ from deployer.deadline import Deadline
 from deployer.errors import ExitCode, PolicyError
 from deployer.github.runner import Runner
 from deployer.image.resolve import ImageLookup, Images
+from deployer.options import Options
 from deployer.plan import make_plan
 from deployer.policy import check_may_change
 from deployer.report import dump_json, plan_table, publish
@@ -22,7 +23,7 @@ from deployer.run import (
     observe_settled,
     report,
 )
-from deployer.session import Options, Session, cancellation, open_session
+from deployer.session import Session, cancellation, open_session
 from deployer.timing import Phases
 
 

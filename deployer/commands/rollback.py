@@ -14,9 +14,10 @@ from deployer.commands.deploy import signed_in
 from deployer.deadline import Deadline
 from deployer.errors import ExitCode
 from deployer.github.runner import Runner
+from deployer.options import Options
 from deployer.plan import Planner, plan_abort, plan_promote, plan_rollback
 from deployer.run import converge, desired_state, failure_summarised, hand_back, report
-from deployer.session import Options, cancellation, open_session
+from deployer.session import cancellation, open_session
 from deployer.timing import Phases
 
 PLANNERS: dict[str, Planner] = {

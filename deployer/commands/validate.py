@@ -25,9 +25,7 @@ EXAMPLE_VALUES = {
 def run_validate(config: str, environment: str | None, runner: Runner) -> ExitCode:
     path = Path(config)
     report = validate_deploy_file(path, environment=environment, workspace=workspace_root(path))
-    for problem in report.problems:
-        runner.info(problem.human(config))
-        runner.annotate(problem, config)
+    runner.problems(report.problems, config)
     if report.deploy_file is None:
         errors = sum(1 for problem in report.problems if problem.severity is Severity.ERROR)
         runner.info(

@@ -14,7 +14,7 @@ import os
 import secrets
 import sys
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -205,10 +205,13 @@ class Runner:
         else:
             self.info(f"error: {one_line(message)}")
 
-    def annotate(self, problem: Problem, file: str) -> None:
-        """A deploy-file problem as an annotation at its line (inside Actions only)."""
-        if self.in_actions:
-            self._command(problem_annotation(problem, file))
+    def problems(self, problems: Iterable[Problem], file: str) -> None:
+        """Deploy-file problems, each as `file:line:col: error: …` and, inside Actions, as an
+        annotation at its line (the one place problems are shown)."""
+        for problem in problems:
+            self.info(problem.human(file))
+            if self.in_actions:
+                self._command(problem_annotation(problem, file))
 
     @contextlib.contextmanager
     def group(self, title: str) -> Iterator[None]:

@@ -3,7 +3,6 @@ session's token) so that it is deployed by digest."""
 
 from __future__ import annotations
 
-import datetime
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from deployer.errors import ImageError
 from deployer.github.runner import Runner
 from deployer.image.registry import AcrSession
 from deployer.spec.model import BuildSpec
+from deployer.tags import utc_timestamp
 
 PUSH_ATTEMPTS = 3
 
@@ -21,9 +21,7 @@ PUSH_ATTEMPTS = 3
 class BuildLabels:
     source: str | None
     revision: str | None
-    created: str = field(
-        default_factory=lambda: datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    )
+    created: str = field(default_factory=utc_timestamp)
 
     def as_dict(self) -> dict[str, str]:
         labels = {"org.opencontainers.image.created": self.created}

@@ -45,8 +45,9 @@ class Images:
     def login_server(self) -> str:
         spec = self.session.spec.image
         given = spec.registry or (spec.ref.split("/", 1)[0] if spec.ref else "")
-        if self.session.cloud.is_local:
-            local = str(self.session.cloud.emulator["registry"])
+        connection = self.session.cloud.local
+        if connection is not None:
+            local = connection.registry
             if given != local:
                 self.session.runner.info(
                     f"local emulator: images go to its registry {local} instead of {given}"

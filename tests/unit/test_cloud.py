@@ -40,6 +40,13 @@ def test_local_reads_the_connection_file(tmp_path: Path, monkeypatch: pytest.Mon
                 "admin_url": "https://127.0.0.1:1236",
                 "ca_bundle": "/x/ca.pem",
                 "cloud_metadata": {"resource_manager": "https://127.0.0.1:1234/"},
+                "subscription_id": "sub",
+                "resource_group": "rg",
+                "workspace": "ws",
+                "tenant_id": "tenant",
+                "client_id": "client",
+                "registry": "127.0.0.1:5000",
+                "oidc": {"request_url": "https://127.0.0.1:1237/token?x=1", "request_token": "t"},
             }
         )
     )
@@ -48,3 +55,13 @@ def test_local_reads_the_connection_file(tmp_path: Path, monkeypatch: pytest.Mon
     assert cloud.is_local and cloud.name == "AzureMLEmulator1234"
     assert cloud.arm_scope == "https://127.0.0.1:1234/.default"
     assert cloud.ca_bundle == "/x/ca.pem"
+    assert cloud.local is not None and cloud.local.registry == "127.0.0.1:5000"
+
+
+def test_a_connection_file_that_lacks_a_value_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "connection.json").write_text(json.dumps({"arm_url": "https://127.0.0.1:1"}))
+    monkeypatch.setenv("AZUREML_EMULATOR_DIR", str(tmp_path))
+    with pytest.raises(UsageError, match="lacks 'subscription_id'"):
+        select_cloud("local")

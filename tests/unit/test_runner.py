@@ -100,7 +100,7 @@ def test_pull_request_context(tmp_path: Path) -> None:
         "GITHUB_RUN_ID": "99",
     }
     context = detect(environ, tmp_path)
-    assert context.pr_number == 42 and context.event_action == "opened"
+    assert context.pr_number == 42
     assert context.branch == "feature/x" and context.tag is None
     assert context.name_values() == {
         "pr": "42",

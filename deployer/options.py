@@ -1,0 +1,33 @@
+"""The options of every command, frozen."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from deployer.github.oidc import TOKEN_EXCHANGE_AUDIENCE
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the command line (or the action's inputs) asked for; `dataclasses.replace` to vary."""
+
+    config: str = "deploy.yml"
+    environment: str | None = None
+    subscription_id: str | None = None
+    resource_group: str | None = None
+    workspace: str | None = None
+    cloud: str = "AzureCloud"
+    image_tag: str | None = None
+    client_id: str | None = None
+    tenant_id: str | None = None
+    audience: str = TOKEN_EXCHANGE_AUDIENCE
+    output_json: Path | None = None
+    pr: int | None = None
+    build_args: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    build_network: str | None = None
+    summary: bool = True
+    dry_run: bool = False
+    wait: bool = True  # for another run holding the endpoint's lease; False: fail at once

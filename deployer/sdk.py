@@ -1,0 +1,66 @@
+"""Everything this process changes for the SDKs it uses, in one explicit call: environment
+variables they read, and the two places where azure-ai-ml's own behaviour does not fit an action's
+log. `configure_sdk(cloud)` runs once per process, before azure-ai-ml is imported."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from deployer.cloud import PUBLIC, Cloud
+
+# How often a long-running operation is checked when Azure sends no Retry-After (it sends none
+# for endpoint operations, and the SDK would then wait 30 s, or 5 s for deployments). A
+# Retry-After the service does send still wins.
+POLL_SECONDS = 1
+_configured: set[str] = set()
+
+
+def configure_sdk(cloud: Cloud) -> None:
+    """- REQUESTS_CA_BUNDLE: the emulator's CA (`--cloud local`), for the SDK and every request
+      this process makes;
+    - AZUREML_CURRENT_CLOUD: azure-ai-ml reads it while it is imported (for class defaults) and
+      fails on a cloud it does not know yet, e.g. one a notebook or another tool registered in
+      its own process; it is imported with the cloud this run uses (MLClient registers a custom
+      one);
+    - the SDK's polling: it prints a dot to stdout on every poll, from a background thread, and
+      its interval is a constant;
+    - the SDK's loggers: routed to the root logger (Runner.capture_logging)."""
+    if cloud.ca_bundle:
+        os.environ["REQUESTS_CA_BUNDLE"] = cloud.ca_bundle
+    os.environ["AZUREML_CURRENT_CLOUD"] = cloud.name if cloud.name in PUBLIC else "AzureCloud"
+    if "sdk" in _configured:
+        return
+    _configured.add("sdk")
+    _quiet_polling()
+    _route_logging()
+
+
+def _quiet_polling() -> None:
+    from azure.ai.ml._utils import _azureml_polling
+    from azure.ai.ml.constants._common import LROConfigurations
+    from azure.mgmt.core.polling.arm_polling import ARMPolling
+
+    _azureml_polling.AzureMLPolling.update_status = ARMPolling.update_status  # type: ignore[method-assign]
+    LROConfigurations.POLL_INTERVAL = POLL_SECONDS
+
+
+def _route_logging() -> None:
+    """azure-ai-ml gives its own loggers a stream handler to stderr at INFO ("Check: endpoint x
+    exists"), and stops them propagating (`_logger_utils.initialize_logger_info`, called as its
+    modules are imported). Their records go to the root logger instead, where the runner's
+    handler scrubs and neutralises them: warnings only, unless RUNNER_DEBUG asked for all."""
+    from azure.ai.ml._utils import _logger_utils
+
+    def route(logger: logging.Logger, terminator: str = "\n") -> None:
+        for handler in list(logger.handlers):
+            if type(handler) is logging.StreamHandler:
+                logger.removeHandler(handler)
+        debug = logging.getLogger().level == logging.DEBUG
+        logger.setLevel(logging.DEBUG if debug else logging.WARNING)
+        logger.propagate = True
+
+    _logger_utils.initialize_logger_info = route  # type: ignore[assignment]
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if name.startswith("azure.ai.ml") and isinstance(logger, logging.Logger):
+            route(logger)
