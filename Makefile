@@ -6,18 +6,19 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | c
 UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --universal \
 	--python-version 3.11 --custom-compile-command "make lock"
 
-.PHONY: help setup docker test reliability bench fuzz lint format lock docs demo clean
+.PHONY: help setup docker unit test reliability bench fuzz lint format lock docs demo clean
 
 help:
 	@echo "make demo    deploy the example model server to the local Azure emulator"
+	@echo "make unit    the tests that need no Docker (under 30 s)"
 	@echo "make test    set up everything the tests need and run the whole suite"
 	@echo "make reliability  the full reliability and security scenarios; rewrites docs/reliability.md"
 	@echo "make bench   the action against a naive baseline; rewrites docs/performance.md"
 	@echo "make fuzz    the property-based tests with thousands of examples each"
-	@echo "make lint    ruff, and mypy --strict on deployer/, emulator/ and bench/"
+	@echo "make lint    ruff, mypy --strict everywhere, and stale generated docs"
 	@echo "make setup   create .venv with the pinned dependencies"
 	@echo "make docker  install and start Docker and the registry (no default bridge, no NAT)"
-	@echo "make docs    regenerate docs/deploy-file.md from the schema"
+	@echo "make docs    regenerate docs/deploy-file.md and the README's action tables"
 	@echo "make lock    re-pin requirements.lock and requirements-dev.lock from pyproject.toml"
 
 setup: $(STAMP)
@@ -40,13 +41,16 @@ TEST_WORKERS ?= 4
 # Line coverage of the planner and the executor (their unit tests run them in-process).
 COVERAGE := --cov=deployer.plan --cov=deployer.execute --cov-report=term --cov-fail-under=90
 
+unit: setup
+	$(BIN)/pytest -n 2 -m "not docker"
+
 test: setup docker
 	scripts/base-image.sh >/dev/null
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal $(COVERAGE)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal --durations=15 $(COVERAGE)
 
 reliability: setup docker
 	scripts/base-image.sh >/dev/null
-	$(BIN)/python -m tests.reliability.report
+	$(BIN)/python -m tools.reliability.report
 
 bench: setup docker
 	scripts/base-image.sh >/dev/null
@@ -58,7 +62,8 @@ fuzz: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict deployer emulator bench
+	$(BIN)/mypy --strict deployer emulator bench tools tests entrypoint.py
+	$(BIN)/python -m tools.docs --check
 
 format: setup
 	$(BIN)/ruff check --fix .
@@ -69,7 +74,7 @@ lock: setup
 	$(UV_COMPILE) --extra dev --extra emulator -c requirements.lock -o requirements-dev.lock
 
 docs: setup
-	$(BIN)/python schema/reference.py > docs/deploy-file.md
+	$(BIN)/python -m tools.docs
 
 demo: setup docker
 	$(BIN)/python scripts/demo.py

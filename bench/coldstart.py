@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from bench.measure import median
 from emulator.client import Emulator
-from tests.action.harness import ActionHarness, Event
+from tools.runner.action import ActionHarness
+from tools.runner.job import Event
 
 if TYPE_CHECKING:
     from bench.run import Scenario
@@ -85,7 +86,7 @@ def first_request_seconds(
             "client-id": emulator["client_id"],
             "tenant-id": emulator["tenant_id"],
         },
-        event=Event("push", {}),
+        event=Event.push(),
         oidc=(emulator["oidc"]["request_url"], emulator["oidc"]["request_token"]),
         env={"AZUREML_EMULATOR_DIR": str(emulator.state_dir)},
         mounts=[f"{emulator.state_dir}:{emulator.state_dir}:ro"],

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.measure import spread
-from tests.support.app import git
+from tools.repo import git
 
 ROOT = Path(__file__).resolve().parents[1]
 

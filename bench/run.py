@@ -32,9 +32,9 @@ from bench.measure import (
     registry_blobs,
 )
 from emulator.client import Emulator
-from tests.support.app import App, git
-from tests.support.emulator import Bundle, run_cli, start
-from tests.support.images import base_image
+from tools.emulators import Bundle, run_cli, start
+from tools.images import base_image
+from tools.repo import App, git
 
 ROOT = Path(__file__).resolve().parents[1]
 TIME_SCALE = 0.05

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from emulator.client import Emulator
-from tests.support.emulator import Bundle, run_cli, start
-from tests.support.images import model_server_image
+from tools.emulators import Bundle, run_cli, start
+from tools.images import model_server_image
 
 # CI replays the same examples every run (a red build must be reproducible); a developer's
 # run explores new ones. `HYPOTHESIS_PROFILE=thorough` explores many more.
@@ -65,3 +65,17 @@ def azure_emulator(
 def image(session_emulator: Emulator) -> str:
     """The test model server, pushed to the session emulator's registry: its digest reference."""
     return session_emulator.push(model_server_image(), "model-server")
+
+
+# Fixtures that need the Docker engine (and so the emulator's data plane, or an image build).
+_DOCKER_FIXTURES = {"session_emulator", "azure_emulator", "harness"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks every test that needs Docker (`docker`) and the emulator (`emulator`), from the
+    fixtures it uses; `make unit` runs the others."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & _DOCKER_FIXTURES or item.get_closest_marker("docker"):
+            item.add_marker(pytest.mark.docker)
+            item.add_marker(pytest.mark.emulator)

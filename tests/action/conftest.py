@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from emulator.client import Emulator
-from tests.action.harness import ROOT, ActionHarness, Event
-from tests.action.workflow import JobRun, run_workflow
-from tests.support.images import base_image
+from tools.images import base_image
+from tools.runner.action import ROOT, ActionHarness
+from tools.runner.job import Event
+from tools.runner.workflow import JobRun, run_workflow
 
 
 @pytest.fixture(scope="session")
@@ -70,29 +71,3 @@ def repo(emulator: Emulator, harness: ActionHarness, tmp_path: Path) -> Iterator
     shutil.copytree(ROOT / "examples", root / "examples")
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     yield Repo(root, tmp_path / "runner", harness, emulator)
-
-
-def new_sha() -> str:
-    return secrets.token_hex(20)
-
-
-def pull_request(action: str, number: int = 7, fork: bool = False, sha: str | None = None) -> Event:
-    head_repo = "someone/octo-repo" if fork else "octo-org/octo-repo"
-    payload = {
-        "action": action,
-        "number": number,
-        "pull_request": {
-            "number": number,
-            "head": {"ref": "feature/scoring", "repo": {"full_name": head_repo, "fork": fork}},
-            "base": {"ref": "main", "repo": {"full_name": "octo-org/octo-repo"}},
-        },
-        "repository": {"full_name": "octo-org/octo-repo"},
-    }
-    return Event(
-        "pull_request",
-        payload,
-        sha=sha or new_sha(),
-        ref=f"refs/pull/{number}/merge",
-        head_ref="feature/scoring",
-        base_ref="main",
-    )

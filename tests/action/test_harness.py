@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.action.harness import ActionHarness, parse_file_commands
-from tests.support.runner_log import Masker
+from tools.runner.action import ActionHarness, parse_file_commands
+from tools.runner.log import Masker
 
 
 def test_file_commands_follow_the_runners_heredoc_rules() -> None:

@@ -7,18 +7,19 @@ import json
 
 import requests
 
-from tests.action.conftest import Repo, new_sha, pull_request
-from tests.action.harness import Event
+from tests.action.conftest import Repo
 from tests.emulator.arm import Arm
+from tools.runner.job import Event, new_sha
+from tools.runner.workflow import JobRun
 
 
-def single(runs: list) -> object:  # type: ignore[type-arg]
+def single(runs: list[JobRun]) -> JobRun:
     assert len(runs) == 1, [run.job for run in runs]
     return runs[0]
 
 
 def test_pr_preview_deploys_on_open_and_deletes_on_close(repo: Repo) -> None:
-    run = single(repo.run("pr-preview.yml", pull_request("opened")))
+    run = single(repo.run("pr-preview.yml", Event.pull_request(7, action="opened")))
     result = run.result
     assert run.job == "deploy"
     assert result.exit_code == 0, result.text
@@ -42,7 +43,7 @@ def test_pr_preview_deploys_on_open_and_deletes_on_close(repo: Repo) -> None:
     )
     assert answer.status_code == 200
 
-    closed = single(repo.run("pr-preview.yml", pull_request("closed")))
+    closed = single(repo.run("pr-preview.yml", Event.pull_request(7, action="closed")))
     assert closed.job == "teardown"
     assert closed.result.exit_code == 0, closed.result.text
     assert closed.oidc_subject == "repo:octo-org/octo-repo:pull_request"
@@ -52,9 +53,9 @@ def test_pr_preview_deploys_on_open_and_deletes_on_close(repo: Repo) -> None:
 
 
 def test_pr_preview_updates_in_place_on_a_new_push(repo: Repo) -> None:
-    first = single(repo.run("pr-preview.yml", pull_request("opened")))
+    first = single(repo.run("pr-preview.yml", Event.pull_request(7, action="opened")))
     assert first.result.exit_code == 0, first.result.text
-    again = single(repo.run("pr-preview.yml", pull_request("synchronize")))
+    again = single(repo.run("pr-preview.yml", Event.pull_request(7, action="synchronize")))
     assert again.result.exit_code == 0, again.result.text
     plan = json.loads(again.result.outputs["plan"])
     assert [step["step"] for step in plan["steps"]] == [
@@ -69,11 +70,11 @@ def test_pr_preview_updates_in_place_on_a_new_push(repo: Repo) -> None:
 
 
 def test_pr_preview_skips_forks(repo: Repo) -> None:
-    assert repo.run("pr-preview.yml", pull_request("opened", fork=True)) == []
+    assert repo.run("pr-preview.yml", Event.pull_request(7, action="opened", fork=True)) == []
 
 
 def test_release_tag_deploys_to_production(repo: Repo) -> None:
-    event = Event("push", {"ref": "refs/tags/v1.2.0"}, sha=new_sha(), ref="refs/tags/v1.2.0")
+    event = Event.push("refs/tags/v1.2.0")
     run = single(repo.run("release.yml", event))
     assert run.result.exit_code == 0, run.result.text
     assert run.oidc_subject == "repo:octo-org/octo-repo:environment:production"
@@ -107,7 +108,7 @@ def test_validate_on_a_fork_annotates_the_diff_without_azure(repo: Repo) -> None
         .replace("auth_mode: key", "auth_mode: keys")
     )
     since = repo.emulator.last_request()
-    run = single(repo.run("validate.yml", pull_request("opened", fork=True)))
+    run = single(repo.run("validate.yml", Event.pull_request(7, action="opened", fork=True)))
     result = run.result
     assert result.exit_code == 1
     assert run.oidc_subject is None
@@ -121,6 +122,6 @@ def test_validate_on_a_fork_annotates_the_diff_without_azure(repo: Repo) -> None
 
 
 def test_validate_passes_on_the_example(repo: Repo) -> None:
-    run = single(repo.run("validate.yml", pull_request("opened", fork=True)))
+    run = single(repo.run("validate.yml", Event.pull_request(7, action="opened", fork=True)))
     assert run.result.exit_code == 0, run.result.text
     assert "is valid" in run.result.text

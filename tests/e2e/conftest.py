@@ -1,6 +1,6 @@
 """The end-to-end tests deploy a test repository with the real command line. After each test,
 every run it made and every file in its repository is searched for every secret issued, and
-every run's output is read as the runner reads it (tests/support/checks.py)."""
+every run's output is read as the runner reads it (tools/checks.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from emulator.client import Emulator
-from tests.support.app import SERVER_DEPLOY, App, make_app
-from tests.support.checks import after_runs
+from tools.checks import after_runs
+from tools.repo import SERVER_DEPLOY, App, make_app
 
 __all__ = ["SERVER_DEPLOY", "App"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from bench import baseline
 from bench.measure import mutating_arm_calls, pushed_since, registry_blobs
 from emulator.client import Emulator
-from tests.support.images import base_image
+from tools.images import base_image
 
 
 def test_the_baseline_deploys_an_endpoint_that_answers_then_rolls_out_blue_green(

@@ -7,7 +7,7 @@ import json
 import requests
 
 from tests.e2e.conftest import App
-from tests.support.checks import mutating_arm_calls
+from tools.checks import mutating_arm_calls
 
 
 def test_fresh_deploy_of_the_example_model_server(app: App) -> None:

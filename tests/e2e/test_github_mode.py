@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.action.harness import parse_file_commands
 from tests.e2e.conftest import App
+from tools.runner.action import parse_file_commands
 
 
 def parse_outputs(path: Path) -> dict[str, str]:

@@ -31,7 +31,7 @@ def containers(emulator: Emulator, deployment: str | None = None) -> list[str]:
 
 
 def logs(arm: Arm, deployment: str, container_type: str | None = None) -> str:
-    body = {"tail": 100}
+    body: dict[str, int | str] = {"tail": 100}
     if container_type:
         body["containerType"] = container_type
     response = arm.call(

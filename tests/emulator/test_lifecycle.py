@@ -10,10 +10,14 @@ import sys
 from pathlib import Path
 
 import docker
+import pytest
 
 from tests.emulator.arm import Arm
-from tests.support.emulator import Bundle, run_cli, start
-from tests.support.images import model_server_image
+from tools.emulators import Bundle, run_cli, start
+from tools.images import model_server_image
+
+# Each test starts an emulator of its own: docker-registry and the Docker engine.
+pytestmark = pytest.mark.docker
 
 
 def alive(pid: int) -> bool:

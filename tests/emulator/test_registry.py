@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from emulator.client import Emulator
-from tests.support.images import model_server_image
+from tools.images import model_server_image
 
 NULL_GUID = "00000000-0000-0000-0000-000000000000"
 

@@ -1,6 +1,6 @@
 """Every reliability test gets fresh test repositories from `new_app`, and afterwards every
 run they made and every file they left is searched for every secret issued meanwhile, and every
-run's output is read as the runner reads it (tests/support/checks.py)."""
+run's output is read as the runner reads it (tools/checks.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from emulator.client import Emulator
-from tests.reliability.scanner import issued_secrets, scan_runs
-from tests.reliability.scenarios import AppFactory
-from tests.support.app import App, make_app
-from tests.support.checks import runner_problems
+from tools.checks import runner_problems
+from tools.reliability.scanner import issued_secrets, scan_runs
+from tools.reliability.scenarios import AppFactory
+from tools.repo import App, make_app
 
 
 @pytest.fixture

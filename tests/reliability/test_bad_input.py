@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.reliability.scenarios import (
+from tools.reliability.scenarios import (
     FAST,
     AppFactory,
     Outcome,

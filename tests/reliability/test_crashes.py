@@ -1,12 +1,12 @@
 """A deploy killed after each of its mutating calls, then run again, under load; and a second
-run during a first run's canary (tests/reliability/crashes.py; FAST settings)."""
+run during a first run's canary (tools/reliability/crashes.py; FAST settings)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.reliability import crashes
-from tests.reliability.scenarios import FAST, AppFactory
+from tools.reliability import crashes
+from tools.reliability.scenarios import FAST, AppFactory
 
 
 @pytest.mark.parametrize("canary", [False, True], ids=["blue-green", "canary"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.reliability.scenarios import (
+from tools.reliability.scenarios import (
     FAULT_CASES,
     AppFactory,
     FaultCase,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.scanner import scan
+from tools.reliability.scanner import scan
 
 SECRET = "k3y-With/Plus+And=Equals_0123456789"
 

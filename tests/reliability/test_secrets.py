@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from emulator.client import Emulator
-from tests.reliability.scanner import scan_runs
-from tests.reliability.scenarios import AppFactory, deploy_in_debug_mode, docker_credentials
+from tools.reliability.scanner import scan_runs
+from tools.reliability.scenarios import AppFactory, deploy_in_debug_mode, docker_credentials
 
 
 def test_debug_logging_leaks_no_secret(

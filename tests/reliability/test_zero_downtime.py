@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.reliability.scenarios import (
+from tools.reliability.scenarios import (
     FAILING_CANARY_BOUND_SECONDS,
     FAST,
     ROLLOUT_CASES,

@@ -2,7 +2,7 @@
 event payload nested 100,000 deep, a model server that trickles its answer or sends 300 MB.
 Each is cut off at a bound the message names.
 
-These are the hostile-input scenarios of `make reliability` (tests/reliability/hostile.py),
+These are the hostile-input scenarios of `make reliability` (tools/reliability/hostile.py),
 asserted here with their goals and the details a user would see."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 from deployer.smoke import smoke_test
 from deployer.spec.model import SmokeTestSpec
 from deployer.spec.source import MAX_NODES, MAX_VALUES
-from tests.reliability import hostile
-from tests.reliability.scenarios import Outcome
-from tests.security.attacks import hostile_http_server, merge_bomb, merge_flood
+from tools.attacks import hostile_http_server, merge_bomb, merge_flood
+from tools.reliability import hostile
+from tools.reliability.scenarios import Outcome
 
 
 def met(outcome: Outcome) -> Outcome:

@@ -11,8 +11,8 @@ import pytest
 
 from bench.measure import registry_blobs
 from tests.emulator.arm import Arm
-from tests.support.app import App
-from tests.support.checks import mutating_arm_calls
+from tools.checks import mutating_arm_calls
+from tools.repo import App
 
 PRODUCTION_FIRST = """\
 version: 1

@@ -4,7 +4,7 @@ cannot take for a workflow command, and the job summary as text Markdown cannot 
 
 Before: `LABEL note="##[stop-commands]tok"` stopped command processing ahead of the keys'
 `::add-mask::` lines, and the keys were printed unmasked. Each end-to-end test here is checked
-afterwards with the runner's rules (tests/support/checks.py): no command but the action's own,
+afterwards with the runner's rules (tools/checks.py): no command but the action's own,
 no secret shown before its mask."""
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from pathlib import Path
 
 from deployer import markdown as md
 from deployer.report import failure_markdown
-from tests.security.attacks import hostile_preview
-from tests.support.app import App
-from tests.support.runner_log import foreign_commands, replay_streams
+from tools.attacks import hostile_preview
+from tools.repo import App
+from tools.runner.log import foreign_commands, replay_streams
 
 
 def injected(log: str) -> None:

@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 
 from tests.emulator.arm import Arm
-from tests.support.app import App
-from tests.support.checks import mutating_arm_calls
+from tools.checks import mutating_arm_calls
+from tools.repo import App
 
-THIS = "octo-org/octo-repo"  # the repository the jobs run for (tests/support/app.py)
+THIS = "octo-org/octo-repo"  # the repository the jobs run for (tools/repo.py)
 STAGING = "  staging:\n    endpoint: {name: 'staging-pr{pr}'}\n    ttl_hours: 1\n"
 
 

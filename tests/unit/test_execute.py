@@ -15,12 +15,19 @@ from dataclasses import dataclass, field, replace
 import pytest
 
 from deployer.deadline import Deadline
-from deployer.errors import AzureError, Cancelled, LeaseHeld, LeaseLost, PolicyError, RolloutFailed
+from deployer.errors import (
+    AzureError,
+    Cancelled,
+    LeaseHeld,
+    LeaseLost,
+    NothingToDo,
+    PolicyError,
+    RolloutFailed,
+)
 from deployer.execute import Executor, Job, Outcome
 from deployer.github.runner import Runner
 from deployer.plan import (
     Desired,
-    NothingToDo,
     Plan,
     Planner,
     make_plan,
@@ -350,7 +357,7 @@ def test_a_newer_version_over_an_unfinished_canary_takes_traffic_back_first() ->
     world.azure.kill_at = None
     plan, _ = world.run("app@sha256:3", holder=Holder(ME.run, "2"))
     first_shift = next(step for step in plan.steps if type(step).__name__ == "SetTraffic")
-    assert dict(first_shift.traffic) == {"blue": 100, "green": 0}  # type: ignore[union-attr]
+    assert dict(first_shift.traffic) == {"blue": 100, "green": 0}
     world.assert_converged("app@sha256:3")
     world.assert_never_at_risk({"app@sha256:1"})
 

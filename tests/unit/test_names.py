@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from deployer.errors import NameTemplateError
 from deployer.spec.names import (
-    NameTemplateError,
     check_template,
     is_valid_endpoint_name,
     placeholders,

@@ -63,7 +63,7 @@ def kinds(plan: object) -> list[str]:
     return [kind(step) for step in plan.steps if kind(step) != "record"]  # type: ignore[attr-defined]
 
 
-def of(plan: object, step_type: type[PlanStep]) -> list[PlanStep]:  # type: ignore[valid-type]
+def of(plan: object, step_type: type[PlanStep]) -> list[PlanStep]:
     return [step for step in plan.steps if isinstance(step, step_type)]  # type: ignore[attr-defined]
 
 
@@ -113,9 +113,9 @@ def test_blue_green_alternates_and_retires_the_old() -> None:
     changed = desired(settings=replace(SETTINGS, instance_count=2))
     plan = make_plan(changed, endpoint({"blue": 100}, deployment("blue")))
     assert kinds(plan) == ["create-deployment", "smoke-test", "set-traffic", "delete-deployment"]
-    assert [step.deployment for step in of(plan, Provision)] == ["green"]  # type: ignore[attr-defined]
-    assert [dict(step.traffic) for step in of(plan, SetTraffic)] == [{"blue": 0, "green": 100}]  # type: ignore[attr-defined]
-    assert [step.deployment for step in of(plan, Retire)] == ["blue"]  # type: ignore[attr-defined]
+    assert [step.deployment for step in of(plan, Provision)] == ["green"]
+    assert [dict(step.traffic) for step in of(plan, SetTraffic)] == [{"blue": 0, "green": 100}]
+    assert [step.deployment for step in of(plan, Retire)] == ["blue"]
     assert plan.previous == "blue" and plan.target == "green"
     back = make_plan(changed, endpoint({"green": 100}, deployment("green")))
     assert back.target == "blue"
@@ -128,7 +128,7 @@ def test_keep_previous_keeps_the_old_deployment_at_zero() -> None:
     assert of(plan, Retire) == []
     assert plan.traffic_after == {"blue": 0, "green": 100}
     final = of(plan, SetTraffic)[-1]
-    assert final.record.kept == "blue" and final.record.known_good == "green"  # type: ignore[attr-defined]
+    assert final.record.kept == "blue" and final.record.known_good == "green"
 
 
 def test_a_leftover_zero_percent_deployment_is_updated_not_recreated() -> None:
@@ -159,7 +159,7 @@ def test_canary_steps_with_watches_and_smoke_tests() -> None:
         "set-traffic",
         "delete-deployment",
     ]
-    shares = [dict(step.traffic) for step in of(plan, SetTraffic)]  # type: ignore[attr-defined]
+    shares = [dict(step.traffic) for step in of(plan, SetTraffic)]
     assert shares == [
         {"blue": 90, "green": 10},
         {"blue": 50, "green": 50},
@@ -169,7 +169,7 @@ def test_canary_steps_with_watches_and_smoke_tests() -> None:
 
 def test_canary_on_a_first_deploy_is_all_at_once() -> None:
     plan = make_plan(desired(strategy=Strategy.CANARY), None)
-    shares = [dict(step.traffic) for step in of(plan, SetTraffic)]  # type: ignore[attr-defined]
+    shares = [dict(step.traffic) for step in of(plan, SetTraffic)]
     assert shares == [{"blue": 100}]
 
 
@@ -219,7 +219,7 @@ def test_a_deployment_made_by_hand_at_zero_percent_is_left_alone() -> None:
     assert plan.target not in ("blue", "green")
     touched = {getattr(step, "deployment", None) for step in plan.steps}
     assert "green" not in touched
-    assert all(step.traffic.get("green", 0) == 0 for step in of(plan, SetTraffic))  # type: ignore[attr-defined]
+    assert all(step.traffic.get("green", 0) == 0 for step in of(plan, SetTraffic))
     assert plan.as_dict()["left_alone"] == ["green"]
 
 
@@ -230,7 +230,7 @@ def test_a_deployment_made_by_hand_is_never_the_one_deleted() -> None:
         {"blue": 100, "manual": 0}, deployment("blue", image="old"), foreign("manual")
     )
     plan = make_plan(desired(), observed)
-    deleted = [step.deployment for step in of(plan, Retire)]  # type: ignore[attr-defined]
+    deleted = [step.deployment for step in of(plan, Retire)]
     assert deleted == ["blue"]
 
 
@@ -246,4 +246,4 @@ def test_replace_never_updates_a_deployment_made_by_hand() -> None:
     observed = endpoint({"blue": 0}, foreign("blue"))
     plan = make_plan(desired(strategy=Strategy.REPLACE), observed)
     assert plan.target != "blue"
-    assert of(plan, Provision)[0].create  # type: ignore[attr-defined]
+    assert of(plan, Provision)[0].create

@@ -8,10 +8,10 @@ from types import MappingProxyType
 
 import pytest
 
-from deployer.azure import EndpointState
 from deployer.commands.cleanup import stale_endpoints
 from deployer.errors import PolicyError
 from deployer.policy import check_may_change, check_may_delete
+from deployer.state import EndpointState, ProvisioningState
 from deployer.tags import Owner, Ownership, utc_timestamp
 
 REPO = "octo-org/octo-repo"
@@ -20,7 +20,13 @@ NOW = datetime.datetime(2026, 12, 1, 12, tzinfo=datetime.UTC)
 
 def endpoint(name: str = "ep", **tags: str) -> EndpointState:
     return EndpointState(
-        name, "Succeeded", "key", None, None, MappingProxyType({}), MappingProxyType(tags)
+        name,
+        ProvisioningState.SUCCEEDED,
+        "key",
+        None,
+        None,
+        MappingProxyType({}),
+        MappingProxyType(tags),
     )
 
 

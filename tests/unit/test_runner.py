@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from deployer.context import detect
 from deployer.errors import DeployerError
 from deployer.github.runner import Runner
-from tests.support.runner_log import foreign_commands, replay
+from tools.runner.log import foreign_commands, replay
 
 
 def runner(tmp_path: Path, actions: bool = True) -> tuple[Runner, io.StringIO, io.StringIO]:
@@ -49,9 +49,7 @@ def test_outputs_use_a_random_heredoc_delimiter(tmp_path: Path) -> None:
 def test_a_value_holding_the_delimiter_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import deployer.github.runner as github
-
-    monkeypatch.setattr(github.secrets, "token_hex", lambda n: "fixed")
+    monkeypatch.setattr("deployer.github.runner.secrets.token_hex", lambda n: "fixed")
     r, _, _ = runner(tmp_path)
     with pytest.raises(DeployerError, match="contains its own delimiter"):
         r.set_outputs({"evil": "x\nghadelimiter_fixed\ninjected=1"})
@@ -213,11 +211,11 @@ def test_no_printed_text_is_read_as_a_command_by_the_runner(text: str) -> None:
     r.error(text)
     with r.group(text):
         r.info(text)
-    out = r.stdout.getvalue()  # type: ignore[attr-defined]
+    out = r.stdout.getvalue()
     result = replay([out])
     assert foreign_commands(result, masks={"the-known-secret"}) == []
     assert not result.stopped
-    assert r.stderr.getvalue() == ""  # type: ignore[attr-defined]
+    assert r.stderr.getvalue() == ""
 
 
 def test_the_attacks_of_the_issue_are_printed_as_text() -> None:

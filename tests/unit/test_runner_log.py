@@ -1,9 +1,9 @@
-"""The test suite's model of the runner's command parser (tests/support/runner_log.py): it
+"""The test suite's model of the runner's command parser (tools/runner/log.py): it
 must find what the runner would find, or a green security test means nothing."""
 
 from __future__ import annotations
 
-from tests.support.runner_log import EXTENSIONS, foreign_commands, parse_v2, replay
+from tools.runner.log import EXTENSIONS, foreign_commands, parse_v2, replay
 
 REGISTERED = set(EXTENSIONS) | {"stop-commands"}
 

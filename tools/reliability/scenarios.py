@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from emulator.client import Emulator
-from tests.reliability.load import Load
-from tests.support.app import App
-from tests.support.images import ROOT
-from tests.support.runner_log import foreign_commands, replay_streams
+from tools.images import ROOT
+from tools.reliability.load import Load
+from tools.repo import App
+from tools.runner.job import Event, StepPaths, job_environment, without_job_variables
+from tools.runner.log import foreign_commands, replay_streams
 
 PRODUCTION = ("--environment", "production")
 AppFactory = Callable[[], App]
@@ -791,26 +792,29 @@ def entrypoint(
 ) -> subprocess.CompletedProcess[str]:
     """The action's entrypoint as the runner starts it: GitHub mode, INPUT_* variables, an
     event file, OIDC available."""
-    event_path = app.root.parent / f"{app.root.name}-event.json"
-    event_path.write_text(event if isinstance(event, str) else json.dumps(event or {}))
+    folder = app.root.parent / f"{app.root.name}-job"
+    (folder / "home").mkdir(parents=True, exist_ok=True)
+    (folder / "temp").mkdir(exist_ok=True)
+    for name in ("event.json", "github-output", "github-summary", "github-env", "github-path"):
+        (folder / name).touch()
+    (folder / "event.json").write_text(event if isinstance(event, str) else json.dumps(event or {}))
+    paths = StepPaths(
+        workspace=str(app.root),
+        event=str(folder / "event.json"),
+        home=str(folder / "home"),
+        temp=str(folder / "temp"),
+        output=str(folder / "github-output"),
+        summary=str(folder / "github-summary"),
+        env=str(folder / "github-env"),
+        path=str(folder / "github-path"),
+    )
     oidc = app.emulator["oidc"]
+    job = job_environment(
+        Event(event_name, {}, ref=ref), paths, oidc=(oidc["request_url"], oidc["request_token"])
+    )
     variables = {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("GITHUB_", "INPUT_", "RUNNER_"))
-        },
-        "GITHUB_ACTIONS": "true",
-        "GITHUB_WORKSPACE": str(app.root),
-        "GITHUB_EVENT_NAME": event_name,
-        "GITHUB_EVENT_PATH": str(event_path),
-        "GITHUB_REF": ref,
-        "GITHUB_REF_NAME": ref.removeprefix("refs/heads/").removeprefix("refs/tags/"),
-        "GITHUB_REF_TYPE": "tag" if ref.startswith("refs/tags/") else "branch",
-        "GITHUB_SHA": "0" * 40,
-        "GITHUB_REPOSITORY": "octo-org/octo-repo",
-        "ACTIONS_ID_TOKEN_REQUEST_URL": oidc["request_url"],
-        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": oidc["request_token"],
+        **without_job_variables(dict(os.environ)),
+        **job,
         "AZUREML_EMULATOR_DIR": str(app.emulator.state_dir),
         "INPUT_CONFIG": "server/deploy.yml",
         "INPUT_CLOUD": "local",

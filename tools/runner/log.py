@@ -116,23 +116,32 @@ def _properties(text: str, separator: str, mappings: tuple[tuple[str, str], ...]
     return properties
 
 
-def encodings(secret: str) -> set[str]:
-    """The encoded forms the runner masks too: base64 (and its 1- and 2-byte shifted forms),
-    JSON string escaping, URI data escaping, XML escaping, trimmed quotes."""
+def encodings(secret: str) -> dict[str, str]:
+    """The encoded forms the runner masks too, each with the name of its encoder: base64 (and
+    its 1- and 2-byte shifted forms), JSON string escaping, URI data escaping, XML escaping,
+    trimmed quotes. The deployer keeps its own list (deployer/github/runner.py) on purpose:
+    this one, written from the runner's source, is what the tests hold it to."""
     raw = secret.encode()
-    forms = {secret, json.dumps(secret)[1:-1], urllib.parse.quote(secret, safe="")}
-    forms.add(
+    xml = (
         secret.replace("&", "&amp;")
         .replace("<", "&lt;")
         .replace(">", "&gt;")
         .replace('"', "&quot;")
         .replace("'", "&apos;")
     )
-    forms.add(secret.strip('"'))
+    forms: dict[str, str] = {}
+    for form, name in (
+        (secret, "raw"),
+        (json.dumps(secret)[1:-1], "JSON-escaped"),
+        (urllib.parse.quote(secret, safe=""), "URL-encoded"),
+        (xml, "XML-escaped"),
+        (secret.strip('"'), "quotes trimmed"),
+    ):
+        forms.setdefault(form, name)  # a form two encoders make is named by the first
     for shift in range(3):
         encoded = base64.b64encode(raw[shift:]).decode().rstrip("=")
-        forms.add(encoded[1:] if shift else encoded)
-    return {form for form in forms if len(form) >= 4}
+        forms.setdefault(encoded[1:] if shift else encoded, "base64")
+    return {form: name for form, name in forms.items() if len(form) >= 4}
 
 
 class Masker:

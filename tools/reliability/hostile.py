@@ -13,18 +13,18 @@ from pathlib import Path
 from bench.measure import registry_blobs
 from deployer.smoke import MAX_RESPONSE_BYTES, smoke_test
 from deployer.spec.model import SmokeTestSpec
-from tests.reliability.scanner import issued_secrets
-from tests.reliability.scenarios import AppFactory, Outcome
-from tests.security.attacks import (
+from tools.attacks import (
     deep_event,
     hostile_http_server,
     hostile_preview,
     merge_bomb,
     merge_flood,
 )
-from tests.support.checks import mutating_arm_calls, runner_problems
-from tests.support.images import ROOT
-from tests.support.runner_log import replay_streams
+from tools.checks import mutating_arm_calls, runner_problems
+from tools.images import ROOT
+from tools.reliability.scanner import issued_secrets
+from tools.reliability.scenarios import AppFactory, Outcome
+from tools.runner.log import replay_streams
 
 AREA = "hostile input"
 CLI = str(Path(sys.executable).parent / "azureml-deploy")
@@ -176,7 +176,11 @@ def pull_requests_at_production(new_app: AppFactory) -> Outcome:
     deploy = app.root / "server" / "deploy.yml"
     base = deploy.read_text()
     release = app.in_a_job(
-        "deploy", folder / "release", "--environment", "production", GITHUB_SHA=app.commit("v1")
+        "deploy",
+        folder / "release",
+        "--environment",
+        "production",
+        env={"GITHUB_SHA": app.commit("v1")},
     )
     before = app.endpoint("models")
     refused = changed = pushed = 0
@@ -191,7 +195,7 @@ def pull_requests_at_production(new_app: AppFactory) -> Outcome:
             "--environment",
             environment,
             pull_request=number,
-            GITHUB_SHA=sha,
+            env={"GITHUB_SHA": sha},
         )
         refused += run.result.returncode == 1
         changed += len(mutating_arm_calls(app, since))

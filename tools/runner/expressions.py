@@ -5,6 +5,7 @@ always(), failure(), cancelled()."""
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -30,7 +31,9 @@ def tokenize(text: str) -> list[tuple[str, str]]:
 
 
 def truthy(value: Any) -> bool:
-    return value not in (None, False, 0, "") and value == value
+    """GitHub's truthiness: not null, false, 0, '' or NaN."""
+    is_nan = isinstance(value, float) and math.isnan(value)
+    return value not in (None, False, 0, "") and not is_nan
 
 
 def _loose(value: Any) -> Any:

@@ -1,18 +1,25 @@
-"""Render docs/deploy-file.md (the field reference) from deploy.schema.json.
+"""The generated parts of the documentation: docs/deploy-file.md (the field reference) from
+schema/deploy.schema.json, and the README's inputs and outputs tables from action.yml.
 
-    python schema/reference.py > docs/deploy-file.md      (or: make docs)
-
-A test fails when the committed reference differs from what this renders.
+    python -m tools.docs            rewrite them (make docs)
+    python -m tools.docs --check    exit 1 if any is stale (make lint)
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
-SCHEMA = json.loads((Path(__file__).parent / "deploy.schema.json").read_text("utf-8"))
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = json.loads((ROOT / "schema" / "deploy.schema.json").read_text("utf-8"))
+REFERENCE = ROOT / "docs" / "deploy-file.md"
+README = ROOT / "README.md"
 DEFS: dict[str, Any] = SCHEMA["$defs"]
 COMPLETE: dict[str, Any] = DEFS["complete"]
 
@@ -110,5 +117,47 @@ def render() -> str:
     return "\n".join(line.rstrip() for line in lines).rstrip() + "\n"
 
 
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _with_rows(rows: str, match: re.Match[str]) -> str:
+    return match.group(1) + rows
+
+
+def action_tables(readme: str) -> str:
+    """`readme` with its Inputs and Outputs tables rendered from action.yml."""
+    action = yaml.safe_load((ROOT / "action.yml").read_text("utf-8"))
+    inputs = ["| input | description | default |", "| --- | --- | --- |"] + [
+        f"| `{name}` | {_cell(spec['description'])} | "
+        + (f"`{spec['default']}`" if spec.get("default") else "")
+        + " |"
+        for name, spec in action["inputs"].items()
+    ]
+    outputs = ["| output | description |", "| --- | --- |"] + [
+        f"| `{name}` | {_cell(spec['description'])} |" for name, spec in action["outputs"].items()
+    ]
+    for section, table in (("Inputs", inputs), ("Outputs", outputs)):
+        pattern = re.compile(rf"(### {section}\n\n)(\|.*\|\n)+")
+        rendered = "\n".join(table) + "\n"
+        readme, count = pattern.subn(functools.partial(_with_rows, rendered), readme)
+        if count != 1:
+            raise SystemExit(f"README.md: no ### {section} table to render")
+    return readme
+
+
+def main(argv: list[str]) -> int:
+    wanted = {REFERENCE: render(), README: action_tables(README.read_text("utf-8"))}
+    stale = [path for path, text in wanted.items() if path.read_text("utf-8") != text]
+    if "--check" in argv:
+        for path in stale:
+            print(f"{path.relative_to(ROOT)} is stale: run `make docs`", file=sys.stderr)
+        return 1 if stale else 0
+    for path in stale:
+        path.write_text(wanted[path], "utf-8")
+        print(f"rewrote {path.relative_to(ROOT)}")
+    return 0
+
+
 if __name__ == "__main__":
-    sys.stdout.write(render())
+    sys.exit(main(sys.argv[1:]))

@@ -4,6 +4,7 @@ GitHub environment (it sets the OIDC subject), `with:` expressions and `environm
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,8 +13,9 @@ from typing import Any
 import yaml
 
 from emulator.client import Emulator
-from tests.action.expressions import evaluate, interpolate, truthy
-from tests.action.harness import ActionHarness, Event, StepResult
+from tools.runner.action import ActionHarness, StepResult
+from tools.runner.expressions import evaluate, interpolate, truthy
+from tools.runner.job import Event, new_run_id
 
 OUR_ACTION = re.compile(r"^(\./|azureml-deploy/azureml-deploy@)")
 
@@ -37,7 +39,7 @@ def _is_fork(event: Event, repository: str) -> bool:
     return bool(head) and head.get("full_name") != repository
 
 
-def github_context(event: Event, harness: ActionHarness) -> dict[str, Any]:
+def github_context(event: Event, harness: ActionHarness, run_id: str) -> dict[str, Any]:
     return {
         "event_name": event.name,
         "event": event.payload,
@@ -49,7 +51,7 @@ def github_context(event: Event, harness: ActionHarness) -> dict[str, Any]:
         "base_ref": event.base_ref,
         "repository": harness.repository,
         "repository_owner": harness.repository.split("/")[0],
-        "run_id": "8123456789",
+        "run_id": run_id,
     }
 
 
@@ -65,10 +67,11 @@ def run_workflow(
     step_env: dict[str, str],
 ) -> list[JobRun]:
     workflow = yaml.safe_load(path.read_text())
+    run_id = new_run_id()  # one workflow run, its jobs share the id
     runs = []
     for name, job in workflow["jobs"].items():
         context: dict[str, Any] = {
-            "github": github_context(event, harness),
+            "github": github_context(event, harness, run_id),
             "vars": variables,
             "secrets": {},
             "env": {},
@@ -110,9 +113,10 @@ def run_workflow(
                 with_=given,
                 event=event,
                 oidc=oidc,
+                run_id=run_id,
                 env=step_env,
                 mounts=[f"{emulator.state_dir}:{emulator.state_dir}:ro"],
-                issued_secrets=lambda since=issued_from: emulator.secrets_since(since),
+                issued_secrets=functools.partial(emulator.secrets_since, issued_from),
             )
             if step.get("id"):
                 context["steps"][step["id"]] = {"outputs": result.outputs}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import docker
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 TEST_SERVER = ROOT / "tests" / "images" / "model-server"
 
 

@@ -5,9 +5,9 @@ the runner reads it (no workflow command but the action's own, no secret before 
 from __future__ import annotations
 
 from emulator.client import Emulator
-from tests.reliability.scanner import issued_secrets, scan_runs
-from tests.support.app import App
-from tests.support.runner_log import foreign_commands, replay_streams
+from tools.reliability.scanner import issued_secrets, scan_runs
+from tools.repo import App
+from tools.runner.log import foreign_commands, replay_streams
 
 
 def after_runs(emulator: Emulator, app: App, since: int) -> list[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from emulator.client import Emulator
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Bundle:

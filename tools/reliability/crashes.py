@@ -16,9 +16,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from tests.reliability.scenarios import PRODUCTION, AppFactory, Outcome, Settings, load_on
-from tests.support.app import App
-from tests.support.checks import mutating_arm_calls
+from tools.checks import mutating_arm_calls
+from tools.reliability.scenarios import PRODUCTION, AppFactory, Outcome, Settings, load_on
+from tools.repo import App
 
 AREA = "faults"
 WATCH_SECONDS = 1  # canary steps in the kill runs: short, the watch still runs

@@ -29,11 +29,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from tests.support.runner_log import Command, foreign_commands, replay_streams
+from tools.runner.job import Event, StepPaths, job_environment
+from tools.runner.log import Command, foreign_commands, replay_streams
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,24 +96,6 @@ class StepResult:
         return "\n".join(self.log)
 
 
-@dataclass
-class Event:
-    name: str
-    payload: dict[str, Any]
-    sha: str = "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39"
-    ref: str = "refs/heads/main"
-    head_ref: str = ""
-    base_ref: str = ""
-
-    @property
-    def ref_name(self) -> str:
-        return self.ref.split("/", 2)[-1] if self.ref.startswith("refs/") else self.ref
-
-    @property
-    def ref_type(self) -> str:
-        return "tag" if self.ref.startswith("refs/tags/") else "branch"
-
-
 class ActionHarness:
     """Builds this repository's action like the runner and runs it like the runner."""
 
@@ -166,6 +148,7 @@ class ActionHarness:
         with_: dict[str, str],
         event: Event,
         oidc: tuple[str, str] | None,
+        run_id: str | None = None,
         env: dict[str, str] | None = None,
         mounts: list[str] | None = None,
         issued_secrets: Callable[[], list[str]] | None = None,
@@ -186,58 +169,25 @@ class ActionHarness:
         def inside(path: Path) -> str:
             return f"/github/file_commands/{path.name}"
 
-        variables: dict[str, str] = {
+        paths = StepPaths(
+            workspace="/github/workspace",
+            event="/github/workflow/event.json",
+            home="/github/home",
+            temp="/github/runner_temp",
+            output=inside(files["set_output"]),
+            summary=inside(files["step_summary"]),
+            env=inside(files["set_env"]),
+            path=inside(files["add_path"]),
+            state=inside(files["save_state"]),
+        )
+        variables = {
             **self.inputs(with_),
-            "HOME": "/github/home",
-            "GITHUB_JOB": "deploy",
-            "GITHUB_REF": event.ref,
-            "GITHUB_REF_NAME": event.ref_name,
-            "GITHUB_REF_TYPE": event.ref_type,
-            "GITHUB_REF_PROTECTED": "false",
-            "GITHUB_SHA": event.sha,
-            "GITHUB_REPOSITORY": self.repository,
-            "GITHUB_REPOSITORY_OWNER": self.repository.split("/")[0],
-            "GITHUB_REPOSITORY_ID": "632596897",
-            "GITHUB_RUN_ID": "8123456789",
-            "GITHUB_RUN_NUMBER": "42",
-            "GITHUB_RUN_ATTEMPT": "1",
-            "GITHUB_ACTOR": "octocat",
-            "GITHUB_ACTOR_ID": "583231",
-            "GITHUB_TRIGGERING_ACTOR": "octocat",
-            "GITHUB_WORKFLOW": "harness",
-            "GITHUB_ACTION": "deploy",
-            "GITHUB_ACTION_REPOSITORY": "azureml-deploy/azureml-deploy",
-            "GITHUB_ACTION_REF": "v1",
-            "GITHUB_EVENT_NAME": event.name,
-            "GITHUB_EVENT_PATH": "/github/workflow/event.json",
-            "GITHUB_WORKSPACE": "/github/workspace",
-            "GITHUB_SERVER_URL": "https://github.com",
-            "GITHUB_API_URL": "https://api.github.com",
-            "GITHUB_GRAPHQL_URL": "https://api.github.com/graphql",
-            "GITHUB_HEAD_REF": event.head_ref,
-            "GITHUB_BASE_REF": event.base_ref,
-            "GITHUB_RETENTION_DAYS": "90",
-            "GITHUB_OUTPUT": inside(files["set_output"]),
-            "GITHUB_ENV": inside(files["set_env"]),
-            "GITHUB_PATH": inside(files["add_path"]),
-            "GITHUB_STATE": inside(files["save_state"]),
-            "GITHUB_STEP_SUMMARY": inside(files["step_summary"]),
-            "RUNNER_OS": "Linux",
-            "RUNNER_ARCH": "X64",
-            "RUNNER_NAME": "GitHub Actions 1",
-            "RUNNER_ENVIRONMENT": "github-hosted",
-            "RUNNER_TEMP": "/github/runner_temp",
-            "RUNNER_TOOL_CACHE": "/opt/hostedtoolcache",
-            "RUNNER_WORKSPACE": "/home/runner/work/octo-repo",
-            "ACTIONS_RUNTIME_URL": "https://127.0.0.1:9/runtime/",
-            "ACTIONS_CACHE_URL": "https://127.0.0.1:9/cache/",
-            "ACTIONS_RESULTS_URL": "https://127.0.0.1:9/results/",
-            "ACTIONS_RUNTIME_TOKEN": oidc[1] if oidc else secrets.token_urlsafe(24),
+            **job_environment(event, paths, oidc=oidc, repository=self.repository, run_id=run_id),
             **(env or {}),
         }
-        if oidc is not None:
-            variables["ACTIONS_ID_TOKEN_REQUEST_URL"] = oidc[0]
-            variables["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = oidc[1]
+        # the runner sets these two on the docker command line itself
+        variables.pop("GITHUB_ACTIONS")
+        variables.pop("CI")
         name = re.sub(r"[^a-z0-9]", "", self.image.split(":")[0]) + "_" + secrets.token_hex(3)
         command = [
             "docker",

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ from typing import Any
 import requests
 
 from emulator.client import Emulator
-from tests.support.images import ROOT, base_image
+from tools.images import ROOT, base_image
+from tools.runner.job import Event, StepPaths, job_environment, without_job_variables
 
 CLI = str(Path(sys.executable).parent / "azureml-deploy")
 
@@ -77,6 +79,7 @@ class App:
 
     def server_deploy_file(
         self,
+        *,
         name: str = "models",
         mode: str = "serve",
         color: str = "one",
@@ -151,16 +154,12 @@ class App:
     def _environ(self, extra: dict[str, str] | None) -> dict[str, str]:
         """This process's environment without the runner's variables (tests set those
         explicitly), pointed at this app's emulator."""
-        environ = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("GITHUB_", "ACTIONS_", "RUNNER_"))
-        }
+        environ = without_job_variables(dict(os.environ))
         environ["AZUREML_EMULATOR_DIR"] = str(self.emulator.state_dir)
         return {**environ, **(extra or {})}
 
     def deploy_in_a_job(self, folder: Path, **env: str) -> JobRun:
-        return self.in_a_job("deploy", folder, **env)
+        return self.in_a_job("deploy", folder, env=env)
 
     def in_a_job(
         self,
@@ -170,7 +169,7 @@ class App:
         pull_request: int | None = None,
         head_ref: str = "feature/scoring",
         config: str = "server/deploy.yml",
-        **env: str,
+        env: Mapping[str, str] | None = None,
     ) -> JobRun:
         """A command as the action runs it in a GitHub job: OIDC sign-in with the job's token
         service, outputs and summary as file commands, HOME and DOCKER_CONFIG in `folder`; a
@@ -182,25 +181,25 @@ class App:
             home=folder / "home",
         )
         run.home.mkdir(parents=True, exist_ok=True)
-        run.output.touch()
-        run.summary.touch()
-        event = {
-            "GITHUB_EVENT_NAME": "push",
-            "GITHUB_REF": "refs/heads/main",
-            "GITHUB_REF_NAME": "main",
-            "GITHUB_REF_TYPE": "branch",
-        }
-        if pull_request is not None:
-            payload = folder / "event.json"
-            payload.write_text(
-                json.dumps({"number": pull_request, "pull_request": {"number": pull_request}})
-            )
-            event = {
-                "GITHUB_EVENT_NAME": "pull_request",
-                "GITHUB_EVENT_PATH": str(payload),
-                "GITHUB_REF": f"refs/pull/{pull_request}/merge",
-                "GITHUB_HEAD_REF": head_ref,
-            }
+        (folder / "temp").mkdir(exist_ok=True)
+        for path in (run.output, run.summary, folder / "github-env", folder / "github-path"):
+            path.touch()
+        event = (
+            Event.pull_request(pull_request, head_ref=head_ref)
+            if pull_request is not None
+            else Event.push()
+        )
+        (folder / "event.json").write_text(json.dumps(event.payload))
+        paths = StepPaths(
+            workspace=str(self.root),
+            event=str(folder / "event.json"),
+            home=str(run.home),
+            temp=str(folder / "temp"),
+            output=str(run.output),
+            summary=str(run.summary),
+            env=str(folder / "github-env"),
+            path=str(folder / "github-path"),
+        )
         oidc = self.emulator["oidc"]
         azure = [
             "--tenant-id",
@@ -214,17 +213,9 @@ class App:
             *args,
             config=config,
             env={
-                "GITHUB_ACTIONS": "true",
-                "GITHUB_OUTPUT": str(run.output),
-                "GITHUB_STEP_SUMMARY": str(run.summary),
-                "ACTIONS_ID_TOKEN_REQUEST_URL": oidc["request_url"],
-                "ACTIONS_ID_TOKEN_REQUEST_TOKEN": oidc["request_token"],
-                "GITHUB_SHA": "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39",
-                "GITHUB_REPOSITORY": "octo-org/octo-repo",
-                **event,
-                "HOME": str(run.home),
+                **job_environment(event, paths, oidc=(oidc["request_url"], oidc["request_token"])),
                 "DOCKER_CONFIG": str(run.home / ".docker"),
-                **env,
+                **(env or {}),
             },
         )
         self.record("step summary", run.summary.read_text(), "")
@@ -267,7 +258,7 @@ class JobRun:
     home: Path
 
     def outputs(self) -> dict[str, str]:
-        from tests.action.harness import parse_file_commands
+        from tools.runner.action import parse_file_commands
 
         return parse_file_commands(self.output.read_text())
 

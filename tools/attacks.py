@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tests.support.app import App, JobRun
-from tests.support.images import ROOT
+from tools.images import ROOT
+from tools.repo import App, JobRun
 
 
 def merge_bomb(levels: int = 10, width: int = 10) -> str:
@@ -128,5 +128,5 @@ def hostile_preview(app: App, folder: Path, **changes: str) -> JobRun:
         "preview",
         pull_request=9,
         config="hostile/deploy.yml",
-        **job,
+        env=job,
     )

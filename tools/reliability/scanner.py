@@ -1,27 +1,26 @@
-"""Searches everything a run leaves behind for every secret the emulator handed out, in the
-encodings a log could carry them: raw, base64, JSON-escaped and URL-encoded."""
+"""Searches everything a run leaves behind for every secret the emulator handed out, in every
+form the runner masks and the forms a text could still carry them in (see `encodings`)."""
 
 from __future__ import annotations
 
 import base64
-import json
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from emulator.client import Emulator
-from tests.support.app import App
+from tools.repo import App
+from tools.runner.log import encodings as runner_encodings
 
 
 def encodings(secret: str) -> dict[str, str]:
-    """The forms a log could carry `secret` in → the name of the encoding."""
-    raw = secret.encode()
-    forms: dict[str, str] = {}
-    forms.setdefault(secret, "raw")
-    forms.setdefault(json.dumps(secret)[1:-1], "JSON-escaped")
-    forms.setdefault(urllib.parse.quote(secret, safe=""), "URL-encoded")
+    """The forms a log could carry `secret` in → the name of the encoding: every form the
+    runner masks, and the forms it does not mask that a text still carries the secret in
+    (form-encoded; base64 of a longer text that holds the secret, whose edge characters depend
+    on its neighbours). A form found is a leak, masked or not."""
+    forms = dict(runner_encodings(secret))
     forms.setdefault(urllib.parse.quote_plus(secret), "URL-encoded")
-    # base64 of the secret inside a longer text: three alignments, the edge characters dropped
+    raw = secret.encode()
     for shift in range(3):
         encoded = base64.b64encode(raw[shift:]).decode().rstrip("=")
         forms.setdefault(encoded[1:-1] if shift else encoded[:-1], "base64")

@@ -1,0 +1,170 @@
+"""The environment a GitHub-hosted runner gives a job's step, built in one place.
+
+Every way the tests run the deployer as GitHub would (the action's container, the CLI in a
+job, the entrypoint) takes its variables from `job_environment`, so they agree with each other
+and with the runner: the default variables of
+https://docs.github.com/en/actions/reference/workflows-and-actions/variables, the file-command
+paths, and the OIDC request variables only for a job with `id-token: write`. Each job gets its
+own run id, as each workflow run does; the lease tells runs apart by it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+REPOSITORY = "octo-org/octo-repo"
+
+
+def new_sha() -> str:
+    return secrets.token_hex(20)
+
+
+def new_run_id() -> str:
+    return str(1_000_000_000 + secrets.randbelow(9_000_000_000))
+
+
+@dataclass(frozen=True)
+class Event:
+    """The event that started the workflow run: its name, payload and the refs it sets."""
+
+    name: str
+    payload: dict[str, Any]
+    sha: str = "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39"
+    ref: str = "refs/heads/main"
+    head_ref: str = ""
+    base_ref: str = ""
+
+    @classmethod
+    def push(cls, ref: str = "refs/heads/main", sha: str | None = None) -> Event:
+        return cls("push", {"ref": ref}, sha=sha or new_sha(), ref=ref)
+
+    @classmethod
+    def pull_request(
+        cls,
+        number: int,
+        *,
+        action: str = "opened",
+        fork: bool = False,
+        head_ref: str = "feature/scoring",
+        sha: str | None = None,
+    ) -> Event:
+        head_repo = "someone/octo-repo" if fork else REPOSITORY
+        payload = {
+            "action": action,
+            "number": number,
+            "pull_request": {
+                "number": number,
+                "head": {"ref": head_ref, "repo": {"full_name": head_repo, "fork": fork}},
+                "base": {"ref": "main", "repo": {"full_name": REPOSITORY}},
+            },
+            "repository": {"full_name": REPOSITORY},
+        }
+        return cls(
+            "pull_request",
+            payload,
+            sha=sha or new_sha(),
+            ref=f"refs/pull/{number}/merge",
+            head_ref=head_ref,
+            base_ref="main",
+        )
+
+    @property
+    def ref_name(self) -> str:
+        return self.ref.split("/", 2)[-1] if self.ref.startswith("refs/") else self.ref
+
+    @property
+    def ref_type(self) -> str:
+        return "tag" if self.ref.startswith("refs/tags/") else "branch"
+
+
+@dataclass(frozen=True)
+class StepPaths:
+    """Where the step sees the runner's files: host paths for a process on the runner,
+    container paths for a Docker action."""
+
+    workspace: str
+    event: str
+    home: str
+    temp: str
+    output: str
+    summary: str
+    env: str = ""
+    path: str = ""
+    state: str = ""
+
+
+def job_environment(
+    event: Event,
+    paths: StepPaths,
+    *,
+    oidc: tuple[str, str] | None,
+    repository: str = REPOSITORY,
+    run_id: str | None = None,
+    attempt: int = 1,
+) -> dict[str, str]:
+    """The variables of one step of a job on a GitHub-hosted Linux runner; `oidc` is the
+    token service's (request URL, request token) when the job may request ID tokens."""
+    variables = {
+        "CI": "true",
+        "GITHUB_ACTIONS": "true",
+        "HOME": paths.home,
+        "GITHUB_JOB": "deploy",
+        "GITHUB_REF": event.ref,
+        "GITHUB_REF_NAME": event.ref_name,
+        "GITHUB_REF_TYPE": event.ref_type,
+        "GITHUB_REF_PROTECTED": "false",
+        "GITHUB_SHA": event.sha,
+        "GITHUB_REPOSITORY": repository,
+        "GITHUB_REPOSITORY_OWNER": repository.partition("/")[0],
+        "GITHUB_REPOSITORY_ID": "632596897",
+        "GITHUB_RUN_ID": run_id or new_run_id(),
+        "GITHUB_RUN_NUMBER": "42",
+        "GITHUB_RUN_ATTEMPT": str(attempt),
+        "GITHUB_ACTOR": "octocat",
+        "GITHUB_ACTOR_ID": "583231",
+        "GITHUB_TRIGGERING_ACTOR": "octocat",
+        "GITHUB_WORKFLOW": "deploy",
+        "GITHUB_ACTION": "deploy",
+        "GITHUB_ACTION_REPOSITORY": "azureml-deploy/azureml-deploy",
+        "GITHUB_ACTION_REF": "v1",
+        "GITHUB_EVENT_NAME": event.name,
+        "GITHUB_EVENT_PATH": paths.event,
+        "GITHUB_WORKSPACE": paths.workspace,
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_API_URL": "https://api.github.com",
+        "GITHUB_GRAPHQL_URL": "https://api.github.com/graphql",
+        "GITHUB_HEAD_REF": event.head_ref,
+        "GITHUB_BASE_REF": event.base_ref,
+        "GITHUB_RETENTION_DAYS": "90",
+        "GITHUB_OUTPUT": paths.output,
+        "GITHUB_ENV": paths.env,
+        "GITHUB_PATH": paths.path,
+        "GITHUB_STATE": paths.state,
+        "GITHUB_STEP_SUMMARY": paths.summary,
+        "RUNNER_OS": "Linux",
+        "RUNNER_ARCH": "X64",
+        "RUNNER_NAME": "GitHub Actions 1",
+        "RUNNER_ENVIRONMENT": "github-hosted",
+        "RUNNER_TEMP": paths.temp,
+        "RUNNER_TOOL_CACHE": "/opt/hostedtoolcache",
+        # unreachable on purpose: the deployer has no business with the runner's own services
+        "ACTIONS_RUNTIME_URL": "https://127.0.0.1:9/runtime/",
+        "ACTIONS_CACHE_URL": "https://127.0.0.1:9/cache/",
+        "ACTIONS_RESULTS_URL": "https://127.0.0.1:9/results/",
+        "ACTIONS_RUNTIME_TOKEN": oidc[1] if oidc else secrets.token_urlsafe(24),
+    }
+    if oidc is not None:
+        variables["ACTIONS_ID_TOKEN_REQUEST_URL"] = oidc[0]
+        variables["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = oidc[1]
+    return variables
+
+
+def without_job_variables(environ: dict[str, str]) -> dict[str, str]:
+    """This process's environment without any runner's variables: a test sets its own."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if not name.startswith(("GITHUB_", "ACTIONS_", "RUNNER_", "INPUT_")) and name != "CI"
+    }
