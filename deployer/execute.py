@@ -1,5 +1,5 @@
 """The one executor: it runs every step of a plan, against the narrow `Platform` it needs
-(implemented by deployer/azure.py over azure-ai-ml, and by an in-memory fake in the unit
+(implemented by deployer/azure/ over azure-ai-ml, and by an in-memory fake in the unit
 tests), holding the endpoint's lease while it works and putting things right when a step
 fails or the workflow is cancelled.
 

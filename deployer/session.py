@@ -13,7 +13,7 @@ from pathlib import Path
 from types import FrameType
 
 from deployer.auth import SignIn, SignInSettings, sign_in
-from deployer.azure import AzureML
+from deployer.azure.client import AzureML
 from deployer.cloud import Cloud, select_cloud
 from deployer.context import RunContext, detect, workspace_root
 from deployer.errors import NameTemplateError, UsageError

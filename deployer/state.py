@@ -1,5 +1,5 @@
 """What the action observes in Azure and asks Azure for, as frozen dataclasses. No SDK here:
-deployer/azure.py translates between these and azure-ai-ml's entities."""
+deployer/azure/ translates between these and azure-ai-ml's entities."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from deployer.azure import Operation
+from deployer.azure.operation import Operation
 from deployer.context import workspace_root
 from deployer.deadline import Deadline
 from deployer.errors import DeployerError, ExitCode, UsageError

@@ -1,0 +1,161 @@
+"""The typed client over azure-ai-ml's MLClient: observed state as frozen dataclasses, changes
+as operations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+
+from deployer.auth import SignIn
+from deployer.azure.entities import build_deployment, endpoint_state
+from deployer.azure.failures import Translated
+from deployer.azure.operation import Operation
+from deployer.cloud import Cloud
+from deployer.sdk import POLL_SECONDS, configure_sdk
+from deployer.state import DeploymentSettings, EndpointState, Keys, traffic_text
+
+# azure-core retries 408/429/500/502/503/504 three times (honouring Retry-After); ARM throttling
+# and brief outages come in longer bursts, so a deploy rides out six (backoff 0.8 s doubling,
+# about 50 s in all) before it gives up.
+STATUS_RETRIES = 6
+
+
+class AzureML:
+    def __init__(
+        self,
+        cloud: Cloud,
+        sign_in: SignIn,
+        subscription_id: str,
+        resource_group: str,
+        workspace: str,
+    ) -> None:
+        configure_sdk(cloud)  # before azure-ai-ml is imported (open_session has, usually)
+        from azure.ai.ml import MLClient
+
+        self.cloud = cloud
+        self.sign_in = sign_in
+        self.subscription_id = subscription_id
+        self.resource_group = resource_group
+        self.workspace = workspace
+        options: dict[str, Any] = {
+            "cloud": cloud.name,
+            "polling_interval": POLL_SECONDS,
+            "retry_status": STATUS_RETRIES,
+        }
+        if cloud.metadata:
+            options["cloud_metadata"] = cloud.metadata
+        self.client = MLClient(
+            sign_in.credential,
+            subscription_id,
+            resource_group,
+            workspace,
+            enable_telemetry=False,
+            **options,
+        )
+
+    @property
+    def workspace_id(self) -> str:
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace}"
+        )
+
+    # --- reading -------------------------------------------------------------------------
+
+    def check_workspace(self) -> None:
+        """Fail early, with the inputs to fix, when the workspace cannot be reached."""
+        with self._errors("reading the workspace"):
+            self.client.workspaces.get(self.workspace)
+
+    def endpoint(self, name: str) -> EndpointState | None:
+        with self._errors(f"reading endpoint {name}"):
+            try:
+                endpoint = self.client.online_endpoints.get(name)
+            except ResourceNotFoundError:
+                return None
+            deployments = list(self.client.online_deployments.list(name))
+        return endpoint_state(endpoint, deployments)
+
+    def endpoints(self) -> list[EndpointState]:
+        with self._errors("listing endpoints"):
+            return [endpoint_state(e, []) for e in self.client.online_endpoints.list()]
+
+    def keys(self, endpoint: str) -> Keys:
+        with self._errors(f"reading the keys of endpoint {endpoint}"):
+            keys = self.client.online_endpoints.get_keys(endpoint)
+        primary = getattr(keys, "primary_key", None) or getattr(keys, "access_token", None)
+        return Keys(str(primary), getattr(keys, "secondary_key", None))
+
+    def logs(self, endpoint: str, deployment: str, container_type: str | None, lines: int) -> str:
+        """`container_type`: InferenceServer (the model server) or StorageInitializer."""
+        sdk_names = {
+            "InferenceServer": "inference-server",
+            "StorageInitializer": "storage-initializer",
+        }
+        with self._errors(f"reading the logs of deployment {deployment}"):
+            kwargs: dict[str, Any] = {"lines": lines}
+            if container_type:
+                kwargs["container_type"] = sdk_names[container_type]
+            return str(self.client.online_deployments.get_logs(deployment, endpoint, **kwargs))
+
+    # --- changing ---------------------------------------------------------------------------
+
+    def begin_create_endpoint(
+        self, name: str, auth_mode: str, description: str | None, tags: Mapping[str, str]
+    ) -> Operation:
+        from azure.ai.ml.entities import ManagedOnlineEndpoint
+
+        endpoint = ManagedOnlineEndpoint(
+            name=name, auth_mode=auth_mode, description=description, tags=dict(tags)
+        )
+        with self._errors(f"creating endpoint {name}"):
+            poller = self.client.online_endpoints.begin_create_or_update(endpoint)
+        return Operation(f"creating endpoint {name}", poller)
+
+    def begin_deployment(
+        self, endpoint: str, name: str, settings: DeploymentSettings, tags: Mapping[str, str]
+    ) -> Operation:
+        deployment = build_deployment(endpoint, name, settings, tags)
+        with self._errors(f"deploying {name}"):
+            poller = self.client.online_deployments.begin_create_or_update(deployment)
+        return Operation(f"provisioning deployment {name}", poller)
+
+    def begin_update_endpoint(
+        self,
+        name: str,
+        tags: Mapping[str, str],
+        traffic: Mapping[str, int] | None,
+        description: str | None = None,
+    ) -> Operation:
+        """Set the endpoint's tags (all of them: these replace the old ones) and, if given, its
+        traffic and description, in one request: the rollout record changes with the traffic it
+        describes."""
+        with self._errors(f"updating endpoint {name}"):
+            current = self.client.online_endpoints.get(name)
+            current.tags = dict(tags)
+            if traffic is not None:
+                current.traffic = dict(traffic)
+            if description is not None:
+                current.description = description
+            poller = self.client.online_endpoints.begin_create_or_update(current)
+        doing = (
+            f"shifting traffic ({traffic_text(traffic)})"
+            if traffic is not None
+            else (f"updating endpoint {name}")
+        )
+        return Operation(doing, poller)
+
+    def begin_delete_deployment(self, endpoint: str, name: str) -> Operation:
+        with self._errors(f"deleting deployment {name}"):
+            poller = self.client.online_deployments.begin_delete(name, endpoint)
+        return Operation(f"deleting deployment {name}", poller)
+
+    def begin_delete_endpoint(self, name: str) -> Operation:
+        with self._errors(f"deleting endpoint {name}"):
+            poller = self.client.online_endpoints.begin_delete(name)
+        return Operation(f"deleting endpoint {name}", poller)
+
+    def _errors(self, doing: str) -> Translated:
+        return Translated(doing, self.sign_in)

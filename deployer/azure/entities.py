@@ -1,0 +1,89 @@
+"""Between our state types (state.py) and azure-ai-ml's entities, both ways."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from deployer.spec.model import Probe, Route
+from deployer.state import (
+    DeploymentSettings,
+    DeploymentState,
+    EndpointState,
+    ProvisioningState,
+)
+
+
+def endpoint_state(endpoint: Any, deployments: list[Any]) -> EndpointState:
+    return EndpointState(
+        name=str(endpoint.name),
+        provisioning_state=ProvisioningState.parse(endpoint.provisioning_state),
+        auth_mode=str(endpoint.auth_mode or "key"),
+        scoring_uri=endpoint.scoring_uri,
+        swagger_uri=getattr(endpoint, "openapi_uri", None)
+        or getattr(endpoint, "swagger_uri", None),
+        traffic=MappingProxyType({k: int(v) for k, v in (endpoint.traffic or {}).items()}),
+        tags=MappingProxyType(dict(endpoint.tags or {})),
+        description=endpoint.description or None,
+        deployments=tuple(
+            DeploymentState(
+                name=str(d.name),
+                provisioning_state=ProvisioningState.parse(d.provisioning_state),
+                instance_type=str(d.instance_type or ""),
+                instance_count=int(d.instance_count or 0),
+                tags=MappingProxyType(dict(d.tags or {})),
+            )
+            for d in deployments
+        ),
+    )
+
+
+def build_deployment(
+    endpoint: str, name: str, settings: DeploymentSettings, tags: Mapping[str, str]
+) -> Any:
+    from azure.ai.ml.entities import (
+        Environment,
+        ManagedOnlineDeployment,
+        OnlineRequestSettings,
+        ProbeSettings,
+    )
+
+    def route(value: Route) -> dict[str, Any]:
+        return {"port": value.port, "path": value.path}
+
+    def probe(value: Probe) -> Any:
+        return ProbeSettings(
+            initial_delay=value.initial_delay,
+            period=value.period,
+            timeout=value.timeout,
+            success_threshold=value.success_threshold,
+            failure_threshold=value.failure_threshold,
+        )
+
+    environment = Environment(
+        image=settings.image,
+        inference_config={
+            "liveness_route": route(settings.liveness_route),
+            "readiness_route": route(settings.readiness_route),
+            "scoring_route": route(settings.scoring_route),
+        },
+    )
+    return ManagedOnlineDeployment(
+        name=name,
+        endpoint_name=endpoint,
+        environment=environment,
+        instance_type=settings.instance_type,
+        instance_count=settings.instance_count,
+        environment_variables=dict(settings.environment_variables),
+        request_settings=OnlineRequestSettings(
+            request_timeout_ms=settings.request_timeout_ms,
+            max_concurrent_requests_per_instance=settings.max_concurrent_requests_per_instance,
+            max_queue_wait_ms=settings.max_queue_wait_ms,
+        ),
+        liveness_probe=probe(settings.liveness_probe),
+        readiness_probe=probe(settings.readiness_probe),
+        app_insights_enabled=settings.app_insights_enabled,
+        egress_public_network_access=settings.egress_public_network_access,
+        tags=dict(tags),
+    )
