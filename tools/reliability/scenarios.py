@@ -213,8 +213,10 @@ class FaultCase:
 
 
 def _short_tokens(emulator: Emulator) -> None:
-    emulator.github_job(lifetime=6)
-    emulator.admin("POST", "/entra", {"token_lifetime_seconds": 2})
+    # Both far shorter than the run (the deployment alone takes 15 s), yet long enough that a
+    # token is not already stale when a CPU-starved CI machine gets round to sending it.
+    emulator.github_job(lifetime=12)
+    emulator.admin("POST", "/entra", {"token_lifetime_seconds": 5})
 
 
 FAULT_CASES = (
