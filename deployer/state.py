@@ -143,6 +143,9 @@ class EndpointState:
     tags: Mapping[str, str]
     deployments: tuple[DeploymentState, ...] = ()
     description: str | None = None
+    identity_type: str = "system_assigned"  # as azure-ai-ml names it
+    principal_id: str | None = None  # the identity's principal, what a role is granted to
+    identity_resource_ids: tuple[str, ...] = ()  # the user-assigned identities' ARM ids
 
     def deployment(self, name: str | None) -> DeploymentState | None:
         return next((d for d in self.deployments if d.name == name), None)

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from deployer.deadline import Deadline
 from deployer.errors import AzureError
 from deployer.smoke import SmokeResult
+from deployer.spec.model import EndpointIdentity
 from deployer.state import DeploymentSettings, DeploymentState, EndpointState, ProvisioningState
 
 
@@ -97,7 +98,12 @@ class FakeAzure:
             raise failure
 
     def begin_create_endpoint(
-        self, name: str, auth_mode: str, description: str | None, tags: Mapping[str, str]
+        self,
+        name: str,
+        auth_mode: str,
+        description: str | None,
+        tags: Mapping[str, str],
+        identity: EndpointIdentity | None = None,
     ) -> FakeOperation:
         self._mutate(f"create endpoint {name}")
 
