@@ -45,7 +45,7 @@ from deployer.plan import (
 )
 from deployer.smoke import SmokeResult
 from deployer.spec.model import EndpointIdentity, Strategy
-from deployer.state import DeploymentSettings, EndpointState, traffic_text
+from deployer.state import DeploymentSettings, EndpointState, NewEndpoint, traffic_text
 from deployer.tags import Holder, Record, with_record, with_user_tags
 from deployer.timing import Phases
 
@@ -66,14 +66,7 @@ class Platform(Protocol):
 
     def endpoint(self, name: str) -> EndpointState | None: ...
 
-    def begin_create_endpoint(
-        self,
-        name: str,
-        auth_mode: str,
-        description: str | None,
-        tags: Mapping[str, str],
-        identity: EndpointIdentity | None = None,
-    ) -> Waitable: ...
+    def begin_create_endpoint(self, endpoint: NewEndpoint) -> Waitable: ...
 
     def begin_update_endpoint(
         self,
@@ -267,7 +260,9 @@ class Executor:
     def _create_endpoint(self, record: Record) -> None:
         tags = with_record(self.job.endpoint_tags, self._leased(self._with_image(record)))
         self._creating = self.platform.begin_create_endpoint(
-            self.job.endpoint, self.job.auth_mode, self.job.description, tags, self.job.identity
+            NewEndpoint(
+                self.job.endpoint, self.job.auth_mode, self.job.description, tags, self.job.identity
+            )
         )
 
     def _endpoint_ready(self) -> None:

@@ -11,7 +11,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from deployer.spec.model import Probe, Route
+from deployer.spec.model import EndpointIdentity, Probe, Route
 from deployer.tags import Ownership, Record, deployed_image, deployed_settings
 
 
@@ -185,6 +185,17 @@ class EndpointState:
         if self.provisioning_state.transitional:
             parts.insert(0, f"the endpoint ({self.provisioning_state})")
         return parts
+
+
+@dataclass(frozen=True)
+class NewEndpoint:
+    """An endpoint to create: what Azure fixes at creation (auth mode, identity) and the rest."""
+
+    name: str
+    auth_mode: str
+    description: str | None
+    tags: Mapping[str, str]
+    identity: EndpointIdentity = field(default_factory=EndpointIdentity)
 
 
 @dataclass(frozen=True)

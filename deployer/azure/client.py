@@ -16,8 +16,7 @@ from deployer.azure.pull import RegistryFacts
 from deployer.azure.registry_resource import read_registry
 from deployer.cloud import Cloud
 from deployer.sdk import POLL_SECONDS, configure_sdk
-from deployer.spec.model import EndpointIdentity
-from deployer.state import DeploymentSettings, EndpointState, Keys, traffic_text
+from deployer.state import DeploymentSettings, EndpointState, Keys, NewEndpoint, traffic_text
 
 # azure-core retries 408/429/500/502/503/504 three times (honouring Retry-After); ARM throttling
 # and brief outages come in longer bursts, so a deploy rides out six (backoff 0.8 s doubling,
@@ -119,26 +118,19 @@ class AzureML:
 
     # --- changing ---------------------------------------------------------------------------
 
-    def begin_create_endpoint(
-        self,
-        name: str,
-        auth_mode: str,
-        description: str | None,
-        tags: Mapping[str, str],
-        identity: EndpointIdentity | None = None,
-    ) -> Operation:
+    def begin_create_endpoint(self, endpoint: NewEndpoint) -> Operation:
         from azure.ai.ml.entities import ManagedOnlineEndpoint
 
-        endpoint = ManagedOnlineEndpoint(
-            name=name,
-            auth_mode=auth_mode,
-            description=description,
-            tags=dict(tags),
-            identity=identity_configuration(identity or EndpointIdentity()),
+        entity = ManagedOnlineEndpoint(
+            name=endpoint.name,
+            auth_mode=endpoint.auth_mode,
+            description=endpoint.description,
+            tags=dict(endpoint.tags),
+            identity=identity_configuration(endpoint.identity),
         )
-        with self._errors(f"creating endpoint {name}"):
-            poller = self.client.online_endpoints.begin_create_or_update(endpoint)
-        return Operation(f"creating endpoint {name}", poller)
+        with self._errors(f"creating endpoint {endpoint.name}"):
+            poller = self.client.online_endpoints.begin_create_or_update(entity)
+        return Operation(f"creating endpoint {endpoint.name}", poller)
 
     def begin_deployment(
         self, endpoint: str, name: str, settings: DeploymentSettings, tags: Mapping[str, str]
