@@ -54,7 +54,7 @@ class PullAccess:
         server = self.image_registry.lower()
         if facts.login_server:
             return server == facts.login_server.lower()
-        return server.split(".", 1)[0] == facts.name.lower()
+        return registry_name(server) == facts.name.lower()
 
     @property
     def registry_abac(self) -> bool | None:
@@ -70,8 +70,7 @@ class PullAccess:
         facts = self.workspace_registry
         if facts is not None and self.from_workspace_registry:
             return facts.id
-        name = self.image_registry.split(".", 1)[0]
-        return f"$(az acr show --name {name} --query id --output tsv)"
+        return f"$(az acr show --name {registry_name(self.image_registry)} --query id --output tsv)"
 
     def _role(self) -> str:
         abac = self._abac
@@ -119,3 +118,11 @@ class PullAccess:
 
 def _quoted(role: str) -> str:
     return f"'{role}'" if " " in role else role
+
+
+def registry_name(login_server: str) -> str:
+    """The registry's name in its login server: `name.azurecr.io`, or `name-<hash>.azurecr.io`
+    with a domain name label scope. Registry names are letters and digits only (the ARM
+    resource's name pattern `^[a-zA-Z0-9]*$`), so a '-' starts the hash (azure-cli's acr
+    module allows dashes in login servers for exactly this)."""
+    return login_server.lower().split(".", 1)[0].split("-", 1)[0]

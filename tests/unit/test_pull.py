@@ -21,6 +21,7 @@ def access(server: str, identity: EndpointIdentity | None = None, **facts: objec
 
 def test_the_workspaces_own_registry_needs_no_grant() -> None:
     assert access("contosoml.azurecr.io").warning() is None
+    assert access("contosoml-e2b4cfgxdtf8h3bc.azurecr.io").warning() is None  # a hashed label
     assert access("127.0.0.1:5000", login_server="127.0.0.1:5000").warning() is None
 
 
