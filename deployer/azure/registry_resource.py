@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import requests
 
 from deployer.auth import SignIn
@@ -13,10 +15,17 @@ from deployer.errors import DeployerError
 # 'LegacyRegistryPermissions'): Azure/bicep-types-az generated/containerregistry/
 # microsoft.containerregistry/2025-05-01-preview/types.md (from azure-rest-api-specs).
 API_VERSION = "2025-05-01-preview"
+_ARM_ID = re.compile(
+    r"^/subscriptions/[\w-]+/resourceGroups/[\w.()-]+/providers/"
+    r"Microsoft\.ContainerRegistry/registries/[A-Za-z0-9]+$",
+    re.IGNORECASE,
+)
 
 
 def read_registry(cloud: Cloud, sign_in: SignIn, registry_id: str) -> RegistryFacts:
     """What the registry's ARM resource says; only its id when it cannot be read."""
+    if not _ARM_ID.match(registry_id):  # the token goes only to ARM, to a path we recognise
+        return RegistryFacts(registry_id)
     try:
         response = requests.get(
             f"{cloud.resource_manager}{registry_id}",

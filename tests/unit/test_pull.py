@@ -58,3 +58,19 @@ def test_both_subject_formats() -> None:
         "repo:o/r:ref:refs/heads/main"
     )
     assert other_subject_format("repo:o/r:pull_request", {}) is None
+
+
+def test_the_arm_token_goes_only_to_a_registry_path_under_arm() -> None:
+    """A workspace answer naming something else than a registry's ARM id is not fetched: the
+    bearer token would go wherever the URL points (`https://management…@elsewhere/…`)."""
+    from deployer.auth import SignIn
+    from deployer.azure.registry_resource import read_registry
+    from deployer.cloud import PUBLIC
+
+    class NoToken:
+        def get_token(self, *scopes: str, **kwargs: object) -> object:
+            raise AssertionError("a token was asked for")
+
+    sign_in = SignIn(NoToken(), "test")  # type: ignore[arg-type]
+    facts = read_registry(PUBLIC["AzureCloud"], sign_in, "@elsewhere.example/registries/x")
+    assert facts.login_server is None and facts.abac is None
