@@ -138,6 +138,15 @@ def explain(error: ClientAuthenticationError, assertions: AssertionSource | None
     claims = assertions.last_claims if assertions else {}
     subject, issuer, audience = (str(claims.get(k, "?")) for k in ("sub", "iss", "aud"))
     if code in ("70021", "700213", "7002138", "700211"):
+        other = other_subject_format(subject, claims)
+        formats = (
+            f" This job's repository could also present '{other}' (GitHub's "
+            f"{'name-based' if '@' in subject.split(':')[1] else 'immutable'} subject format; "
+            "repositories created or renamed since 2026-07-15 use the immutable one by "
+            "default): register the one the token presents, or both while migrating."
+            if other
+            else ""
+        )
         return SignInError(
             "Entra ID found no federated credential matching this job's OIDC token "
             f"(AADSTS{code}). The token has subject '{subject}', issuer '{issuer}', "
@@ -146,7 +155,7 @@ def explain(error: ClientAuthenticationError, assertions: AssertionSource | None
             f"issuer '{issuer}' and audience '{audience}' (for example: az ad app "
             "federated-credential create --id <client-id> --parameters "
             f'\'{{"name":"github","issuer":"{issuer}","subject":"{subject}",'
-            f'"audiences":["{audience}"]}}\')',
+            f'"audiences":["{audience}"]}}\').{formats}',
         )
     if code == "700024":
         return SignInError(
@@ -172,3 +181,22 @@ def explain(error: ClientAuthenticationError, assertions: AssertionSource | None
         f"signing in to Azure failed: {first_line}",
         hint="check the app registration, its federated credentials and the `cloud` input",
     )
+
+
+_IMMUTABLE = re.compile(r"^repo:([^/@:]+)@(\d+)/([^/@:]+)@(\d+):(.+)$")
+
+
+def other_subject_format(subject: str, claims: dict[str, Any]) -> str | None:
+    """The same job's subject in GitHub's other format: name-based `repo:OWNER/REPO:…` or
+    immutable `repo:OWNER@ID/REPO@ID:…` (github/docs PR #45221, "Immutable subject claims")."""
+    immutable = _IMMUTABLE.match(subject)
+    if immutable:
+        owner, _, name, _, rest = immutable.groups()
+        return f"repo:{owner}/{name}:{rest}"
+    repository = str(claims.get("repository", ""))
+    owner_id, repository_id = claims.get("repository_owner_id"), claims.get("repository_id")
+    prefix = f"repo:{repository}:"
+    if not repository or not owner_id or not repository_id or not subject.startswith(prefix):
+        return None
+    owner, _, name = repository.partition("/")
+    return f"repo:{owner}@{owner_id}/{name}@{repository_id}:{subject[len(prefix) :]}"

@@ -33,6 +33,13 @@ class Cloud:
     resource_manager: str  # ARM base URL, no trailing slash
     authority: str  # Entra ID authority host, no trailing slash
     studio: str  # Azure ML studio, for links in the summary
+    # The Entra audience of Azure Container Registry in this cloud: azure-cli's acr module asks
+    # for "https://containerregistry.azure.net" (ACR_AUDIENCE_RESOURCE_NAME); the sovereign
+    # clouds' equivalents are containerregistry.azure.us and .azure.cn (ratify-project/ratify,
+    # its Azure auth provider's AADResource* constants). Unlike an ARM token, it is accepted by
+    # registries under the policy that disables ARM-audience tokens (Learn
+    # "container-registry-disable-authentication-as-arm").
+    registry_audience: str = "https://containerregistry.azure.net"
     # Only for the emulator: what MLClient needs for a custom cloud, and the CA to trust.
     metadata: dict[str, str] | None = None
     ca_bundle: str | None = None
@@ -41,6 +48,10 @@ class Cloud:
     @property
     def arm_scope(self) -> str:
         return f"{self.resource_manager}/.default"
+
+    @property
+    def registry_scope(self) -> str:
+        return f"{self.registry_audience}/.default"
 
     @property
     def is_local(self) -> bool:
@@ -59,12 +70,14 @@ PUBLIC = {
         "https://management.usgovcloudapi.net",
         "https://login.microsoftonline.us",
         "https://ml.azure.us",
+        registry_audience="https://containerregistry.azure.us",
     ),
     "AzureChinaCloud": Cloud(
         "AzureChinaCloud",
         "https://management.chinacloudapi.cn",
         "https://login.chinacloudapi.cn",
         "https://studio.ml.azure.cn",
+        registry_audience="https://containerregistry.azure.cn",
     ),
 }
 CLOUD_NAMES = (*PUBLIC, "local")

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from deployer.azure.pull import is_image_pull
 from deployer.deadline import Deadline
 from deployer.errors import (
     AzureError,
@@ -43,8 +44,8 @@ from deployer.plan import (
     Watch,
 )
 from deployer.smoke import SmokeResult
-from deployer.spec.model import Strategy
-from deployer.state import DeploymentSettings, EndpointState, traffic_text
+from deployer.spec.model import EndpointIdentity, Strategy
+from deployer.state import DeploymentSettings, EndpointState, NewEndpoint, traffic_text
 from deployer.tags import Holder, Record, with_record, with_user_tags
 from deployer.timing import Phases
 
@@ -65,9 +66,7 @@ class Platform(Protocol):
 
     def endpoint(self, name: str) -> EndpointState | None: ...
 
-    def begin_create_endpoint(
-        self, name: str, auth_mode: str, description: str | None, tags: Mapping[str, str]
-    ) -> Waitable: ...
+    def begin_create_endpoint(self, endpoint: NewEndpoint) -> Waitable: ...
 
     def begin_update_endpoint(
         self,
@@ -99,6 +98,9 @@ class Job:
     holder: Holder
     smoke: Callable[[str, Deadline, bool], SmokeResult] | None  # (deployment, deadline, once)
     build: Callable[[], str] | None = None  # builds and pushes; the image by digest
+    identity: EndpointIdentity = field(default_factory=EndpointIdentity)  # for a new endpoint
+    # The fix for an image the endpoint's identity could not pull, given its principal id.
+    pull_hint: Callable[[str | None], str] | None = None
 
 
 @dataclass
@@ -258,7 +260,9 @@ class Executor:
     def _create_endpoint(self, record: Record) -> None:
         tags = with_record(self.job.endpoint_tags, self._leased(self._with_image(record)))
         self._creating = self.platform.begin_create_endpoint(
-            self.job.endpoint, self.job.auth_mode, self.job.description, tags
+            NewEndpoint(
+                self.job.endpoint, self.job.auth_mode, self.job.description, tags, self.job.identity
+            )
         )
 
     def _endpoint_ready(self) -> None:
@@ -346,7 +350,13 @@ class Executor:
                 self.job.endpoint, deployment, settings, tags
             )
             (self.outcome.created if create else self.outcome.updated).add(deployment)
-            operation.wait(self.deadline, self.runner.info)
+            try:
+                operation.wait(self.deadline, self.runner.info)
+            except AzureError as failure:
+                if self.job.pull_hint is not None and is_image_pull(failure):
+                    observed = self.platform.endpoint(self.job.endpoint)
+                    failure.hint = self.job.pull_hint(observed.principal_id if observed else None)
+                raise
 
     def _smoke(self, deployment: str) -> None:
         if self.job.smoke is None:
@@ -470,7 +480,7 @@ class Executor:
     def _show_logs(self, deployment: str, failure: DeployerError) -> None:
         """The container's log, or the image pull's when the container never started."""
         order = ["InferenceServer", "StorageInitializer"]
-        if isinstance(failure, AzureError) and failure.code == "ImagePullFailure":
+        if isinstance(failure, AzureError) and is_image_pull(failure):
             order = ["StorageInitializer"]
         for container in order:
             try:

@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Any
 
 from deployer.errors import NothingToDo, PolicyError
-from deployer.spec.model import Strategy
+from deployer.spec.model import EndpointIdentity, IdentityType, Strategy
 from deployer.state import DeploymentSettings, EndpointState, traffic_text
 from deployer.tags import Record, Step, user_tags
 
@@ -182,6 +182,7 @@ class Desired:
     image_pending: bool = False
     description: str | None = None
     tags: Mapping[str, str] | None = None  # the deploy file's endpoint tags; None: not managed
+    identity: EndpointIdentity = field(default_factory=EndpointIdentity)
 
     @property
     def settings_hash(self) -> str:
@@ -380,15 +381,41 @@ def _endpoint_change(desired: Desired, seen: _Seen) -> EndpointChange | None:
 def _refused(desired: Desired, seen: _Seen) -> list[str]:
     """What of an existing endpoint the deploy file changes but the action will not."""
     observed = seen.observed
-    if observed is None or observed.auth_mode.lower() == desired.auth_mode.lower():
+    if observed is None:
         return []
-    return [
-        f"endpoint.auth_mode: the endpoint uses {observed.auth_mode}, the deploy file says "
-        f"{desired.auth_mode}; azureml-deploy sets the auth mode only when it creates an "
-        "endpoint (Azure's documentation describes it as chosen then, and every client's "
-        "credentials depend on it): delete and recreate the endpoint to change it, or keep "
-        f"auth_mode: {observed.auth_mode}"
-    ]
+    refused = []
+    if observed.auth_mode.lower() != desired.auth_mode.lower():
+        refused.append(
+            f"endpoint.auth_mode: the endpoint uses {observed.auth_mode}, the deploy file says "
+            f"{desired.auth_mode}; azureml-deploy sets the auth mode only when it creates an "
+            "endpoint (Azure's documentation describes it as chosen then, and every client's "
+            "credentials depend on it): delete and recreate the endpoint to change it, or keep "
+            f"auth_mode: {observed.auth_mode}"
+        )
+    if not _same_identity(desired.identity, observed):
+        refused.append(
+            f"endpoint.identity: the endpoint runs with {_observed_identity(observed)}, the "
+            f"deploy file says {desired.identity.describe()}; Azure does not change an "
+            "endpoint's identity after it is created (\"The identity for an endpoint is "
+            'immutable", how-to-access-resources-from-endpoints-managed-identities.md): delete '
+            "and recreate the endpoint to change it, or keep the identity it has"
+        )
+    return refused
+
+
+def _same_identity(identity: EndpointIdentity, observed: EndpointState) -> bool:
+    if identity.type is IdentityType.SYSTEM_ASSIGNED:
+        return observed.identity_type == "system_assigned"
+    wanted = (identity.resource_id or "").lower()
+    return observed.identity_type == "user_assigned" and wanted in {
+        resource_id.lower() for resource_id in observed.identity_resource_ids
+    }
+
+
+def _observed_identity(observed: EndpointState) -> str:
+    if observed.identity_type == "user_assigned":
+        return f"user-assigned identity {', '.join(observed.identity_resource_ids)}"
+    return "a system-assigned identity"
 
 
 def _start(desired: Desired, seen: _Seen, record: Record) -> list[PlanStep]:

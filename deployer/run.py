@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
+from deployer.azure.pull import PullAccess
 from deployer.deadline import Deadline
 from deployer.errors import Busy, DeployerError, LeaseHeld, PolicyError, TimedOut
 from deployer.execute import Executor, Job, Outcome
@@ -73,7 +74,19 @@ def desired_state(session: Session, image: str, image_pending: bool) -> Desired:
         image_pending=image_pending,
         description=spec.endpoint.description,
         tags=dict(spec.endpoint.tags),
+        identity=spec.endpoint.identity,
     )
+
+
+def pull_access(session: Session, login_server: str) -> PullAccess:
+    """Who will pull the image, and from where; warns when a new endpoint could not."""
+    access = PullAccess(
+        login_server, session.azure.workspace_registry(), session.spec.endpoint.identity
+    )
+    warning = access.warning()
+    if warning is not None:
+        session.runner.warning(warning)
+    return access
 
 
 def observe_settled(session: Session, deadline: Deadline, *, wait: bool) -> EndpointState | None:
@@ -164,6 +177,7 @@ def converge(
     *,
     build: Callable[[], str] | None = None,
     wait: bool = True,
+    pull: PullAccess | None = None,
 ) -> Converged:
     """Observe, check, plan and execute until done: when another run holds the endpoint's
     lease, or changed the endpoint since it was observed, wait for it and plan again."""
@@ -201,6 +215,8 @@ def converge(
             holder=me,
             smoke=smoke if session.spec.smoke_test is not None else None,
             build=build,
+            identity=session.spec.endpoint.identity,
+            pull_hint=pull.hint if pull is not None else None,
         )
         try:
             outcome = Executor(session.azure, runner, job, deadline, phases).run(plan)

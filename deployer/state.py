@@ -11,7 +11,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from deployer.spec.model import Probe, Route
+from deployer.spec.model import EndpointIdentity, Probe, Route
 from deployer.tags import Ownership, Record, deployed_image, deployed_settings
 
 
@@ -143,6 +143,9 @@ class EndpointState:
     tags: Mapping[str, str]
     deployments: tuple[DeploymentState, ...] = ()
     description: str | None = None
+    identity_type: str = "system_assigned"  # as azure-ai-ml names it
+    principal_id: str | None = None  # the identity's principal, what a role is granted to
+    identity_resource_ids: tuple[str, ...] = ()  # the user-assigned identities' ARM ids
 
     def deployment(self, name: str | None) -> DeploymentState | None:
         return next((d for d in self.deployments if d.name == name), None)
@@ -182,6 +185,17 @@ class EndpointState:
         if self.provisioning_state.transitional:
             parts.insert(0, f"the endpoint ({self.provisioning_state})")
         return parts
+
+
+@dataclass(frozen=True)
+class NewEndpoint:
+    """An endpoint to create: what Azure fixes at creation (auth mode, identity) and the rest."""
+
+    name: str
+    auth_mode: str
+    description: str | None
+    tags: Mapping[str, str]
+    identity: EndpointIdentity = field(default_factory=EndpointIdentity)
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,17 @@ NULL_GUID = "00000000-0000-0000-0000-000000000000"
 ACR_RESOURCE = "https://containerregistry.azure.net"
 REFRESH_LIFETIME = 3 * 3600
 ACCESS_LIFETIME = 20 * 60
-WORKSPACE_IDENTITY = "workspace-system-assigned-identity"
+
+# What each role lets a principal do with a repository. Learn "Azure Container Registry roles
+# and permissions" (AcrPull, AcrPush) and "container-registry-rbac-abac-repository-permissions":
+# a registry whose roleAssignmentMode is AbacRepositoryPermissions honours only the
+# "Container Registry Repository …" roles for repository content, not AcrPull/AcrPush.
+LEGACY_ROLES = {"AcrPull": {"pull"}, "AcrPush": {"pull", "push"}}
+ABAC_ROLES = {
+    "Container Registry Repository Reader": {"pull"},
+    "Container Registry Repository Writer": {"pull", "push"},
+    "Container Registry Repository Contributor": {"pull", "push", "delete"},
+}
 
 
 class RegistryMissing(RuntimeError):
@@ -75,7 +85,13 @@ class AcrTokenService:
     )
     refresh_lifetime: int = REFRESH_LIFETIME
     access_lifetime: int = ACCESS_LIFETIME
-    workspace_can_pull: bool = True  # the workspace identity's AcrPull role
+    # Azure ML grants a system-assigned endpoint identity pull on the workspace's own registry
+    # (how-to-troubleshoot-online-endpoints.md, "Authorization error"); false takes it away.
+    workspace_can_pull: bool = True
+    is_workspace_registry: bool = True  # false: the workspace's registry is another one
+    abac: bool = False  # roleAssignmentMode AbacRepositoryPermissions
+    arm_audience_disabled: bool = False  # policies.azureADAuthenticationAsArmPolicy disabled
+    roles: dict[str, set[str]] = field(default_factory=dict)  # principal id → role names
 
     def __post_init__(self) -> None:
         now = datetime.datetime.now(datetime.UTC)
@@ -116,33 +132,60 @@ class AcrTokenService:
         LEDGER.record("acr-token", token)
         return token
 
-    def refresh_token(self, subject: str, tenant: str) -> str:
+    def refresh_token(self, subject: str, tenant: str, system_endpoint: bool = False) -> str:
+        extra = {"endpoint_identity": "SystemAssigned"} if system_endpoint else {}
         return self._sign(
             subject,
             self.refresh_lifetime,
             grant_type="refresh_token",
             tenant=tenant,
             permissions={"actions": ["*"], "notActions": []},
+            **extra,
         )
 
-    def workspace_refresh_token(self) -> str:
-        """What the Azure ML data plane pulls with: the workspace's managed identity."""
-        return self.refresh_token(WORKSPACE_IDENTITY, self.entra.identity.tenant_id)
+    def default_roles(self) -> dict[str, set[str]]:
+        """The app registration holds AcrPush, as the README's setup assigns it."""
+        return {self.entra.identity.service_principal_id: {"AcrPush"}}
 
-    def workspace_pull_token(self, repository: str) -> str:
-        """An access token as the workspace identity gets it to pull `repository`."""
-        return self._access_token(WORKSPACE_IDENTITY, [f"repository:{repository}:pull"])
+    def grant(self, principal: str, role: str) -> None:
+        if role not in LEGACY_ROLES and role not in ABAC_ROLES:
+            known = ", ".join([*LEGACY_ROLES, *ABAC_ROLES])
+            raise ValueError(f"unknown role {role!r}; known: {known}")
+        self.roles.setdefault(principal, set()).add(role)
 
-    def _access_token(self, subject: str, scopes: list[str]) -> str:
+    def allowed(self, principal: str, system_assigned_endpoint: bool = False) -> set[str]:
+        """What `principal` may do with any repository of this registry."""
+        honoured = ABAC_ROLES if self.abac else LEGACY_ROLES
+        actions = {
+            action
+            for role in self.roles.get(principal, set())
+            for action in honoured.get(role, set())
+        }
+        if system_assigned_endpoint and self.is_workspace_registry and self.workspace_can_pull:
+            actions.add("pull")
+        return actions
+
+    def endpoint_refresh_token(self, principal: str, system_assigned: bool) -> str:
+        """What the Azure ML data plane pulls with: the endpoint's identity."""
+        return self.refresh_token(principal, self.entra.identity.tenant_id, system_assigned)
+
+    def endpoint_pull_token(self, repository: str, principal: str, system_assigned: bool) -> str:
+        """An access token as the endpoint's identity gets it to pull `repository`."""
+        return self._access_token(
+            principal, [f"repository:{repository}:pull"], system_assigned_endpoint=system_assigned
+        )
+
+    def _access_token(
+        self, subject: str, scopes: list[str], system_assigned_endpoint: bool = False
+    ) -> str:
+        allowed = self.allowed(subject, system_assigned_endpoint)
         access = []
         for scope in scopes:
             kind, _, rest = scope.partition(":")
             name, _, actions = rest.rpartition(":")
             if not kind or not name:
                 continue
-            granted = [a for a in actions.split(",") if a]
-            if subject == WORKSPACE_IDENTITY:
-                granted = [a for a in granted if a == "pull" and self.workspace_can_pull]
+            granted = [a for a in actions.split(",") if a and (a in allowed or "*" in allowed)]
             access.append({"type": kind, "name": name, "actions": granted})
         return self._sign(subject, self.access_lifetime, access=access)
 
@@ -175,9 +218,20 @@ class AcrTokenService:
             return _error(
                 400, "INVALID_SERVICE", f"service must be the registry {self.login_server}"
             )
+        # With the policy "Container registries should have ARM audience token authentication
+        # disabled" (azureADAuthenticationAsArmPolicy: disabled) only registry-audience tokens
+        # are accepted (Learn "container-registry-disable-authentication-as-arm").
+        audiences = (
+            {ACR_RESOURCE} if self.arm_audience_disabled else self.arm_audiences | {ACR_RESOURCE}
+        )
         try:
-            claims = self.entra.verify_access_token(
-                form.get("access_token", ""), self.arm_audiences | {ACR_RESOURCE}
+            claims = self.entra.verify_access_token(form.get("access_token", ""), audiences)
+        except jwt.InvalidAudienceError:
+            return _error(
+                401,
+                "UNAUTHORIZED",
+                "the Entra access token's audience is not accepted: this registry accepts only "
+                f"tokens for {ACR_RESOURCE} (ARM audience token authentication is disabled)",
             )
         except jwt.InvalidTokenError as exc:
             return _error(401, "UNAUTHORIZED", f"the Entra access token was refused: {exc}")
@@ -211,7 +265,8 @@ class AcrTokenService:
             return _error(401, "UNAUTHORIZED", "the refresh token has expired")
         except jwt.InvalidTokenError:
             return _error(401, "UNAUTHORIZED", "the refresh token is invalid")
-        access = self._access_token(str(claims["sub"]), scopes)
+        system_endpoint = claims.get("endpoint_identity") == "SystemAssigned"
+        access = self._access_token(str(claims["sub"]), scopes, system_endpoint)
         body: dict[str, Any] = {
             "access_token": access,
             "token": access,

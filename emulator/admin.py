@@ -154,8 +154,12 @@ class AdminApi:
         return json_response(workspace.rest(), 201)
 
     async def acr(self, request: Request) -> Response:
-        """The registry's token service: {"workspace_can_pull": false} takes the workspace
-        identity's AcrPull role away; token lifetimes in seconds."""
+        """The registry and who may use it: {"workspace_can_pull": false} takes away the pull
+        Azure ML gives system-assigned endpoint identities on the workspace's registry;
+        {"workspace_registry": false} makes the workspace's registry another one (this registry
+        is then "some other registry"); {"abac": true} runs it in ABAC mode; {"arm_audience_
+        disabled": true} refuses ARM-audience tokens at /oauth2/exchange; {"grants": [{"principal":
+        "<object id>", "role": "AcrPull"}]} adds role assignments; token lifetimes in seconds."""
         acr = self.emulator.acr
         if acr is None:
             return json_response({"error": "the emulator runs without a data plane"}, 409)
@@ -163,6 +167,18 @@ class AdminApi:
             changes: dict[str, Any] = await request.json()
             if "workspace_can_pull" in changes:
                 acr.workspace_can_pull = bool(changes["workspace_can_pull"])
+            if "workspace_registry" in changes:
+                acr.is_workspace_registry = bool(changes["workspace_registry"])
+                self.emulator.workspace.container_registry = self.emulator.registry_ids()[0]
+            if "abac" in changes:
+                acr.abac = bool(changes["abac"])
+            if "arm_audience_disabled" in changes:
+                acr.arm_audience_disabled = bool(changes["arm_audience_disabled"])
+            try:
+                for grant in changes.get("grants", []):
+                    acr.grant(str(grant["principal"]), str(grant["role"]))
+            except (KeyError, TypeError, ValueError) as exc:
+                return json_response({"error": str(exc)}, 400)
             if "refresh_lifetime_seconds" in changes:
                 acr.refresh_lifetime = int(changes["refresh_lifetime_seconds"])
             if "access_lifetime_seconds" in changes:
@@ -170,6 +186,10 @@ class AdminApi:
         return json_response(
             {
                 "workspace_can_pull": acr.workspace_can_pull,
+                "workspace_registry": acr.is_workspace_registry,
+                "abac": acr.abac,
+                "arm_audience_disabled": acr.arm_audience_disabled,
+                "roles": {principal: sorted(roles) for principal, roles in acr.roles.items()},
                 "refresh_lifetime_seconds": acr.refresh_lifetime,
                 "access_lifetime_seconds": acr.access_lifetime,
             }

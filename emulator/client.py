@@ -163,9 +163,11 @@ class Emulator:
 
     # --- the emulated Azure Container Registry ------------------------------------------
 
-    def acr_refresh_token(self) -> str:
-        """ACR's token exchange: an Entra token for ARM → an ACR refresh token."""
-        entra = self.secret_credential().get_token(self.connection["arm_url"] + "/.default").token
+    def acr_refresh_token(self, resource: str | None = None) -> str:
+        """ACR's token exchange: an Entra token for `resource` (default: ARM) → an ACR refresh
+        token."""
+        audience = resource or self.connection["arm_url"]
+        entra = self.secret_credential().get_token(audience + "/.default").token
         form = urllib.parse.urlencode(
             {
                 "grant_type": "access_token",

@@ -1,10 +1,14 @@
 """The data plane: each deployment instance is a real container of the deployed image, on the
 emulator's internal Docker network, probed like Azure ML probes it.
 
-Provisioning pulls the image from the registry by digest (with the workspace identity's ACR
-credentials), starts `instance_count` containers with the deployment's environment variables and
-waits until every one passes its readiness probe. It fails like Azure ML: `ImagePullFailure`, or
-`ResourceNotReady` when a container keeps exiting (crash loop) or never becomes ready. An update
+Provisioning pulls the image from the registry by digest with the ENDPOINT's identity ("An
+online deployment runs your user container with the endpoint identity", concept-endpoints-online-
+auth.md), starts `instance_count` containers with the deployment's environment variables and
+waits until every one passes its readiness probe. It fails with the codes
+how-to-troubleshoot-online-endpoints.md documents: `ResourceNotFound` when the registry refuses
+the endpoint's identity ("Container registry is private or otherwise inaccessible"), `BadArgument`
+when the image is not there ("Unable to download user container image"), `ResourceNotReady` when a
+container keeps exiting (crash loop) or never becomes ready. An update
 starts new containers beside the old ones and retires the old ones only once the new ones are
 ready, so an update never leaves the deployment without a ready instance.
 """
@@ -47,12 +51,31 @@ class DockerMissing(RuntimeError):
 
 @dataclass(frozen=True)
 class RegistryAccess:
-    """How the data plane reaches the emulated ACR, as the workspace's managed identity."""
+    """How the data plane reaches the emulated ACR, as an endpoint's identity."""
 
     login_server: str
     ca_cert: str
-    pull_token: Callable[[str], str]  # repository → access token
-    credentials: Callable[[], dict[str, str]]  # docker auth_config
+    # (repository, principal, system-assigned?) → access token
+    pull_token: Callable[[str, str, bool], str]
+    # (principal, system-assigned?) → docker auth_config
+    credentials: Callable[[str, bool], dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Puller:
+    """Who pulls a deployment's image: its endpoint's identity."""
+
+    principal: str
+    system_assigned: bool
+
+    @classmethod
+    def of(cls, identity: dict[str, Any]) -> Puller:
+        kind = str(identity.get("type", "SystemAssigned"))
+        if kind.replace(" ", "").lower() == "userassigned":
+            assigned = identity.get("userAssignedIdentities") or {}
+            first: dict[str, Any] = next(iter(assigned.values()), {}) if assigned else {}
+            return cls(str(first.get("principalId", "")), False)
+        return cls(str(identity.get("principalId", "")), True)
 
 
 _MANIFEST_TYPES = ", ".join(
@@ -74,6 +97,12 @@ def split_reference(image: str) -> tuple[str, str, str]:
     else:
         repository, _, reference = rest.rpartition(":") if ":" in rest else (rest, "", "latest")
     return registry, repository, reference
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    unauthorized: bool  # the registry refused the identity (else: the image is not there)
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -221,19 +250,27 @@ class DockerDataPlane:
             storage_log.append(_stamp(f"Pulling image {image} (slowly)"))
             await asyncio.sleep(slow.delay_seconds)
         storage_log.append(_stamp(f"Pulling image {image}"))
-        reason = await self._refusal(image)
-        if reason is None:
+        puller = Puller.of(deployment.endpoint.identity)
+        refusal = await self._refusal(image, puller)
+        if refusal is None:
             try:
-                await asyncio.to_thread(self._pull, image)
+                await asyncio.to_thread(self._pull, image, puller)
             except docker.errors.DockerException as exc:
-                reason = _docker_reason(exc)
-        if reason is not None:
-            storage_log.append(_stamp(f"Failed to pull image {image}: {reason}"))
+                refusal = _Refusal(False, _docker_reason(exc))
+        if refusal is not None:
+            storage_log.append(_stamp(f"Failed to pull image {image}: {refusal.reason}"))
+            if refusal.unauthorized:
+                return Outcome(
+                    False,
+                    "ResourceNotFound",
+                    f"Container registry is private or otherwise inaccessible: the endpoint's "
+                    f"identity (principal {puller.principal}) could not pull '{image}': "
+                    f"{refusal.reason}",
+                )
             return Outcome(
                 False,
-                "ImagePullFailure",
-                f"Failed to pull image '{image}': {reason}. Check that the image exists in the "
-                "registry and that the workspace's managed identity has the AcrPull role on it.",
+                "BadArgument",
+                f"Unable to download user container image '{image}': {refusal.reason}",
             )
         storage_log.append(_stamp(f"Pulled image {image}"))
 
@@ -267,16 +304,18 @@ class DockerDataPlane:
         await self._retire(previous)
         return Outcome(True)
 
-    async def _refusal(self, image: str) -> str | None:
-        """Why the registry refuses the workspace this image, asked as a node asks it (the
-        engine may hold the image already, but an Azure ML node always goes to the registry)."""
+    async def _refusal(self, image: str, puller: Puller) -> _Refusal | None:
+        """Why the registry refuses the endpoint's identity this image, asked as a node asks it
+        (the engine may hold the image already, but an Azure ML node always goes to the
+        registry)."""
         registry, repository, reference = split_reference(image)
         if registry != self.registry.login_server:
-            return (
+            return _Refusal(
+                False,
                 f"the registry {registry} cannot be reached from the workspace (the emulated "
-                f"registry is {self.registry.login_server})"
+                f"registry is {self.registry.login_server})",
             )
-        token = self.registry.pull_token(repository)
+        token = self.registry.pull_token(repository, puller.principal, puller.system_assigned)
         async with httpx.AsyncClient(verify=self.registry.ca_cert, trust_env=False) as client:
             try:
                 response = await client.head(
@@ -285,17 +324,20 @@ class DockerDataPlane:
                     timeout=30,
                 )
             except httpx.HTTPError as exc:
-                return f"the registry did not answer ({type(exc).__name__})"
+                return _Refusal(False, f"the registry did not answer ({type(exc).__name__})")
         if response.status_code in (401, 403):
-            return "unauthorized: authentication required"
+            return _Refusal(True, "unauthorized: authentication required")
         if response.status_code == 404:
-            return f"manifest unknown: {repository}@{reference} is not in the registry"
+            return _Refusal(
+                False, f"manifest unknown: {repository}@{reference} is not in the registry"
+            )
         if response.status_code >= 400:
-            return f"the registry answered HTTP {response.status_code}"
+            return _Refusal(False, f"the registry answered HTTP {response.status_code}")
         return None
 
-    def _pull(self, image: str) -> None:
-        self.client.images.pull(image, auth_config=self.registry.credentials())
+    def _pull(self, image: str, puller: Puller) -> None:
+        auth = self.registry.credentials(puller.principal, puller.system_assigned)
+        self.client.images.pull(image, auth_config=auth)
 
     def _run(
         self, deployment: Deployment, image: str, routes: dict[str, Route], suffix: str

@@ -4,6 +4,7 @@ GitHub's formats; the claims and the lifetime (300 s like GitHub) are set per te
 
 from __future__ import annotations
 
+import datetime
 import secrets
 import time
 import uuid
@@ -56,9 +57,20 @@ def default_claims() -> dict[str, str]:
     }
 
 
-def subject_for(claims: dict[str, str]) -> str:
-    """GitHub's `sub`: an environment wins, then pull_request, then the ref."""
+# "enabled by default for repositories created or renamed on or after July 15, 2026"; admins
+# may opt older repositories in (github/docs PR #45221, "Immutable subject claims"; Learn
+# "workload-identities-github-immutable-subjects").
+IMMUTABLE_BY_DEFAULT_SINCE = datetime.date(2026, 7, 15)
+DEFAULT_CREATED = datetime.date(2023, 4, 12)  # octo-org/octo-repo predates them
+
+
+def subject_for(claims: dict[str, str], immutable: bool = False) -> str:
+    """GitHub's `sub`: an environment wins, then pull_request, then the ref. Immutable subjects
+    append the owner's and the repository's numeric ids: `repo:OWNER@ID/REPO@ID:…`."""
     repository = claims["repository"]
+    if immutable:
+        owner, _, name = repository.partition("/")
+        repository = f"{owner}@{claims['repository_owner_id']}/{name}@{claims['repository_id']}"
     if claims.get("environment"):
         return f"repo:{repository}:environment:{claims['environment']}"
     if claims.get("event_name") in ("pull_request", "pull_request_target"):
@@ -75,6 +87,8 @@ class GitHubIssuer:
         self.claims = default_claims()
         self.explicit_subject: str | None = None
         self.lifetime = DEFAULT_LIFETIME
+        self.repository_created = DEFAULT_CREATED  # or renamed: when the default was decided
+        self.immutable_subject: bool | None = None  # None: GitHub's default for that date
         self.request_url = (
             f"{url}/_apis/distributedtask/hubs/Actions/plans/{_PLAN}/jobs/{_JOB}/idtoken"
             "?api-version=2.0"
@@ -92,22 +106,37 @@ class GitHubIssuer:
                 self.claims[name] = str(value)  # GitHub sends every custom claim as a string
         if "lifetime_seconds" in changes:
             self.lifetime = int(changes["lifetime_seconds"])
+        if "repository_created" in changes:
+            self.repository_created = datetime.date.fromisoformat(changes["repository_created"])
+        if "immutable_subject" in changes:
+            value = changes["immutable_subject"]
+            self.immutable_subject = None if value is None else bool(value)
         return self.describe()
 
     def reset(self) -> None:
         self.claims = default_claims()
         self.explicit_subject = None
         self.lifetime = DEFAULT_LIFETIME
+        self.repository_created = DEFAULT_CREATED
+        self.immutable_subject = None
 
     def describe(self) -> dict[str, Any]:
         return {
             "claims": {**self.claims, "sub": self.subject},
             "lifetime_seconds": self.lifetime,
+            "repository_created": self.repository_created.isoformat(),
+            "immutable_subject": self.immutable,
         }
 
     @property
+    def immutable(self) -> bool:
+        if self.immutable_subject is not None:
+            return self.immutable_subject
+        return self.repository_created >= IMMUTABLE_BY_DEFAULT_SINCE
+
+    @property
     def subject(self) -> str:
-        return self.explicit_subject or subject_for(self.claims)
+        return self.explicit_subject or subject_for(self.claims, self.immutable)
 
     def issue(self, audience: str | None) -> str:
         now = int(time.time())

@@ -128,6 +128,7 @@ class Emulator:
             scoring_base=self.urls["gateway"],
             tenant_id=self.identity.tenant_id,
             scoring_key=self.scoring_key,
+            registries=self.registry_resources,
         )
         apps: dict[str, ASGIApp] = {
             "entra": self.entra.app(),
@@ -151,6 +152,7 @@ class Emulator:
             arm_audiences={self.urls["arm"], *PUBLIC_ARM_AUDIENCES},
         )
         acr = self.acr
+        acr.roles = acr.default_roles()
         self.dataplane = DockerDataPlane(
             emulator_id=self.emulator_id,
             timing=lambda: self.timing,
@@ -159,20 +161,71 @@ class Emulator:
             registry=RegistryAccess(
                 login_server=self.registry.login_server,
                 ca_cert=str(self.tls.ca_cert),
-                pull_token=acr.workspace_pull_token,
-                credentials=lambda: {
+                pull_token=acr.endpoint_pull_token,
+                credentials=lambda principal, system_assigned: {
                     "username": NULL_GUID,
-                    "password": acr.workspace_refresh_token(),
+                    "password": acr.endpoint_refresh_token(principal, system_assigned),
                 },
             ),
         )
         self.dataplane.start()
         self.provisioner = self.dataplane
-        self.workspace.container_registry = (
+        self.workspace.container_registry = self.registry_ids()[0]
+
+    def registry_ids(self) -> tuple[str, str]:
+        """The ARM ids of the workspace's registry and of the registry the emulator runs: the
+        same one unless the admin API made the workspace's registry another (`/acr`
+        `{"workspace_registry": false}`), which has no data plane of its own."""
+        base = (
             f"/subscriptions/{self.identity.subscription_id}/resourceGroups/"
             f"{self.identity.resource_group}/providers/Microsoft.ContainerRegistry/registries/"
-            f"{self.identity.registry_name}"
         )
+        served = base + self.identity.registry_name
+        own = self.acr is None or self.acr.is_workspace_registry
+        return (served if own else base + self.identity.registry_name + "ws", served)
+
+    def registry_resources(self) -> dict[str, dict[str, Any]]:
+        """The registries' ARM resources: `loginServer`, `roleAssignmentMode` and
+        `policies.azureADAuthenticationAsArmPolicy` as api-version 2025-05-01-preview has them
+        (Azure/bicep-types-az, generated/containerregistry/…/2025-05-01-preview/types.md)."""
+        if self.acr is None or self.registry is None:
+            return {}
+        workspace_id, served_id = self.registry_ids()
+        acr = self.acr
+
+        def resource(resource_id: str, login_server: str, abac: bool, arm: bool) -> dict[str, Any]:
+            return {
+                "id": resource_id,
+                "name": resource_id.rsplit("/", 1)[-1],
+                "type": "Microsoft.ContainerRegistry/registries",
+                "location": self.identity.location,
+                "sku": {"name": "Standard", "tier": "Standard"},
+                "properties": {
+                    "loginServer": login_server,
+                    "provisioningState": "Succeeded",
+                    "adminUserEnabled": False,
+                    "roleAssignmentMode": (
+                        "AbacRepositoryPermissions" if abac else "LegacyRegistryPermissions"
+                    ),
+                    "policies": {
+                        "azureADAuthenticationAsArmPolicy": {
+                            "status": "enabled" if arm else "disabled"
+                        }
+                    },
+                },
+            }
+
+        resources = {
+            served_id.lower(): resource(
+                served_id, self.registry.login_server, acr.abac, not acr.arm_audience_disabled
+            )
+        }
+        if workspace_id != served_id:
+            name = workspace_id.rsplit("/", 1)[-1]
+            resources[workspace_id.lower()] = resource(
+                workspace_id, f"{name}.azurecr.io", False, True
+            )
+        return resources
 
     def _gateway(self) -> ASGIApp:
         if self.dataplane is None:
@@ -247,6 +300,11 @@ class Emulator:
         self.faults.clear()
         if self.acr is not None:
             self.acr.workspace_can_pull = True
+            self.acr.is_workspace_registry = True
+            self.acr.abac = False
+            self.acr.arm_audience_disabled = False
+            self.acr.roles = self.acr.default_roles()
+            self.workspace.container_registry = self.registry_ids()[0]
             self.acr.refresh_lifetime = REFRESH_LIFETIME
             self.acr.access_lifetime = ACCESS_LIFETIME
         self.github.reset()

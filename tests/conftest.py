@@ -63,7 +63,9 @@ def azure_emulator(
 
 @pytest.fixture(scope="session")
 def image(session_emulator: Emulator) -> str:
-    """The test model server, pushed to the session emulator's registry: its digest reference."""
+    """The test model server, pushed to the session emulator's registry: its digest reference.
+    Pushed from a reset emulator: an earlier test may have left its registry refusing the app."""
+    session_emulator.reset()
     return session_emulator.push(model_server_image(), "model-server")
 
 

@@ -9,12 +9,14 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 
 from deployer.auth import SignIn
-from deployer.azure.entities import build_deployment, endpoint_state
+from deployer.azure.entities import build_deployment, endpoint_state, identity_configuration
 from deployer.azure.failures import Translated
 from deployer.azure.operation import Operation
+from deployer.azure.pull import RegistryFacts
+from deployer.azure.registry_resource import read_registry
 from deployer.cloud import Cloud
 from deployer.sdk import POLL_SECONDS, configure_sdk
-from deployer.state import DeploymentSettings, EndpointState, Keys, traffic_text
+from deployer.state import DeploymentSettings, EndpointState, Keys, NewEndpoint, traffic_text
 
 # azure-core retries 408/429/500/502/503/504 three times (honouring Retry-After); ARM throttling
 # and brief outages come in longer bursts, so a deploy rides out six (backoff 0.8 s doubling,
@@ -39,6 +41,8 @@ class AzureML:
         self.subscription_id = subscription_id
         self.resource_group = resource_group
         self.workspace = workspace
+        self._registry_id: str | None = None
+        self._workspace_read = False
         options: dict[str, Any] = {
             "cloud": cloud.name,
             "polling_interval": POLL_SECONDS,
@@ -67,7 +71,19 @@ class AzureML:
     def check_workspace(self) -> None:
         """Fail early, with the inputs to fix, when the workspace cannot be reached."""
         with self._errors("reading the workspace"):
-            self.client.workspaces.get(self.workspace)
+            workspace = self.client.workspaces.get(self.workspace)
+        self._registry_id = getattr(workspace, "container_registry", None) or None
+        self._workspace_read = True
+
+    def workspace_registry(self) -> RegistryFacts | None:
+        """The workspace's registry: its ARM id from the workspace (`containerRegistry`), its
+        login server and role assignment mode from its ARM resource where the app may read it
+        (AcrPush alone does not include registries/read: then only the id is known)."""
+        if not self._workspace_read:
+            self.check_workspace()
+        if not self._registry_id:
+            return None
+        return read_registry(self.cloud, self.sign_in, self._registry_id)
 
     def endpoint(self, name: str) -> EndpointState | None:
         with self._errors(f"reading endpoint {name}"):
@@ -102,17 +118,19 @@ class AzureML:
 
     # --- changing ---------------------------------------------------------------------------
 
-    def begin_create_endpoint(
-        self, name: str, auth_mode: str, description: str | None, tags: Mapping[str, str]
-    ) -> Operation:
+    def begin_create_endpoint(self, endpoint: NewEndpoint) -> Operation:
         from azure.ai.ml.entities import ManagedOnlineEndpoint
 
-        endpoint = ManagedOnlineEndpoint(
-            name=name, auth_mode=auth_mode, description=description, tags=dict(tags)
+        entity = ManagedOnlineEndpoint(
+            name=endpoint.name,
+            auth_mode=endpoint.auth_mode,
+            description=endpoint.description,
+            tags=dict(endpoint.tags),
+            identity=identity_configuration(endpoint.identity),
         )
-        with self._errors(f"creating endpoint {name}"):
-            poller = self.client.online_endpoints.begin_create_or_update(endpoint)
-        return Operation(f"creating endpoint {name}", poller)
+        with self._errors(f"creating endpoint {endpoint.name}"):
+            poller = self.client.online_endpoints.begin_create_or_update(entity)
+        return Operation(f"creating endpoint {endpoint.name}", poller)
 
     def begin_deployment(
         self, endpoint: str, name: str, settings: DeploymentSettings, tags: Mapping[str, str]

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from deployer.spec.model import Probe, Route
+from deployer.spec.model import EndpointIdentity, IdentityType, Probe, Route
 from deployer.state import (
     DeploymentSettings,
     DeploymentState,
@@ -16,7 +16,15 @@ from deployer.state import (
 
 
 def endpoint_state(endpoint: Any, deployments: list[Any]) -> EndpointState:
+    identity = getattr(endpoint, "identity", None)
+    assigned = list(getattr(identity, "user_assigned_identities", None) or [])
+    principal = getattr(identity, "principal_id", None)
+    if assigned and not principal:  # a user-assigned identity's principal is on its entry
+        principal = getattr(assigned[0], "principal_id", None)
     return EndpointState(
+        identity_type=str(getattr(identity, "type", None) or "system_assigned").lower(),
+        principal_id=str(principal) if principal else None,
+        identity_resource_ids=tuple(str(a.resource_id) for a in assigned if a.resource_id),
         name=str(endpoint.name),
         provisioning_state=ProvisioningState.parse(endpoint.provisioning_state),
         auth_mode=str(endpoint.auth_mode or "key"),
@@ -87,3 +95,19 @@ def build_deployment(
         egress_public_network_access=settings.egress_public_network_access,
         tags=dict(tags),
     )
+
+
+def identity_configuration(identity: EndpointIdentity) -> Any:
+    """The endpoint's identity as azure-ai-ml takes it: `IdentityConfiguration(type=...)`, with
+    `ManagedIdentityConfiguration(resource_id=...)` for a user-assigned one (the SDK sends it as
+    the REST body's `identity.userAssignedIdentities` map)."""
+    from azure.ai.ml.entities import IdentityConfiguration, ManagedIdentityConfiguration
+
+    if identity.type is IdentityType.USER_ASSIGNED:
+        return IdentityConfiguration(
+            type="user_assigned",
+            user_assigned_identities=[
+                ManagedIdentityConfiguration(resource_id=identity.resource_id)
+            ],
+        )
+    return IdentityConfiguration(type="system_assigned")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
 from deployer.auth import SignIn, explain
+from deployer.azure.pull import is_image_pull
 from deployer.errors import AzureError, DeployerError
 
 
@@ -62,10 +63,11 @@ def hint_for(code: str, status: int | None, message: str) -> str | None:
             "ask for more quota for this VM family, or use fewer or smaller instances "
             "(deployment.instance_count / instance_type); Azure ML reserves 20% extra for upgrades"
         )
-    if code == "ImagePullFailure":
+    if is_image_pull(AzureError(message, code=code)):
         return (
-            "grant the workspace's managed identity the AcrPull role on the registry, and check "
-            "that the image exists"
+            "the deployment pulls with the endpoint's identity: grant it AcrPull (in an "
+            "ABAC-mode registry: Container Registry Repository Reader) on the image's registry, "
+            "and check that the image exists"
         )
     if code == "ResourceNotReady" and "Readiness" in message:
         return (

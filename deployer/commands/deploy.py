@@ -21,6 +21,7 @@ from deployer.run import (
     hand_back,
     holder,
     observe_settled,
+    pull_access,
     report,
 )
 from deployer.session import Session, cancellation, open_session
@@ -52,7 +53,9 @@ def run_plan(options: Options, runner: Runner, environ: Mapping[str, str]) -> Ex
             f"{record.holder.describe()} is changing endpoint {session.endpoint_name} (its lease "
             f"runs until {record.lease_until:%H:%M:%S} UTC); a deploy now would wait for it"
         )
-    lookup = Images(session).lookup()
+    images = Images(session)
+    images.acr.abac = pull_access(session, images.login_server).registry_abac
+    lookup = images.lookup()
     plan = make_plan(desired_state(session, lookup.reference, lookup.pending), observed)
     for note in plan.notes:
         runner.info(note)
@@ -103,6 +106,8 @@ def run_deploy(options: Options, runner: Runner, environ: Mapping[str, str]) -> 
     deadline = Deadline.after(session.spec.rollout.timeout_minutes * 60, cancellation())
     images = Images(session)
     with phases("observe"):
+        pull = pull_access(session, images.login_server)
+        images.acr.abac = pull.registry_abac
         image = _Image(images, images.lookup(), phases)
     with failure_summarised(session):
         converged = converge(
@@ -113,6 +118,7 @@ def run_deploy(options: Options, runner: Runner, environ: Mapping[str, str]) -> 
             deadline,
             build=image.build,
             wait=options.wait,
+            pull=pull,
         )
         outcome = "unchanged" if converged.outcome is None else "deployed"
         result = report(session, converged, image.reference, outcome)

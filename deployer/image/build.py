@@ -10,7 +10,7 @@ from typing import Any
 
 from deployer.errors import ImageError
 from deployer.github.runner import Runner
-from deployer.image.registry import AcrSession
+from deployer.image.registry import AcrSession, push_role
 from deployer.spec.model import BuildSpec
 from deployer.tags import utc_timestamp
 
@@ -118,7 +118,7 @@ class ImageBuilder:
                 time.sleep(2 * attempt)
         raise ImageError(
             f"pushing {repository}:{tag} failed: {last_error}",
-            hint="give the app registration the AcrPush role on the registry",
+            hint=f"give the app registration {push_role(session.abac)} on the registry",
         )
 
     def _push_once(self, repository: str, tag: str, session: AcrSession) -> tuple[str, str]:

@@ -28,6 +28,26 @@ _MANIFEST_TYPES = ", ".join(
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 
 
+def push_role(abac: bool | None) -> str:
+    """The role that lets the app push, per the registry's role assignment mode: ABAC-mode
+    registries honour only the repository roles (Learn
+    "container-registry-rbac-abac-repository-permissions")."""
+    if abac is None:
+        return (
+            "the AcrPush role (in a registry whose role assignment mode is ABAC: Container "
+            "Registry Repository Writer)"
+        )
+    return "the Container Registry Repository Writer role" if abac else "the AcrPush role"
+
+
+def _first_error(response: requests.Response) -> str:
+    try:
+        errors = response.json().get("errors") or [{}]
+        return str(errors[0].get("message") or response.reason)
+    except (ValueError, AttributeError):
+        return str(response.reason)
+
+
 class AcrSession:
     """Azure Container Registry sign-in by token exchange, as `az acr login` does it."""
 
@@ -35,13 +55,16 @@ class AcrSession:
         self,
         login_server: str,
         sign_in: SignIn,
-        arm_scope: str,
+        registry_scope: str,  # the registry audience's scope, not ARM's
         runner: Runner,
         verify: str | bool = True,
+        *,
+        abac: bool | None = None,  # the registry's role assignment mode, where known
     ) -> None:
+        self.abac = abac
         self.login_server = login_server
         self.sign_in = sign_in
-        self.arm_scope = arm_scope
+        self.registry_scope = registry_scope
         self.runner = runner
         self.verify = verify
         self._refresh: str | None = None
@@ -75,7 +98,7 @@ class AcrSession:
             fields = self.challenge()
             realm = fields["realm"]
             exchange = realm.rsplit("/oauth2/", 1)[0] + "/oauth2/exchange"
-            entra = self.sign_in.token(self.arm_scope)
+            entra = self.sign_in.token(self.registry_scope)
             try:
                 response = requests.post(
                     exchange,
@@ -92,8 +115,9 @@ class AcrSession:
                 raise ImageError(f"the registry's token exchange failed: {exc}") from None
             if response.status_code != 200:
                 raise ImageError(
-                    f"{self.login_server} refused the sign-in (HTTP {response.status_code})",
-                    hint="give the app registration the AcrPush role on the registry",
+                    f"{self.login_server} refused the sign-in (HTTP {response.status_code}: "
+                    f"{_first_error(response)})",
+                    hint=f"give the app registration {push_role(self.abac)} on the registry",
                 )
             token = str(response.json().get("refresh_token", ""))
             self.runner.mask(token)
@@ -105,7 +129,7 @@ class AcrSession:
 
         try:
             claims = jwt.decode(
-                self.sign_in.token(self.arm_scope), options={"verify_signature": False}
+                self.sign_in.token(self.registry_scope), options={"verify_signature": False}
             )
         except jwt.InvalidTokenError:
             return ""

@@ -61,7 +61,7 @@ class Images:
         return AcrSession(
             self.login_server,
             self.session.sign_in,
-            cloud.arm_scope,
+            cloud.registry_scope,
             self.session.runner,
             verify=cloud.ca_bundle or True,
         )

@@ -32,10 +32,29 @@ def _frozen(mapping: Mapping[str, str] | None = None) -> Mapping[str, str]:
     return MappingProxyType(dict(mapping or {}))
 
 
+class IdentityType(StrEnum):
+    SYSTEM_ASSIGNED = "system_assigned"
+    USER_ASSIGNED = "user_assigned"
+
+
+@dataclass(frozen=True)
+class EndpointIdentity:
+    """The identity an endpoint runs and pulls its image with (fixed when it is created)."""
+
+    type: IdentityType = IdentityType.SYSTEM_ASSIGNED
+    resource_id: str | None = None  # the user-assigned identity's ARM id
+
+    def describe(self) -> str:
+        if self.type is IdentityType.USER_ASSIGNED:
+            return f"user-assigned identity {self.resource_id}"
+        return "system-assigned identity"
+
+
 @dataclass(frozen=True)
 class EndpointSpec:
     name_template: str
     auth_mode: AuthMode = AuthMode.KEY
+    identity: EndpointIdentity = field(default_factory=EndpointIdentity)
     description: str | None = None
     tags: Mapping[str, str] = field(default_factory=_frozen)
 
@@ -181,6 +200,10 @@ def build_spec(
         endpoint=EndpointSpec(
             name_template=endpoint["name"],
             auth_mode=AuthMode(endpoint.get("auth_mode", AuthMode.KEY)),
+            identity=EndpointIdentity(
+                type=IdentityType(endpoint.get("identity", {}).get("type", "system_assigned")),
+                resource_id=endpoint.get("identity", {}).get("resource_id"),
+            ),
             description=endpoint.get("description"),
             tags=reader.strings(("endpoint", "tags")),
         ),

@@ -33,6 +33,11 @@ _WS = (
 _EP = _WS + r"/onlineEndpoints/(?P<endpoint>[^/]+)"
 _DEP = _EP + r"/deployments/(?P<deployment>[^/]+)"
 _OPERATIONS = _SUB + r"/providers/Microsoft\.MachineLearningServices/locations/(?P<location>[^/]+)"
+_REGISTRY = re.compile(
+    _SUB + r"/resourceGroups/[^/]+/providers/Microsoft\.ContainerRegistry/registries/[^/]+/?$",
+    re.IGNORECASE,
+)
+REGISTRY_READ = "Microsoft.ContainerRegistry/registries/read"
 
 
 @dataclass(frozen=True)
@@ -141,6 +146,8 @@ class ArmApp:
             if match is not None and request.method == "GET":
                 self._subscription(match["subscription"])
                 return operation_handler(match["operation"])
+        if _REGISTRY.match(path) and request.method == "GET":
+            return self._registry(path, principal)
         matched_path = False
         for route in self.routes:
             match = route.pattern.match(path)
@@ -283,6 +290,28 @@ class ArmApp:
                 "https://aka.ms/ARMResourceNotFoundFix",
             )
         return workspace
+
+    def _registry(self, path: str, principal: dict[str, object]) -> Response:
+        """A container registry's ARM resource (what the deployer reads for its login server and
+        role assignment mode)."""
+        resource_id = path.rstrip("/")
+        if REGISTRY_READ in self.ctx.store.denied_actions:
+            raise ArmError(
+                403,
+                "AuthorizationFailed",
+                f"The client '{principal.get('appid')}' with object id '{principal.get('oid')}' "
+                f"does not have authorization to perform action '{REGISTRY_READ}' over scope "
+                f"'{resource_id}' or the scope is invalid.",
+            )
+        registry = self.ctx.registries().get(resource_id.lower())
+        if registry is None:
+            name = resource_id.rsplit("/", 1)[-1]
+            raise ArmError(
+                404,
+                "ResourceNotFound",
+                f"The Resource 'Microsoft.ContainerRegistry/registries/{name}' was not found.",
+            )
+        return json_response(registry)
 
     async def _workspace(self, request: Request, scope: Scope) -> Response:
         return json_response(scope.workspace.rest())

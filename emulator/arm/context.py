@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.requests import Request
 
@@ -25,6 +26,8 @@ class ArmContext:
     scoring_base: str  # the scoring gateway's base URL
     tenant_id: str
     scoring_key: SigningKey  # signs aml_token scoring tokens (getToken)
+    # The container registries' ARM resources, by lower-cased ARM id.
+    registries: Callable[[], dict[str, dict[str, Any]]] = field(default=lambda: {})
 
     def resource_url(self, resource_id: str, request: Request) -> str:
         api_version = request.query_params.get("api-version", "")

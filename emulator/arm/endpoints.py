@@ -83,10 +83,7 @@ class EndpointHandlers:
             )
         properties = body["properties"]
         mode = rules.auth_mode(properties.get("authMode"))
-        identity = dict(body.get("identity") or {"type": "SystemAssigned"})
-        if "SystemAssigned" in str(identity.get("type")):
-            identity["principalId"] = str(uuid.uuid4())
-            identity["tenantId"] = self.ctx.tenant_id
+        identity = self._identity(body.get("identity"))
         endpoint = Endpoint(
             workspace=workspace,
             name=name,
@@ -120,10 +117,30 @@ class EndpointHandlers:
             status=201,
         )
 
+    def _identity(self, requested: Any) -> dict[str, Any]:
+        """The endpoint's identity as Azure returns it: a new principal for a system-assigned
+        one; for a user-assigned one, each identity's principal and client id (stable per ARM id
+        here; Azure reads them from the identity)."""
+        identity = dict(requested or {"type": "SystemAssigned"})
+        if "SystemAssigned" in str(identity.get("type")):
+            identity["principalId"] = str(uuid.uuid4())
+            identity["tenantId"] = self.ctx.tenant_id
+        assigned = identity.get("userAssignedIdentities")
+        if isinstance(assigned, dict):
+            identity["userAssignedIdentities"] = {
+                resource_id: {
+                    "principalId": str(uuid.uuid5(uuid.NAMESPACE_URL, resource_id.lower())),
+                    "clientId": str(uuid.uuid5(uuid.NAMESPACE_DNS, resource_id.lower())),
+                }
+                for resource_id in assigned
+            }
+        return identity
+
     def _update(
         self, request: Request, scope: Scope, endpoint: Endpoint, body: dict[str, Any]
     ) -> Response:
         rules.check_busy(endpoint, "updating it")
+        _check_identity_kept(endpoint, body.get("identity"))
         properties = body["properties"]
         traffic, mirror = rules.check_traffic(
             endpoint, properties.get("traffic") or {}, properties.get("mirrorTraffic") or {}
@@ -192,7 +209,7 @@ class EndpointHandlers:
         if "tags" in body:
             endpoint.tags = dict(body["tags"] or {})
         if isinstance(body.get("identity"), dict):
-            endpoint.identity = {**endpoint.identity, **body["identity"]}
+            _check_identity_kept(endpoint, body["identity"])
         endpoint.modified = utc_now()
         return json_response(endpoint.rest())
 
@@ -314,3 +331,26 @@ def _user_properties(properties: dict[str, Any]) -> dict[str, str]:
     if not isinstance(given, dict):
         return {}
     return {str(k): str(v) for k, v in given.items() if k not in _SERVER_PROPERTIES}
+
+
+def _identity_key(identity: Any) -> tuple[str, frozenset[str]]:
+    if not isinstance(identity, dict):
+        return ("systemassigned", frozenset())
+    kind = str(identity.get("type") or "SystemAssigned").replace(" ", "").lower()
+    assigned = identity.get("userAssignedIdentities") or {}
+    return (kind, frozenset(str(k).lower() for k in assigned))
+
+
+def _check_identity_kept(endpoint: Endpoint, requested: Any) -> None:
+    """ "The identity for an endpoint is immutable … You can't change the identity after the
+    endpoint is created" (how-to-access-resources-from-endpoints-managed-identities.md,
+    Limitations). The documentation names no error code for trying; see the README."""
+    if requested is None or _identity_key(requested) == _identity_key(endpoint.identity):
+        return
+    raise ArmError(
+        400,
+        "BadArgument",
+        f"The identity of online endpoint '{endpoint.name}' cannot be changed after the "
+        "endpoint is created.",
+        target="identity",
+    )

@@ -93,17 +93,37 @@ def test_an_image_that_cannot_be_pulled(emulator: Emulator, arm: Arm) -> None:
     environment = arm.create_environment("missing", image=missing)
     status = arm.create_deployment("models", "ghost", environment=environment)
     assert status["status"] == "Failed"
-    assert status["error"]["code"] == "ImagePullFailure"
+    # how-to-troubleshoot-online-endpoints.md: BadArgument, "Unable to download user container
+    # image"
+    assert status["error"]["code"] == "BadArgument"
+    assert status["error"]["message"].startswith("Unable to download user container image")
     assert missing in status["error"]["message"]
-    assert "AcrPull" in status["error"]["message"]
     assert f"Failed to pull image {missing}" in logs(arm, "ghost", "StorageInitializer")
 
 
-def test_without_acr_pull_the_workspace_cannot_pull(emulator: Emulator, arm: Arm) -> None:
+def test_without_acr_pull_the_endpoint_cannot_pull(emulator: Emulator, arm: Arm) -> None:
     emulator.admin("POST", "/acr", {"workspace_can_pull": False})
     status = arm.create_deployment("models", "denied")
     assert status["status"] == "Failed"
-    assert status["error"]["code"] == "ImagePullFailure"
+    assert status["error"]["code"] == "ResourceNotFound"
+    assert "Container registry is private or otherwise inaccessible" in status["error"]["message"]
+
+
+def test_the_endpoints_own_principal_pulls_not_the_workspaces(emulator: Emulator, arm: Arm) -> None:
+    """Another registry than the workspace's: only a role granted to THIS endpoint's principal
+    lets its deployments pull; a grant to another endpoint's principal does not."""
+    emulator.admin("POST", "/acr", {"workspace_registry": False})
+    arm.create_endpoint("other")
+    state = emulator.admin("GET", "/state")
+    principals = {e["name"]: e["identity"]["principalId"] for e in state["endpoints"]}
+    grant = {"principal": principals["other"], "role": "AcrPull"}
+    emulator.admin("POST", "/acr", {"grants": [grant]})
+    refused = arm.create_deployment("models", "blue")
+    assert refused["error"]["code"] == "ResourceNotFound"
+    assert principals["models"] in refused["error"]["message"]
+    grant = {"principal": principals["models"], "role": "AcrPull"}
+    emulator.admin("POST", "/acr", {"grants": [grant]})
+    assert arm.create_deployment("models", "green")["status"] == "Succeeded"
 
 
 def test_a_slow_pull(emulator: Emulator, arm: Arm) -> None:

@@ -153,3 +153,67 @@ def test_basic_auth_needs_the_null_guid(emulator: Emulator, username: str) -> No
     )
     assert response.status_code == 401
     assert NULL_GUID in response.text
+
+
+REGISTRY_AUDIENCE = "https://containerregistry.azure.net"
+
+
+def test_a_registry_can_refuse_arm_audience_tokens(emulator: Emulator) -> None:
+    """The built-in policy "Container registries should have ARM audience token authentication
+    disabled": only tokens for the registry audience are exchanged."""
+    import urllib.error
+
+    emulator.admin("POST", "/acr", {"arm_audience_disabled": True})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        emulator.acr_refresh_token()
+    assert refused.value.code == 401
+    assert "audience" in refused.value.read().decode()
+    assert emulator.acr_refresh_token(REGISTRY_AUDIENCE)
+
+
+def _actions(emulator: Emulator, refresh: str) -> list[str]:
+    import jwt
+
+    response = requests.get(
+        f"{emulator['acr_url']}/oauth2/token",
+        params={"service": emulator["registry"], "scope": "repository:flow/probe:pull,push"},
+        auth=(NULL_GUID, refresh),
+        verify=emulator["ca_bundle"],
+        timeout=30,
+    )
+    claims = jwt.decode(response.json()["access_token"], options={"verify_signature": False})
+    return list(claims["access"][0]["actions"])
+
+
+def test_an_abac_registry_honours_only_the_repository_roles(emulator: Emulator) -> None:
+    """Learn container-registry-rbac-abac-repository-permissions: AcrPush is ignored in ABAC
+    mode; Container Registry Repository Writer grants pull and push."""
+    refresh = emulator.acr_refresh_token(REGISTRY_AUDIENCE)
+    assert _actions(emulator, refresh) == ["pull", "push"]  # AcrPush, legacy mode
+    state = emulator.admin("POST", "/acr", {"abac": True})
+    assert _actions(emulator, refresh) == []
+    (app,) = state["roles"]
+    grant = {"principal": app, "role": "Container Registry Repository Reader"}
+    emulator.admin("POST", "/acr", {"grants": [grant]})
+    assert _actions(emulator, refresh) == ["pull"]
+
+
+def test_the_workspace_names_its_registry_and_the_registry_its_mode(emulator: Emulator) -> None:
+    """The workspace's containerRegistry is an ARM id; the registry's ARM resource has its
+    loginServer and roleAssignmentMode (api-version 2025-05-01-preview)."""
+    session = requests.Session()
+    session.verify = emulator["ca_bundle"]
+    session.headers["Authorization"] = f"Bearer {emulator.arm_token()}"
+    workspace = session.get(
+        emulator["arm_url"] + emulator.workspace_path(),
+        params={"api-version": "2024-10-01"},
+        timeout=30,
+    ).json()
+    registry_id = workspace["properties"]["containerRegistry"]
+    assert registry_id.endswith("/providers/Microsoft.ContainerRegistry/registries/contosoml")
+    emulator.admin("POST", "/acr", {"abac": True})
+    registry = session.get(
+        emulator["arm_url"] + registry_id, params={"api-version": "2025-05-01-preview"}, timeout=30
+    ).json()
+    assert registry["properties"]["loginServer"] == emulator["registry"]
+    assert registry["properties"]["roleAssignmentMode"] == "AbacRepositoryPermissions"

@@ -249,3 +249,29 @@ def test_a_missing_permission_is_403(emulator: Emulator, arm: Arm) -> None:
         ).result()
     assert caught.value.status_code == 403
     assert action in str(caught.value)
+
+
+def test_an_endpoints_identity_cannot_be_changed(arm: Arm) -> None:
+    """ "The identity for an endpoint is immutable" (how-to-access-resources-from-endpoints-
+    managed-identities.md); the tags of the same request are not applied either."""
+    arm.create_endpoint("keeps")
+    identity = (
+        "/subscriptions/s/resourceGroups/g/providers/Microsoft.ManagedIdentity/"
+        "userAssignedIdentities/u"
+    )
+    response = arm.call(
+        "PUT",
+        arm.ws("/onlineEndpoints/keeps"),
+        {
+            "location": arm.emulator["location"],
+            "tags": {"changed": "yes"},
+            "identity": {"type": "UserAssigned", "userAssignedIdentities": {identity: {}}},
+            "properties": {"authMode": "Key", "traffic": {}},
+        },
+    )
+    status, code, message = error_of(response)
+    assert (status, code) == (400, "BadArgument")
+    assert "cannot be changed" in message
+    endpoint = arm.call("GET", arm.ws("/onlineEndpoints/keeps")).json()
+    assert endpoint["identity"]["type"] == "SystemAssigned"
+    assert endpoint["tags"] == {}

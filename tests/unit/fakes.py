@@ -14,7 +14,13 @@ from types import MappingProxyType
 from deployer.deadline import Deadline
 from deployer.errors import AzureError
 from deployer.smoke import SmokeResult
-from deployer.state import DeploymentSettings, DeploymentState, EndpointState, ProvisioningState
+from deployer.state import (
+    DeploymentSettings,
+    DeploymentState,
+    EndpointState,
+    NewEndpoint,
+    ProvisioningState,
+)
 
 
 class Killed(BaseException):
@@ -96,13 +102,12 @@ class FakeAzure:
         if failure is not None:
             raise failure
 
-    def begin_create_endpoint(
-        self, name: str, auth_mode: str, description: str | None, tags: Mapping[str, str]
-    ) -> FakeOperation:
+    def begin_create_endpoint(self, endpoint: NewEndpoint) -> FakeOperation:
+        name = endpoint.name
         self._mutate(f"create endpoint {name}")
 
         def apply() -> None:
-            self.endpoints[name] = FakeEndpoint(name, dict(tags))
+            self.endpoints[name] = FakeEndpoint(name, dict(endpoint.tags))
 
         return FakeOperation(f"creating endpoint {name}", apply)
 

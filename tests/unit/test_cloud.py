@@ -65,3 +65,15 @@ def test_a_connection_file_that_lacks_a_value_says_so(
     monkeypatch.setenv("AZUREML_EMULATOR_DIR", str(tmp_path))
     with pytest.raises(UsageError, match="lacks 'subscription_id'"):
         select_cloud("local")
+
+
+@pytest.mark.parametrize(
+    ("name", "scope"),
+    [
+        ("AzureCloud", "https://containerregistry.azure.net/.default"),
+        ("AzureUSGovernment", "https://containerregistry.azure.us/.default"),
+        ("AzureChinaCloud", "https://containerregistry.azure.cn/.default"),
+    ],
+)
+def test_the_registry_is_signed_in_to_with_its_own_audience(name: str, scope: str) -> None:
+    assert PUBLIC[name].registry_scope == scope

@@ -611,9 +611,10 @@ def test_a_cancel_while_azure_provisions_leaves_the_candidate_to_the_next_run() 
 
 
 def test_an_image_that_cannot_be_pulled_shows_the_pull_log() -> None:
+    """Azure's documented shape (how-to-troubleshoot-online-endpoints.md), not ImagePullFailure."""
     world = first(World())
     world.azure.failures["deploy green"] = AzureError(
-        "cannot pull", code="ImagePullFailure", status=400
+        "Container registry is private or otherwise inaccessible", code="ResourceNotFound"
     )
     with pytest.raises(RolloutFailed):
         world.run("app@sha256:2")

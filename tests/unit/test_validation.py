@@ -178,7 +178,8 @@ def test_unknown_key_without_a_close_match_lists_the_known_keys(workspace: Works
     problem = only(workspace.validate(text).problems)
     assert (problem.line, problem.column) == (5, 3)
     assert problem.message == (
-        "endpoint.colour is not a known key (known keys: auth_mode, description, name, tags)"
+        "endpoint.colour is not a known key (known keys: auth_mode, description, identity, name, "
+        "tags)"
     )
 
 
@@ -684,3 +685,38 @@ def test_the_actions_own_tags_cannot_be_set_by_the_deploy_file(
         problem.message
     )
     assert problem.message.startswith(("endpoint.tags.", "endpoint.tags["))
+
+
+UAI_ID = (
+    "/subscriptions/s/resourceGroups/g/providers/Microsoft.ManagedIdentity/"
+    "userAssignedIdentities/puller"
+)
+
+
+def test_a_user_assigned_identity_is_read_with_its_arm_id(workspace: Workspace) -> None:
+    text = replace_line(
+        VALID,
+        "  auth_mode: key",
+        f"  auth_mode: key\n  identity: {{type: user_assigned, resource_id: {UAI_ID}}}",
+    )
+    report = workspace.validate(text)
+    assert report.problems == () and report.deploy_file is not None
+    identity = report.deploy_file.base.endpoint.identity
+    assert (identity.type.value, identity.resource_id) == ("user_assigned", UAI_ID)
+
+
+@pytest.mark.parametrize(
+    ("identity", "message"),
+    [
+        ("{type: user_assigned}", "with type: user_assigned, resource_id (the identity's ARM id)"),
+        (f"{{type: system_assigned, resource_id: {UAI_ID}}}", "resource_id is only for type"),
+        ("{type: user_assigned, resource_id: puller}", "must be the ARM id of a user-assigned"),
+    ],
+)
+def test_an_identity_is_refused_at_its_line(
+    workspace: Workspace, identity: str, message: str
+) -> None:
+    text = replace_line(VALID, "  auth_mode: key", f"  auth_mode: key\n  identity: {identity}")
+    problem = only(workspace.validate(text).problems)
+    assert problem.line == 5
+    assert message in problem.message
