@@ -19,6 +19,7 @@ from emulator.arm.context import ArmContext, Scope
 from emulator.arm.deployments import DeploymentHandlers, EnvironmentHandlers
 from emulator.arm.endpoints import EndpointHandlers
 from emulator.arm.model import PROVIDER, Workspace
+from emulator.arm.usages import usages
 from emulator.entra import EntraId
 from emulator.http import ArmError, json_response
 
@@ -33,6 +34,8 @@ _WS = (
 _EP = _WS + r"/onlineEndpoints/(?P<endpoint>[^/]+)"
 _DEP = _EP + r"/deployments/(?P<deployment>[^/]+)"
 _OPERATIONS = _SUB + r"/providers/Microsoft\.MachineLearningServices/locations/(?P<location>[^/]+)"
+
+_USAGES = re.compile(_OPERATIONS + r"/usages/?$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,14 @@ class ArmApp:
             if match is not None and request.method == "GET":
                 self._subscription(match["subscription"])
                 return operation_handler(match["operation"])
+        match = _USAGES.match(path)
+        if match is not None and request.method == "GET":
+            subscription = match["subscription"]
+            self._subscription(subscription)
+            scope_id = f"/subscriptions/{subscription}"
+            self._authorize(principal, "locations/usages/read", scope_id)
+            location = match["location"].replace(" ", "").lower()
+            return json_response(usages(self.ctx.store, subscription, location))
         matched_path = False
         for route in self.routes:
             match = route.pattern.match(path)
