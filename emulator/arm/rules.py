@@ -218,7 +218,9 @@ def check_quota(
 
 
 # What an update cannot change on a managed online deployment: egressPublicNetworkAccess
-# (concept-secure-online-endpoint.md: it cannot be updated after the deployment is created) and
+# (concept-secure-online-endpoint.md: "Once you've created the deployment, you can't update
+# (enable or disable) the egress_public_network_access flag. Attempting to change the flag while
+# updating the deployment fails with an error.") and
 # the instance type (Azure/AML-Kubernetes#247: "deployment update can't change instance type";
 # the advice is a new deployment, traffic moved to it, the old one deleted).
 IMMUTABLE = ("instanceType", "egressPublicNetworkAccess")

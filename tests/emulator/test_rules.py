@@ -276,6 +276,28 @@ def test_the_instance_type_of_a_deployment_cannot_be_updated(blue: Arm) -> None:
     assert "cannot be updated" in detail["message"]
 
 
+def test_egress_public_network_access_cannot_be_updated(emulator: Emulator, image: str) -> None:
+    """concept-secure-online-endpoint.md: changing the flag on an update fails."""
+    ml = emulator.ml_client()
+    ml.online_endpoints.begin_create_or_update(ManagedOnlineEndpoint(name="egress")).result()
+
+    def deployment(egress: str) -> ManagedOnlineDeployment:
+        return ManagedOnlineDeployment(
+            name="blue",
+            endpoint_name="egress",
+            environment=environment(image),
+            instance_type="Standard_DS3_v2",
+            instance_count=1,
+            egress_public_network_access=egress,
+        )
+
+    ml.online_deployments.begin_create_or_update(deployment("enabled")).result()
+    with pytest.raises(HttpResponseError) as caught:
+        ml.online_deployments.begin_create_or_update(deployment("disabled")).result()
+    assert caught.value.status_code == 400
+    assert "egressPublicNetworkAccess of deployment 'blue' cannot be updated" in str(caught.value)
+
+
 def test_liveness_success_threshold_is_fixed_at_one(arm: Arm) -> None:
     arm.create_endpoint("probes")
     probe = {"initialDelay": "PT0.2S", "period": "PT0.2S", "timeout": "PT1S", "successThreshold": 2}
