@@ -122,9 +122,9 @@ def check(
             f"(quota {usage.limit}, used {usage.used}): {_reserve_text(need)}{beside}",
             code="OutOfQuota",
             hint=f"request more {family} quota{where}: the workspace's Usage + quotas page in "
-            f"the Azure portal, or {QUOTA_HELP} (see the usage with `az ml compute list-usage "
-            "-o table`); or use fewer or smaller instances (deployment.instance_count / "
-            "instance_type)",
+            f"the Azure portal, or {QUOTA_HELP} (see the usage with `az ml compute list-usage -g "
+            "RESOURCE_GROUP -w WORKSPACE -o table`); or use fewer or smaller instances "
+            "(deployment.instance_count / instance_type)",
         )
     return warnings
 

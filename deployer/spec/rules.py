@@ -22,6 +22,7 @@ from deployer.spec import names
 from deployer.spec.findings import Finding, error, warning
 from deployer.spec.schemacheck import deploy_schema
 from deployer.spec.skus import (
+    LIMITS,
     LIVENESS_SUCCESS_THRESHOLD,
     LIVENESS_SUCCESS_THRESHOLD_WORDS,
     MANAGED_ONLINE_SKUS,
@@ -46,6 +47,7 @@ def rule_findings(document: Document, places: Places) -> list[Finding]:
         *_image_ref(document),
         *_instance_type(document),
         *_liveness_success_threshold(document),
+        *_instance_count(document),
         *_files(document, places),
     ]
 
@@ -221,6 +223,18 @@ def _liveness_success_threshold(document: Document) -> Iterator[Finding]:
             f"must be {LIVENESS_SUCCESS_THRESHOLD} (got {value}): Azure ML's deployment schema "
             f'says "{LIVENESS_SUCCESS_THRESHOLD_WORDS}"; remove it, or set it on '
             "readiness_probe instead",
+            document.value_mark(path),
+        )
+
+
+def _instance_count(document: Document) -> Iterator[Finding]:
+    path: JsonPath = ("deployment", "instance_count")
+    count, limit = document.get(path), LIMITS["instances_per_deployment"]
+    if isinstance(count, int) and not isinstance(count, bool) and count > limit:
+        yield warning(
+            path,
+            f"is {count}; Azure ML allows {limit} instances per deployment unless the "
+            "subscription's endpoint limits were raised (a support request)",
             document.value_mark(path),
         )
 

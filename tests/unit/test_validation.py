@@ -481,6 +481,13 @@ def test_sizes_of_microsofts_current_list_are_known(workspace: Workspace) -> Non
     assert warning.severity is Severity.WARNING
 
 
+def test_more_than_50_instances_is_a_warning(workspace: Workspace) -> None:
+    text = replace_line(VALID, "  instance_count: 1", "  instance_count: 60")
+    [warning] = workspace.validate(text).problems
+    assert (warning.line, warning.severity) == (13, Severity.WARNING)
+    assert "Azure ML allows 50 instances per deployment" in warning.message
+
+
 def test_the_20_percent_reserve_applies_except_where_the_sku_list_skips_it() -> None:
     from deployer.spec.skus import find
 
