@@ -328,3 +328,10 @@ def test_endpoints_per_subscription_and_region_are_limited(emulator: Emulator, a
     )
     status, _, message = error_of(response)
     assert status == 400 and "the limit is 1 per subscription and region" in message
+
+
+def test_deployments_per_subscription_and_region_are_limited(emulator: Emulator, blue: Arm) -> None:
+    emulator.admin("POST", "/limits", {"deployments_per_subscription_region": 1})
+    blue.create_endpoint("second")
+    status, _, message = error_of(blue.put_deployment("second", "blue"))
+    assert status == 400 and "already has 1 deployments in" in message
