@@ -353,6 +353,10 @@ def main(argv: list[str] | None = None) -> int:
     state_dir = workdir / "emulator"
     emulator = start(state_dir, "--profile", "azure", "--time-scale", str(TIME_SCALE))
     try:
+        # The azure profile has Azure's default quota (24 cores per CPU family) and endpoint
+        # limit (100 per region); the bench's subscription is one with both raised.
+        emulator.admin("POST", "/quota", {"standardDSv2Family": 1000})
+        emulator.admin("POST", "/limits", {"endpoints_per_subscription_region": 1000})
         bundle.trust(emulator)
         bench = Workbench(emulator, workdir, base)
         print("== deploy scenarios (1-4)", flush=True)

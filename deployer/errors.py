@@ -119,6 +119,11 @@ class AzureError(DeployerError):
         self.status = status
 
 
+class PreflightFailed(AzureError):
+    """Azure would refuse the rollout (its VM size's quota, the endpoint or deployment limits):
+    found before anything is built or changed."""
+
+
 # --- waiting and rolling out -------------------------------------------------------------------
 
 

@@ -236,6 +236,7 @@ class Plan:
             "traffic_after": self.traffic_after,
             "steps": [step_dict(step) for step in self.steps],
             "left_alone": list(self.left_alone),
+            "notes": list(self.notes),
         }
 
 
@@ -326,7 +327,13 @@ def make_plan(
     return _side_by_side(desired, seen, now)
 
 
-def _plan(desired: Desired, seen: _Seen, target: str | None, steps: list[PlanStep]) -> Plan:
+def _plan(
+    desired: Desired,
+    seen: _Seen,
+    target: str | None,
+    steps: list[PlanStep],
+    notes: tuple[str, ...] = (),
+) -> Plan:
     return Plan(
         refused=tuple(_refused(desired, seen)),
         endpoint=desired.endpoint,
@@ -338,7 +345,7 @@ def _plan(desired: Desired, seen: _Seen, target: str | None, steps: list[PlanSte
         traffic_before=MappingProxyType(seen.traffic),
         left_alone=seen.foreign,
         record=seen.record,
-        notes=tuple(_notes(seen)),
+        notes=(*_notes(seen), *notes),
         basis=seen.observed.basis() if seen.observed is not None else (),
     )
 
@@ -352,6 +359,37 @@ def _notes(seen: _Seen) -> list[str]:
             f"{seen.known_good or 'nothing'} is the known-good deployment"
         )
     return notes
+
+
+def _immutable(desired: Desired, seen: _Seen, name: str | None) -> tuple[str, ...]:
+    """What the deploy file changes of deployment `name` that Azure cannot update in place."""
+    deployment = seen.observed.deployment(name) if seen.observed else None
+    return deployment.immutable_changes(desired.settings) if deployment else ()
+
+
+def _new_deployment_notes(desired: Desired, seen: _Seen, target: str) -> tuple[str, ...]:
+    """Why a deployment of the action's is not updated in place: its immutable fields."""
+    notes = []
+    for name in seen.own:
+        changed = _immutable(desired, seen, name)
+        if changed and name != target:
+            fields = " and ".join(changed)
+            notes.append(
+                f"{fields} cannot be updated in place ({name} has "
+                f"{_fields_text(seen, name, changed)}): new deployment {target}"
+            )
+    return tuple(notes)
+
+
+def _fields_text(seen: _Seen, name: str, changed: tuple[str, ...]) -> str:
+    deployment = seen.observed.deployment(name) if seen.observed else None
+    if deployment is None:
+        return ""
+    values = {
+        "instance_type": deployment.instance_type,
+        "egress_public_network_access": deployment.egress_public_network_access,
+    }
+    return ", ".join(f"{field} {values[field]}" for field in changed)
 
 
 def _runs_desired(desired: Desired, seen: _Seen, name: str | None) -> bool:
@@ -492,7 +530,10 @@ def _side_by_side(desired: Desired, seen: _Seen, now: datetime.datetime) -> Plan
 
     candidate = seen.candidate
     resume = candidate is not None and _runs_desired(desired, seen, candidate)
-    target = candidate or _free_name(seen)
+    # A candidate Azure cannot update to the deploy file (its instance type, its egress) is
+    # not reused: a new deployment is, and the old candidate retired with the idle ones.
+    reusable = candidate if resume or not _immutable(desired, seen, candidate) else None
+    target = reusable or _free_name(seen, desired)
     steps = _start(desired, seen, _rolling(seen, target, Step.PROVISIONING))
     if candidate is not None and seen.share(candidate) > 0 and not resume:
         # An unfinished rollout of something else: the known-good deployment takes all traffic
@@ -505,6 +546,7 @@ def _side_by_side(desired: Desired, seen: _Seen, now: datetime.datetime) -> Plan
     if desired.smoke_test:
         steps.append(SmokeTest(target))
     final, kept = _final_record(desired, seen, target, now)
+    notes = _new_deployment_notes(desired, seen, target)
     start = seen.share(target) if resume else 0
     shares = [100]
     if desired.strategy is Strategy.CANARY and known_good is not None:
@@ -516,9 +558,11 @@ def _side_by_side(desired: Desired, seen: _Seen, now: datetime.datetime) -> Plan
             steps.append(Watch(target, desired.step_wait_seconds))
         else:
             steps.append(SetTraffic(_all_to(target, seen), final))
-    keep = {target} | ({kept} if kept else set()) | (_kept_still(seen, now) - {known_good})
+    # The record names one kept deployment: an older one it no longer names is retired.
+    still = set() if kept else _kept_still(seen, now) - {known_good}
+    keep = {target} | ({kept} if kept else set()) | still
     steps += _retire_idle(seen, keep, now)
-    return _plan(desired, seen, target, steps)
+    return _plan(desired, seen, target, steps, notes)
 
 
 def _tidy(
@@ -538,9 +582,13 @@ def _rolling(seen: _Seen, candidate: str, step: Step) -> Record:
 
 
 def _replace(desired: Desired, seen: _Seen, now: datetime.datetime) -> Plan:
-    """Previews: their single deployment updated in place."""
+    """Previews: their single deployment updated in place; recreated where Azure cannot
+    update it (a new deployment beside it, tested, given the traffic, then the old one
+    deleted), so that the endpoint is never without a serving deployment."""
     known_good = seen.known_good
     target = known_good or seen.candidate or (sorted(seen.own)[0] if seen.own else _free_name(seen))
+    if _immutable(desired, seen, target):
+        return _side_by_side(replace(desired, keep_previous=False), seen, now)
     if (
         known_good is not None
         and seen.candidate is None
@@ -558,10 +606,13 @@ def _replace(desired: Desired, seen: _Seen, now: datetime.datetime) -> Plan:
     return _plan(desired, seen, target, steps)
 
 
-def _free_name(seen: _Seen) -> str:
+def _free_name(seen: _Seen, desired: Desired | None = None) -> str:
     """The first of blue, green, blue-2, … that is neither someone else's nor the known-good
-    one (an idle one of the action's, e.g. the one kept for rollback, is updated in place)."""
+    one (an idle one of the action's, e.g. the one kept for rollback, is updated in place,
+    unless Azure cannot update it to `desired`)."""
     taken = set(seen.foreign) | {seen.known_good}
+    if desired is not None:
+        taken |= {name for name in seen.own if _immutable(desired, seen, name)}
     for name in DEPLOYMENT_NAMES:
         if name not in taken:
             return name

@@ -16,6 +16,7 @@ from deployer.errors import Busy, DeployerError, LeaseHeld, PolicyError, TimedOu
 from deployer.execute import Executor, Job, Outcome
 from deployer.plan import Desired, Plan, Planner
 from deployer.policy import check_may_change
+from deployer.preflight import preflight
 from deployer.report import (
     DeployReport,
     console_summary,
@@ -197,12 +198,17 @@ def converge(
             for note in plan.notes:
                 runner.info(note)
             runner.info(table)
-            shown = table
         if plan.refused:
             raise PolicyError(
                 f"the deploy file changes what azureml-deploy does not change on endpoint {name}: "
                 + "; ".join(plan.refused)
             )
+        if table != shown:
+            # Before the lease and the build: Azure's quota and limits for what the plan makes.
+            with phases("observe"):
+                for warning in preflight(session.azure, plan, desired().settings, observed):
+                    runner.warning(warning)
+            shown = table
         if plan.is_noop:
             return Converged(plan, None, smoke)
         job = Job(

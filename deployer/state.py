@@ -106,6 +106,7 @@ class DeploymentState:
     instance_type: str
     instance_count: int
     tags: Mapping[str, str] = field(default_factory=_frozen)
+    egress_public_network_access: str = "enabled"
 
     @property
     def image(self) -> str | None:
@@ -122,6 +123,20 @@ class DeploymentState:
     @property
     def healthy(self) -> bool:
         return self.provisioning_state is ProvisioningState.SUCCEEDED
+
+    def immutable_changes(self, settings: DeploymentSettings) -> tuple[str, ...]:
+        """What of `settings` Azure will not update on this existing deployment: the instance
+        type (Azure/AML-Kubernetes#247) and egress_public_network_access
+        (concept-secure-online-endpoint.md)."""
+        pairs = (
+            ("instance_type", self.instance_type, settings.instance_type),
+            (
+                "egress_public_network_access",
+                self.egress_public_network_access,
+                settings.egress_public_network_access,
+            ),
+        )
+        return tuple(name for name, now, wanted in pairs if now.lower() != wanted.lower())
 
     def runs(self, settings: DeploymentSettings) -> bool:
         """Whether this deployment runs exactly `settings` (its image and the rest)."""
@@ -196,6 +211,18 @@ class NewEndpoint:
     description: str | None
     tags: Mapping[str, str]
     identity: EndpointIdentity = field(default_factory=EndpointIdentity)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """One entry of Azure ML's usages API: a VM family's dedicated cores in a region."""
+
+    name: str  # name.value, e.g. standardDSv2Family or "Standard DSv2 Family Cluster …"
+    id: str
+    kind: str  # type, e.g. Microsoft.MachineLearningServices/vmFamily/usages
+    used: int
+    limit: int
+    location: str = ""
 
 
 @dataclass(frozen=True)

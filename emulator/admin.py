@@ -36,6 +36,8 @@ class AdminApi:
                 Route("/github/reset", self.github_reset, methods=["POST"]),
                 Route("/entra", self.entra, methods=["GET", "POST"]),
                 Route("/quota", self.quota, methods=["GET", "POST"]),
+                Route("/limits", self.limits, methods=["GET", "POST"]),
+                Route("/taken-names", self.taken_names, methods=["POST"]),
                 Route("/authorization", self.authorization, methods=["GET", "POST"]),
                 Route("/workspaces", self.workspaces, methods=["POST"]),
                 Route("/acr", self.acr, methods=["GET", "POST"]),
@@ -116,6 +118,23 @@ class AdminApi:
         if request.method == "POST":
             store.family_quota.update({str(k): int(v) for k, v in (await request.json()).items()})
         return json_response(store.family_quota)
+
+    async def limits(self, request: Request) -> Response:
+        """The subscription's endpoint and deployment count limits per region, as a support
+        request would raise them."""
+        store = self.emulator.store
+        if request.method == "POST":
+            changes = await request.json()
+            store.limits.update({str(k): int(v) for k, v in changes.items() if k in store.limits})
+        return json_response(store.limits)
+
+    async def taken_names(self, request: Request) -> Response:
+        """Endpoint names another customer holds in a region (the workspace's by default)."""
+        spec: dict[str, Any] = await request.json()
+        location = spec.get("location", self.emulator.workspace.location)
+        for name in spec.get("names", []):
+            self.emulator.store.taken_names.add((location, str(name).lower()))
+        return json_response({"taken": sorted(n for _, n in self.emulator.store.taken_names)})
 
     async def authorization(self, request: Request) -> Response:
         store = self.emulator.store

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from emulator import __version__
 from emulator.acr import ACCESS_LIFETIME, NULL_GUID, REFRESH_LIFETIME, AcrTokenService, Registry
 from emulator.admin import AdminApi
+from emulator.arm import skus
 from emulator.arm.app import ArmApp
 from emulator.arm.context import ArmContext
 from emulator.arm.model import Workspace
@@ -99,7 +100,8 @@ class Emulator:
             resources={self.urls["arm"], *PUBLIC_ARM_AUDIENCES, *OTHER_RESOURCES},
             federated_credentials=self._default_federated_credentials(),
         )
-        self.store = Store()
+        # Azure's default quotas in the azure profile; tests' fast profile is generous.
+        self.store = Store(azure_default_quota=self.launch_timing.profile == "azure")
         self.workspace = Workspace(
             subscription=self.identity.subscription_id,
             resource_group=self.identity.resource_group,
@@ -294,6 +296,8 @@ class Emulator:
         self.store.environments.clear()
         self.store.operations.clear()
         self.store.family_quota.clear()
+        self.store.limits = dict(skus.LIMITS)
+        self.store.taken_names.clear()
         self.store.denied_actions.clear()
         for key in [k for k in self.store.workspaces if k != self.workspace.key]:
             del self.store.workspaces[key]

@@ -9,14 +9,26 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 
 from deployer.auth import SignIn
-from deployer.azure.entities import build_deployment, endpoint_state, identity_configuration
+from deployer.azure.entities import (
+    build_deployment,
+    endpoint_state,
+    identity_configuration,
+    usage_of,
+)
 from deployer.azure.failures import Translated
 from deployer.azure.operation import Operation
 from deployer.azure.pull import RegistryFacts
 from deployer.azure.registry_resource import read_registry
 from deployer.cloud import Cloud
 from deployer.sdk import POLL_SECONDS, configure_sdk
-from deployer.state import DeploymentSettings, EndpointState, Keys, NewEndpoint, traffic_text
+from deployer.state import (
+    DeploymentSettings,
+    EndpointState,
+    Keys,
+    NewEndpoint,
+    Usage,
+    traffic_text,
+)
 
 # azure-core retries 408/429/500/502/503/504 three times (honouring Retry-After); ARM throttling
 # and brief outages come in longer bursts, so a deploy rides out six (backoff 0.8 s doubling,
@@ -97,6 +109,12 @@ class AzureML:
     def endpoints(self) -> list[EndpointState]:
         with self._errors("listing endpoints"):
             return [endpoint_state(e, []) for e in self.client.online_endpoints.list()]
+
+    def usages(self) -> list[Usage]:
+        """The subscription's quota usages in the workspace's region (the usages API)."""
+        with self._errors("reading the subscription's quota usages"):
+            found = list(self.client.compute.list_usage())
+        return [usage_of(item) for item in found]
 
     def keys(self, endpoint: str) -> Keys:
         with self._errors(f"reading the keys of endpoint {endpoint}"):

@@ -12,7 +12,27 @@ from deployer.state import (
     DeploymentState,
     EndpointState,
     ProvisioningState,
+    Usage,
 )
+
+
+def _field(entity: Any, snake: str, camel: str) -> Any:
+    # azure-ai-ml's Usage copies the REST dict into itself: its fields are spelled as in JSON.
+    value = getattr(entity, snake, None)
+    return value if value is not None else getattr(entity, camel, None)
+
+
+def usage_of(usage: Any) -> Usage:
+    name = usage.name
+    value = name.get("value") if isinstance(name, Mapping) else getattr(name, "value", name)
+    return Usage(
+        name=str(value or ""),
+        id=str(usage.id or ""),
+        kind=str(usage.type or ""),
+        used=int(_field(usage, "current_value", "currentValue") or 0),
+        limit=int(usage.limit or 0),
+        location=str(_field(usage, "aml_workspace_location", "amlWorkspaceLocation") or ""),
+    )
 
 
 def endpoint_state(endpoint: Any, deployments: list[Any]) -> EndpointState:
@@ -41,6 +61,7 @@ def endpoint_state(endpoint: Any, deployments: list[Any]) -> EndpointState:
                 instance_type=str(d.instance_type or ""),
                 instance_count=int(d.instance_count or 0),
                 tags=MappingProxyType(dict(d.tags or {})),
+                egress_public_network_access=str(d.egress_public_network_access or "enabled"),
             )
             for d in deployments
         ),

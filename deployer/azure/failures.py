@@ -40,12 +40,43 @@ def translate(error: HttpResponseError, doing: str) -> AzureError:
     message = message.strip().splitlines()[0] if message.strip() else type(error).__name__
     status = error.status_code
     refused = status is not None and status >= 400  # else: the operation itself ended Failed
+    inner = _details(error)
+    if inner and message.rstrip(".") == "The request is invalid":
+        message = f"{message} {inner[0][0]}: {inner[0][1]}"
+    if any(_is_name_taken(detail_code, text) for detail_code, text in inner):
+        hint: str | None = _NAME_TAKEN_HINT
+    else:
+        hint = hint_for(code, status, message)
     return AzureError(
         f"Azure refused {doing}: {message}" if refused else f"{doing} failed: {message}",
         code=code,
         status=status,
-        hint=hint_for(code, status, message),
+        hint=hint,
     )
+
+
+# Endpoint names are unique per region across every customer: Azure answers 400 BadRequest
+# wrapping InferencingClientCallFailed (Azure/azureml-examples#1931,
+# Azure/azure-cli-extensions#7660), not 409.
+_NAME_TAKEN_HINT = (
+    "endpoint names are unique per Azure region across all customers, and this one is taken: "
+    "choose another endpoint.name, or make the name template more specific (e.g. add your "
+    "organisation or repository: name: myorg-credit-risk-pr{pr})"
+)
+
+
+def _is_name_taken(code: str, text: str) -> bool:
+    return code == "InferencingClientCallFailed" and "already an endpoint with this name" in text
+
+
+def _details(error: HttpResponseError) -> list[tuple[str, str]]:
+    """The (code, message) of the error's details, one level down, as Azure nests them."""
+    found = []
+    for detail in getattr(getattr(error, "error", None), "details", None) or []:
+        code = str(getattr(detail, "code", "") or "")
+        text = str(getattr(detail, "message", "") or "")
+        found.append((code, text.strip().splitlines()[0] if text.strip() else ""))
+    return found
 
 
 def hint_for(code: str, status: int | None, message: str) -> str | None:
@@ -76,8 +107,6 @@ def hint_for(code: str, status: int | None, message: str) -> str | None:
         )
     if code == "ResourceNotReady":
         return "the container keeps exiting; its log above shows why"
-    if status == 409 and "unique per region" in message:
-        return "endpoint names are unique per Azure region: choose another endpoint.name"
     if status == 409:
         return (
             "another operation is running on this endpoint (another run of this workflow?); "

@@ -13,6 +13,7 @@ from deployer.image.resolve import ImageLookup, Images
 from deployer.options import Options
 from deployer.plan import make_plan
 from deployer.policy import check_may_change
+from deployer.preflight import preflight
 from deployer.report import dump_json, plan_table, publish
 from deployer.run import (
     converge,
@@ -56,10 +57,13 @@ def run_plan(options: Options, runner: Runner, environ: Mapping[str, str]) -> Ex
     images = Images(session)
     images.acr.abac = pull_access(session, images.login_server).registry_abac
     lookup = images.lookup()
-    plan = make_plan(desired_state(session, lookup.reference, lookup.pending), observed)
+    desired = desired_state(session, lookup.reference, lookup.pending)
+    plan = make_plan(desired, observed)
     for note in plan.notes:
         runner.info(note)
     runner.result(plan_table(plan))
+    for warning in preflight(session.azure, plan, desired.settings, observed):
+        runner.warning(warning)
     outputs = {"endpoint-name": plan.endpoint, "plan": dump_json(plan.as_dict())}
     publish(runner, outputs, options.output_json)
     return ExitCode.OK

@@ -21,7 +21,12 @@ from deployer.files import MAX_REQUEST_BYTES, MAX_SCHEMA_BYTES, UnreadableFile, 
 from deployer.spec import names
 from deployer.spec.findings import Finding, error, warning
 from deployer.spec.schemacheck import deploy_schema
-from deployer.spec.skus import MANAGED_ONLINE_SKUS
+from deployer.spec.skus import (
+    LIMITS,
+    LIVENESS_SUCCESS_THRESHOLD,
+    LIVENESS_SUCCESS_THRESHOLD_WORDS,
+    MANAGED_ONLINE_SKUS,
+)
 from deployer.spec.source import Document, JsonPath
 from deployer.tags import RESERVED
 
@@ -41,6 +46,8 @@ def rule_findings(document: Document, places: Places) -> list[Finding]:
         *_endpoint_tags(document),
         *_image_ref(document),
         *_instance_type(document),
+        *_liveness_success_threshold(document),
+        *_instance_count(document),
         *_files(document, places),
     ]
 
@@ -203,6 +210,33 @@ def _instance_type(document: Document) -> Iterator[Finding]:
         "(Azure will refuse it if it is not)",
         document.value_mark(path),
     )
+
+
+def _liveness_success_threshold(document: Document) -> Iterator[Finding]:
+    path: JsonPath = ("deployment", "liveness_probe", "success_threshold")
+    value = document.get(path)
+    if not isinstance(value, int) or isinstance(value, bool):
+        return
+    if value != LIVENESS_SUCCESS_THRESHOLD:
+        yield error(
+            path,
+            f"must be {LIVENESS_SUCCESS_THRESHOLD} (got {value}): Azure ML's deployment schema "
+            f'says "{LIVENESS_SUCCESS_THRESHOLD_WORDS}"; remove it, or set it on '
+            "readiness_probe instead",
+            document.value_mark(path),
+        )
+
+
+def _instance_count(document: Document) -> Iterator[Finding]:
+    path: JsonPath = ("deployment", "instance_count")
+    count, limit = document.get(path), LIMITS["instances_per_deployment"]
+    if isinstance(count, int) and not isinstance(count, bool) and count > limit:
+        yield warning(
+            path,
+            f"is {count}; Azure ML allows {limit} instances per deployment unless the "
+            "subscription's endpoint limits were raised (a support request)",
+            document.value_mark(path),
+        )
 
 
 def _files(document: Document, places: Places) -> Iterator[Finding]:

@@ -1,26 +1,64 @@
-"""VM sizes Azure ML managed online endpoints accept (from the Azure ML "managed online
-endpoints SKU list"). Azure adds sizes over time, so an unknown size is a warning, not an error."""
+"""VM sizes, limits and probe rules of Azure ML managed online endpoints, read from
+schema/managed-online.json (each part of it names its Microsoft source).
+
+The emulator reads the same file: one copy of Azure's rules, and no import between deployer/
+and emulator/ (the emulator is reached only over the network). deployer/managed-online.json is
+a symlink to it, like deploy.schema.json, so the action's image carries it with the package.
+"""
 
 from __future__ import annotations
 
-MANAGED_ONLINE_SKUS: frozenset[str] = frozenset(
-    [
-        *(f"Standard_DS{n}_v2" for n in (1, 2, 3, 4, 5)),
-        *(f"Standard_F{n}s_v2" for n in (2, 4, 8, 16, 32, 48, 64, 72)),
-        *(f"Standard_D{n}a_v4" for n in (2, 4, 8, 16, 32, 48, 64, 96)),
-        *(f"Standard_D{n}as_v4" for n in (2, 4, 8, 16, 32, 48, 64, 96)),
-        *(f"Standard_E{n}s_v3" for n in (2, 4, 8, 16, 32, 48, 64)),
-        *(f"Standard_E{n}a_v4" for n in (2, 4, 8, 16, 32, 48, 64, 96)),
-        *(f"Standard_E{n}as_v4" for n in (2, 4, 8, 16, 32, 48, 64, 96)),
-        *(f"Standard_FX{n}mds" for n in (24, 36, 48)),
-        *(f"Standard_NC{n}as_T4_v3" for n in (4, 8, 16, 64)),
-        *(f"Standard_NC{n}s_v3" for n in (6, 12, 24)),
-        *(f"Standard_NC{n}ads_A100_v4" for n in (24, 48, 96)),
-        "Standard_NC40ads_H100_v5",
-        "Standard_NC80adis_H100_v5",
-        "Standard_ND40rs_v2",
-        "Standard_ND96asr_v4",
-        "Standard_ND96amsr_A100_v4",
-        "Standard_ND96isr_H100_v5",
-    ]
-)
+import json
+import math
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Size:
+    name: str
+    family: str  # the quota family, as the usages API names it
+    cores: int
+    gpu: bool
+    skip_reserve: bool  # "Skip 20% Reservation: Yes" in the SKU list
+
+    def quota_cores(self, instances: int) -> int:
+        """Cores of family quota `instances` of this size hold, with Azure ML's upgrade
+        reserve where it applies."""
+        if self.skip_reserve:
+            return self.cores * instances
+        return self.cores * math.ceil(round(RESERVE_FACTOR * instances, 6))
+
+
+@cache
+def _data() -> dict[str, Any]:
+    text = resources.files("deployer").joinpath("managed-online.json").read_text("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def _sizes() -> dict[str, Size]:
+    return {
+        row["name"].lower(): Size(
+            row["name"],
+            row["family"],
+            int(row["cores"]),
+            bool(row["gpu"]),
+            bool(row["skip_reserve"]),
+        )
+        for row in _data()["sizes"]["list"]
+    }
+
+
+SIZES = _sizes()
+MANAGED_ONLINE_SKUS: frozenset[str] = frozenset(size.name for size in SIZES.values())
+RESERVE_FACTOR: float = float(_data()["reserve"]["factor"])
+LIMITS: dict[str, int] = {k: int(v) for k, v in _data()["limits"].items() if k != "source"}
+LIVENESS_SUCCESS_THRESHOLD: int = int(_data()["probes"]["liveness_success_threshold"])
+LIVENESS_SUCCESS_THRESHOLD_WORDS: str = str(_data()["probes"]["liveness_success_threshold_words"])
+
+
+def find(name: str) -> Size | None:
+    return SIZES.get(name.lower())

@@ -19,6 +19,7 @@ from emulator.arm.context import ArmContext, Scope
 from emulator.arm.deployments import DeploymentHandlers, EnvironmentHandlers
 from emulator.arm.endpoints import EndpointHandlers
 from emulator.arm.model import PROVIDER, Workspace
+from emulator.arm.usages import usages
 from emulator.entra import EntraId
 from emulator.http import ArmError, json_response
 
@@ -38,6 +39,8 @@ _REGISTRY = re.compile(
     re.IGNORECASE,
 )
 REGISTRY_READ = "Microsoft.ContainerRegistry/registries/read"
+
+_USAGES = re.compile(_OPERATIONS + r"/usages/?$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,14 @@ class ArmApp:
                 return operation_handler(match["operation"])
         if _REGISTRY.match(path) and request.method == "GET":
             return self._registry(path, principal)
+        match = _USAGES.match(path)
+        if match is not None and request.method == "GET":
+            subscription = match["subscription"]
+            self._subscription(subscription)
+            scope_id = f"/subscriptions/{subscription}"
+            self._authorize(principal, "locations/usages/read", scope_id)
+            location = match["location"].replace(" ", "").lower()
+            return json_response(usages(self.ctx.store, subscription, location))
         matched_path = False
         for route in self.routes:
             match = route.pattern.match(path)

@@ -8,15 +8,15 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from emulator.arm import durations, rules
+from emulator.arm import durations, rules, skus
 from emulator.arm.context import ArmContext, Scope
 from emulator.arm.endpoints import find as find_endpoint
 from emulator.arm.model import Deployment, Endpoint, Environment, Operation, utc_now
 from emulator.arm.provisioning import Outcome
 from emulator.http import ArmError, json_body, json_response
 
-MAX_INSTANCES = 50
-MAX_REQUEST_TIMEOUT_SECONDS = 180
+MAX_INSTANCES = skus.LIMITS["instances_per_deployment"]
+MAX_REQUEST_TIMEOUT_SECONDS = skus.LIMITS["request_timeout_ms"] // 1000
 _PROBE_DEFAULTS = {
     "failureThreshold": 30,
     "successThreshold": 1,
@@ -74,8 +74,10 @@ class DeploymentHandlers:
         existing = endpoint.deployment(name)
         if existing is None:
             rules.check_name("deployment", name)
-            rules.check_deployment_count(endpoint)
+            rules.check_deployment_count(self.ctx.store, endpoint)
         properties = self._properties(scope, body["properties"])
+        if existing is not None:
+            rules.check_immutable(existing, properties)
         sku = dict(body.get("sku") or {"name": "Default", "capacity": 1})
         capacity = sku.get("capacity", 1)
         if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
@@ -177,6 +179,7 @@ class DeploymentHandlers:
             for field in ("timeout", "period", "initialDelay"):
                 _duration(probe[field], f"{name}.{field}")
             probes[name] = probe
+        rules.check_liveness_success_threshold(probes["livenessProbe"]["successThreshold"])
         return {
             **given,
             "endpointComputeType": "Managed",

@@ -72,15 +72,12 @@ class EndpointHandlers:
                 f"location '{workspace.location}'.",
                 target="location",
             )
-        taken = self.ctx.store.endpoint_named_in_region(name, workspace.location)
-        if taken is not None:
-            raise ArmError(
-                409,
-                "Conflict",
-                f"An online endpoint named '{name}' already exists in region "
-                f"{workspace.location} (workspace '{taken.workspace.name}'). Endpoint names "
-                "are unique per region; choose another name.",
-            )
+        store = self.ctx.store
+        if store.endpoint_named_in_region(name, workspace.location) or (
+            (workspace.location, name.lower()) in store.taken_names
+        ):
+            raise rules.name_taken()
+        rules.check_endpoint_count(store, workspace.subscription, workspace.location)
         properties = body["properties"]
         mode = rules.auth_mode(properties.get("authMode"))
         identity = self._identity(body.get("identity"))

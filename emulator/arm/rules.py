@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -11,7 +12,7 @@ from emulator.arm.store import Store, reserved_cores
 from emulator.http import ArmError
 
 NAME = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")
-MAX_DEPLOYMENTS = 20
+MAX_DEPLOYMENTS = skus.LIMITS["deployments_per_endpoint"]
 MAX_MIRROR_PERCENT = 50
 AUTH_MODES = {"key": "Key", "amltoken": "AMLToken", "aadtoken": "AADToken"}
 
@@ -114,7 +115,60 @@ def check_traffic(
     return live, mirrored
 
 
-def check_deployment_count(endpoint: Endpoint) -> None:
+def name_taken() -> ArmError:
+    """Endpoint names are unique per region across every customer. Azure's answer (the inner
+    message as Azure/azureml-examples#1931 quotes it, wrapped as in
+    Azure/azure-cli-extensions#7660): 400 BadRequest around InferencingClientCallFailed, whose
+    message is the inferencing service's own JSON."""
+    inner = {
+        "errors": {
+            "": [
+                "There is already an endpoint with this name, Endpoint name needs to be "
+                "unique within a region. Try some other name."
+            ]
+        },
+        "title": "One or more validation errors occurred.",
+    }
+    return ArmError(
+        400,
+        "BadRequest",
+        "The request is invalid.",
+        details=[
+            {
+                "code": "InferencingClientCallFailed",
+                "message": json.dumps(inner),
+                "details": [],
+                "additionalInfo": [],
+            }
+        ],
+    )
+
+
+def check_endpoint_count(store: Store, subscription: str, location: str) -> None:
+    """how-to-manage-quotas.md: endpoints per subscription and region (100 by default)."""
+    endpoints, _ = store.counts(subscription, location)
+    limit = store.limits["endpoints_per_subscription_region"]
+    if endpoints >= limit:
+        raise ArmError(
+            400,
+            "BadArgument",
+            f"The subscription already has {endpoints} endpoints in {location}; the limit is "
+            f"{limit} per subscription and region. Delete endpoints or request an endpoint "
+            "limit increase.",
+        )
+
+
+def check_deployment_count(store: Store, endpoint: Endpoint) -> None:
+    _, deployments = store.counts(endpoint.workspace.subscription, endpoint.location)
+    limit = store.limits["deployments_per_subscription_region"]
+    if deployments >= limit:
+        raise ArmError(
+            400,
+            "BadArgument",
+            f"The subscription already has {deployments} deployments in {endpoint.location}; "
+            f"the limit is {limit} per subscription and region. Delete deployments or request "
+            "an endpoint limit increase.",
+        )
     if len(endpoint.deployments) >= MAX_DEPLOYMENTS:
         raise ArmError(
             400,
@@ -160,6 +214,54 @@ def check_quota(
             f"for the {sku.family} VM family or use fewer instances. "
             "Please see troubleshooting guide, available here: "
             "https://aka.ms/oe-tsg#error-outofquota",
+        )
+
+
+# What an update cannot change on a managed online deployment: egressPublicNetworkAccess
+# (concept-secure-online-endpoint.md: "Once you've created the deployment, you can't update
+# (enable or disable) the egress_public_network_access flag. Attempting to change the flag while
+# updating the deployment fails with an error.") and
+# the instance type (Azure/AML-Kubernetes#247: "deployment update can't change instance type";
+# the advice is a new deployment, traffic moved to it, the old one deleted).
+IMMUTABLE = ("instanceType", "egressPublicNetworkAccess")
+
+
+def check_immutable(existing: Deployment, properties: dict[str, Any]) -> None:
+    """Azure's envelope for a refused update (400 BadRequest "The request is invalid." around
+    the reason, as in Azure/azureml-examples#1474); the inner code and words are ours: the
+    documentation gives no text for this refusal."""
+    for field in IMMUTABLE:
+        before = str(existing.properties.get(field) or "")
+        after = str(properties.get(field) or "")
+        if field == "egressPublicNetworkAccess":
+            before, after = before or "Enabled", after or "Enabled"
+        if before.lower() != after.lower():
+            raise ArmError(
+                400,
+                "BadRequest",
+                "The request is invalid.",
+                details=[
+                    {
+                        "code": "NotSupported",
+                        "message": f"{field} of deployment '{existing.name}' cannot be updated "
+                        f"(from {before} to {after}). Create a new deployment, move traffic "
+                        "to it, then delete the old one.",
+                        "target": f"properties.{field}",
+                    }
+                ],
+            )
+
+
+def check_liveness_success_threshold(value: Any) -> None:
+    """reference-yaml-deployment-managed-online.md: "The value for liveness probe is fixed as
+    1"."""
+    if value != skus.LIVENESS_SUCCESS_THRESHOLD:
+        raise ArmError(
+            400,
+            "BadArgument",
+            f"livenessProbe.successThreshold must be {skus.LIVENESS_SUCCESS_THRESHOLD} "
+            f"(got {value!r}): the value for liveness probe is fixed as 1.",
+            target="properties.livenessProbe.successThreshold",
         )
 
 

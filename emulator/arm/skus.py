@@ -1,8 +1,17 @@
-"""VM sizes managed online deployments accept, with their cores and quota family."""
+"""VM sizes, limits, default quotas and probe rules of managed online deployments, read from
+the repository's schema/managed-online.json: the same file the action reads (each part names
+its Microsoft source), so the two never disagree and neither imports the other."""
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_FILE = Path(__file__).resolve().parents[2] / "schema" / "managed-online.json"
+_DATA: dict[str, Any] = json.loads(_FILE.read_text("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -10,39 +19,38 @@ class Sku:
     name: str
     cores: int
     family: str
-    memory_gb: float
+    gpu: bool
+    skip_reserve: bool
+
+    def reserved_cores(self, capacity: int) -> int:
+        """ceil(1.2 x instances) x cores, or instances x cores for the sizes the SKU list
+        marks "Skip 20% Reservation"."""
+        if self.skip_reserve:
+            return self.cores * capacity
+        return self.cores * math.ceil(round(UPGRADE_RESERVE_FACTOR * capacity, 6))
 
 
-def _sizes() -> dict[str, Sku]:
-    table: list[Sku] = []
-    for cores, name in ((1, "DS1"), (2, "DS2"), (4, "DS3"), (8, "DS4"), (16, "DS5")):
-        table.append(Sku(f"Standard_{name}_v2", cores, "standardDSv2Family", cores * 3.5))
-    for cores in (2, 4, 8, 16, 32, 48, 64, 72):
-        table.append(Sku(f"Standard_F{cores}s_v2", cores, "standardFSv2Family", cores * 2.0))
-    for cores in (2, 4, 8, 16, 32, 48, 64, 96):
-        table.append(Sku(f"Standard_D{cores}a_v4", cores, "standardDAv4Family", cores * 4.0))
-        table.append(Sku(f"Standard_D{cores}as_v4", cores, "standardDASv4Family", cores * 4.0))
-        table.append(Sku(f"Standard_E{cores}a_v4", cores, "standardEAv4Family", cores * 8.0))
-        table.append(Sku(f"Standard_E{cores}as_v4", cores, "standardEASv4Family", cores * 8.0))
-    for cores in (2, 4, 8, 16, 32, 48, 64):
-        table.append(Sku(f"Standard_E{cores}s_v3", cores, "standardESv3Family", cores * 8.0))
-    for cores in (4, 8, 16, 64):
-        table.append(
-            Sku(f"Standard_NC{cores}as_T4_v3", cores, "standardNCASv3_T4Family", cores * 7.0)
-        )
-    for cores in (6, 12, 24):
-        table.append(Sku(f"Standard_NC{cores}s_v3", cores, "standardNCSv3Family", cores * 18.7))
-    for cores in (24, 48, 96):
-        table.append(
-            Sku(f"Standard_NC{cores}ads_A100_v4", cores, "standardNCADSA100v4Family", cores * 9.5)
-        )
-    return {sku.name.lower(): sku for sku in table}
-
-
-SKUS = _sizes()
-DEFAULT_FAMILY_QUOTA = 128  # cores per VM family per subscription
-UPGRADE_RESERVE = 0.2  # Azure ML reserves 20 % extra instances for upgrades
+SKUS: dict[str, Sku] = {
+    row["name"].lower(): Sku(
+        row["name"], int(row["cores"]), row["family"], bool(row["gpu"]), bool(row["skip_reserve"])
+    )
+    for row in _DATA["sizes"]["list"]
+}
+UPGRADE_RESERVE_FACTOR = float(_DATA["reserve"]["factor"])
+LIMITS: dict[str, int] = {k: int(v) for k, v in _DATA["limits"].items() if k != "source"}
+DEFAULT_QUOTA: dict[str, int] = {
+    k: int(v) for k, v in _DATA["default_quota"].items() if k != "source"
+}
+LIVENESS_SUCCESS_THRESHOLD = int(_DATA["probes"]["liveness_success_threshold"])
+GPU_FAMILIES = frozenset(sku.family for sku in SKUS.values() if sku.gpu)
 
 
 def find(name: str) -> Sku | None:
     return SKUS.get(name.lower())
+
+
+def default_family_quota(family: str) -> int:
+    """Azure's default for a subscription: CPU families at the low end of the documented range,
+    GPU families at zero."""
+    key = "gpu_family_cores" if family in GPU_FAMILIES else "cpu_family_cores"
+    return DEFAULT_QUOTA[key]

@@ -3,7 +3,6 @@ quota and the permissions of the app registration."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from emulator.arm import skus
@@ -18,7 +17,12 @@ class Store:
         default_factory=dict
     )
     operations: dict[str, Operation] = field(default_factory=dict)
-    family_quota: dict[str, int] = field(default_factory=dict)  # cores; default per family
+    family_quota: dict[str, int] = field(default_factory=dict)  # cores, set by the admin API
+    # Azure's default quotas (24 cores per CPU family, none for GPUs) in the `azure` profile;
+    # the `fast` profile (tests) gives every family TEST_FAMILY_QUOTA so tests need not ask.
+    azure_default_quota: bool = False
+    limits: dict[str, int] = field(default_factory=lambda: dict(skus.LIMITS))
+    taken_names: set[tuple[str, str]] = field(default_factory=set)  # (region, name) of others
     denied_actions: set[str] = field(default_factory=set)
 
     def add_workspace(self, workspace: Workspace) -> None:
@@ -77,8 +81,25 @@ class Store:
         return used
 
     def quota(self, family: str) -> int:
-        return self.family_quota.get(family, skus.DEFAULT_FAMILY_QUOTA)
+        if family in self.family_quota:
+            return self.family_quota[family]
+        return skus.default_family_quota(family) if self.azure_default_quota else TEST_FAMILY_QUOTA
+
+    def families(self) -> list[str]:
+        return sorted({sku.family for sku in skus.SKUS.values()})
+
+    def counts(self, subscription: str, location: str) -> tuple[int, int]:
+        """Endpoints and deployments of the subscription in a region."""
+        endpoints = [
+            ep
+            for ep in self.endpoints.values()
+            if ep.workspace.subscription.lower() == subscription.lower() and ep.location == location
+        ]
+        return len(endpoints), sum(len(ep.deployments) for ep in endpoints)
+
+
+TEST_FAMILY_QUOTA = 128
 
 
 def reserved_cores(sku: skus.Sku, capacity: int) -> int:
-    return sku.cores * math.ceil(capacity * (1 + skus.UPGRADE_RESERVE))
+    return sku.reserved_cores(capacity)

@@ -9,12 +9,36 @@ import time
 from tests.e2e.conftest import App
 
 
-def test_out_of_quota(app: App) -> None:
+def test_out_of_quota_is_found_before_the_build_and_the_lease(app: App) -> None:
+    """The preflight reads the usages API: 1 x Standard_DS2_v2 (2 cores) needs ceil(1.2) = 2
+    instances = 4 cores of quota. plan and deploy both stop before anything is built or
+    changed (Azure used to refuse only after the build, the push and the endpoint)."""
     app.emulator.admin("POST", "/quota", {"standardDSv2Family": 2})
+    for command in ("plan", "deploy"):
+        result = app.run(command)
+        assert result.returncode == 1, command
+        assert "deployment blue needs 4 cores of standardDSv2Family" in result.stderr
+        assert "2 free (quota 2, used 0)" in result.stderr
+        assert "hint: request more standardDSv2Family quota" in result.stderr
+        assert "pushed" not in result.stderr + result.stdout
+    assert app.endpoint("models") is None
+
+
+def test_blue_green_needs_quota_for_old_and_new_at_once(app: App) -> None:
+    """blue holds 4 cores; green needs 4 more while blue serves: with a quota of 6 the next
+    version is refused before its build, blue untouched. Re-running the same version needs
+    nothing new and succeeds."""
+    assert app.deploy().returncode == 0
+    app.emulator.admin("POST", "/quota", {"standardDSv2Family": 6})
+    assert app.deploy().returncode == 0, "the same version again needs no quota"
+    app.server_deploy_file(color="two")
     result = app.deploy()
     assert result.returncode == 1
-    assert "OutOfQuota" in result.stderr or "Not enough quota" in result.stderr
-    assert "hint: ask for more quota" in result.stderr
+    assert "deployment green needs 4 cores of standardDSv2Family" in result.stderr
+    assert "2 free (quota 6, used 4)" in result.stderr
+    assert "pushed" not in result.stderr + result.stdout
+    endpoint = app.endpoint("models")
+    assert endpoint is not None and endpoint["properties"]["traffic"] == {"blue": 100}
 
 
 def test_image_pull_refused_shows_the_pull_log_and_the_role(app: App) -> None:
@@ -27,10 +51,14 @@ def test_image_pull_refused_shows_the_pull_log_and_the_role(app: App) -> None:
 
 
 def test_endpoint_name_taken_in_the_region(app: App) -> None:
-    app.emulator.admin("POST", "/workspaces", {"name": "other", "endpoints": ["models"]})
+    """Another customer holds the name in the region: Azure's 400 BadRequest wrapping
+    InferencingClientCallFailed gets the hint (it keyed on a 409 that Azure never sends)."""
+    app.emulator.admin("POST", "/taken-names", {"names": ["models"]})
     result = app.deploy()
     assert result.returncode == 1
-    assert "unique per Azure region" in result.stderr
+    assert "There is already an endpoint with this name" in result.stderr
+    assert "hint: endpoint names are unique per Azure region across all customers" in result.stderr
+    assert "choose another endpoint.name" in result.stderr
 
 
 def test_missing_role_names_it(app: App) -> None:

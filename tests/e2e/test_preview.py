@@ -51,3 +51,23 @@ def test_cleanup_deletes_previews_older_than_their_ttl(app: App, image: str) -> 
     assert app.endpoint("pr1-models") is None and app.endpoint("pr2-models") is None
     assert app.endpoint("pr3-models") is not None
     assert app.endpoint("not-a-preview") is not None
+
+
+def test_a_new_instance_type_recreates_the_preview_deployment(app: App) -> None:
+    """Azure cannot update a deployment's instance type (the emulator refuses it as Azure
+    does): the preview's `replace` creates a new deployment, tests it, moves the traffic, then
+    deletes the old one, so the preview always has a deployment serving."""
+    first = app.outputs("--environment", "preview", "--pr", "7")
+    assert json.loads(first["traffic"]) == {"blue": 100}
+    deploy_file = app.root / "server" / "deploy.yml"
+    deploy_file.write_text(deploy_file.read_text().replace("Standard_DS2_v2", "Standard_DS3_v2"))
+    app.commit("bigger instances")
+    plan = app.run("plan", "--environment", "preview", "--pr", "7")
+    assert plan.returncode == 0, plan.stderr
+    assert "instance_type cannot be updated in place" in plan.stderr + plan.stdout
+    assert "new deployment green" in plan.stderr + plan.stdout
+    second = app.outputs("--environment", "preview", "--pr", "7")
+    assert json.loads(second["traffic"]) == {"green": 100}
+    endpoint = app.endpoint("pr7-models")
+    assert endpoint is not None
+    assert [d["name"] for d in endpoint["deployments"]] == ["green"]

@@ -66,3 +66,19 @@ def test_azure_profile_with_the_sdk_polling_every_second(azure_emulator: Emulato
     elapsed = time.monotonic() - started
     assert endpoint.provisioning_state == "Succeeded"
     assert elapsed < 10
+
+
+def test_azure_profile_has_azures_default_quotas_and_provisioning_times(
+    azure_emulator: Emulator,
+) -> None:
+    """how-to-manage-quotas.md: dedicated cores default to 24-300 per family (the emulator
+    takes 24), GPU families to 0; the recordings time endpoint create ~60 s, delete ~10 s."""
+    usages = {
+        usage.name["value"]: usage.limit
+        for usage in azure_emulator.ml_client().compute.list_usage()
+    }
+    assert usages["standardDSv2Family"] == 24
+    assert usages["standardNCADSA100v4Family"] == 0
+    seconds = azure_emulator.timing()["seconds"]
+    assert (seconds["endpoint_create"], seconds["endpoint_delete"]) == (60.0, 10.0)
+    assert seconds["deployment_create"] == 300.0  # an assumption: see emulator/README.md

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from azure.ai.ml.entities import ManagedOnlineDeployment, ManagedOnlineEndpoint
-from azure.core.exceptions import HttpResponseError, ResourceExistsError
+from azure.core.exceptions import HttpResponseError
 
 from emulator.client import Emulator
 from tests.emulator.arm import DEPLOYMENTS_API, Arm, error_of
@@ -28,13 +28,28 @@ def test_endpoint_names_are_3_to_32_letters_digits_dashes(arm: Arm, name: str) -
     assert "3-32 characters" in message
 
 
-def test_endpoint_names_are_unique_per_region(emulator: Emulator) -> None:
-    emulator.admin("POST", "/workspaces", {"name": "other-team", "endpoints": ["fraud-check"]})
-    with pytest.raises(ResourceExistsError, match="unique per region") as caught:
+@pytest.mark.parametrize("taken_by", ["another workspace", "another customer"])
+def test_endpoint_names_are_unique_per_region(emulator: Emulator, taken_by: str) -> None:
+    """As Azure answers (Azure/azureml-examples#1931): 400 BadRequest wrapping
+    InferencingClientCallFailed, not 409."""
+    if taken_by == "another workspace":
+        emulator.admin("POST", "/workspaces", {"name": "other-team", "endpoints": ["fraud-check"]})
+    else:
+        emulator.admin("POST", "/taken-names", {"names": ["fraud-check"]})
+    with pytest.raises(HttpResponseError) as caught:
         emulator.ml_client().online_endpoints.begin_create_or_update(
             ManagedOnlineEndpoint(name="fraud-check")
         ).result()
-    assert caught.value.status_code == 409
+    error = caught.value
+    assert error.status_code == 400
+    assert error.error is not None
+    assert (error.error.code, error.error.message) == ("BadRequest", "The request is invalid.")
+    [detail] = error.error.details
+    assert detail.code == "InferencingClientCallFailed"
+    assert (
+        "There is already an endpoint with this name, Endpoint name needs to be unique "
+        "within a region" in str(detail.message)
+    )
 
 
 def test_at_most_20_deployments_per_endpoint(emulator: Emulator, arm: Arm) -> None:
@@ -275,3 +290,74 @@ def test_an_endpoints_identity_cannot_be_changed(arm: Arm) -> None:
     endpoint = arm.call("GET", arm.ws("/onlineEndpoints/keeps")).json()
     assert endpoint["identity"]["type"] == "SystemAssigned"
     assert endpoint["tags"] == {}
+
+
+def test_the_instance_type_of_a_deployment_cannot_be_updated(blue: Arm) -> None:
+    """Azure/AML-Kubernetes#247: an update cannot change the instance type."""
+    response = blue.put_deployment("credit", "blue", instance_type="Standard_DS2_v2")
+    status, code, message = error_of(response)
+    assert (status, code, message) == (400, "BadRequest", "The request is invalid.")
+    [detail] = response.json()["error"]["details"]
+    assert detail["target"] == "properties.instanceType"
+    assert "cannot be updated" in detail["message"]
+
+
+def test_egress_public_network_access_cannot_be_updated(emulator: Emulator, image: str) -> None:
+    """concept-secure-online-endpoint.md: changing the flag on an update fails."""
+    ml = emulator.ml_client()
+    ml.online_endpoints.begin_create_or_update(ManagedOnlineEndpoint(name="egress")).result()
+
+    def deployment(egress: str) -> ManagedOnlineDeployment:
+        return ManagedOnlineDeployment(
+            name="blue",
+            endpoint_name="egress",
+            environment=environment(image),
+            instance_type="Standard_DS3_v2",
+            instance_count=1,
+            egress_public_network_access=egress,
+        )
+
+    ml.online_deployments.begin_create_or_update(deployment("enabled")).result()
+    with pytest.raises(HttpResponseError) as caught:
+        ml.online_deployments.begin_create_or_update(deployment("disabled")).result()
+    assert caught.value.status_code == 400
+    assert "egressPublicNetworkAccess of deployment 'blue' cannot be updated" in str(caught.value)
+
+
+def test_liveness_success_threshold_is_fixed_at_one(arm: Arm) -> None:
+    arm.create_endpoint("probes")
+    probe = {"initialDelay": "PT0.2S", "period": "PT0.2S", "timeout": "PT1S", "successThreshold": 2}
+    status, code, message = error_of(arm.put_deployment("probes", "blue", probe=probe))
+    assert (status, code) == (400, "BadArgument")
+    assert "fixed as 1" in message
+
+
+def test_usages_report_family_quota_and_the_reserved_cores_in_use(
+    emulator: Emulator, blue: Arm
+) -> None:
+    """azure-rest-api-specs examples/Usage/list.json: one vmFamily entry per family."""
+    emulator.admin("POST", "/quota", {"standardDSv2Family": 20})
+    usages = list(emulator.ml_client().compute.list_usage())
+    [dsv2] = [usage for usage in usages if usage.name["value"] == "standardDSv2Family"]
+    # azure-ai-ml's Usage keeps the JSON spelling of its fields
+    assert (dsv2.currentValue, dsv2.limit, dsv2.unit) == (8, 20, "Count")
+    assert dsv2.type == "Microsoft.MachineLearningServices/vmFamily/usages"
+
+
+def test_endpoints_per_subscription_and_region_are_limited(emulator: Emulator, arm: Arm) -> None:
+    emulator.admin("POST", "/limits", {"endpoints_per_subscription_region": 1})
+    arm.create_endpoint("first")
+    response = arm.call(
+        "PUT",
+        arm.ws("/onlineEndpoints/second"),
+        {"location": arm.emulator["location"], "properties": {"authMode": "Key"}},
+    )
+    status, _, message = error_of(response)
+    assert status == 400 and "the limit is 1 per subscription and region" in message
+
+
+def test_deployments_per_subscription_and_region_are_limited(emulator: Emulator, blue: Arm) -> None:
+    emulator.admin("POST", "/limits", {"deployments_per_subscription_region": 1})
+    blue.create_endpoint("second")
+    status, _, message = error_of(blue.put_deployment("second", "blue"))
+    assert status == 400 and "already has 1 deployments in" in message

@@ -83,7 +83,14 @@ class FakeAzure:
             tags=MappingProxyType(dict(found.tags)),
             description=found.description,
             deployments=tuple(
-                DeploymentState(d.name, d.state, d.settings.instance_type, 1, dict(d.tags))
+                DeploymentState(
+                    d.name,
+                    d.state,
+                    d.settings.instance_type,
+                    1,
+                    dict(d.tags),
+                    d.settings.egress_public_network_access,
+                )
                 for d in found.deployments.values()
             ),
         )
@@ -157,6 +164,18 @@ class FakeAzure:
             # Not an Azure rule: the invariant under test (only previews update in place).
             raise AssertionError(f"deployment {name} updated in place while it takes traffic")
         existing = target.deployments.get(name)
+        if existing is not None and (
+            existing.settings.instance_type.lower() != settings.instance_type.lower()
+            or existing.settings.egress_public_network_access.lower()
+            != settings.egress_public_network_access.lower()
+        ):
+            # Azure's rule: neither can be changed on an existing deployment.
+            raise AzureError(
+                f"The request is invalid: deployment {name} cannot change its instance type "
+                "or egress_public_network_access",
+                code="BadRequest",
+                status=400,
+            )
         deployment = FakeDeployment(name, settings, dict(tags), ProvisioningState.UPDATING)
         target.deployments[name] = deployment
 

@@ -30,6 +30,7 @@ from deployer.plan import (
     Desired,
     Plan,
     Planner,
+    Provision,
     make_plan,
     plan_abort,
     plan_promote,
@@ -57,6 +58,7 @@ class World:
     failing: set[str] = field(default_factory=set)  # images whose smoke test fails
     log: io.StringIO = field(default_factory=io.StringIO)
     watch_seconds: int = 0
+    instance_type: str = "Standard_DS3_v2"
 
     def __post_init__(self) -> None:
         self.azure.in_place = self.strategy is Strategy.REPLACE
@@ -65,7 +67,7 @@ class World:
         return Desired(
             endpoint="ep",
             auth_mode="key",
-            settings=settings(image),
+            settings=settings(image, instance_type=self.instance_type),
             strategy=self.strategy,
             canary_steps=self.canary_steps,
             step_wait_seconds=self.watch_seconds,
@@ -219,6 +221,53 @@ def test_replace_updates_the_previews_single_deployment_in_place() -> None:
     ]
     assert set(world.endpoint.deployments) == {"blue"}
     world.assert_converged("app@sha256:2")
+
+
+def test_replace_recreates_a_deployment_whose_instance_type_changes() -> None:
+    """Azure cannot update the instance type in place: a new deployment is created, tested and
+    given the traffic before the old one goes; the endpoint always has one serving."""
+    world = first(World(strategy=Strategy.REPLACE))
+    world.instance_type = "Standard_DS2_v2"
+    plan, _ = world.run("app@sha256:2")
+    steps = " ".join(type(step).__name__ for step in plan.steps)
+    assert steps == "Mark Provision SmokeTest SetTraffic Retire"
+    assert plan.target == "green" and plan.previous == "blue"
+    assert any("instance_type cannot be updated in place" in note for note in plan.notes)
+    world.assert_converged("app@sha256:2")
+    assert world.endpoint.deployments["green"].settings.instance_type == "Standard_DS2_v2"
+    assert all(sum(traffic.values()) == 100 for traffic, _ in world.azure.history)
+
+
+def test_a_recreate_killed_at_any_call_is_finished_by_the_next() -> None:
+    world = first(World(strategy=Strategy.REPLACE))
+    start = world.azure.mutations
+    world.instance_type = "Standard_DS2_v2"
+    world.run("app@sha256:2")
+    calls = world.azure.mutations - start
+    for kill in range(1, calls + 1):
+        world = first(World(strategy=Strategy.REPLACE))
+        world.instance_type = "Standard_DS2_v2"
+        world.azure.kill_at = world.azure.mutations + kill
+        with pytest.raises(Killed):
+            world.run("app@sha256:2")
+        world.azure.kill_at = None
+        world.run("app@sha256:2", holder=Holder(ME.run, "2"))
+        world.assert_converged("app@sha256:2")
+        world.assert_never_at_risk({"app@sha256:1"})
+
+
+def test_a_kept_deployment_of_another_instance_type_is_not_reused() -> None:
+    """Blue-green reuses the idle kept deployment for the next version, unless the deploy
+    file's instance type differs from its own: then a new one, and the stale one retired."""
+    world = first(World(keep_previous=True))
+    world.run("app@sha256:2")
+    assert world.record.kept == "blue"
+    world.instance_type = "Standard_DS2_v2"
+    plan, _ = world.run("app@sha256:3")
+    [provision] = [s for s in plan.steps if isinstance(s, Provision)]
+    assert (provision.deployment, provision.create) == ("blue-2", True)
+    world.assert_converged("app@sha256:3")
+    assert world.record.kept == "green" and "blue" not in world.endpoint.deployments
 
 
 # --- failures --------------------------------------------------------------------------------

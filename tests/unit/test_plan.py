@@ -247,3 +247,19 @@ def test_replace_never_updates_a_deployment_made_by_hand() -> None:
     plan = make_plan(desired(strategy=Strategy.REPLACE), observed)
     assert plan.target != "blue"
     assert of(plan, Provision)[0].create
+
+
+def test_a_new_egress_setting_is_a_new_deployment_not_an_update_of_the_idle_one() -> None:
+    """Azure refuses to change egress_public_network_access on an existing deployment
+    (concept-secure-online-endpoint.md): the idle green is not reused, and the plan says why."""
+    observed = endpoint({"blue": 100, "green": 0}, deployment("blue"), deployment("green"))
+    private = replace(SETTINGS, egress_public_network_access="disabled")
+    plan = make_plan(desired(settings=private), observed)
+    [provision] = of(plan, Provision)
+    assert provision == Provision("blue-2", create=True)
+    assert {step.deployment for step in of(plan, Retire)} == {"blue", "green"}
+    assert any(
+        note.startswith("egress_public_network_access cannot be updated in place (green has")
+        and note.endswith("new deployment blue-2")
+        for note in plan.notes
+    )

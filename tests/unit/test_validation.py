@@ -452,6 +452,52 @@ def test_unknown_instance_type_is_only_a_warning(workspace: Workspace) -> None:
     assert "did you mean 'Standard_DS3_v2'?" in warning.message
 
 
+def test_liveness_success_threshold_is_fixed_at_one(workspace: Workspace) -> None:
+    text = replace_line(
+        VALID,
+        "  instance_count: 1",
+        "  instance_count: 1\n  liveness_probe: {success_threshold: 3}\n"
+        "  readiness_probe: {success_threshold: 3}",
+    )
+    problem = only(workspace.validate(text).problems)
+    assert (problem.line, problem.column, problem.severity) == (14, 39, Severity.ERROR)
+    assert "deployment.liveness_probe.success_threshold must be 1 (got 3)" in problem.message
+    assert "The value for liveness probe is fixed as 1" in problem.message
+
+
+def test_sizes_of_microsofts_current_list_are_known(workspace: Workspace) -> None:
+    for size in (
+        "Standard_FX12mds",
+        "Standard_L8as_v3",
+        "Standard_NC6s_v2",
+        "Standard_NV36ads_A10_v5",
+        "Standard_ND96is_H100_v5",
+    ):
+        text = replace_line(VALID, "  instance_type: Standard_DS3_v2", f"  instance_type: {size}")
+        assert workspace.validate(text).problems == (), size
+    retired = replace_line(
+        VALID, "  instance_type: Standard_DS3_v2", "  instance_type: Standard_E4a_v4"
+    )
+    [warning] = workspace.validate(retired).problems
+    assert warning.severity is Severity.WARNING
+
+
+def test_more_than_50_instances_is_a_warning(workspace: Workspace) -> None:
+    text = replace_line(VALID, "  instance_count: 1", "  instance_count: 60")
+    [warning] = workspace.validate(text).problems
+    assert (warning.line, warning.severity) == (13, Severity.WARNING)
+    assert "Azure ML allows 50 instances per deployment" in warning.message
+
+
+def test_the_20_percent_reserve_applies_except_where_the_sku_list_skips_it() -> None:
+    from deployer.spec.skus import find
+
+    ds3, a100 = find("standard_ds3_v2"), find("Standard_NC24ads_A100_v4")
+    assert ds3 is not None and a100 is not None
+    assert (ds3.family, ds3.quota_cores(10), ds3.quota_cores(1)) == ("standardDSv2Family", 48, 8)
+    assert (a100.skip_reserve, a100.quota_cores(2)) == (True, 48)
+
+
 # --- files -----------------------------------------------------------------------------------
 
 
