@@ -1,11 +1,15 @@
 """The scoring gateway: `https://127.0.0.1:<port>/<endpoint>/score` → a ready instance of a
 deployment, chosen by the endpoint's traffic weights (or the `azureml-model-deployment` header).
 
-Answers like Azure ML's front end: 401 without a valid key or token, 404 when no deployment has
-positive weight, 408 when the model takes longer than the deployment's request timeout, 424 when
-the model answers non-200 (with `ms-azureml-model-error-statuscode` and `-reason`), 429 beyond
-2 x max_concurrent_requests_per_instance x instances, 503 when the chosen deployment has no ready
-instance. Mirror traffic is copied to its deployment and the answer discarded.
+Answers only with the status codes managed endpoints document (how-to-troubleshoot-online-
+endpoints.md, "HTTP status codes": 200, 401, 404, 408, 424, 429, 500): 401 without a valid key
+or token, 404 when no deployment has positive weight, 408 when the model takes longer than the
+deployment's request timeout, 424 when the model answers non-200 (with
+`ms-azureml-model-error-statuscode` and `-reason`) or drops the connection without an answer,
+429 beyond 2 x max_concurrent_requests_per_instance x instances, 500 ("Azure ML-provisioned
+infrastructure is failing") when the chosen deployment has no ready instance. Mirror traffic is
+copied to its deployment and the answer discarded, but never for a request that names its
+deployment in `azureml-model-deployment` (how-to-safely-rollout-online-endpoints.md).
 """
 
 from __future__ import annotations
@@ -85,7 +89,7 @@ class ScoringGateway:
         if isinstance(deployment, Response):
             return deployment
         body = await request.body()
-        if rest == "score":
+        if rest == "score" and not request.headers.get(DEPLOYMENT_HEADER):
             self._mirror(request, endpoint, body)
         return await self._forward(request, deployment, body, swagger=rest == "swagger.json")
 
@@ -169,8 +173,9 @@ class ScoringGateway:
         answered_by = {DEPLOYMENT_HEADER: deployment.name, "x-request-id": str(uuid.uuid4())}
         if instance is None:
             return _message(
-                503,
-                f"Deployment '{deployment.name}' has no ready instance to serve the request.",
+                500,
+                f"Internal server error: deployment '{deployment.name}' has no ready instance "
+                "to serve the request.",
                 **answered_by,
             )
         settings = deployment.properties.get("requestSettings") or {}
@@ -204,7 +209,11 @@ class ScoringGateway:
                 **answered_by,
             )
         except httpx.HTTPError:
-            return _message(502, "The model container closed the connection.", **answered_by)
+            # No status to report: the documented 424 "Model Error", without the
+            # ms-azureml-model-error-* headers that describe a model's own answer.
+            return _message(
+                424, "Model Error: the model container closed the connection.", **answered_by
+            )
         finally:
             instance.in_flight -= 1
             self._count(deployment, mirrored)

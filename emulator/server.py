@@ -132,7 +132,12 @@ class Emulator:
         apps: dict[str, ASGIApp] = {
             "entra": self.entra.app(),
             "github": self.github.app(),
-            "arm": ArmApp(self.arm_context, self.entra, {self.urls["arm"], *PUBLIC_ARM_AUDIENCES}),
+            "arm": ArmApp(
+                self.arm_context,
+                self.entra,
+                {self.urls["arm"], *PUBLIC_ARM_AUDIENCES},
+                region=self.identity.location,
+            ),
             "gateway": self._gateway(),
             "acr": self.acr.app() if self.acr else _NotYetServed("registry token service"),
             "admin": AdminApi(self).app(),

@@ -18,7 +18,8 @@ from deployer.state import DeploymentSettings, EndpointState, Keys, traffic_text
 
 # azure-core retries 408/429/500/502/503/504 three times (honouring Retry-After); ARM throttling
 # and brief outages come in longer bursts, so a deploy rides out six (backoff 0.8 s doubling,
-# about 50 s in all) before it gives up.
+# about 50 s in all) before it gives up. A poll that is still throttled after these waits and
+# polls again (deployer.azure.operation).
 STATUS_RETRIES = 6
 
 

@@ -19,6 +19,7 @@ from emulator.arm.context import ArmContext, Scope
 from emulator.arm.deployments import DeploymentHandlers, EnvironmentHandlers
 from emulator.arm.endpoints import EndpointHandlers
 from emulator.arm.model import PROVIDER, Workspace
+from emulator.arm.throttling import BucketSize, Throttle, Verdict
 from emulator.entra import EntraId
 from emulator.http import ArmError, json_response
 
@@ -48,8 +49,10 @@ def _route(method: str, pattern: str, handler: Handler, action: str) -> _Route:
 
 
 class ArmApp:
-    def __init__(self, ctx: ArmContext, entra: EntraId, audiences: set[str]) -> None:
+    def __init__(self, ctx: ArmContext, entra: EntraId, audiences: set[str], region: str) -> None:
         self.ctx = ctx
+        self.region = region
+        self.throttle: Throttle | None = None
         self.entra = entra
         self.audiences = audiences | {audience + "/" for audience in audiences}
         endpoints = EndpointHandlers(ctx)
@@ -111,13 +114,18 @@ class ArmApp:
         if scope["type"] != "http":
             return
         request = Request(scope, receive)
+        budget: list[Verdict] = []
         try:
-            response = await self._handle(request)
+            response = await self._handle(request, budget)
         except ArmError as error:
             response = error.response()
+        for verdict in budget:
+            response.headers[f"x-ms-ratelimit-remaining-subscription-{verdict.kind}"] = str(
+                verdict.remaining
+            )
         await response(scope, receive, send)
 
-    async def _handle(self, request: Request) -> Response:
+    async def _handle(self, request: Request, budget: list[Verdict]) -> Response:
         path = request.url.path
         if path.rstrip("/").lower() == "/metadata/endpoints":
             return self._metadata()
@@ -136,6 +144,22 @@ class ArmApp:
                 "dates such as '2023-04-01-preview'.",
             )
         principal = self._authenticate(request)
+        verdict = self._admit(principal, request.method)
+        if verdict is not None:
+            budget.append(verdict)
+            if verdict.retry_after is not None:
+                # The envelope as ARM sends it (velero-io/velero#9171 quotes one).
+                subscription = re.search(r"/subscriptions/([^/]+)", request.url.path, re.I)
+                raise ArmError(
+                    429,
+                    "SubscriptionRequestsThrottled",
+                    f"Number of '{verdict.kind.rstrip('s')}' requests for subscription "
+                    f"'{subscription[1] if subscription else ''}' actor "
+                    f"'{principal.get('oid')}' exceeded. Please try again after "
+                    f"'{verdict.retry_after}' seconds after additional tokens are available. "
+                    "Refer to https://aka.ms/arm-throttling for additional information.",
+                    headers={"Retry-After": str(verdict.retry_after)},
+                )
         for pattern, operation_handler in self.operation_routes:
             match = pattern.match(path)
             if match is not None and request.method == "GET":
@@ -165,6 +189,17 @@ class ArmApp:
             f"The resource type for path '{path}' could not be found in the namespace "
             f"'{PROVIDER}' for api version '{api_version}'.",
         )
+
+    def _admit(self, principal: dict[str, object], method: str) -> Verdict | None:
+        """ARM's request budget (emulator/arm/throttling.py), when the timing models it."""
+        buckets = self.ctx.timing().arm_buckets
+        if buckets is None:
+            self.throttle = None
+            return None
+        sizes = {kind: BucketSize(size, rate) for kind, (size, rate) in buckets.items()}
+        if self.throttle is None or self.throttle.sizes != sizes:
+            self.throttle = Throttle(sizes, self.region)
+        return self.throttle.admit(str(principal.get("oid")), method)
 
     def _metadata(self) -> Response:
         base = self.ctx.arm_url + "/"

@@ -1,0 +1,34 @@
+"""Under ARM throttling (a budget far tighter than Azure's, so that it is spent), a deploy and a
+cleanup of many previews still succeed: refused requests wait for Retry-After and go again,
+and the run's polls share one budget."""
+
+from __future__ import annotations
+
+from emulator.client import Emulator
+from tests.e2e.conftest import App
+from tests.emulator.arm import Arm
+
+TIGHT = {"reads": [8, 3.0], "writes": [6, 2.0], "deletes": [4, 2.0]}
+
+
+def throttled(emulator: Emulator, since: int) -> int:
+    return sum(1 for e in emulator.requests_since(since, part="arm") if e["status"] == 429)
+
+
+def test_a_deploy_and_a_cleanup_of_many_previews_ride_out_throttling(app: App, image: str) -> None:
+    emulator = app.emulator
+    arm = Arm(emulator, image=image)
+    names = [f"pr{n}-models" for n in range(1, 13)]
+    for n, name in enumerate(names, 1):
+        arm.create_preview(name, pr=str(n), age_hours=5)
+    emulator.timing(arm_buckets=TIGHT)
+    since = emulator.last_request()
+
+    outputs = app.outputs()
+    assert outputs["endpoint-name"] == "models"
+    result = app.run("cleanup")
+    assert result.returncode == 0, result.stderr
+
+    assert all(app.endpoint(name) is None for name in names)
+    assert app.endpoint("models") is not None
+    assert throttled(emulator, since) > 0  # the budget was spent, and nothing failed
