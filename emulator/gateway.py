@@ -30,7 +30,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from emulator.arm.durations import seconds
-from emulator.arm.model import Deployment, Endpoint
+from emulator.arm.model import PROVIDER, Deployment, Endpoint
 from emulator.arm.store import Store
 from emulator.dataplane import DockerDataPlane, Instance
 from emulator.entra import EntraId
@@ -40,6 +40,7 @@ from emulator.tokens import SigningKey
 
 DEPLOYMENT_HEADER = "azureml-model-deployment"
 AAD_AUDIENCE = "https://ml.azure.com"
+SCORE_ACTION = "workspaces/onlineEndpoints/score/action"
 _HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -109,7 +110,15 @@ class ScoringGateway:
             if endpoint.auth_mode == "AMLToken":
                 self.scoring_key.verify(credential, audience=endpoint.scoring_uri)
             else:
+                # Signed by this tenant, for https://ml.azure.com, not expired
+                # (concept-endpoints-online-auth.md); the caller needs score/action.
                 self.entra.verify_access_token(credential, {AAD_AUDIENCE, AAD_AUDIENCE + "/"})
+                if f"{PROVIDER}/{SCORE_ACTION}" in self.store.denied_actions:
+                    return _message(
+                        401,
+                        "Unauthorized: the caller has no role that allows "
+                        f"{PROVIDER}/{SCORE_ACTION} on this endpoint.",
+                    )
         except jwt.ExpiredSignatureError:
             return _message(401, "The token has expired; get a new one.")
         except jwt.InvalidTokenError:

@@ -91,6 +91,22 @@ def test_aml_token_endpoints(emulator: Emulator, image: str) -> None:
     assert score(emulator, "not-a-token", endpoint="tokened").status_code == 401
 
 
+def test_aad_token_endpoints_take_entra_tokens_for_azure_ml_from_callers_allowed_to_score(
+    emulator: Emulator, image: str
+) -> None:
+    arm = Arm(emulator, image=image)
+    arm.create_endpoint("keyless", auth_mode="AADToken")
+    arm.create_deployment("keyless", "blue")
+    arm.wait(arm.set_traffic("keyless", {"blue": 100}))
+    entra = emulator.secret_credential().get_token("https://ml.azure.com/.default").token
+    assert score(emulator, entra, endpoint="keyless").status_code == 200
+    assert score(emulator, emulator.arm_token(), endpoint="keyless").status_code == 401
+    score_action = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/score/action"
+    emulator.admin("POST", "/authorization", {"deny": [score_action]})
+    refused = score(emulator, entra, endpoint="keyless")
+    assert refused.status_code == 401 and "score/action" in refused.json()["message"]
+
+
 def test_traffic_split_is_honoured(emulator: Emulator, arm: Arm, key: str) -> None:
     arm.create_deployment("scoring", "blue")
     arm.create_deployment("scoring", "green")
