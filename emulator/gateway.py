@@ -1,4 +1,5 @@
-"""The scoring gateway: `https://127.0.0.1:<port>/<endpoint>/score` → a ready instance of a
+"""The scoring gateway: `https://<endpoint>.<region>.inference.localhost:<port>/score` or
+`https://127.0.0.1:<port>/<endpoint>/score` (emulator/scoring_hosts.py) → a ready instance of a
 deployment, chosen by the endpoint's traffic weights (or the `azureml-model-deployment` header).
 
 Answers only with the status codes managed endpoints document (how-to-troubleshoot-online-
@@ -29,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from emulator import scoring_hosts
 from emulator.arm.durations import seconds
 from emulator.arm.model import PROVIDER, Deployment, Endpoint
 from emulator.arm.store import Store
@@ -77,12 +79,18 @@ class ScoringGateway:
         await response(scope, receive, send)
 
     async def _handle(self, request: Request) -> Response:
-        name, _, rest = request.url.path.strip("/").partition("/")
+        in_host = scoring_hosts.endpoint_in_host(request.headers.get("host", ""), self.location)
+        if in_host is not None:  # https://<endpoint>.<region>.inference.localhost:<port>/score
+            name, rest = in_host, request.url.path.strip("/")
+        else:  # https://127.0.0.1:<port>/<endpoint>/score
+            name, _, rest = request.url.path.strip("/").partition("/")
         endpoint = self.store.endpoint_named_in_region(name, self.location) if name else None
         if endpoint is None or endpoint.provisioning_state in ("Creating", "Deleting"):
             return _message(404, f"Endpoint '{name}' not found.")
         if rest not in ("score", "swagger.json"):
-            return _message(404, f"No route /{rest} on endpoint '{name}'; score at /{name}/score.")
+            return _message(
+                404, f"No route /{rest} on endpoint '{name}'; score at {endpoint.scoring_uri}."
+            )
         refusal = self._authenticate(request, endpoint)
         if refusal is not None:
             return refusal

@@ -14,7 +14,7 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from emulator import __version__
+from emulator import __version__, scoring_hosts
 from emulator.acr import ACCESS_LIFETIME, NULL_GUID, REFRESH_LIFETIME, AcrTokenService, Registry
 from emulator.admin import AdminApi
 from emulator.arm.app import ArmApp
@@ -81,7 +81,10 @@ class Emulator:
         self.emulator_id = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:8]
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.identity = Identity.load_or_create(self.state_dir / "identity.json")
-        self.tls = ensure_tls(self.state_dir / "tls")
+        # The scoring gateway's host-style names (emulator/scoring_hosts.py): one label each.
+        self.tls = ensure_tls(
+            self.state_dir / "tls", [f"*.{scoring_hosts.suffix(self.identity.location)}"]
+        )
         self.launch_timing = profile(profile_name, time_scale)
         self.timing: Timing = self.launch_timing
         self.sockets = {part: _listen() for part in PARTS}
@@ -126,6 +129,11 @@ class Emulator:
             timing=lambda: self.timing,
             arm_url=self.urls["arm"],
             scoring_base=self.urls["gateway"],
+            scoring_host_suffix=(
+                scoring_hosts.suffix(self.identity.location)
+                if scoring_hosts.host_style(self.identity.location)
+                else None
+            ),
             tenant_id=self.identity.tenant_id,
             scoring_key=self.scoring_key,
         )

@@ -25,6 +25,9 @@ class ArmContext:
     scoring_base: str  # the scoring gateway's base URL
     tenant_id: str
     scoring_key: SigningKey  # signs aml_token scoring tokens (getToken)
+    # `<region>.inference.localhost` where such hosts resolve here (emulator/scoring_hosts.py);
+    # None: path-style scoring URIs.
+    scoring_host_suffix: str | None = None
 
     def resource_url(self, resource_id: str, request: Request) -> str:
         api_version = request.query_params.get("api-version", "")

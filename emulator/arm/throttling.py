@@ -80,7 +80,6 @@ class Throttle:
     region: str
     _buckets: dict[tuple[str, str, str], _Bucket] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    throttled: int = 0  # 429s answered, for the admin API and the bench
 
     def admit(self, principal: str, method: str) -> Verdict:
         kind = kind_of(method)
@@ -92,7 +91,5 @@ class Throttle:
                 size = self.sizes[kind]
                 bucket = self._buckets[key] = _Bucket(size, float(size.size), now)
             wait = bucket.take(now)
-            if wait is not None:
-                self.throttled += 1
             remaining = int(bucket.tokens)
         return Verdict(kind, remaining, None if wait is None else max(1, math.ceil(wait)))

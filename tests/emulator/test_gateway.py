@@ -50,6 +50,22 @@ def test_scoring_with_the_key(emulator: Emulator, arm: Arm, key: str) -> None:
     assert endpoint["properties"]["scoringUri"] == f"{emulator['gateway_url']}/scoring/score"
 
 
+def test_the_endpoint_can_be_named_in_the_host_as_on_azure(
+    emulator: Emulator, arm: Arm, key: str
+) -> None:
+    arm.create_deployment("scoring", "blue")
+    arm.wait(arm.set_traffic("scoring", {"blue": 100}))
+    host = f"scoring.{emulator['location']}.inference.localhost"
+    response = requests.post(
+        f"{emulator['gateway_url']}/score",
+        json={"x": 1},
+        headers={"Authorization": f"Bearer {key}", "Host": host},
+        verify=emulator["ca_bundle"],
+        timeout=30,
+    )
+    assert response.status_code == 200 and response.json()["deployment"] == "blue"
+
+
 @pytest.mark.parametrize("authorization", [None, "Bearer wrong", "Basic abc"])
 def test_without_a_valid_key_401(emulator: Emulator, arm: Arm, authorization: str | None) -> None:
     arm.create_deployment("scoring", "blue")
