@@ -32,3 +32,18 @@ def test_a_deploy_and_a_cleanup_of_many_previews_ride_out_throttling(app: App, i
     assert all(app.endpoint(name) is None for name in names)
     assert app.endpoint("models") is not None
     assert throttled(emulator, since) > 0  # the budget was spent, and nothing failed
+
+
+def test_a_poll_still_throttled_after_the_sdks_retries_polls_again(app: App) -> None:
+    app.outputs("--environment", "preview", "--pr", "7")
+    emulator = app.emulator
+    # azure-core sends a request and retries it six times (STATUS_RETRIES); the eighth 429 in
+    # a row used to end the run
+    emulator.fault(
+        kind="status", status=429, retry_after=1, count=9, method="GET", path="mfeOperationsStatus"
+    )
+    since = emulator.last_request()
+    deleted = app.run("delete", "--environment", "preview", "--pr", "7")
+    assert deleted.returncode == 0, deleted.stderr
+    assert app.endpoint("pr7-models") is None
+    assert throttled(emulator, since) == 9
