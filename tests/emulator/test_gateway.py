@@ -177,6 +177,16 @@ def test_a_request_that_names_its_deployment_is_never_mirrored(
     assert mirrored_to_green(emulator, arm, key, **{"azureml-model-deployment": "blue"}) == 0
 
 
+def test_a_model_that_drops_the_connection_is_a_documented_424_not_a_502(
+    emulator: Emulator, arm: Arm, key: str
+) -> None:
+    arm.create_deployment("scoring", "blue", variables={"SCORE_DROP": "1"})
+    arm.wait(arm.set_traffic("scoring", {"blue": 100}))
+    response = score(emulator, key)
+    assert response.status_code == 424
+    assert "ms-azureml-model-error-statuscode" not in response.headers
+
+
 def test_request_timeout_is_408(emulator: Emulator, arm: Arm, key: str) -> None:
     arm.create_deployment("scoring", "blue", variables={"SCORE_DELAY": "3"}, request_timeout="PT1S")
     arm.wait(arm.set_traffic("scoring", {"blue": 100}))
