@@ -1,8 +1,9 @@
 """A model server for the tests; its behaviour is chosen by environment variables:
 
 MODE=serve (default) | crash | never-ready    SCORE_DELAY=<seconds>    SCORE_STATUS=<code>
-SCORE_DROP=1 closes the connection on /score without an answer. SWAGGER=1 serves /swagger.json. /score answers which deployment and instance served it, and how
-many scoring requests this instance has seen.
+SCORE_DROP=1 closes the connection on /score without an answer. SWAGGER=1 serves
+/swagger.json. /score answers which deployment and instance served it, and how many scoring
+requests this instance has seen.
 """
 
 import json
