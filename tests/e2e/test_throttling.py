@@ -47,3 +47,27 @@ def test_a_poll_still_throttled_after_the_sdks_retries_polls_again(app: App) -> 
     assert deleted.returncode == 0, deleted.stderr
     assert app.endpoint("pr7-models") is None
     assert throttled(emulator, since) == 9
+
+
+def test_the_polls_of_many_operations_share_one_budget(app: App, image: str) -> None:
+    """Forty deletions of 4 s each with no Retry-After (as Azure sends none): polled every
+    second each, that would be some 200 status reads in 5 s; one pacer keeps them to its
+    budget (deployer/azure/operation.py: a burst of 40, then 8 a second)."""
+    emulator = app.emulator
+    arm = Arm(emulator, image=image)
+    count = 40
+    for n in range(1, count + 1):
+        arm.create_preview(f"pr{n}-models", pr=str(n), age_hours=5)
+    emulator.timing(profile="azure", time_scale=1, seconds={"endpoint_delete": 4})
+    since = emulator.last_request()
+    result = app.run("cleanup")
+    assert result.returncode == 0, result.stderr
+    polls = [
+        e
+        for e in emulator.requests_since(since, part="arm")
+        if e["method"] == "GET" and "mfeOperationsStatus" in e["path"]
+    ]
+    span = polls[-1]["time"] - polls[0]["time"]
+    # each operation's first poll is azure-core's own, at once; the rest wait for the pacer
+    assert len(polls) <= count + 40 + 8 * span + 5, (len(polls), span)
+    assert all(app.endpoint(f"pr{n}-models") is None for n in range(1, count + 1))
