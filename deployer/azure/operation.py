@@ -16,8 +16,15 @@ deployer.sdk.configure_sdk):
   come back in the same second, and polls again (ARM does not process a throttled request,
   Learn request-limits-and-throttling "Error code"; Azure Architecture Center "Retry guidance
   for Azure services": exponential backoff with randomization).
-`Operation.wait` waits on our terms: the run's deadline checked between polls, a progress line
-every so often, Azure's failure translated.
+Why configure azure-core's polling rather than poll ourselves: azure-ai-ml hands azure-core
+its own polling method for deletions and deployments (AzureMLPolling with a constant
+interval), so no argument of the SDK can replace it, and re-implementing the LRO protocol would
+duplicate what azure-core gets right; the wait between polls (`LROBasePolling._delay`) is the
+one thing that needs changing. (A custom `retry_policy` for MLClient was no option either: it
+would be one policy instance shared by all of MLClient's pipelines, which chain their policies
+through the instance.)
+`Operation.wait` waits on our terms: the run's deadline checked every half second whatever the
+polling thread is doing, a progress line every so often, Azure's failure translated.
 """
 
 from __future__ import annotations
