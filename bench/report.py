@@ -328,7 +328,7 @@ def _notes(by_number: dict[str, dict[str, Any]], time_scale: float) -> list[str]
         "- **It polls on its own schedule.** Azure sends no `Retry-After` on online-endpoint "
         "operations, so the SDK's poller waits 30 s between checks of an endpoint operation and "
         "5 s for deployments; the action checks every second at first and less often as an "
-        "operation ages (an eighth of its age, at most 15 s), and all of a run's polls share "
+        "operation ages (a twentieth of its age, at most 10 s), and all of a run's polls share "
         "one budget well inside ARM's read budget. That is most of the baseline's overhead in "
         "scenarios 1, 2 and 4.",
         "- **It works while Azure works.** A new endpoint is created while the image is built "

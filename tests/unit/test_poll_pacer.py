@@ -12,9 +12,9 @@ from deployer.azure.operation import PollPacer
 
 def test_the_interval_grows_with_the_operations_age_up_to_a_cap() -> None:
     pacer = PollPacer()
-    assert pacer.interval(0) == pacer.interval(5) == 1.0
-    assert pacer.interval(40) == 5.0
-    assert pacer.interval(3600) == 15.0
+    assert pacer.interval(0) == pacer.interval(20) == 1.0
+    assert pacer.interval(100) == 5.0
+    assert pacer.interval(3600) == 10.0
 
 
 def test_a_retry_after_the_service_sends_wins() -> None:
@@ -37,4 +37,4 @@ def test_throttled_polls_back_off_with_jitter_never_sooner_than_retry_after() ->
     assert all(3 <= wait <= 4.5 for wait in waits)
     assert len(set(waits)) > 1  # jitter: waiting polls do not all come back at once
     assert 8 <= pacer.backoff(4, retry_after=None) <= 12
-    assert pacer.backoff(20, retry_after=None) <= 15 * 1.5
+    assert pacer.backoff(20, retry_after=None) <= 10 * 1.5
