@@ -30,6 +30,46 @@ def mutating_arm_calls(emulator: Emulator, since: int) -> int:
     )
 
 
+@dataclass(frozen=True)
+class Budget:
+    """ARM's request budget over a run: the requests it served by kind, the 429s it answered,
+    and the bucket's floor — the least time its buckets allow for that many requests (each
+    kind has its own bucket, refilled side by side)."""
+
+    served: dict[str, int]
+    throttled: int
+    floor_s: float
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "arm_requests": self.served,
+            "throttled_429s": self.throttled,
+            "bucket_floor_s": round(self.floor_s, 2),
+        }
+
+
+def arm_budget(emulator: Emulator, since: int) -> Budget:
+    buckets: dict[str, list[float]] = emulator.timing()["arm_buckets"] or {}
+    served = {"reads": 0, "writes": 0, "deletes": 0}
+    throttled = 0
+    for entry in emulator.requests_since(since, part="arm"):
+        if entry["status"] == 429:
+            throttled += 1
+            continue
+        method = entry["method"]
+        kind = "reads" if method == "GET" else "deletes" if method == "DELETE" else "writes"
+        served[kind] += 1
+    floor = max(
+        (
+            max(0.0, (served[kind] - size) / rate)
+            for kind, (size, rate) in buckets.items()
+            if kind in served
+        ),
+        default=0.0,
+    )
+    return Budget(served, throttled, floor)
+
+
 def _blob_store(emulator: Emulator) -> Path:
     return Path(emulator.state_dir) / "registry" / "data" / "docker" / "registry" / "v2" / "blobs"
 

@@ -52,7 +52,8 @@ class DeployReport:
             "deployment-name": self.deployment or "",
             "scoring-uri": self.endpoint.scoring_uri or "",
             "swagger-uri": self.endpoint.swagger_uri or "",
-            "primary-key": self.keys.primary if self.keys else "",
+            # a token that expires is no key: a later step gets its own (README, "Outputs")
+            "primary-key": self.keys.primary if self.keys and not self.keys.expires else "",
             "secondary-key": (self.keys.secondary or "") if self.keys else "",
             "image": self.image,
             "traffic": dump_json(dict(self.endpoint.traffic)),

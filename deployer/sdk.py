@@ -9,9 +9,8 @@ import os
 
 from deployer.cloud import PUBLIC, Cloud
 
-# How often a long-running operation is checked when Azure sends no Retry-After (it sends none
-# for endpoint operations, and the SDK would then wait 30 s, or 5 s for deployments). A
-# Retry-After the service does send still wins.
+# The SDK's own polling interval, which deployer.azure.operation.PollPacer replaces between
+# polls; it still names the wait of an SDK poller that runs before configure_sdk.
 POLL_SECONDS = 1
 _configured: set[str] = set()
 
@@ -24,7 +23,8 @@ def configure_sdk(cloud: Cloud) -> None:
       its own process; it is imported with the cloud this run uses (MLClient registers a custom
       one);
     - the SDK's polling: it prints a dot to stdout on every poll, from a background thread, and
-      its interval is a constant;
+      its interval is a constant per operation; the wait between polls is the one pacer's
+      (deployer.azure.operation);
     - the SDK's loggers: routed to the root logger (Runner.capture_logging)."""
     if cloud.ca_bundle:
         os.environ["REQUESTS_CA_BUNDLE"] = cloud.ca_bundle
@@ -39,10 +39,16 @@ def configure_sdk(cloud: Cloud) -> None:
 def _quiet_polling() -> None:
     from azure.ai.ml._utils import _azureml_polling
     from azure.ai.ml.constants._common import LROConfigurations
+    from azure.core.polling.base_polling import LROBasePolling
     from azure.mgmt.core.polling.arm_polling import ARMPolling
 
-    _azureml_polling.AzureMLPolling.update_status = ARMPolling.update_status  # type: ignore[method-assign]
+    from deployer.azure.operation import paced_delay, throttle_tolerant
+
+    update_status = throttle_tolerant(ARMPolling.update_status)
+    _azureml_polling.AzureMLPolling.update_status = update_status  # type: ignore[method-assign]
+    LROBasePolling.update_status = update_status  # type: ignore[method-assign,assignment]
     LROConfigurations.POLL_INTERVAL = POLL_SECONDS
+    LROBasePolling._delay = paced_delay  # type: ignore[method-assign,assignment]
 
 
 def _route_logging() -> None:

@@ -227,8 +227,13 @@ class Usage:
 
 @dataclass(frozen=True)
 class Keys:
+    """What the smoke test scores with: the endpoint's keys (`key` endpoints), or a token that
+    expires (`expires`: an Azure ML token the endpoint issued, or the run's own Entra token for
+    an `aad_token` endpoint), which is never handed on as a step output."""
+
     primary: str
     secondary: str | None = None
+    expires: bool = False
 
 
 def traffic_text(traffic: Mapping[str, int]) -> str:

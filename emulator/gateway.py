@@ -1,11 +1,16 @@
-"""The scoring gateway: `https://127.0.0.1:<port>/<endpoint>/score` → a ready instance of a
+"""The scoring gateway: `https://<endpoint>.<region>.inference.localhost:<port>/score` or
+`https://127.0.0.1:<port>/<endpoint>/score` (emulator/scoring_hosts.py) → a ready instance of a
 deployment, chosen by the endpoint's traffic weights (or the `azureml-model-deployment` header).
 
-Answers like Azure ML's front end: 401 without a valid key or token, 404 when no deployment has
-positive weight, 408 when the model takes longer than the deployment's request timeout, 424 when
-the model answers non-200 (with `ms-azureml-model-error-statuscode` and `-reason`), 429 beyond
-2 x max_concurrent_requests_per_instance x instances, 503 when the chosen deployment has no ready
-instance. Mirror traffic is copied to its deployment and the answer discarded.
+Answers only with the status codes managed endpoints document (how-to-troubleshoot-online-
+endpoints.md, "HTTP status codes": 200, 401, 404, 408, 424, 429, 500): 401 without a valid key
+or token, 404 when no deployment has positive weight, 408 when the model takes longer than the
+deployment's request timeout, 424 when the model answers non-200 (with
+`ms-azureml-model-error-statuscode` and `-reason`) or drops the connection without an answer,
+429 beyond 2 x max_concurrent_requests_per_instance x instances, 500 ("Azure ML-provisioned
+infrastructure is failing") when the chosen deployment has no ready instance. Mirror traffic is
+copied to its deployment and the answer discarded, but never for a request that names its
+deployment in `azureml-model-deployment` (how-to-safely-rollout-online-endpoints.md).
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from emulator import scoring_hosts
 from emulator.arm.durations import seconds
-from emulator.arm.model import Deployment, Endpoint
+from emulator.arm.model import PROVIDER, Deployment, Endpoint
 from emulator.arm.store import Store
 from emulator.dataplane import DockerDataPlane, Instance
 from emulator.entra import EntraId
@@ -36,6 +42,7 @@ from emulator.tokens import SigningKey
 
 DEPLOYMENT_HEADER = "azureml-model-deployment"
 AAD_AUDIENCE = "https://ml.azure.com"
+SCORE_ACTION = "workspaces/onlineEndpoints/score/action"
 _HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -72,12 +79,18 @@ class ScoringGateway:
         await response(scope, receive, send)
 
     async def _handle(self, request: Request) -> Response:
-        name, _, rest = request.url.path.strip("/").partition("/")
+        in_host = scoring_hosts.endpoint_in_host(request.headers.get("host", ""), self.location)
+        if in_host is not None:  # https://<endpoint>.<region>.inference.localhost:<port>/score
+            name, rest = in_host, request.url.path.strip("/")
+        else:  # https://127.0.0.1:<port>/<endpoint>/score
+            name, _, rest = request.url.path.strip("/").partition("/")
         endpoint = self.store.endpoint_named_in_region(name, self.location) if name else None
         if endpoint is None or endpoint.provisioning_state in ("Creating", "Deleting"):
             return _message(404, f"Endpoint '{name}' not found.")
         if rest not in ("score", "swagger.json"):
-            return _message(404, f"No route /{rest} on endpoint '{name}'; score at /{name}/score.")
+            return _message(
+                404, f"No route /{rest} on endpoint '{name}'; score at {endpoint.scoring_uri}."
+            )
         refusal = self._authenticate(request, endpoint)
         if refusal is not None:
             return refusal
@@ -85,7 +98,7 @@ class ScoringGateway:
         if isinstance(deployment, Response):
             return deployment
         body = await request.body()
-        if rest == "score":
+        if rest == "score" and not request.headers.get(DEPLOYMENT_HEADER):
             self._mirror(request, endpoint, body)
         return await self._forward(request, deployment, body, swagger=rest == "swagger.json")
 
@@ -105,7 +118,15 @@ class ScoringGateway:
             if endpoint.auth_mode == "AMLToken":
                 self.scoring_key.verify(credential, audience=endpoint.scoring_uri)
             else:
+                # Signed by this tenant, for https://ml.azure.com, not expired
+                # (concept-endpoints-online-auth.md); the caller needs score/action.
                 self.entra.verify_access_token(credential, {AAD_AUDIENCE, AAD_AUDIENCE + "/"})
+                if f"{PROVIDER}/{SCORE_ACTION}" in self.store.denied_actions:
+                    return _message(
+                        401,
+                        "Unauthorized: the caller has no role that allows "
+                        f"{PROVIDER}/{SCORE_ACTION} on this endpoint.",
+                    )
         except jwt.ExpiredSignatureError:
             return _message(401, "The token has expired; get a new one.")
         except jwt.InvalidTokenError:
@@ -169,8 +190,9 @@ class ScoringGateway:
         answered_by = {DEPLOYMENT_HEADER: deployment.name, "x-request-id": str(uuid.uuid4())}
         if instance is None:
             return _message(
-                503,
-                f"Deployment '{deployment.name}' has no ready instance to serve the request.",
+                500,
+                f"Internal server error: deployment '{deployment.name}' has no ready instance "
+                "to serve the request.",
                 **answered_by,
             )
         settings = deployment.properties.get("requestSettings") or {}
@@ -204,7 +226,11 @@ class ScoringGateway:
                 **answered_by,
             )
         except httpx.HTTPError:
-            return _message(502, "The model container closed the connection.", **answered_by)
+            # No status to report: the documented 424 "Model Error", without the
+            # ms-azureml-model-error-* headers that describe a model's own answer.
+            return _message(
+                424, "Model Error: the model container closed the connection.", **answered_by
+            )
         finally:
             instance.in_flight -= 1
             self._count(deployment, mirrored)

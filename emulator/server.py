@@ -14,7 +14,7 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from emulator import __version__
+from emulator import __version__, scoring_hosts
 from emulator.acr import ACCESS_LIFETIME, NULL_GUID, REFRESH_LIFETIME, AcrTokenService, Registry
 from emulator.admin import AdminApi
 from emulator.arm import skus
@@ -82,7 +82,10 @@ class Emulator:
         self.emulator_id = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:8]
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.identity = Identity.load_or_create(self.state_dir / "identity.json")
-        self.tls = ensure_tls(self.state_dir / "tls")
+        # The scoring gateway's host-style names (emulator/scoring_hosts.py): one label each.
+        self.tls = ensure_tls(
+            self.state_dir / "tls", [f"*.{scoring_hosts.suffix(self.identity.location)}"]
+        )
         self.launch_timing = profile(profile_name, time_scale)
         self.timing: Timing = self.launch_timing
         self.sockets = {part: _listen() for part in PARTS}
@@ -128,6 +131,11 @@ class Emulator:
             timing=lambda: self.timing,
             arm_url=self.urls["arm"],
             scoring_base=self.urls["gateway"],
+            scoring_host_suffix=(
+                scoring_hosts.suffix(self.identity.location)
+                if scoring_hosts.host_style(self.identity.location)
+                else None
+            ),
             tenant_id=self.identity.tenant_id,
             scoring_key=self.scoring_key,
             registries=self.registry_resources,
@@ -135,7 +143,12 @@ class Emulator:
         apps: dict[str, ASGIApp] = {
             "entra": self.entra.app(),
             "github": self.github.app(),
-            "arm": ArmApp(self.arm_context, self.entra, {self.urls["arm"], *PUBLIC_ARM_AUDIENCES}),
+            "arm": ArmApp(
+                self.arm_context,
+                self.entra,
+                {self.urls["arm"], *PUBLIC_ARM_AUDIENCES},
+                region=self.identity.location,
+            ),
             "gateway": self._gateway(),
             "acr": self.acr.app() if self.acr else _NotYetServed("registry token service"),
             "admin": AdminApi(self).app(),

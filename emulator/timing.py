@@ -1,15 +1,20 @@
 """How long operations take and how the service asks clients to poll.
 
-`fast` is for tests: short provisioning and `Retry-After: 1`. `azure` behaves like the real
-service: no `Retry-After` on long-running operations (so the SDK falls back to polling every 30 s
-for endpoints and 5 s for deployments), status `Updating` while running, and Azure's provisioning
-times multiplied by `time_scale`.
+`fast` is for tests: short provisioning, `Retry-After: 1`, no throttling. `azure` behaves like
+the real service: no `Retry-After` on long-running operations (so the SDK falls back to polling
+every 30 s for endpoints and 5 s for deployments), status `Updating` while running, Azure's
+provisioning times multiplied by `time_scale`, and ARM's request budget (token buckets per
+principal, region and kind, emulator/arm/throttling.py; not scaled: it is Azure's budget).
+`arm_buckets` can be set in either profile through the admin API (`{"arm_buckets": null}` turns
+throttling off, `{"arm_buckets": {"reads": [size, refill_per_second], ...}}` sets it).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 from typing import Any
+
+from emulator.arm.throttling import AZURE_BUCKETS
 
 # Seconds, as observed on the real service (endpoint create ~60 s and delete ~10 s in the
 # azure-ai-ml recordings; managed deployments take minutes).
@@ -43,6 +48,9 @@ class Timing:
     # Probes' initial delay and period are capped at this many seconds (fast profile), so that
     # deployments with Azure's default probe settings still start in seconds.
     probe_cap: float | None = None
+    # ARM's request budget by kind (reads, writes, deletes): [bucket size, refill per second];
+    # None: ARM never throttles.
+    arm_buckets: dict[str, tuple[int, float]] | None = None
 
     def duration(self, operation: str) -> float:
         return self.seconds[operation] * self.time_scale
@@ -54,10 +62,16 @@ class Timing:
             if ("profile" in changes)
             else self
         )
+        buckets = changes.get("arm_buckets", base.arm_buckets)
         return replace(
             base,
             time_scale=float(changes.get("time_scale", base.time_scale)),
             seconds=seconds if "seconds" in changes else base.seconds,
+            arm_buckets=(
+                None
+                if buckets is None
+                else {kind: (int(size), float(rate)) for kind, (size, rate) in buckets.items()}
+            ),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -68,5 +82,8 @@ def profile(name: str, time_scale: float = 1.0) -> Timing:
     if name == "fast":
         return Timing("fast", time_scale, 1, "InProgress", dict(_FAST_SECONDS), probe_cap=0.5)
     if name == "azure":
-        return Timing("azure", time_scale, None, "Updating", dict(_AZURE_SECONDS))
+        buckets = {k: (b.size, b.refill_per_second) for k, b in AZURE_BUCKETS.items()}
+        return Timing(
+            "azure", time_scale, None, "Updating", dict(_AZURE_SECONDS), arm_buckets=buckets
+        )
     raise ValueError(f"unknown timing profile {name!r} (fast or azure)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,9 +25,9 @@ class TlsFiles:
     server_key: Path
 
 
-def ensure_tls(directory: Path) -> TlsFiles:
+def ensure_tls(directory: Path, names: Sequence[str] = ()) -> TlsFiles:
     """Create the CA once (kept across restarts so a shell's REQUESTS_CA_BUNDLE stays valid)
-    and a server certificate for 127.0.0.1 and localhost signed by it."""
+    and a server certificate for 127.0.0.1, localhost and `names` signed by it."""
     directory.mkdir(parents=True, exist_ok=True)
     files = TlsFiles(
         ca_cert=directory / "ca.pem",
@@ -43,9 +44,9 @@ def ensure_tls(directory: Path) -> TlsFiles:
     ca_key_loaded = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
     assert isinstance(ca_key_loaded, ec.EllipticCurvePrivateKey)
     ca_cert = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
-    if not _still_valid(files.server_cert):
+    if not _still_valid(files.server_cert, ["localhost", *names]):
         server_key = ec.generate_private_key(ec.SECP256R1())
-        server_cert = _server_certificate(server_key, ca_key_loaded, ca_cert)
+        server_cert = _server_certificate(server_key, ca_key_loaded, ca_cert, names)
         _write_key(files.server_key, server_key)
         files.server_cert.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
     public_cas = Path(certifi.where()).read_bytes()
@@ -64,12 +65,15 @@ def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
     path.chmod(0o600)
 
 
-def _still_valid(path: Path) -> bool:
+def _still_valid(path: Path, names: Sequence[str]) -> bool:
     if not path.exists():
         return False
     certificate = x509.load_pem_x509_certificate(path.read_bytes())
     remaining = certificate.not_valid_after_utc - datetime.datetime.now(datetime.UTC)
-    return remaining > datetime.timedelta(days=7)
+    covered = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    return remaining > datetime.timedelta(days=7) and set(names) <= set(
+        covered.value.get_values_for_type(x509.DNSName)
+    )
 
 
 def _ca_certificate(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
@@ -104,7 +108,10 @@ def _ca_certificate(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
 
 
 def _server_certificate(
-    key: ec.EllipticCurvePrivateKey, ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate
+    key: ec.EllipticCurvePrivateKey,
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca: x509.Certificate,
+    names: Sequence[str],
 ) -> x509.Certificate:
     now = datetime.datetime.now(datetime.UTC)
     return (
@@ -117,7 +124,11 @@ def _server_certificate(
         .not_valid_after(now + _VALIDITY)
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+                [
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    x509.DNSName("localhost"),
+                    *(x509.DNSName(name) for name in names),
+                ]
             ),
             critical=False,
         )

@@ -32,7 +32,8 @@ from deployer.state import (
 
 # azure-core retries 408/429/500/502/503/504 three times (honouring Retry-After); ARM throttling
 # and brief outages come in longer bursts, so a deploy rides out six (backoff 0.8 s doubling,
-# about 50 s in all) before it gives up.
+# about 50 s in all) before it gives up. A poll that is still throttled after these waits and
+# polls again (deployer.azure.operation).
 STATUS_RETRIES = 6
 
 
@@ -117,10 +118,16 @@ class AzureML:
         return [usage_of(item) for item in found]
 
     def keys(self, endpoint: str) -> Keys:
+        """By the endpoint's auth mode, as azure-ai-ml's get_keys has it: `key`: listKeys (the
+        two keys); `aml_token`: getToken (a token with an expiry); `aad_token`: no call to the
+        endpoint at all, this run's own Entra token for https://ml.azure.com, from the same
+        credential (azure-identity)."""
         with self._errors(f"reading the keys of endpoint {endpoint}"):
             keys = self.client.online_endpoints.get_keys(endpoint)
-        primary = getattr(keys, "primary_key", None) or getattr(keys, "access_token", None)
-        return Keys(str(primary), getattr(keys, "secondary_key", None))
+        primary = getattr(keys, "primary_key", None)
+        if primary:
+            return Keys(str(primary), getattr(keys, "secondary_key", None))
+        return Keys(str(keys.access_token), None, expires=True)
 
     def logs(self, endpoint: str, deployment: str, container_type: str | None, lines: int) -> str:
         """`container_type`: InferenceServer (the model server) or StorageInitializer."""

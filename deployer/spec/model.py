@@ -20,6 +20,7 @@ from deployer.spec.source import Document, JsonPath
 class AuthMode(StrEnum):
     KEY = "key"
     AML_TOKEN = "aml_token"  # noqa: S105 - an auth mode, not a password
+    AAD_TOKEN = "aad_token"  # noqa: S105 - an auth mode, not a password
 
 
 class Strategy(StrEnum):

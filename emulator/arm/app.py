@@ -19,6 +19,7 @@ from emulator.arm.context import ArmContext, Scope
 from emulator.arm.deployments import DeploymentHandlers, EnvironmentHandlers
 from emulator.arm.endpoints import EndpointHandlers
 from emulator.arm.model import PROVIDER, Workspace
+from emulator.arm.throttling import BucketSize, Throttle, Verdict
 from emulator.arm.usages import usages
 from emulator.entra import EntraId
 from emulator.http import ArmError, json_response
@@ -56,8 +57,10 @@ def _route(method: str, pattern: str, handler: Handler, action: str) -> _Route:
 
 
 class ArmApp:
-    def __init__(self, ctx: ArmContext, entra: EntraId, audiences: set[str]) -> None:
+    def __init__(self, ctx: ArmContext, entra: EntraId, audiences: set[str], region: str) -> None:
         self.ctx = ctx
+        self.region = region
+        self.throttle: Throttle | None = None
         self.entra = entra
         self.audiences = audiences | {audience + "/" for audience in audiences}
         endpoints = EndpointHandlers(ctx)
@@ -119,31 +122,45 @@ class ArmApp:
         if scope["type"] != "http":
             return
         request = Request(scope, receive)
+        budget: list[Verdict] = []
         try:
-            response = await self._handle(request)
+            response = await self._handle(request, budget)
         except ArmError as error:
             response = error.response()
+        for verdict in budget:
+            response.headers[f"x-ms-ratelimit-remaining-subscription-{verdict.kind}"] = str(
+                verdict.remaining
+            )
         await response(scope, receive, send)
 
-    async def _handle(self, request: Request) -> Response:
+    def _throttle(
+        self, principal: dict[str, object], request: Request, budget: list[Verdict]
+    ) -> None:
+        """ARM's token bucket: a spent one answers 429 and the request is not processed."""
+        verdict = self._admit(principal, request.method)
+        if verdict is not None:
+            budget.append(verdict)
+            if verdict.retry_after is not None:
+                # The envelope as ARM sends it (velero-io/velero#9171 quotes one).
+                subscription = re.search(r"/subscriptions/([^/]+)", request.url.path, re.I)
+                raise ArmError(
+                    429,
+                    "SubscriptionRequestsThrottled",
+                    f"Number of '{verdict.kind.rstrip('s')}' requests for subscription "
+                    f"'{subscription[1] if subscription else ''}' actor "
+                    f"'{principal.get('oid')}' exceeded. Please try again after "
+                    f"'{verdict.retry_after}' seconds after additional tokens are available. "
+                    "Refer to https://aka.ms/arm-throttling for additional information.",
+                    headers={"Retry-After": str(verdict.retry_after)},
+                )
+
+    async def _handle(self, request: Request, budget: list[Verdict]) -> Response:
         path = request.url.path
         if path.rstrip("/").lower() == "/metadata/endpoints":
             return self._metadata()
-        api_version = request.query_params.get("api-version")
-        if not api_version:
-            raise ArmError(
-                400,
-                "MissingApiVersionParameter",
-                "The api-version query parameter (?api-version=) is required for all requests.",
-            )
-        if not _API_VERSION.match(api_version):
-            raise ArmError(
-                400,
-                "InvalidApiVersionParameter",
-                f"The api-version '{api_version}' is invalid. The supported versions are "
-                "dates such as '2023-04-01-preview'.",
-            )
+        api_version = _api_version(request)
         principal = self._authenticate(request)
+        self._throttle(principal, request, budget)
         for pattern, operation_handler in self.operation_routes:
             match = pattern.match(path)
             if match is not None and request.method == "GET":
@@ -183,6 +200,17 @@ class ArmApp:
             f"The resource type for path '{path}' could not be found in the namespace "
             f"'{PROVIDER}' for api version '{api_version}'.",
         )
+
+    def _admit(self, principal: dict[str, object], method: str) -> Verdict | None:
+        """ARM's request budget (emulator/arm/throttling.py), when the timing models it."""
+        buckets = self.ctx.timing().arm_buckets
+        if buckets is None:
+            self.throttle = None
+            return None
+        sizes = {kind: BucketSize(size, rate) for kind, (size, rate) in buckets.items()}
+        if self.throttle is None or self.throttle.sizes != sizes:
+            self.throttle = Throttle(sizes, self.region)
+        return self.throttle.admit(str(principal.get("oid")), method)
 
     def _metadata(self) -> Response:
         base = self.ctx.arm_url + "/"
@@ -367,3 +395,21 @@ def _claim_time(token: str, name: str) -> str:
         return "unknown"
     moment = datetime.datetime.fromtimestamp(value, datetime.UTC)
     return moment.strftime("%m/%d/%Y %H:%M:%S")
+
+
+def _api_version(request: Request) -> str:
+    api_version = request.query_params.get("api-version")
+    if not api_version:
+        raise ArmError(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        )
+    if not _API_VERSION.match(api_version):
+        raise ArmError(
+            400,
+            "InvalidApiVersionParameter",
+            f"The api-version '{api_version}' is invalid. The supported versions are "
+            "dates such as '2023-04-01-preview'.",
+        )
+    return api_version

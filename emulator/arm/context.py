@@ -28,6 +28,9 @@ class ArmContext:
     scoring_key: SigningKey  # signs aml_token scoring tokens (getToken)
     # The container registries' ARM resources, by lower-cased ARM id.
     registries: Callable[[], dict[str, dict[str, Any]]] = field(default=lambda: {})
+    # `<region>.inference.localhost` where such hosts resolve here (emulator/scoring_hosts.py);
+    # None: path-style scoring URIs.
+    scoring_host_suffix: str | None = None
 
     def resource_url(self, resource_id: str, request: Request) -> str:
         api_version = request.query_params.get("api-version", "")

@@ -93,6 +93,7 @@ class EndpointHandlers:
             mirror_traffic={},
             user_properties=_user_properties(properties),
             scoring_base=self.ctx.scoring_base,
+            scoring_host_suffix=self.ctx.scoring_host_suffix,
             public_network_access=str(properties.get("publicNetworkAccess") or "Enabled"),
         )
         rules.check_traffic(endpoint, properties.get("traffic") or {}, {})

@@ -207,6 +207,7 @@ class Endpoint:
     mirror_traffic: dict[str, int]
     user_properties: dict[str, str]
     scoring_base: str  # e.g. https://127.0.0.1:8446 (the scoring gateway)
+    scoring_host_suffix: str | None = None  # host-style URIs (emulator/scoring_hosts.py)
     public_network_access: str = "Enabled"
     provisioning_state: str = "Creating"
     created: datetime.datetime = field(default_factory=utc_now)
@@ -225,8 +226,17 @@ class Endpoint:
         return f"{self.workspace.id}/onlineEndpoints/{self.name}"
 
     @property
+    def scoring_root(self) -> str:
+        """`https://<name>.<region>.inference.localhost:<port>` (host style, like Azure's
+        `https://<name>.<region>.inference.ml.azure.com`), else `<gateway>/<name>`."""
+        if self.scoring_host_suffix:
+            port = self.scoring_base.rpartition(":")[2]
+            return f"https://{self.name}.{self.scoring_host_suffix}:{port}"
+        return f"{self.scoring_base}/{self.name}"
+
+    @property
     def scoring_uri(self) -> str:
-        return f"{self.scoring_base}/{self.name}/score"
+        return f"{self.scoring_root}/score"
 
     def deployment(self, name: str) -> Deployment | None:
         return self.deployments.get(name.lower())
@@ -260,7 +270,7 @@ class Endpoint:
                 "description": self.description,
                 "properties": properties,
                 "scoringUri": None if creating else self.scoring_uri,
-                "swaggerUri": None if creating else f"{self.scoring_base}/{self.name}/swagger.json",
+                "swaggerUri": None if creating else f"{self.scoring_root}/swagger.json",
                 "authMode": self.auth_mode,
                 "provisioningState": self.provisioning_state,
                 "compute": None,

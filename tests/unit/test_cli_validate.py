@@ -126,7 +126,8 @@ def test_annotation_data_is_escaped_and_cannot_inject_commands(workspace: Worksp
     workspace.deploy_file(text)
     result = run("validate", "--config", "deploy.yml", cwd=workspace.root, github=True)
     assert result.returncode == 1
-    assert 'endpoint.auth_mode must be one of key, aml_token (got "100%25")' in result.stdout
+    refusal = 'endpoint.auth_mode must be one of key, aml_token, aad_token (got "100%25")'
+    assert refusal in result.stdout
     for stream in (result.stdout, result.stderr):
         for line in stream.splitlines():
             assert not line.lstrip().startswith("::add-mask"), line

@@ -89,7 +89,7 @@ def test_the_example_in_the_repository_is_valid() -> None:
             (
                 4,
                 14,
-                'endpoint.auth_mode must be one of key, aml_token (got "keys"); '
+                'endpoint.auth_mode must be one of key, aml_token, aad_token (got "keys"); '
                 "did you mean 'key'?",
             ),
         ),

@@ -1,8 +1,9 @@
 """A model server for the tests; its behaviour is chosen by environment variables:
 
 MODE=serve (default) | crash | never-ready    SCORE_DELAY=<seconds>    SCORE_STATUS=<code>
-SWAGGER=1 serves /swagger.json. /score answers which deployment and instance served it, and how
-many scoring requests this instance has seen.
+SCORE_DROP=1 closes the connection on /score without an answer. SWAGGER=1 serves
+/swagger.json. /score answers which deployment and instance served it, and how many scoring
+requests this instance has seen.
 """
 
 import json
@@ -54,6 +55,10 @@ class Handler(BaseHTTPRequestHandler):
             served += 1
             count = served
         time.sleep(float(os.environ.get("SCORE_DELAY", "0")))
+        if os.environ.get("SCORE_DROP") == "1":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         self._send(
             int(os.environ.get("SCORE_STATUS", "200")),
             {
