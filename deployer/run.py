@@ -85,7 +85,9 @@ def pull_access(session: Session, login_server: str) -> PullAccess:
         login_server, session.azure.workspace_registry(), session.spec.endpoint.identity
     )
     warning = access.warning()
-    if warning is not None:
+    # An existing endpoint's principal may have been granted the role since; only a new one
+    # (every new preview) certainly has not, and its failed pull would say what to grant.
+    if warning is not None and session.azure.endpoint(session.endpoint_name) is None:
         session.runner.warning(warning)
     return access
 

@@ -54,6 +54,10 @@ def test_a_system_assigned_endpoint_pulls_from_another_registry_only_once_grante
 
     app.emulator.admin("POST", "/acr", {"grants": [{"principal": principal, "role": "AcrPull"}]})
     assert app.deploy().returncode == 0
+    # The endpoint's principal now holds the role: no more warning for it.
+    again = app.run("plan")
+    assert again.returncode == 0, again.stderr
+    assert "not in the workspace's registry" not in again.stderr
 
 
 def test_a_user_assigned_identity_pulls_as_granted(app: App) -> None:
