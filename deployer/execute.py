@@ -190,7 +190,8 @@ class Executor:
             case CreateEndpoint(record):
                 self._create_endpoint(record)
             case Mark(record, change):
-                self._acquire(record, change)
+                with self.phases("lease"):
+                    self._acquire(record, change)
             case BuildImage():
                 if self.job.build is None:
                     raise StepFailed("nothing to build: the deploy file gives image.ref")

@@ -72,7 +72,7 @@ def publish(runner: Runner, outputs: Mapping[str, str], output_json: Path | None
 
 
 def timing_text(phases: Phases) -> str:
-    parts = [f"{name} {seconds:.1f} s" for name, seconds in phases.timings]
+    parts = [f"{name} {seconds:.1f} s" for name, seconds in phases.by_name()]
     return " · ".join([*parts, f"total {phases.total():.1f} s"])
 
 

@@ -22,5 +22,13 @@ class Phases:
         finally:
             self.timings.append((name, time.monotonic() - started))
 
+    def by_name(self) -> list[tuple[str, float]]:
+        """Each phase once, in the order it first ran: a phase that ran twice (observing
+        again after waiting for another run's lease) is the sum of its runs."""
+        summed: dict[str, float] = {}
+        for name, seconds in self.timings:
+            summed[name] = summed.get(name, 0.0) + seconds
+        return list(summed.items())
+
     def total(self) -> float:
         return sum(seconds for _, seconds in self.timings)

@@ -65,10 +65,12 @@ def test_an_operation_that_ends_failed(emulator: Emulator, image: str) -> None:
     emulator.fault(
         kind="lro_fail",
         path="/deployments/blue",
-        code="ImagePullFailure",
-        message="could not pull contosoml.azurecr.io/credit-risk",
+        code="BadArgument",
+        message="Unable to download user container image contosoml.azurecr.io/credit-risk",
     )
-    with pytest.raises(HttpResponseError, match=r"\(ImagePullFailure\) could not pull") as caught:
+    with pytest.raises(
+        HttpResponseError, match=r"\(BadArgument\) Unable to download user container image"
+    ) as caught:
         ml.online_deployments.begin_create_or_update(
             ManagedOnlineDeployment(
                 name="blue",
@@ -78,7 +80,7 @@ def test_an_operation_that_ends_failed(emulator: Emulator, image: str) -> None:
                 instance_count=1,
             )
         ).result()
-    assert caught.value.error is not None and caught.value.error.code == "ImagePullFailure"
+    assert caught.value.error is not None and caught.value.error.code == "BadArgument"
     assert ml.online_deployments.get("blue", "fails").provisioning_state == "Failed"
 
 

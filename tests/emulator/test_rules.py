@@ -103,7 +103,7 @@ def test_traffic_only_to_succeeded_deployments(blue: Arm) -> None:
     assert creating.status_code == 201
     # While green is being created the endpoint is busy, so try once it has failed instead.
     blue.emulator.wait_idle()
-    blue.emulator.fault(kind="lro_fail", path="/deployments/red", code="ImagePullFailure")
+    blue.emulator.fault(kind="lro_fail", path="/deployments/red", code="OutOfQuota")
     assert blue.create_deployment("credit", "red")["status"] == "Failed"
     status, _, message = error_of(blue.set_traffic("credit", {"blue": 50, "red": 50}))
     assert status == 400

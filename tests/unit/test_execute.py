@@ -37,6 +37,7 @@ from deployer.plan import (
     plan_retire_kept,
     plan_rollback,
 )
+from deployer.report import timing_text
 from deployer.spec.model import Strategy
 from deployer.tags import Holder, Owner, Record, Step, deployment_tags
 from deployer.timing import Phases
@@ -58,6 +59,7 @@ class World:
     failing: set[str] = field(default_factory=set)  # images whose smoke test fails
     log: io.StringIO = field(default_factory=io.StringIO)
     watch_seconds: int = 0
+    phases: Phases = field(default_factory=Phases)
     instance_type: str = "Standard_DS3_v2"
 
     def __post_init__(self) -> None:
@@ -108,7 +110,7 @@ class World:
         runner = Runner({}, self.log, self.log)
         clock = {"now": now} if now is not None else {}
         executor = Executor(
-            self.azure, runner, job, deadline or Deadline.after(60), Phases(), **clock
+            self.azure, runner, job, deadline or Deadline.after(60), self.phases, **clock
         )
         return plan, executor.run(plan)
 
@@ -180,6 +182,22 @@ def test_a_first_deploy_creates_the_endpoint_and_records_known_good() -> None:
     world.assert_converged("app@sha256:1")
     assert outcome is not None and outcome.created == {"blue"}
     assert world.record.known_good == "blue"
+
+
+def test_the_timing_line_accounts_for_the_lease_and_names_each_phase_once() -> None:
+    world = first(World())
+    world.phases = Phases([("sign-in", 0.5), ("observe", 0.25), ("observe", 0.5)])
+    world.run("app@sha256:2")
+    text = timing_text(world.phases)
+    assert text.startswith("sign-in 0.5 s · observe 0.8 s · lease ")
+    assert text.count("observe") == 1
+    assert [name for name, _ in world.phases.by_name()][2:] == [
+        "lease",
+        "deployment green",
+        "smoke test",
+        "traffic",
+        "retire",
+    ]
 
 
 def test_a_rerun_changes_nothing() -> None:
