@@ -68,12 +68,22 @@ class EndpointSpec:
 
 
 @dataclass(frozen=True)
+class BuildSecret:
+    """A BuildKit build secret's source: an environment variable or a file in the workspace.
+    Only its id and source travel; the value is read by the docker CLI at build time."""
+
+    env: str | None = None
+    file: Path | None = None  # absolute, inside the workspace
+
+
+@dataclass(frozen=True)
 class BuildSpec:
     context: Path
     dockerfile: Path
     args: Mapping[str, str] = field(default_factory=_frozen)
     target: str | None = None
     platform: str = "linux/amd64"
+    secrets: Mapping[str, BuildSecret] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
