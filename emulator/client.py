@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from emulator import uploads
 from emulator.lifecycle import read_connection
 
 if TYPE_CHECKING:
@@ -199,6 +200,18 @@ class Emulator:
             client.images.push(target, tag=tag, auth_config=auth, stream=True, decode=True)
         )
         return f"{target}@{_digest_of(output)}"
+
+    def registry_mark(self) -> int:
+        """A position in the registry's log; registry_uploads(mark) lists what came after."""
+        return uploads.log_mark(self.state_dir)
+
+    def registry_uploads(self, mark: int) -> list[uploads.Upload]:
+        """Every blob upload the registry completed since `mark` (emulator/uploads.py)."""
+        return uploads.uploads_since(self.state_dir, mark)
+
+    def image_layers(self, reference: str) -> dict[str, int]:
+        """The layers of a pushed image (`…@sha256:…`), read from the registry's blob store."""
+        return uploads.manifest_layers(self.state_dir, reference.rpartition("@")[2])
 
     def arm_token(self) -> str:
         scope = self.connection["arm_url"] + "/.default"

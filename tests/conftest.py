@@ -7,8 +7,10 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from emulator.client import Emulator
+from tools import engines
 from tools.emulators import Bundle, run_cli, start
-from tools.images import model_server_image
+from tools.engines import Engine, fresh_engine
+from tools.images import base_image, model_server_image
 
 # CI replays the same examples every run (a red build must be reproducible); a developer's
 # run explores new ones. `HYPOTHESIS_PROFILE=thorough` explores many more.
@@ -69,8 +71,21 @@ def image(session_emulator: Emulator) -> str:
     return session_emulator.push(model_server_image(), "model-server")
 
 
+@pytest.fixture
+def fresh_runner() -> Iterator[Engine]:
+    """A second, empty Docker engine playing a fresh GitHub-hosted runner (tools/engines.py),
+    with the base image preinstalled; stopped by pid when the test ends."""
+    with fresh_engine(preinstalled=[base_image()]) as engine:
+        yield engine
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Any fresh engine a test killed by its timeout did not stop (only this process's own)."""
+    engines.sweep()
+
+
 # Fixtures that need the Docker engine (and so the emulator's data plane, or an image build).
-_DOCKER_FIXTURES = {"session_emulator", "azure_emulator", "harness"}
+_DOCKER_FIXTURES = {"session_emulator", "azure_emulator", "harness", "fresh_runner"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,0 +1,183 @@
+"""A second Docker engine playing a fresh GitHub-hosted runner: an empty data root, its own
+exec root, pidfile and unix socket, the safe flags of DESIGN.md (no default bridge, iptables,
+NAT or IP forwarding). Started and stopped by pid; used by the tests and the benchmark.
+
+A hosted runner's image comes with some images preinstalled but with nothing of ours; here the
+only preinstalled image is the local base image (it cannot be pulled), loaded with
+`docker save | docker load`. Its build cache and layer store start empty.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+# The Debian engine's own client: it talks to any engine of its era (and has BuildKit built in).
+DOCKER_CLI = "/usr/bin/docker" if Path("/usr/bin/docker").exists() else "docker"
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 30.0
+_PR_SET_PDEATHSIG = 1
+
+# Every engine this process started and has not stopped yet: its pid (also its process group).
+_running: set[int] = set()
+
+
+class EngineError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Engine:
+    host: str  # the DOCKER_HOST of this engine
+    root: Path  # data root, exec root, socket, config and log are all under it
+    pid: int
+    start_seconds: float  # from spawning dockerd to its first answer
+
+    def docker(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [DOCKER_CLI, "--host", self.host, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def environ(self) -> dict[str, str]:
+        return {"DOCKER_HOST": self.host}
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: if the test process is killed, the kernel sends dockerd
+    SIGTERM (it then stops its own containerd), so no daemon outlives a killed test."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _dockerd() -> str:
+    binary = shutil.which("dockerd")
+    if binary is None:
+        raise EngineError("dockerd is not installed; run scripts/ensure-docker.sh")
+    return binary
+
+
+def _command(root: Path) -> list[str]:
+    # The main engine trusts the emulator's registry on 127.0.0.1 through the engine's default
+    # insecure-registries (127.0.0.0/8): said here in the engine's own config, never the main's.
+    config = root / "daemon.json"
+    config.write_text(json.dumps({"insecure-registries": ["127.0.0.0/8"]}))
+    namespace = f"fresh-{root.name}"
+    return [
+        _dockerd(),
+        "--config-file", str(config),
+        "--data-root", str(root / "data"),
+        "--exec-root", str(root / "exec"),
+        "--pidfile", str(root / "dockerd.pid"),
+        "--host", f"unix://{root / 'docker.sock'}",
+        "--containerd-namespace", namespace,
+        "--containerd-plugins-namespace", f"{namespace}-plugins",
+        "--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false",
+    ]  # fmt: skip
+
+
+def _wait_ready(engine: Engine, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+            raise EngineError(f"the fresh engine exited ({process.returncode}):\n{tail}")
+        if engine.docker("version", "--format", "{{.Server.Version}}", timeout=10).returncode == 0:
+            return
+        time.sleep(0.2)
+    raise EngineError(f"the fresh engine did not answer within {START_TIMEOUT:.0f} s; see {log}")
+
+
+def stop(pid: int) -> None:
+    """SIGTERM to the dockerd we started, then SIGKILL to its process group (dockerd and the
+    containerd it runs) if it has not exited in time."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                break
+        if not _alive(pid):
+            break
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+    _running.discard(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def sweep() -> list[int]:
+    """Stops every engine this process started and has not stopped (a test killed by its
+    timeout before its `finally`): the end of a test session calls this."""
+    stopped = sorted(_running)
+    for pid in stopped:
+        stop(pid)
+    return stopped
+
+
+def _preload(engine: Engine, images: Iterable[str]) -> None:
+    for image in images:
+        save = subprocess.Popen([DOCKER_CLI, "save", image], stdout=subprocess.PIPE)
+        load = subprocess.run(
+            [DOCKER_CLI, "--host", engine.host, "load", "--quiet"],
+            stdin=save.stdout,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if save.stdout is not None:
+            save.stdout.close()
+        if save.wait(timeout=300) != 0 or load.returncode != 0:
+            raise EngineError(f"could not load {image} into the fresh engine: {load.stderr}")
+
+
+@contextlib.contextmanager
+def fresh_engine(preinstalled: Iterable[str] = ()) -> Iterator[Engine]:
+    """A running empty engine with `preinstalled` images loaded from the main engine; stopped
+    and its directory removed on exit."""
+    root = Path(tempfile.mkdtemp(prefix="engine-"))
+    log = root / "dockerd.log"
+    started = time.monotonic()
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            _command(root),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so stop() reaches containerd too
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - prctl is safe before exec
+        )
+    _running.add(process.pid)
+    try:
+        engine = Engine(f"unix://{root / 'docker.sock'}", root, process.pid, 0.0)
+        _wait_ready(engine, process, log)
+        engine = Engine(engine.host, root, process.pid, round(time.monotonic() - started, 2))
+        _preload(engine, preinstalled)
+        yield engine
+    finally:
+        stop(process.pid)
+        shutil.rmtree(root, ignore_errors=True)
