@@ -221,6 +221,8 @@ def env(directory: Path) -> int:
     exports = {
         ENV_DIR: str(directory),
         "REQUESTS_CA_BUNDLE": connection["ca_bundle"],
+        # The docker CLI fetches registry tokens for BuildKit itself (Go: SSL_CERT_FILE).
+        "SSL_CERT_FILE": connection["ca_bundle"],
         "AZURE_TENANT_ID": connection["tenant_id"],
         "AZURE_CLIENT_ID": connection["client_id"],
         "AZURE_SUBSCRIPTION_ID": connection["subscription_id"],

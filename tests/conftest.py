@@ -24,12 +24,13 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 
 @pytest.fixture(scope="session")
 def ca_bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bundle]:
-    previous = os.environ.get("REQUESTS_CA_BUNDLE")
+    previous = {name: os.environ.get(name) for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")}
     yield Bundle(tmp_path_factory.mktemp("trust") / "ca-bundle.pem")
-    if previous is None:
-        os.environ.pop("REQUESTS_CA_BUNDLE", None)
-    else:
-        os.environ["REQUESTS_CA_BUNDLE"] = previous
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")
@@ -72,10 +73,12 @@ def image(session_emulator: Emulator) -> str:
 
 
 @pytest.fixture
-def fresh_runner() -> Iterator[Engine]:
+def fresh_runner(session_emulator: Emulator) -> Iterator[Engine]:
     """A second, empty Docker engine playing a fresh GitHub-hosted runner (tools/engines.py),
-    with the base image preinstalled; stopped by pid when the test ends."""
-    with fresh_engine(preinstalled=[base_image()]) as engine:
+    with the base image preinstalled, trusting the emulator's registry; stopped by pid when
+    the test ends."""
+    registry = session_emulator["registry"]
+    with fresh_engine(preinstalled=[base_image()], registries=[registry]) as engine:
         yield engine
 
 

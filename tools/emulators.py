@@ -25,6 +25,8 @@ class Bundle:
             with self.path.open("ab") as handle:
                 handle.write(Path(emulator["ca_cert"]).read_bytes())
         os.environ["REQUESTS_CA_BUNDLE"] = str(self.path)
+        # The docker CLI fetches the registry's tokens for its BuildKit builds (a Go program).
+        os.environ["SSL_CERT_FILE"] = str(self.path)
 
 
 def run_cli(*args: str, state_dir: Path, timeout: float = 90) -> subprocess.CompletedProcess[str]:

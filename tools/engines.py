@@ -70,11 +70,16 @@ def _dockerd() -> str:
     return binary
 
 
-def _command(root: Path) -> list[str]:
+def _command(root: Path, registries: Iterable[str]) -> list[str]:
     # The main engine trusts the emulator's registry on 127.0.0.1 through the engine's default
-    # insecure-registries (127.0.0.0/8): said here in the engine's own config, never the main's.
+    # insecure-registries (127.0.0.0/8): pushes and pulls try HTTPS without verifying it. The
+    # engine's BuildKit does not: for a loopback registry it has no entry for, it speaks plain
+    # HTTP (containerd's MatchLocalhost default), which a TLS registry answers with 400, so a
+    # `--cache-from` import fails. An `https://host:port` entry gives BuildKit that host as an
+    # HTTPS registry (moby 20.10 daemon.RegistryHosts). In this engine's own config only.
     config = root / "daemon.json"
-    config.write_text(json.dumps({"insecure-registries": ["127.0.0.0/8"]}))
+    insecure = ["127.0.0.0/8", *(f"https://{registry}" for registry in registries)]
+    config.write_text(json.dumps({"insecure-registries": insecure}))
     namespace = f"fresh-{root.name}"
     return [
         _dockerd(),
@@ -156,15 +161,18 @@ def _preload(engine: Engine, images: Iterable[str]) -> None:
 
 
 @contextlib.contextmanager
-def fresh_engine(preinstalled: Iterable[str] = ()) -> Iterator[Engine]:
-    """A running empty engine with `preinstalled` images loaded from the main engine; stopped
-    and its directory removed on exit."""
+def fresh_engine(
+    preinstalled: Iterable[str] = (), registries: Iterable[str] = ()
+) -> Iterator[Engine]:
+    """A running empty engine with `preinstalled` images loaded from the main engine, able to
+    push to, pull from and import build cache from `registries` (`host:port` on 127.0.0.1);
+    stopped and its directory removed on exit."""
     root = Path(tempfile.mkdtemp(prefix="engine-"))
     log = root / "dockerd.log"
     started = time.monotonic()
     with log.open("ab") as output:
         process = subprocess.Popen(
-            _command(root),
+            _command(root, registries),
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
