@@ -19,10 +19,8 @@ from deployer.image.progress import BuildProgress
 _SYNTAX = re.compile(r"^#\s*syntax\s*=\s*(\S+)", re.IGNORECASE)
 _INSTRUCTION = re.compile(r"^\s*(RUN|COPY|ADD)\b(.*)$", re.IGNORECASE)
 _HEREDOC = re.compile(r"<<-?[\"']?[A-Za-z_][A-Za-z0-9_]*")
-_SECRET_MISSING = re.compile(r"secret (\S+): not found")
-_NOT_FOUND = re.compile(
-    r'"(/[^"]*)": not found|failed to compute cache key.*?"?(/[^"\s]*)"?: not found'
-)
+_SECRET_MISSING = re.compile(r"secret ([A-Za-z0-9_.-]+):? not found")
+_NOT_FOUND = re.compile(r'failed to compute cache key:.*?"(/[^"]*)":? not found')
 
 
 @dataclass(frozen=True)
@@ -122,9 +120,8 @@ def translate(
         return _parse_error(text, dockerfile, directive, engine_version)
     missing_file = _NOT_FOUND.search(text)
     if missing_file:
-        path = missing_file.group(1) or missing_file.group(2)
         return ImageError(
-            f"a COPY or ADD source is not in the build context: {path}",
+            f"a COPY or ADD source is not in the build context: {missing_file.group(1)}",
             hint="check image.build.context and the context's .dockerignore",
         )
     if step is not None:
