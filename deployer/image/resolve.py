@@ -1,13 +1,15 @@
-"""Which image a run deploys: a prebuilt `ref` (resolved to its digest), a tag this commit
-already pushed (reused: no build, no push), or one still to build and push."""
+"""Which image a run deploys: a prebuilt one (the `image` input, or `image.ref` with its
+placeholders rendered; resolved to its digest), a tag this commit already pushed with the same
+build inputs (reused: no build, no push), or one still to build and push."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 
-from deployer.context import uncommitted_changes
-from deployer.errors import DeployerError, ImageError
+from deployer.context import uncommitted_changes, workspace_root
+from deployer.errors import DeployerError, ImageError, NameTemplateError, UsageError
 from deployer.image.build import (
     CACHE_TAG,
     BuildLabels,
@@ -17,8 +19,12 @@ from deployer.image.build import (
     iso_time,
     source_date_epoch,
 )
+from deployer.image.inputs_hash import build_inputs_hash
 from deployer.image.registry import AcrSession
+from deployer.image.secrets import check_sources
 from deployer.session import Session
+from deployer.spec import names
+from deployer.spec.schemacheck import deploy_schema
 from deployer.timing import Phases
 
 
@@ -92,12 +98,20 @@ class Images:
 
     def lookup(self) -> ImageLookup:
         spec = self.session.spec.image
+        given = self.session.options.image
+        if given is not None:
+            if spec.build is not None:
+                self.session.runner.info(
+                    f"deploying the given image {given}: image.build is ignored"
+                )
+            return self._prebuilt(self._in_registry(given), f"the image {given}")
         if spec.ref is not None:
-            return self._prebuilt(spec.ref)
+            return self._prebuilt(self._rendered(spec.ref), f"image.ref {spec.ref}")
         assert spec.repository is not None and spec.build is not None
         context = self.session.context
         dirty = not context.in_github and uncommitted_changes(spec.build.context)
-        tag = self.session.options.image_tag or context.image_tag(dirty)
+        inputs = build_inputs_hash(spec.build, self.session.options.build_args)
+        tag = self.session.options.image_tag or context.image_tag(inputs, dirty)
         reusable = tag is not None and not dirty
         if reusable and tag is not None:
             digest = self.acr.digest_of(spec.repository, tag)
@@ -110,9 +124,56 @@ class Images:
                 return ImageLookup(
                     self.login_server, spec.repository, tag, ResolvedImage(reference, digest, tag)
                 )
+        check_sources(spec.build, workspace_root(self.session.spec.source), self.session.environ)
         return ImageLookup(self.login_server, spec.repository, tag, None)
 
-    def _prebuilt(self, ref: str) -> ImageLookup:
+    @property
+    def _declared_registry(self) -> str:
+        spec = self.session.spec.image
+        return spec.registry or (spec.ref or "").split("/", 1)[0]
+
+    def _in_registry(self, given: str) -> str:
+        """The image input as registry/repository…; only the deploy file's registry is
+        accepted (the endpoint's identity is granted pull on it, run.py `pull_access`)."""
+        declared = self._declared_registry
+        first, slash, _ = given.partition("/")
+        # Docker's rule: a first component with '.' or ':' (or localhost) is a registry.
+        if not (slash and ("." in first or ":" in first or first == "localhost")):
+            given = f"{declared}/{given}"
+        elif first not in (declared, self.login_server):
+            raise UsageError(
+                f"the image {given} is in the registry {first}, not in the deploy file's "
+                f"registry {declared}",
+                hint=f"push it to {declared} (where the endpoint pulls from), or give just "
+                "repository:tag or repository@sha256:… to take it from there",
+            )
+        if "{" in given or not _is_reference(given):
+            raise UsageError(
+                f"the image input {given!r} is not an image reference",
+                hint="give repository:tag or repository@sha256:<64 hex>, optionally with the "
+                f"registry {declared} in front",
+            )
+        return given
+
+    def _rendered(self, template: str) -> str:
+        """image.ref with this run's placeholder values, e.g. {short_sha}."""
+        if not names.placeholders(template):
+            return template
+        try:
+            rendered = names.substitute(template, self.session.context.name_values())
+        except NameTemplateError as exc:
+            raise UsageError(
+                f"image.ref '{template}' {exc}",
+                hint="use this environment on the events it is meant for, or pass --image",
+            ) from None
+        if not _is_reference(rendered):
+            raise UsageError(
+                f"image.ref '{template}' renders to {rendered!r}, which is not an image reference",
+                hint="use placeholders whose values fit a tag here, such as {short_sha} or {pr}",
+            )
+        return rendered
+
+    def _prebuilt(self, ref: str, what: str) -> ImageLookup:
         _, _, rest = ref.partition("/")
         name, _, digest = rest.partition("@")
         repository, _, tag = name.partition(":")
@@ -120,10 +181,11 @@ class Images:
         found = self.acr.digest_of(repository, reference)
         if not found:
             raise ImageError(
-                f"image.ref {ref} was not found in the registry {self.login_server}",
-                hint="push the image first, or fix image.ref",
+                f"{what} was not found in the registry {self.login_server}",
+                hint="push the image first, or fix the reference",
             )
         resolved = f"{self.login_server}/{repository}@{found}"
+        self.session.runner.info(f"{what} is {resolved}: no build")
         return ImageLookup(
             self.login_server, repository, tag or None, ResolvedImage(resolved, found, tag or None)
         )
@@ -161,3 +223,9 @@ class Images:
         return ResolvedImage(
             reference=f"{repository_url}@{pushed.digest}", digest=pushed.digest, tag=tag, work=work
         )
+
+
+def _is_reference(text: str) -> bool:
+    """Whether `text` is a reference image.ref may name, by the deploy file's own rule."""
+    pattern = deploy_schema()["$defs"]["image"]["properties"]["ref"]["pattern"]
+    return re.fullmatch(pattern, text) is not None
