@@ -56,6 +56,8 @@ def image_bytes(reference: str, folder: Path) -> bytes:
     chunks: list[bytes] = []
     with tarfile.open(archive) as outer:
         for member in outer.getmembers():
+            if not member.isfile():
+                continue
             handle = outer.extractfile(member)
             if handle is None:
                 continue
@@ -64,6 +66,8 @@ def image_bytes(reference: str, folder: Path) -> bytes:
             if member.name.endswith("layer.tar"):
                 with tarfile.open(fileobj=io.BytesIO(data)) as layer:
                     for entry in layer.getmembers():
+                        if not entry.isfile():
+                            continue
                         content = layer.extractfile(entry)
                         if content is not None:
                             chunks.append(content.read())
@@ -89,9 +93,21 @@ def test_a_modern_dockerfile_deploys_and_its_secrets_are_nowhere(app: App, tmp_p
         assert secret not in inspect
         assert secret not in history
         assert secret.encode() not in content
-    assert "index token: ***" in log  # printed by the step, masked
     labels = json.loads(inspect)[0]["Config"]["Labels"]
     assert labels["org.opencontainers.image.revision"] == sha
+
+
+def test_a_failing_step_that_prints_a_build_secret_shows_it_masked(app: App) -> None:
+    token, _, _ = modern_server(app)
+    dockerfile = app.root / "server" / "Dockerfile"
+    dockerfile.write_text(
+        dockerfile.read_text().replace("&& test -s /run/secrets/netrc", "&& false")
+    )
+    app.commit("the secret step fails after printing the token")
+    result = app.deploy(env={"INDEX_TOKEN": token})
+    assert result.returncode == 1, result.stderr
+    assert "index token: ***" in result.stderr  # the failing step's output, masked
+    assert token not in result.stdout + result.stderr
 
 
 def run_docker(*args: str) -> str:
