@@ -84,7 +84,9 @@ def commit_time(folder: Path, sha: str | None) -> int | None:
 
 def source_date_epoch(folder: Path, sha: str | None) -> int | None:
     """SOURCE_DATE_EPOCH as the workflow set it (reproducible-builds.org's variable), else the
-    commit's time where git can tell it (the action's image has no git: then none)."""
+    commit's time where git can tell it (the action's image has no git: then none). BuildKit
+    0.11 and newer take the image config's and history's timestamps from this build arg
+    (moby/buildkit docs/build-repro.md); older engines pass it to the build as a plain arg."""
     given = os.environ.get("SOURCE_DATE_EPOCH", "")
     return int(given) if given.isdigit() else commit_time(folder, sha)
 
