@@ -51,6 +51,8 @@ def arguments(environ: Mapping[str, str]) -> list[str]:
     if command in ("deploy", "plan"):
         if tag := read_input("image-tag", environ):
             args += ["--image-tag", tag]
+        if image := read_input("image", environ):
+            args += ["--image", image]
         for line in read_input("build-args", environ).splitlines():
             if line.strip():
                 args += ["--build-arg", line.strip()]

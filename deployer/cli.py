@@ -48,7 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
         if name != "validate":
             _add_azure_options(sub)
         if name in ("plan", "deploy"):
-            sub.add_argument("--image-tag", help="tag for the built image (default: short sha)")
+            sub.add_argument(
+                "--image-tag",
+                help="tag for the built image (default: <short sha>-<hash of the build inputs>)",
+            )
+            sub.add_argument(
+                "--image",
+                help="deploy this prebuilt image instead of building: repository:tag or "
+                "repository@sha256:... in the deploy file's registry (image.build is ignored)",
+            )
             sub.add_argument(
                 "--build-arg",
                 action="append",
@@ -134,6 +142,7 @@ def _options(args: argparse.Namespace) -> Options:
         workspace=args.workspace,
         cloud=args.cloud,
         image_tag=getattr(args, "image_tag", None),
+        image=getattr(args, "image", None) or None,
         client_id=args.client_id,
         tenant_id=args.tenant_id,
         audience=args.audience,

@@ -65,11 +65,13 @@ class RunContext:
         }
         return {name: value for name, value in values.items() if value}
 
-    def image_tag(self, dirty: bool = False) -> str | None:
-        """The tag an image built for this run gets; None when no commit identifies it."""
+    def image_tag(self, inputs_hash: str, dirty: bool = False) -> str | None:
+        """The tag an image built for this run gets, `<short sha>-<hash of the build inputs>`
+        (image/inputs_hash.py); None when no commit identifies it."""
         if not self.short_sha:
             return None
-        return f"{self.short_sha}-dirty" if dirty else self.short_sha
+        tag = f"{self.short_sha}-{inputs_hash}"
+        return f"{tag}-dirty" if dirty else tag
 
 
 def detect(environ: Mapping[str, str], cwd: Path, pr_override: int | None = None) -> RunContext:

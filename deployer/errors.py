@@ -108,6 +108,11 @@ class ImageError(DeployerError):
     """Building or pushing the image failed."""
 
 
+class BuildSecretMissing(ImageError):
+    """A build secret's environment variable or file is not there (checked before anything
+    changes; the value itself is never read)."""
+
+
 class AzureError(DeployerError):
     """Azure refused or failed an operation: its error code and HTTP status, where known."""
 

@@ -21,6 +21,7 @@ class Options:
     workspace: str | None = None
     cloud: str = "AzureCloud"
     image_tag: str | None = None
+    image: str | None = None  # a prebuilt image (tag or digest) to deploy instead of building
     client_id: str | None = None
     tenant_id: str | None = None
     audience: str = TOKEN_EXCHANGE_AUDIENCE

@@ -22,6 +22,8 @@ OUTPUT_NAMES = (
     "primary-key",
     "secondary-key",
     "image",
+    "digest",
+    "image-tag",
     "traffic",
     "previous-deployment",
     "plan",
@@ -45,6 +47,8 @@ class DeployReport:
     smoke: SmokeResult | None
     studio_url: str
     outcome: str  # deployed | unchanged
+    image_tag: str = ""  # the tag the image was built or found under; "" for a digest given
+    image_work: str = ""  # steps built and cached, layers pushed: "" when nothing was built
 
     def outputs(self) -> dict[str, str]:
         return {
@@ -56,6 +60,8 @@ class DeployReport:
             "primary-key": self.keys.primary if self.keys and not self.keys.expires else "",
             "secondary-key": (self.keys.secondary or "") if self.keys else "",
             "image": self.image,
+            "digest": self.image.partition("@")[2],
+            "image-tag": self.image_tag,
             "traffic": dump_json(dict(self.endpoint.traffic)),
             "previous-deployment": self.previous or "",
             "plan": dump_json(self.plan.as_dict()),
@@ -98,6 +104,7 @@ def summary_markdown(report: DeployReport, phases: Phases, environment: str | No
         ("Scoring URI", md.code(report.endpoint.scoring_uri or "")),
         ("Deployment", deployment),
         ("Image", md.code(report.image)),
+        *([("Image build", md.text(report.image_work))] if report.image_work else []),
         (
             "Traffic",
             md.text(
@@ -158,7 +165,9 @@ def console_summary(report: DeployReport, phases: Phases) -> str:
             if report.previous and report.previous != report.deployment
             else ""
         ),
-        f"image         {report.image}",
+        f"image         {report.image}"
+        + (f" (tag {report.image_tag})" if report.image_tag else ""),
+        *([f"image build   {report.image_work}"] if report.image_work else []),
         f"traffic       {traffic_text(report.plan.traffic_before)} → "
         f"{traffic_text(report.endpoint.traffic)}",
         f"smoke test    {report.smoke.describe() if report.smoke else 'not run'}",

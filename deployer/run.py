@@ -253,7 +253,14 @@ def _clock(moment: datetime.datetime) -> str:
     return moment.strftime("%H:%M:%S UTC")
 
 
-def report(session: Session, converged: Converged, image: str, outcome: str) -> DeployReport:
+def report(  # noqa: PLR0917 - one value per line of the report
+    session: Session,
+    converged: Converged,
+    image: str,
+    outcome: str,
+    image_tag: str = "",
+    image_work: str = "",
+) -> DeployReport:
     final = session.azure.endpoint(session.endpoint_name)
     if final is None:
         raise PolicyError(f"endpoint {session.endpoint_name} disappeared during the rollout")
@@ -267,6 +274,8 @@ def report(session: Session, converged: Converged, image: str, outcome: str) -> 
         smoke=converged.outcome.smoke if converged.outcome else None,
         studio_url=studio_url(session, session.endpoint_name),
         outcome=outcome,
+        image_tag=image_tag,
+        image_work=image_work,
     )
 
 

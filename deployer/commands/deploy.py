@@ -64,7 +64,12 @@ def run_plan(options: Options, runner: Runner, environ: Mapping[str, str]) -> Ex
     runner.result(plan_table(plan))
     for warning in preflight(session.azure, plan, desired.settings, observed):
         runner.warning(warning)
-    outputs = {"endpoint-name": plan.endpoint, "plan": dump_json(plan.as_dict())}
+    outputs = {
+        "endpoint-name": plan.endpoint,
+        "plan": dump_json(plan.as_dict()),
+        "digest": lookup.resolved.digest if lookup.resolved else "",
+        "image-tag": lookup.tag or "",
+    }
     publish(runner, outputs, options.output_json)
     return ExitCode.OK
 
@@ -91,13 +96,17 @@ class _Image:
     def __init__(self, images: Images, lookup: ImageLookup, phases: Phases) -> None:
         self.images, self.lookup, self.phases = images, lookup, phases
         self.reference = lookup.reference
+        self.tag = lookup.tag or ""
+        self.work = ""  # what building and pushing did, when this run built the image
 
     @property
     def pending(self) -> bool:
         return not self.reference
 
     def build(self) -> str:
-        self.reference = self.images.build_and_push(self.lookup, self.phases).reference
+        built = self.images.build_and_push(self.lookup, self.phases)
+        self.reference, self.tag = built.reference, built.tag or ""
+        self.work = built.work.describe() if built.work else ""
         return self.reference
 
 
@@ -125,7 +134,7 @@ def run_deploy(options: Options, runner: Runner, environ: Mapping[str, str]) -> 
             pull=pull,
         )
         outcome = "unchanged" if converged.outcome is None else "deployed"
-        result = report(session, converged, image.reference, outcome)
+        result = report(session, converged, image.reference, outcome, image.tag, image.work)
     hand_back(session, result, phases)
     return ExitCode.OK
 

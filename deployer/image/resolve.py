@@ -1,17 +1,46 @@
-"""Which image a run deploys: a prebuilt `ref` (resolved to its digest), a tag this commit
-already pushed (reused: no build, no push), or one still to build and push."""
+"""Which image a run deploys: a prebuilt one (the `image` input, or `image.ref` with its
+placeholders rendered; resolved to its digest), a tag this commit already pushed with the same
+build inputs (reused: no build, no push), or one still to build and push."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 
-from deployer.context import uncommitted_changes
-from deployer.errors import DeployerError, ImageError
-from deployer.image.build import BuildLabels, ImageBuilder
+from deployer.context import uncommitted_changes, workspace_root
+from deployer.errors import DeployerError, ImageError, NameTemplateError, UsageError
+from deployer.image.build import (
+    CACHE_TAG,
+    BuildLabels,
+    BuildResult,
+    ImageBuilder,
+    PushResult,
+    iso_time,
+    source_date_epoch,
+)
+from deployer.image.inputs_hash import build_inputs_hash
 from deployer.image.registry import AcrSession
+from deployer.image.secrets import check_sources
 from deployer.session import Session
+from deployer.spec import names
+from deployer.spec.schemacheck import deploy_schema
 from deployer.timing import Phases
+
+
+@dataclass(frozen=True)
+class ImageWork:
+    """What building and pushing the image did, for the summary."""
+
+    build: BuildResult
+    push: PushResult
+
+    def describe(self) -> str:
+        return (
+            f"{self.build.steps_built} step(s) built, {self.build.steps_cached} from cache; "
+            f"{self.push.layers_pushed} layer(s) pushed ({self.push.bytes_pushed / 1e6:.1f} MB), "
+            f"{self.push.layers_reused} already in the registry"
+        )
 
 
 @dataclass(frozen=True)
@@ -19,6 +48,7 @@ class ResolvedImage:
     reference: str  # registry/repository@sha256:…, what the deployment runs
     digest: str
     tag: str | None
+    work: ImageWork | None = None  # None: nothing was built (reused or prebuilt)
 
 
 @dataclass(frozen=True)
@@ -68,12 +98,20 @@ class Images:
 
     def lookup(self) -> ImageLookup:
         spec = self.session.spec.image
+        given = self.session.options.image
+        if given is not None:
+            if spec.build is not None:
+                self.session.runner.info(
+                    f"deploying the given image {given}: image.build is ignored"
+                )
+            return self._prebuilt(self._in_registry(given), f"the image {given}")
         if spec.ref is not None:
-            return self._prebuilt(spec.ref)
+            return self._prebuilt(self._rendered(spec.ref), f"image.ref {spec.ref}")
         assert spec.repository is not None and spec.build is not None
         context = self.session.context
         dirty = not context.in_github and uncommitted_changes(spec.build.context)
-        tag = self.session.options.image_tag or context.image_tag(dirty)
+        inputs = build_inputs_hash(spec.build, self.session.options.build_args)
+        tag = self.session.options.image_tag or context.image_tag(inputs, dirty)
         reusable = tag is not None and not dirty
         if reusable and tag is not None:
             digest = self.acr.digest_of(spec.repository, tag)
@@ -86,9 +124,56 @@ class Images:
                 return ImageLookup(
                     self.login_server, spec.repository, tag, ResolvedImage(reference, digest, tag)
                 )
+        check_sources(spec.build, workspace_root(self.session.spec.source), self.session.environ)
         return ImageLookup(self.login_server, spec.repository, tag, None)
 
-    def _prebuilt(self, ref: str) -> ImageLookup:
+    @property
+    def _declared_registry(self) -> str:
+        spec = self.session.spec.image
+        return spec.registry or (spec.ref or "").split("/", 1)[0]
+
+    def _in_registry(self, given: str) -> str:
+        """The image input as registry/repository…; only the deploy file's registry is
+        accepted (the endpoint's identity is granted pull on it, run.py `pull_access`)."""
+        declared = self._declared_registry
+        first, slash, _ = given.partition("/")
+        # Docker's rule: a first component with '.' or ':' (or localhost) is a registry.
+        if not (slash and ("." in first or ":" in first or first == "localhost")):
+            given = f"{declared}/{given}"
+        elif first not in (declared, self.login_server):
+            raise UsageError(
+                f"the image {given} is in the registry {first}, not in the deploy file's "
+                f"registry {declared}",
+                hint=f"push it to {declared} (where the endpoint pulls from), or give just "
+                "repository:tag or repository@sha256:… to take it from there",
+            )
+        if "{" in given or not _is_reference(given):
+            raise UsageError(
+                f"the image input {given!r} is not an image reference",
+                hint="give repository:tag or repository@sha256:<64 hex>, optionally with the "
+                f"registry {declared} in front",
+            )
+        return given
+
+    def _rendered(self, template: str) -> str:
+        """image.ref with this run's placeholder values, e.g. {short_sha}."""
+        if not names.placeholders(template):
+            return template
+        try:
+            rendered = names.substitute(template, self.session.context.name_values())
+        except NameTemplateError as exc:
+            raise UsageError(
+                f"image.ref '{template}' {exc}",
+                hint="use this environment on the events it is meant for, or pass --image",
+            ) from None
+        if not _is_reference(rendered):
+            raise UsageError(
+                f"image.ref '{template}' renders to {rendered!r}, which is not an image reference",
+                hint="use placeholders whose values fit a tag here, such as {short_sha} or {pr}",
+            )
+        return rendered
+
+    def _prebuilt(self, ref: str, what: str) -> ImageLookup:
         _, _, rest = ref.partition("/")
         name, _, digest = rest.partition("@")
         repository, _, tag = name.partition(":")
@@ -96,10 +181,11 @@ class Images:
         found = self.acr.digest_of(repository, reference)
         if not found:
             raise ImageError(
-                f"image.ref {ref} was not found in the registry {self.login_server}",
-                hint="push the image first, or fix image.ref",
+                f"{what} was not found in the registry {self.login_server}",
+                hint="push the image first, or fix the reference",
             )
         resolved = f"{self.login_server}/{repository}@{found}"
+        self.session.runner.info(f"{what} is {resolved}: no build")
         return ImageLookup(
             self.login_server, repository, tag or None, ResolvedImage(resolved, found, tag or None)
         )
@@ -112,13 +198,34 @@ class Images:
         tag = lookup.tag or "latest"
         repository_url = f"{lookup.login_server}/{lookup.repository}"
         builder = ImageBuilder(self.session.runner, self.session.options.build_network)
+        epoch = source_date_epoch(build.context, context.sha or None)
+        labels = BuildLabels(source=context.source_url, revision=context.sha or None)
+        if epoch is not None:  # the same commit gives the same image configuration
+            labels.created = iso_time(epoch)
+        cache = [f"{repository_url}:{CACHE_TAG}"]
+        if not self.acr.digest_of(lookup.repository, CACHE_TAG):
+            cache = []  # the first build: nothing to import
         with phases("build"):
-            builder.build(
+            built = builder.build(
                 build,
-                f"{repository_url}:{tag}",
-                BuildLabels(source=context.source_url, revision=context.sha or None),
-                self.session.options.build_args,
+                target=f"{repository_url}:{tag}",
+                labels=labels,
+                extra_args=self.session.options.build_args,
+                registry=self.acr,
+                cache_from=cache,
+                source_date_epoch=epoch,
             )
         with phases("push"):
-            digest = builder.push(repository_url, tag, self.acr)
-        return ResolvedImage(reference=f"{repository_url}@{digest}", digest=digest, tag=tag)
+            pushed = builder.push(repository_url, tag, self.acr)
+            builder.push_cache(repository_url, tag, self.acr)
+        work = ImageWork(built, pushed)
+        self.session.runner.info(f"image: {work.describe()}")
+        return ResolvedImage(
+            reference=f"{repository_url}@{pushed.digest}", digest=pushed.digest, tag=tag, work=work
+        )
+
+
+def _is_reference(text: str) -> bool:
+    """Whether `text` is a reference image.ref may name, by the deploy file's own rule."""
+    pattern = deploy_schema()["$defs"]["image"]["properties"]["ref"]["pattern"]
+    return re.fullmatch(pattern, text) is not None

@@ -204,6 +204,7 @@ def build_spec(
             args=reader.strings(("image", "build", "args")),
             target=raw_build.get("target"),
             platform=raw_build.get("platform", "linux/amd64"),
+            secrets=_secrets(raw_build.get("secrets"), folder),
         )
     return DeploySpec(
         source=source,
@@ -262,6 +263,18 @@ def build_spec(
         ttl_hours=ttl_hours,
         allow_pull_requests=data.get("allow_pull_requests"),
     )
+
+
+def _secrets(raw: dict[str, dict[str, str]] | None, folder: Path) -> Mapping[str, BuildSecret]:
+    """Each secret's source; a file is resolved from the deploy file's folder, as validated."""
+    secrets = {
+        secret_id: BuildSecret(
+            env=source.get("env"),
+            file=(folder / source["file"]).resolve() if "file" in source else None,
+        )
+        for secret_id, source in (raw or {}).items()
+    }
+    return MappingProxyType(secrets)
 
 
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}

@@ -92,16 +92,7 @@ def template_problems(template: str) -> list[str]:
         parts = _parse(template)
     except NameTemplateError as exc:
         return [str(exc)]
-    problems: list[str] = []
-    known = ", ".join("{" + name + "}" for name in PLACEHOLDERS)
-    for part in parts:
-        if part.is_placeholder and part.text not in PLACEHOLDERS:
-            suggestion = did_you_mean(
-                "{" + part.text + "}", ["{" + name + "}" for name in PLACEHOLDERS]
-            )
-            problems.append(
-                f"uses the unknown placeholder {{{part.text}}}{suggestion} (known: {known})"
-            )
+    problems = placeholder_problems(template)
     invalid = sorted(
         {char for part in parts if not part.is_placeholder for char in part.text}
         - set(_ASCII_LETTERS + string.digits + "-")
@@ -128,6 +119,41 @@ def template_problems(template: str) -> list[str]:
     return []
 
 
+def placeholder_problems(template: str) -> list[str]:
+    """Unbalanced braces and unknown placeholders: what stops any template (an endpoint name
+    or an image reference) from rendering."""
+    try:
+        parts = _parse(template)
+    except NameTemplateError as exc:
+        return [str(exc)]
+    known = ", ".join("{" + name + "}" for name in PLACEHOLDERS)
+    problems = []
+    for part in parts:
+        if part.is_placeholder and part.text not in PLACEHOLDERS:
+            suggestion = did_you_mean(
+                "{" + part.text + "}", ["{" + name + "}" for name in PLACEHOLDERS]
+            )
+            problems.append(
+                f"uses the unknown placeholder {{{part.text}}}{suggestion} (known: {known})"
+            )
+    return problems
+
+
+def substitute(template: str, values: Mapping[str, str]) -> str:
+    """`template` with its placeholders replaced as they are (no name rules applied), e.g. an
+    image reference; NameTemplateError when this run has no value for one."""
+    pieces: list[str] = []
+    for part in _parse(template):
+        if not part.is_placeholder:
+            pieces.append(part.text)
+            continue
+        value = values.get(part.text)
+        if not value:
+            raise NameTemplateError(f"uses {{{part.text}}}, but this run has no {part.text}")
+        pieces.append(value)
+    return "".join(pieces)
+
+
 def check_template(template: str) -> None:
     """Raise NameTemplateError (with the first problem) unless `template` is usable."""
     problems = template_problems(template)
@@ -150,16 +176,7 @@ def render(template: str, values: Mapping[str, str]) -> str:
     Raises NameTemplateError when a placeholder has no value in this run, or when the template
     itself cannot give a valid name (which `check_template` reports in advance).
     """
-    pieces: list[str] = []
-    for part in _parse(template):
-        if not part.is_placeholder:
-            pieces.append(part.text)
-            continue
-        value = values.get(part.text)
-        if value is None or value == "":
-            raise NameTemplateError(f"uses {{{part.text}}}, but this run has no {part.text}")
-        pieces.append(value)
-    full = _DASHES.sub("-", _INVALID.sub("-", "".join(pieces).lower())).strip("-")
+    full = _DASHES.sub("-", _INVALID.sub("-", substitute(template, values).lower())).strip("-")
     name = full
     if len(name) > MAX_LENGTH:
         digest = hashlib.sha256(full.encode("utf-8")).hexdigest()[:_HASH_LENGTH]

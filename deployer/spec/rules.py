@@ -173,10 +173,15 @@ def _image_ref(document: Document) -> Iterator[Finding]:
     match = _REF.fullmatch(image["ref"])
     if match is None or not _matches_schema(("image", "ref"), image["ref"]):
         return  # the schema check reported it
+    problems = names.placeholder_problems(image["ref"])
+    for problem in problems:
+        yield error(("image", "ref"), problem, document.value_mark(("image", "ref")))
     for part in ("registry", "repository"):
         given = image.get(part)
         if (
             isinstance(given, str)
+            and not problems
+            and not names.placeholders(match[part])
             and _matches_schema(("image", part), given)
             and given != match[part]
         ):
@@ -257,6 +262,24 @@ def _files(document: Document, places: Places) -> Iterator[Finding]:
             _, problem = _resolve(document, places, dockerfile_field, context)
             if problem is not None:
                 yield problem
+        yield from _secret_files(document, places)
+
+
+def _secret_files(document: Document, places: Places) -> Iterator[Finding]:
+    """A secret's file is named like the build context: relative to the deploy file, inside
+    the workspace (a symlink out of it is refused)."""
+    secrets = document.get(("image", "build", "secrets"))
+    if not isinstance(secrets, dict):
+        return
+    for secret_id, source in secrets.items():
+        if isinstance(source, dict) and "file" in source:
+            path: JsonPath = ("image", "build", "secrets", secret_id, "file")
+            # Often written by an earlier step of the job: it must exist when the image is
+            # built (image/secrets.py), not when the file is validated.
+            field = _PathField(path, "file", exists_now=False)
+            _, problem = _resolve(document, places, field, places.folder)
+            if problem is not None:
+                yield problem
 
 
 @dataclass(frozen=True)
@@ -264,6 +287,7 @@ class _PathField:
     path: JsonPath
     kind: Literal["file", "directory"]
     default: str | None = None
+    exists_now: bool = True  # False: only where it points is checked
 
 
 def _resolve(
@@ -286,6 +310,8 @@ def _resolve(
     if not resolved.is_relative_to(workspace):
         return None, error(path, f"points outside the workspace ({shown})", mark)
     relative = resolved.relative_to(workspace).as_posix() or "."
+    if not field.exists_now and not resolved.exists():
+        return resolved, None
     if not resolved.exists():
         return None, error(path, f"names {shown}, but {relative} does not exist", mark)
     if field.kind == "file" and not resolved.is_file():

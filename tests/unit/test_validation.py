@@ -766,3 +766,32 @@ def test_an_identity_is_refused_at_its_line(
     problem = only(workspace.validate(text).problems)
     assert problem.line == 5
     assert message in problem.message
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "contosoml.azurecr.io/credit-risk:{short_sha}",
+        "contosoml.azurecr.io/credit-risk:pr{pr}-{short_sha}",
+        "contosoml.azurecr.io/models/credit-risk:{tag}",
+    ],
+)
+def test_refs_take_the_name_placeholders(workspace: Workspace, ref: str) -> None:
+    report = workspace.validate(image_section(f'  ref: "{ref}"\n'))
+    assert report.valid, report.problems
+
+
+def test_an_unknown_placeholder_in_a_ref_is_refused(workspace: Workspace) -> None:
+    ref = "contosoml.azurecr.io/credit-risk:{short_shaa}"
+    problem = only(workspace.validate(image_section(f'  ref: "{ref}"\n')).problems)
+    assert (problem.line, problem.column) == (6, 8)
+    assert problem.message.startswith(
+        "image.ref uses the unknown placeholder {short_shaa}; did you mean '{short_sha}'?"
+    )
+
+
+def test_a_placeholder_in_a_refs_registry_is_refused(workspace: Workspace) -> None:
+    problem = only(
+        workspace.validate(image_section('  ref: "{branch}.azurecr.io/app:v1"\n')).problems
+    )
+    assert problem.message.startswith("image.ref must be an image reference")
