@@ -46,15 +46,34 @@ class Deployed:
     image: str
 
 
-def build_and_push(emulator: Emulator, context: Path, tag: str, base_image: str) -> str:
+@dataclass(frozen=True)
+class Recipe:
+    """What the tutorial builds: the example's Dockerfile and target by default."""
+
+    repository: str = "credit-risk"
+    dockerfile: str = "Dockerfile"
+    target: str | None = "serve"
+    build_args: tuple[tuple[str, str], ...] = (("MODEL_VERSION", "1"),)
+
+
+def build_and_push(
+    emulator: Emulator,
+    context: Path,
+    tag: str,
+    base_image: str,
+    *,
+    recipe: Recipe = Recipe(),
+    client: docker.DockerClient | None = None,
+) -> str:
     """`docker build` and `docker push` with the Docker SDK, signed in with an ACR token."""
-    client = docker.from_env()
-    image = f"{emulator['registry']}/credit-risk:{tag}"
+    client = client or docker.from_env()
+    image = f"{emulator['registry']}/{recipe.repository}:{tag}"
     client.images.build(
         path=str(context),
+        dockerfile=recipe.dockerfile,
         tag=image,
-        buildargs={"BASE_IMAGE": base_image, "MODEL_VERSION": "1"},
-        target="serve",
+        buildargs={"BASE_IMAGE": base_image, **dict(recipe.build_args)},
+        target=recipe.target,
         network_mode="host",
         rm=True,
     )

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, report
+from bench import coldstart, freshrunner, report
 from bench.measure import (
     Budget,
     Pushed,
@@ -392,9 +392,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--previews", type=int, default=100)
     parser.add_argument("--one-by-one-sample", type=int, default=10)
     parser.add_argument("--cold-starts", type=int, default=5)
+    parser.add_argument("--fresh-rounds", type=int, default=2, help="rounds of scenario 7")
     parser.add_argument(
         "--only",
-        choices=["cleanup"],
+        choices=["cleanup", "fresh-runner"],
         help="measure this scenario alone; the others keep their figures from bench/results.json",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
@@ -420,8 +421,12 @@ def main(argv: list[str] | None = None) -> int:
             scenarios = DeployRounds(bench).run(options.repeat)
             print("== cold start (5)", flush=True)
             scenarios.insert(4, coldstart.scenario(emulator, workdir, base, options.cold_starts))
-        print("== cleanup at scale (6)", flush=True)
-        scenarios.append(cleanup_scenario(bench, options.previews, options.one_by_one_sample))
+        if options.only in (None, "cleanup"):
+            print("== cleanup at scale (6)", flush=True)
+            scenarios.append(cleanup_scenario(bench, options.previews, options.one_by_one_sample))
+        if options.only in (None, "fresh-runner"):
+            print("== code-only change on a fresh runner (7)", flush=True)
+            scenarios.append(freshrunner.scenario(emulator, workdir, base, options.fresh_rounds))
     finally:
         run_cli("down", state_dir=state_dir)
         if not options.keep:

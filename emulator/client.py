@@ -210,8 +210,13 @@ class Emulator:
         return uploads.uploads_since(self.state_dir, mark)
 
     def image_layers(self, reference: str) -> dict[str, int]:
-        """The layers of a pushed image (`…@sha256:…`), read from the registry's blob store."""
-        return uploads.manifest_layers(self.state_dir, reference.rpartition("@")[2])
+        """The layers of a pushed image (`registry/repository@sha256:…` or `…:tag`), read from
+        the registry's store."""
+        name, _, digest = reference.partition("@")
+        if not digest:
+            repository, _, tag = name.partition("/")[2].rpartition(":")
+            digest = uploads.tag_digest(self.state_dir, repository, tag)
+        return uploads.manifest_layers(self.state_dir, digest)
 
     def arm_token(self) -> str:
         scope = self.connection["arm_url"] + "/.default"

@@ -48,6 +48,13 @@ def _blob_size(state_dir: Path, digest: str) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
+def tag_digest(state_dir: Path, repository: str, tag: str) -> str:
+    """The digest a tag points at, from the registry's tag link."""
+    repositories = state_dir / "registry" / "data" / "docker" / "registry" / "v2" / "repositories"
+    link = repositories / repository / "_manifests" / "tags" / tag / "current" / "link"
+    return link.read_text().strip()
+
+
 def manifest_layers(state_dir: Path, digest: str) -> dict[str, int]:
     """The layers (digest → compressed size) of the image manifest stored as `digest`."""
     document = json.loads(_blob(state_dir, digest).read_bytes())
