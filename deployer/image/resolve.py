@@ -82,7 +82,9 @@ class Images:
                 )
             return self._prebuilt(self._in_registry(given), f"the image {given}")
         if spec.ref is not None:
-            return self._prebuilt(self._rendered(spec.ref), f"image.ref {spec.ref}")
+            rendered = self._rendered(spec.ref)
+            shown = spec.ref if rendered == spec.ref else f"{spec.ref} → {rendered}"
+            return self._prebuilt(rendered, f"image.ref {shown}")
         assert spec.repository is not None and spec.build is not None
         context = self.session.context
         dirty = not context.in_github and uncommitted_changes(spec.build.context)
