@@ -1,6 +1,18 @@
 # The action's own image. BASE_IMAGE can name a local copy of the base image where public images
-# cannot be pulled; on GitHub's runners the default is used.
-ARG BASE_IMAGE=python:3.12-slim
+# cannot be pulled; on GitHub's runners the default is used. Debian 12 (bookworm), so that the
+# docker CLI below is the one of that release.
+ARG BASE_IMAGE=python:3.12-slim-bookworm
+
+# The model server is built with BuildKit through a docker CLI (deployer/image/docker_cli.py):
+# Debian 12's docker.io, pinned by version and checked by apt against the release's signed index.
+# Only its client binary is kept (docker 20.10, BuildKit client built in); it builds on the
+# runner's engine, whose BuildKit and Dockerfile frontend are the runner's.
+FROM ${BASE_IMAGE} AS docker-cli
+ARG DOCKER_CLI_VERSION=20.10.24+dfsg1-1+deb12u1+b6
+RUN apt-get update -qq \
+ && cd /tmp && apt-get download -qq "docker.io=${DOCKER_CLI_VERSION}" \
+ && dpkg-deb --fsys-tarfile docker.io_*.deb | tar -x -C /tmp ./usr/bin/docker \
+ && /tmp/usr/bin/docker --version
 
 FROM ${BASE_IMAGE} AS install
 COPY requirements.lock /tmp/requirements.lock
@@ -12,6 +24,7 @@ RUN python3 -m venv /opt/venv \
  && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} +
 
 FROM ${BASE_IMAGE}
+COPY --from=docker-cli /tmp/usr/bin/docker /usr/local/bin/docker
 COPY --from=install /opt/venv /opt/venv
 COPY deployer/ /app/deployer/
 COPY schema/ /app/schema/

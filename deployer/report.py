@@ -48,6 +48,7 @@ class DeployReport:
     studio_url: str
     outcome: str  # deployed | unchanged
     image_tag: str = ""  # the tag the image was built or found under; "" for a digest given
+    image_work: str = ""  # steps built and cached, layers pushed: "" when nothing was built
 
     def outputs(self) -> dict[str, str]:
         return {
@@ -103,6 +104,7 @@ def summary_markdown(report: DeployReport, phases: Phases, environment: str | No
         ("Scoring URI", md.code(report.endpoint.scoring_uri or "")),
         ("Deployment", deployment),
         ("Image", md.code(report.image)),
+        *([("Image build", md.text(report.image_work))] if report.image_work else []),
         (
             "Traffic",
             md.text(
@@ -165,6 +167,7 @@ def console_summary(report: DeployReport, phases: Phases) -> str:
         ),
         f"image         {report.image}"
         + (f" (tag {report.image_tag})" if report.image_tag else ""),
+        *([f"image build   {report.image_work}"] if report.image_work else []),
         f"traffic       {traffic_text(report.plan.traffic_before)} → "
         f"{traffic_text(report.endpoint.traffic)}",
         f"smoke test    {report.smoke.describe() if report.smoke else 'not run'}",

@@ -253,8 +253,13 @@ def _clock(moment: datetime.datetime) -> str:
     return moment.strftime("%H:%M:%S UTC")
 
 
-def report(
-    session: Session, converged: Converged, image: str, outcome: str, image_tag: str = ""
+def report(  # noqa: PLR0917 - one value per line of the report
+    session: Session,
+    converged: Converged,
+    image: str,
+    outcome: str,
+    image_tag: str = "",
+    image_work: str = "",
 ) -> DeployReport:
     final = session.azure.endpoint(session.endpoint_name)
     if final is None:
@@ -270,6 +275,7 @@ def report(
         studio_url=studio_url(session, session.endpoint_name),
         outcome=outcome,
         image_tag=image_tag,
+        image_work=image_work,
     )
 
 

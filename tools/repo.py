@@ -58,6 +58,11 @@ environments:
 """
 
 
+# The engine here has no default bridge (DESIGN.md): BuildKit's RUN steps get no network, as
+# none of the test images needs one. A GitHub runner's engine has the bridge.
+BUILD_NETWORK = "none"
+
+
 def git(root: Path, *args: str) -> str:
     result = subprocess.run(
         ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
@@ -157,6 +162,7 @@ class App:
         explicitly), pointed at this app's emulator."""
         environ = without_job_variables(dict(os.environ))
         environ["AZUREML_EMULATOR_DIR"] = str(self.emulator.state_dir)
+        environ.setdefault("AZUREML_DEPLOY_BUILD_NETWORK", BUILD_NETWORK)
         return {**environ, **(extra or {})}
 
     def deploy_in_a_job(self, folder: Path, **env: str) -> JobRun:

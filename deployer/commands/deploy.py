@@ -97,6 +97,7 @@ class _Image:
         self.images, self.lookup, self.phases = images, lookup, phases
         self.reference = lookup.reference
         self.tag = lookup.tag or ""
+        self.work = ""  # what building and pushing did, when this run built the image
 
     @property
     def pending(self) -> bool:
@@ -105,6 +106,7 @@ class _Image:
     def build(self) -> str:
         built = self.images.build_and_push(self.lookup, self.phases)
         self.reference, self.tag = built.reference, built.tag or ""
+        self.work = built.work.describe() if built.work else ""
         return self.reference
 
 
@@ -132,7 +134,7 @@ def run_deploy(options: Options, runner: Runner, environ: Mapping[str, str]) -> 
             pull=pull,
         )
         outcome = "unchanged" if converged.outcome is None else "deployed"
-        result = report(session, converged, image.reference, outcome, image.tag)
+        result = report(session, converged, image.reference, outcome, image.tag, image.work)
     hand_back(session, result, phases)
     return ExitCode.OK
 

@@ -10,7 +10,15 @@ from functools import cached_property
 
 from deployer.context import uncommitted_changes, workspace_root
 from deployer.errors import DeployerError, ImageError, NameTemplateError, UsageError
-from deployer.image.build import BuildLabels, ImageBuilder
+from deployer.image.build import (
+    CACHE_TAG,
+    BuildLabels,
+    BuildResult,
+    ImageBuilder,
+    PushResult,
+    iso_time,
+    source_date_epoch,
+)
 from deployer.image.inputs_hash import build_inputs_hash
 from deployer.image.registry import AcrSession
 from deployer.image.secrets import check_sources
@@ -21,10 +29,26 @@ from deployer.timing import Phases
 
 
 @dataclass(frozen=True)
+class ImageWork:
+    """What building and pushing the image did, for the summary."""
+
+    build: BuildResult
+    push: PushResult
+
+    def describe(self) -> str:
+        return (
+            f"{self.build.steps_built} step(s) built, {self.build.steps_cached} from cache; "
+            f"{self.push.layers_pushed} layer(s) pushed ({self.push.bytes_pushed / 1e6:.1f} MB), "
+            f"{self.push.layers_reused} already in the registry"
+        )
+
+
+@dataclass(frozen=True)
 class ResolvedImage:
     reference: str  # registry/repository@sha256:…, what the deployment runs
     digest: str
     tag: str | None
+    work: ImageWork | None = None  # None: nothing was built (reused or prebuilt)
 
 
 @dataclass(frozen=True)
@@ -176,16 +200,31 @@ class Images:
         tag = lookup.tag or "latest"
         repository_url = f"{lookup.login_server}/{lookup.repository}"
         builder = ImageBuilder(self.session.runner, self.session.options.build_network)
+        epoch = source_date_epoch(build.context, context.sha or None)
+        labels = BuildLabels(source=context.source_url, revision=context.sha or None)
+        if epoch is not None:  # the same commit gives the same image configuration
+            labels.created = iso_time(epoch)
+        cache = [f"{repository_url}:{CACHE_TAG}"]
+        if not self.acr.digest_of(lookup.repository, CACHE_TAG):
+            cache = []  # the first build: nothing to import
         with phases("build"):
-            builder.build(
+            built = builder.build(
                 build,
-                f"{repository_url}:{tag}",
-                BuildLabels(source=context.source_url, revision=context.sha or None),
-                self.session.options.build_args,
+                target=f"{repository_url}:{tag}",
+                labels=labels,
+                extra_args=self.session.options.build_args,
+                registry=self.acr,
+                cache_from=cache,
+                source_date_epoch=epoch,
             )
         with phases("push"):
-            digest = builder.push(repository_url, tag, self.acr)
-        return ResolvedImage(reference=f"{repository_url}@{digest}", digest=digest, tag=tag)
+            pushed = builder.push(repository_url, tag, self.acr)
+            builder.push_cache(repository_url, tag, self.acr)
+        work = ImageWork(built, pushed)
+        self.session.runner.info(f"image: {work.describe()}")
+        return ResolvedImage(
+            reference=f"{repository_url}@{pushed.digest}", digest=pushed.digest, tag=tag, work=work
+        )
 
 
 def _is_reference(text: str) -> bool:

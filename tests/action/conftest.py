@@ -11,6 +11,7 @@ import pytest
 
 from emulator.client import Emulator
 from tools.images import base_image
+from tools.repo import BUILD_NETWORK
 from tools.runner.action import ROOT, ActionHarness
 from tools.runner.job import Event
 from tools.runner.workflow import JobRun, run_workflow
@@ -58,6 +59,7 @@ class Repo:
                 # Public base images cannot be pulled here: the model server's build uses the
                 # local one.
                 "AZUREML_DEPLOY_BUILD_ARGS": f"BASE_IMAGE={base_image()}",
+                "AZUREML_DEPLOY_BUILD_NETWORK": BUILD_NETWORK,
             },
         )
         for run in runs:  # no secret may reach the log unmasked, no command but the action's

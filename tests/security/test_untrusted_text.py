@@ -39,7 +39,8 @@ def test_a_hostile_model_server_cannot_command_the_runner_or_the_summary(
     log = run.result.stdout
     assert "the smoke test of deployment blue failed: expected HTTP 200" in log
     injected(log)
-    assert "## [stop-commands]tok-label" in log  # the LABEL, from the build's step line
+    assert "## [stop-commands]tok-build" in log  # the RUN step's line and its output
+    assert "tok-label" not in log  # BuildKit shows no LABEL step
     assert "## [stop-commands]tok-server" in log  # the server's answer and its log
     # The key the server echoed back, raw and base64, is masked in the log and the summary.
     keys = [mask.data for mask in replay_streams(log, run.result.stderr).named("add-mask")]
@@ -59,7 +60,7 @@ def test_a_hostile_model_server_cannot_command_the_runner_or_the_summary(
 def test_a_failing_build_step_cannot_command_the_runner(app: App, tmp_path: Path) -> None:
     run = hostile_preview(app, tmp_path, **{'FAIL_BUILD: "0"': 'FAIL_BUILD: "1"'})
     assert run.result.returncode == 1, run.result.stdout
-    assert "the image build failed" in run.result.stdout
+    assert "the build step [2/3] RUN echo" in run.result.stdout
     injected(run.result.stdout)
     assert "## [error]INJECTED-BUILD" in run.result.stdout
     assert "  : :warning title=azureml-deploy::INJECTED-BUILD" in run.result.stdout

@@ -1,0 +1,2 @@
+FROM azureml-deploy/python-base:bookworm
+COPY --link app.txt /a

@@ -1,0 +1,4 @@
+FROM azureml-deploy/python-base:bookworm
+RUN <<EOF
+echo hi
+EOF

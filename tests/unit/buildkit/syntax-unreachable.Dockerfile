@@ -1,0 +1,3 @@
+# syntax=docker/dockerfile:1
+FROM azureml-deploy/python-base:bookworm
+RUN echo hi
