@@ -113,6 +113,11 @@ class Images:
         context = self.session.context
         dirty = not context.in_github and uncommitted_changes(spec.build.context)
         inputs = build_inputs_hash(spec.build, self.session.options.build_args)
+        if self.session.options.image_tag == CACHE_TAG:
+            raise UsageError(
+                f"the image tag {CACHE_TAG!r} is the build cache's, which each build moves",
+                hint="choose another image-tag, or leave it empty for <short sha>-<inputs hash>",
+            )
         tag = self.session.options.image_tag or context.image_tag(inputs, dirty)
         reusable = tag is not None and not dirty
         if reusable and tag is not None:
