@@ -106,11 +106,18 @@ class Images:
                 )
             return self._prebuilt(self._in_registry(given), f"the image {given}")
         if spec.ref is not None:
-            return self._prebuilt(self._rendered(spec.ref), f"image.ref {spec.ref}")
+            rendered = self._rendered(spec.ref)
+            shown = spec.ref if rendered == spec.ref else f"{spec.ref} → {rendered}"
+            return self._prebuilt(rendered, f"image.ref {shown}")
         assert spec.repository is not None and spec.build is not None
         context = self.session.context
         dirty = not context.in_github and uncommitted_changes(spec.build.context)
         inputs = build_inputs_hash(spec.build, self.session.options.build_args)
+        if self.session.options.image_tag == CACHE_TAG:
+            raise UsageError(
+                f"the image tag {CACHE_TAG!r} is the build cache's, which each build moves",
+                hint="choose another image-tag, or leave it empty for <short sha>-<inputs hash>",
+            )
         tag = self.session.options.image_tag or context.image_tag(inputs, dirty)
         reusable = tag is not None and not dirty
         if reusable and tag is not None:

@@ -9,12 +9,18 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from deployer.errors import BuildSecretMissing
-from deployer.spec.model import BuildSpec
+from deployer.spec.model import BuildSpec, reserved_variable
 
 
 def check_sources(build: BuildSpec, workspace: Path, environ: Mapping[str, str]) -> None:
     """Raise BuildSecretMissing for the first secret whose source is not there."""
     for secret_id, secret in build.secrets.items():
+        if secret.env is not None and reserved_variable(secret.env):  # validation refused it
+            raise BuildSecretMissing(
+                f"build secret {secret_id!r} names {secret.env}, which carries the job's "
+                "credentials",
+                hint="give the secret a variable of its own",
+            )
         if secret.env is not None and not environ.get(secret.env):
             raise BuildSecretMissing(
                 f"build secret {secret_id!r} reads the environment variable {secret.env}, "

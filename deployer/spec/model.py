@@ -67,6 +67,17 @@ class EndpointSpec:
         return names.placeholders(self.name_template)
 
 
+# Variables no build secret may read: the runner's (the job's OIDC request token, its runtime
+# token, the inputs) and the sign-in's and this program's own (the registry credential the docker
+# CLI signs in with). A pull request can change the deploy file, so naming one of them would hand
+# the job's credentials to a build step it wrote.
+RESERVED_VARIABLE_PREFIXES = ("GITHUB_", "ACTIONS_", "RUNNER_", "INPUT_", "AZURE_", "AZUREML_")
+
+
+def reserved_variable(name: str) -> bool:
+    return name.upper().startswith(RESERVED_VARIABLE_PREFIXES)
+
+
 @dataclass(frozen=True)
 class BuildSecret:
     """A BuildKit build secret's source: an environment variable or a file in the workspace.

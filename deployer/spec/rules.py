@@ -20,6 +20,7 @@ from deployer.diagnostics import did_you_mean
 from deployer.files import MAX_REQUEST_BYTES, MAX_SCHEMA_BYTES, UnreadableFile, read_bounded
 from deployer.spec import names
 from deployer.spec.findings import Finding, error, warning
+from deployer.spec.model import RESERVED_VARIABLE_PREFIXES, reserved_variable
 from deployer.spec.schemacheck import deploy_schema
 from deployer.spec.skus import (
     LIMITS,
@@ -272,6 +273,17 @@ def _secret_files(document: Document, places: Places) -> Iterator[Finding]:
     if not isinstance(secrets, dict):
         return
     for secret_id, source in secrets.items():
+        variable = source.get("env") if isinstance(source, dict) else None
+        if isinstance(variable, str) and reserved_variable(variable):
+            path_env: JsonPath = ("image", "build", "secrets", secret_id, "env")
+            yield error(
+                path_env,
+                f"names {variable}, a variable of the runner or of azureml-deploy "
+                f"({', '.join(p + '*' for p in RESERVED_VARIABLE_PREFIXES)}): it carries the "
+                "job's credentials, which a build step must not get; give the secret a "
+                "variable of its own, e.g. env: PIP_INDEX_TOKEN",
+                document.value_mark(path_env),
+            )
         if isinstance(source, dict) and "file" in source:
             path: JsonPath = ("image", "build", "secrets", secret_id, "file")
             # Often written by an earlier step of the job: it must exist when the image is

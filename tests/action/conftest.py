@@ -44,9 +44,10 @@ class Repo:
             "AZUREML_WORKSPACE": connection["workspace"],
         }
 
-    def run(self, workflow: str, event: Event) -> list[JobRun]:
+    def run(self, workflow: str, event: Event, folder: Path | None = None) -> list[JobRun]:
+        """Run `workflow` of the examples (or of `folder`)."""
         runs = run_workflow(
-            ROOT / "examples" / "workflows" / workflow,
+            (folder or ROOT / "examples" / "workflows") / workflow,
             event,
             harness=self.harness,
             emulator=self.emulator,

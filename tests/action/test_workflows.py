@@ -4,11 +4,14 @@ against the emulator."""
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import requests
 
 from tests.action.conftest import Repo
 from tests.emulator.arm import Arm
+from tools.runner.action import ROOT
 from tools.runner.job import Event, new_sha
 from tools.runner.workflow import JobRun
 
@@ -85,6 +88,27 @@ def test_release_tag_deploys_to_production(repo: Repo) -> None:
     assert endpoint["tags"]["environment"] == "production"
     assert [d["sku"]["capacity"] for d in endpoint["deployments"]] == [3]
     assert run.result.leaks == []
+    outputs = run.result.outputs
+    assert re.fullmatch(r"[0-9a-f]{7}-[0-9a-f]{8}", outputs["image-tag"]), outputs["image-tag"]
+    assert outputs["image"] == f"{repo.emulator['registry']}/credit-risk@{outputs['digest']}"
+
+
+def test_a_release_deploys_the_image_an_earlier_job_built(repo: Repo, tmp_path: Path) -> None:
+    built = single(repo.run("release.yml", Event.push("refs/tags/v1.2.0")))
+    assert built.result.exit_code == 0, built.result.text
+    digest = built.result.outputs["digest"]
+    workflow = (ROOT / "examples" / "workflows" / "release.yml").read_text()
+    with_image = workflow.replace(
+        "          environment: production\n",
+        f"          environment: production\n          image: credit-risk@{digest}\n",
+    )
+    (tmp_path / "prebuilt.yml").write_text(with_image)
+    run = single(repo.run("prebuilt.yml", Event.push("refs/tags/v1.2.1"), folder=tmp_path))
+    assert run.result.exit_code == 0, run.result.text
+    assert "image.build is ignored" in run.result.text
+    assert "Building" not in run.result.text
+    assert run.result.outputs["digest"] == digest
+    assert run.result.outputs["image-tag"] == ""
 
 
 def test_scheduled_cleanup_removes_stale_previews(repo: Repo, image: str) -> None:

@@ -127,3 +127,32 @@ def test_a_file_turned_into_a_symlink_out_of_the_workspace_is_refused(tmp_path: 
     spec = spec_with(workspace, t=BuildSecret(file=workspace / "token"))
     with pytest.raises(BuildSecretMissing, match="points outside the workspace"):
         check_sources(spec, workspace, {})
+
+
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "ACTIONS_RUNTIME_TOKEN",
+        "GITHUB_TOKEN",
+        "AZURE_CLIENT_SECRET",
+        "AZUREML_DEPLOY_REGISTRY_CREDENTIAL",
+        "INPUT_GITHUB_TOKEN",
+        "runner_temp",
+    ],
+)
+def test_a_secret_may_not_read_the_jobs_credentials(
+    workspace: Workspace, tmp_path: Path, variable: str
+) -> None:
+    """A pull request can change the deploy file: naming the runner's or our own variables
+    would hand the job's credentials (the OIDC request token, the registry credential the
+    docker CLI signs in with) to a build step it wrote."""
+    problem = only(workspace.validate(with_secrets(f"      leak: {{env: {variable}}}\n")).problems)
+    assert (problem.line, problem.column) == (12, 19)
+    assert problem.message.startswith(
+        f"image.build.secrets.leak.env names {variable}, a variable of the runner"
+    )
+    with pytest.raises(BuildSecretMissing, match="carries the job's credentials"):
+        check_sources(
+            spec_with(tmp_path, leak=BuildSecret(env=variable)), tmp_path, {variable: "x"}
+        )

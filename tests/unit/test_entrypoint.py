@@ -30,6 +30,7 @@ def test_hyphenated_inputs_as_the_runner_names_them() -> None:
         "INPUT_AUDIENCE": "api://AzureADTokenExchange",
         "INPUT_CLOUD": "AzureCloud",
         "INPUT_IMAGE-TAG": "v1",
+        "INPUT_IMAGE": "credit-risk@sha256:abc",
         "INPUT_BUILD-ARGS": "A=1\n\nB=two words\n",
         "INPUT_SUMMARY": "false",
     }
@@ -56,6 +57,8 @@ def test_hyphenated_inputs_as_the_runner_names_them() -> None:
         "--no-summary",
         "--image-tag",
         "v1",
+        "--image",
+        "credit-risk@sha256:abc",
         "--build-arg",
         "A=1",
         "--build-arg",

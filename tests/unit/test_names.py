@@ -10,6 +10,7 @@ from deployer.spec.names import (
     is_valid_endpoint_name,
     placeholders,
     render,
+    substitute,
     template_problems,
 )
 
@@ -106,3 +107,10 @@ def test_placeholders() -> None:
 )
 def test_is_valid_endpoint_name(name: str, valid: bool) -> None:
     assert is_valid_endpoint_name(name) is valid
+
+
+def test_substitute_keeps_the_values_as_they_are() -> None:
+    template = "r.azurecr.io/app:{short_sha}-{run_id}"
+    assert substitute(template, VALUES) == f"r.azurecr.io/app:aaaaaaa-{VALUES['run_id']}"
+    with pytest.raises(NameTemplateError, match=r"uses \{pr\}, but this run has no pr"):
+        substitute("app:{pr}", {})

@@ -2,8 +2,8 @@
 
 MODE=serve (default) | crash | never-ready    SCORE_DELAY=<seconds>    SCORE_STATUS=<code>
 SCORE_DROP=1 closes the connection on /score without an answer. SWAGGER=1 serves
-/swagger.json. /score answers which deployment and instance served it, and how many scoring
-requests this instance has seen.
+/swagger.json. /score answers which deployment and instance served it, how many scoring
+requests this instance has seen, and the FLAVOR build argument of its image.
 """
 
 import json
@@ -67,6 +67,7 @@ class Handler(BaseHTTPRequestHandler):
                 "served": count,
                 "echo": json.loads(data or b"null"),
                 "color": os.environ.get("COLOR"),
+                "flavor": os.environ.get("FLAVOR"),
             },
         )
 
