@@ -188,4 +188,14 @@ def fresh_engine(
         yield engine
     finally:
         stop(process.pid)
-        shutil.rmtree(root, ignore_errors=True)
+        remove(root)
+
+
+def remove(root: Path) -> None:
+    """An engine's directory, once it has stopped: dockerd leaves its default network
+    namespace (`exec/netns/default`) mounted, so unmount what is mounted under it first."""
+    mounts = Path("/proc/mounts").read_text().splitlines()
+    for target in sorted((line.split()[1] for line in mounts), reverse=True):
+        if Path(target).is_relative_to(root):
+            subprocess.run(["umount", "--lazy", target], capture_output=True, check=False)
+    shutil.rmtree(root, ignore_errors=True)

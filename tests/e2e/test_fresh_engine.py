@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.engines import Engine, fresh_engine
+from tools.engines import Engine, fresh_engine, remove
 from tools.images import ROOT
 
 pytestmark = pytest.mark.docker
@@ -60,6 +60,7 @@ def test_two_fresh_engines_run_side_by_side_empty_and_leave_nothing(fresh_runner
         pid, root = other.pid, other.root
     assert _wait_gone(pid, timeout=1)
     assert not root.exists()
+    assert str(root) not in Path("/proc/mounts").read_text()
 
 
 def test_a_killed_test_process_leaves_no_engine_running(tmp_path: Path) -> None:
@@ -68,7 +69,7 @@ def test_a_killed_test_process_leaves_no_engine_running(tmp_path: Path) -> None:
         "import sys, time\n"
         "from tools.engines import fresh_engine\n"
         "with fresh_engine() as engine:\n"
-        f"    open({str(pids)!r}, 'w').write(str(engine.pid))\n"
+        f"    open({str(pids)!r}, 'w').write(f'{{engine.pid}} {{engine.root}}')\n"
         "    time.sleep(600)\n"
     )
     child = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
@@ -76,7 +77,7 @@ def test_a_killed_test_process_leaves_no_engine_running(tmp_path: Path) -> None:
         deadline = time.monotonic() + 60
         while not pids.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
-        dockerd = int(pids.read_text())
+        dockerd = int(pids.read_text().split()[0])
         assert _alive(dockerd)
         children = Path(f"/proc/{dockerd}/task/{dockerd}/children").read_text().split()
         os.kill(child.pid, signal.SIGKILL)  # no finally, no session end: the kernel's doing
@@ -87,3 +88,5 @@ def test_a_killed_test_process_leaves_no_engine_running(tmp_path: Path) -> None:
     finally:
         if child.poll() is None:
             child.kill()
+        if pids.exists():  # the killed process could not remove its engine's directory
+            remove(Path(pids.read_text().split()[1]))
