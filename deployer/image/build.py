@@ -190,6 +190,10 @@ class ImageBuilder:
                 iidfile=iidfile,
             )
             environment = {**os.environ, **self.cli.environment()}
+            if isinstance(registry.verify, str):
+                # The CLI fetches the registry's tokens for BuildKit's cache import itself: it
+                # must trust the registry as our own requests do (Go reads SSL_CERT_FILE).
+                environment["SSL_CERT_FILE"] = registry.verify
             with (
                 self.runner.group(f"Building {target} ({self.cli.describe()})"),
                 cli_environment(

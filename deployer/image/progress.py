@@ -32,6 +32,12 @@ class Vertex:
     error: str | None = None
 
     @property
+    def cache_source(self) -> str | None:
+        """The registry reference of a cache import (a vertex of its own)."""
+        match = _IMPORT.match(self.name)
+        return match.group(1) if match else None
+
+    @property
     def is_step(self) -> bool:
         return bool(_STEP.match(self.name)) and not _FROM.match(self.name)
 
@@ -55,7 +61,11 @@ class BuildProgress:
         number, rest = int(match.group(1)), match.group(2)
         vertex = self.vertices.get(number)
         if vertex is None:
-            self.vertices[number] = Vertex(rest[:MAX_NAME])
+            vertex = self.vertices[number] = Vertex(rest[:MAX_NAME])
+            source = vertex.cache_source
+            if source is not None and source not in self.cache_sources:
+                self.cache_sources.append(source)
+                self.say(f"importing the build cache from {source}")
             return
         self._update(vertex, rest)
 
@@ -71,21 +81,24 @@ class BuildProgress:
                 self.say(f"{vertex.name}  (cached)")
         elif rest.startswith("ERROR:"):
             vertex.error = rest.removeprefix("ERROR:").strip()
+            source = vertex.cache_source
+            if source is not None:  # BuildKit goes on without it
+                self.cache_sources.remove(source)
+                self.say(f"no build cache from {source} ({vertex.error}): building without it")
         elif rest.startswith("sha256:"):
             return
         else:
             output = _OUTPUT.match(rest)
-            text = output.group(1) if output else rest
-            imported = _IMPORT.match(text)
-            if imported and imported.group(1) not in self.cache_sources:
-                self.cache_sources.append(imported.group(1))
-                self.say(f"importing the build cache from {imported.group(1)}")
-            vertex.output.append(text)
+            vertex.output.append(output.group(1) if output else rest)
             del vertex.output[:-MAX_KEPT_LINES]
 
     @property
     def failed(self) -> list[Vertex]:
-        return [vertex for vertex in self.vertices.values() if vertex.error is not None]
+        return [
+            vertex
+            for vertex in self.vertices.values()
+            if vertex.error is not None and vertex.cache_source is None
+        ]
 
     @property
     def steps_built(self) -> int:

@@ -37,7 +37,8 @@ class ImageWork:
 
     def describe(self) -> str:
         return (
-            f"{self.build.steps_built} step(s) built, {self.build.steps_cached} from cache; "
+            f"{self.build.steps_built} step(s) built, {self.build.steps_cached} from cache"
+            f"{' (imported from the registry)' if self.build.cache_imported else ''}; "
             f"{self.push.layers_pushed} layer(s) pushed ({self.push.bytes_pushed / 1e6:.1f} MB), "
             f"{self.push.layers_reused} already in the registry"
         )

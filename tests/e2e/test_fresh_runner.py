@@ -39,6 +39,9 @@ def test_a_code_change_on_a_fresh_runner_pushes_only_the_changed_layer(
     uploads = app.emulator.registry_uploads(mark)
 
     assert second["image"] != first["image"]
+    log = list(app.transcript.values())[-1]  # the second run's stderr
+    assert "importing the build cache from " in log and "no build cache from" not in log
+    assert "from cache (imported from the registry)" in log
     uploaded = {upload.digest: upload.size for upload in uploads}
     assert dependency not in uploaded, (
         f"the fresh runner pushed the unchanged dependency layer again: {uploads}"

@@ -131,3 +131,13 @@ def test_the_syntax_directive_is_read_only_before_the_first_instruction(
     dockerfile: str, directive: str | None
 ) -> None:
     assert build_failures.syntax_directive(dockerfile) == directive
+
+
+def test_a_cache_that_cannot_be_imported_is_said_and_the_build_goes_on() -> None:
+    progress, said = read("cache-unreachable.txt")
+    source = "127.0.0.1:9/none/x:buildcache"
+    assert said[0] == f"importing the build cache from {source}"
+    assert said[1].startswith(f"no build cache from {source} (failed to do request: Head")
+    assert said[1].endswith("): building without it")
+    assert progress.cache_sources == [] and progress.failed == []
+    assert (progress.steps_built, progress.steps_cached) == (1, 0)
