@@ -29,7 +29,6 @@ from deployer.spec.model import BuildSpec
 from deployer.tags import utc_timestamp
 
 PUSH_ATTEMPTS = 3
-CACHE_TAG = "buildcache"
 BUILD_TIMEOUT_SECONDS = 3600
 
 
@@ -273,14 +272,14 @@ class ImageBuilder:
             hint=f"give the app registration {push_role(session.abac)} on the registry",
         )
 
-    def push_cache(self, repository: str, tag: str, session: AcrSession) -> None:
-        """Point `<repository>:buildcache` at the image just pushed (its manifest only: the
+    def push_cache(self, repository: str, tag: str, cache_tag: str, session: AcrSession) -> None:
+        """Point `<repository>:<cache_tag>` at the image just pushed (its manifest only: the
         registry has every layer by now), for the next build's cache import."""
-        self.client.api.tag(f"{repository}:{tag}", repository, CACHE_TAG)
-        result, error = self._push_once(repository, CACHE_TAG, session, quiet=True)
+        self.client.api.tag(f"{repository}:{tag}", repository, cache_tag)
+        result, error = self._push_once(repository, cache_tag, session, quiet=True)
         if result is None:
             self.runner.warning(
-                f"the build cache {repository}:{CACHE_TAG} was not updated ({error}); "
+                f"the build cache {repository}:{cache_tag} was not updated ({error}); "
                 "the next build may rebuild more than it must"
             )
 

@@ -11,7 +11,6 @@ from functools import cached_property
 from deployer.context import uncommitted_changes, workspace_root
 from deployer.errors import DeployerError, ImageError, NameTemplateError, UsageError
 from deployer.image.build import (
-    CACHE_TAG,
     BuildLabels,
     BuildResult,
     ImageBuilder,
@@ -19,6 +18,7 @@ from deployer.image.build import (
     iso_time,
     source_date_epoch,
 )
+from deployer.image.cache import cache_scope, is_cache_tag
 from deployer.image.inputs_hash import build_inputs_hash
 from deployer.image.registry import AcrSession
 from deployer.image.secrets import check_sources
@@ -114,9 +114,10 @@ class Images:
         context = self.session.context
         dirty = not context.in_github and uncommitted_changes(spec.build.context)
         inputs = build_inputs_hash(spec.build, self.session.options.build_args)
-        if self.session.options.image_tag == CACHE_TAG:
+        if is_cache_tag(self.session.options.image_tag or ""):
             raise UsageError(
-                f"the image tag {CACHE_TAG!r} is the build cache's, which each build moves",
+                f"the image tag {self.session.options.image_tag!r} is a build cache's, which "
+                "each build moves",
                 hint="choose another image-tag, or leave it empty for <short sha>-<inputs hash>",
             )
         tag = self.session.options.image_tag or context.image_tag(inputs, dirty)
@@ -210,9 +211,12 @@ class Images:
         labels = BuildLabels(source=context.source_url, revision=context.sha or None)
         if epoch is not None:  # the same commit gives the same image configuration
             labels.created = iso_time(epoch)
-        cache = [f"{repository_url}:{CACHE_TAG}"]
-        if not self.acr.digest_of(lookup.repository, CACHE_TAG):
-            cache = []  # the first build: nothing to import
+        scope = cache_scope(context.pr_number)
+        cache = [  # none yet on a first build: nothing to import
+            f"{repository_url}:{cache_tag}"
+            for cache_tag in scope.read
+            if self.acr.digest_of(lookup.repository, cache_tag)
+        ]
         with phases("build"):
             built = builder.build(
                 build,
@@ -225,7 +229,7 @@ class Images:
             )
         with phases("push"):
             pushed = builder.push(repository_url, tag, self.acr)
-            builder.push_cache(repository_url, tag, self.acr)
+            builder.push_cache(repository_url, tag, scope.write, self.acr)
         work = ImageWork(built, pushed)
         self.session.runner.info(f"image: {work.describe()}")
         return ResolvedImage(

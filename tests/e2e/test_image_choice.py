@@ -67,9 +67,9 @@ def test_a_prebuilt_image_elsewhere_or_missing_is_refused_before_anything_change
     missing = app.deploy("--image", "model-server:v404")
     assert missing.returncode == 1, missing.stderr
     assert "the image model-server:v404 was not found in the registry" in missing.stderr
-    cache = app.deploy("--image-tag", "buildcache")
+    cache = app.deploy("--image-tag", "buildcache-pr3")
     assert cache.returncode == 2, cache.stderr
-    assert "the image tag 'buildcache' is the build cache's" in cache.stderr
+    assert "the image tag 'buildcache-pr3' is a build cache's" in cache.stderr
     assert "Traceback" not in missing.stderr + other.stderr + cache.stderr
     assert mutating_arm_calls(app, since) == [] and app.endpoint("models") is None
 

@@ -180,3 +180,33 @@ def test_another_repositorys_endpoint_is_refused(app: App, tmp_path: Path, image
     assert run.result.returncode == 1
     assert "it belongs to someone/else" in run.result.stdout
     assert mutating_arm_calls(app, since) == []
+
+
+def test_a_pull_requests_build_cache_never_reaches_a_production_build(app: App) -> None:
+    """An inline cache maps build steps to layers: one a pull request wrote, imported by a
+    release, would give the release the pull request's layers. A pull request's run writes a
+    cache of its own and may read the trusted one; other runs read only the trusted one."""
+    repository = f"{app.emulator.connection['registry']}/model-server"
+
+    def deploy(change: str, *args: str) -> str:
+        (app.root / "server" / "change.txt").write_text(change)
+        app.commit(change)
+        result = app.deploy(*args)
+        assert result.returncode == 0, result.stderr
+        return result.stderr
+
+    def imported(log: str) -> list[str]:
+        prefix = "importing the build cache from "
+        return [line.removeprefix(prefix) for line in log.splitlines() if line.startswith(prefix)]
+
+    assert imported(deploy("pr 7, first push", "--environment", "preview", "--pr", "7")) == []
+    assert imported(deploy("pr 7, second push", "--environment", "preview", "--pr", "7")) == [
+        f"{repository}:buildcache-pr7"
+    ]
+    # The release finds only the pull request's cache: it imports nothing, writes the trusted one.
+    assert imported(deploy("release")) == []
+    assert imported(deploy("next release")) == [f"{repository}:buildcache"]
+    # Another pull request reads the trusted cache, never pull request 7's.
+    assert imported(deploy("pr 8", "--environment", "preview", "--pr", "8")) == [
+        f"{repository}:buildcache"
+    ]
