@@ -20,9 +20,11 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 
 # What a quick docker action does: the SDKs unpinned, pip's cache and compilers' leftovers kept.
-UNPINNED_DOCKERFILE = """\
-ARG BASE_IMAGE=python:3.12-slim
+# It needs a docker CLI to build as much as the action does: the same one, from the same stage
+# of the action's Dockerfile, so that the two differ only in how Python is installed.
+UNPINNED_FINAL_STAGE = """\
 FROM ${BASE_IMAGE}
+COPY --from=docker-cli /tmp/usr/bin/docker /usr/local/bin/docker
 RUN pip install azure-ai-ml azure-identity docker pyyaml jsonschema
 COPY deployer/ /app/deployer/
 COPY schema/ /app/schema/
@@ -30,6 +32,16 @@ COPY entrypoint.py /app/entrypoint.py
 ENV PYTHONPATH=/app PYTHONUNBUFFERED=1
 ENTRYPOINT ["python", "/app/entrypoint.py"]
 """
+
+
+def unpinned_dockerfile() -> str:
+    """The action's Dockerfile up to its docker-cli stage, then the quick action's stage."""
+    action = (ROOT / "Dockerfile").read_text()
+    cli_stage = action.index("FROM ${BASE_IMAGE} AS docker-cli")
+    cli_end = action.index("FROM ${BASE_IMAGE} AS install")
+    arg = action.index("ARG BASE_IMAGE=")
+    header = action[arg : action.index("\n", arg) + 1]
+    return header + action[cli_stage:cli_end] + UNPINNED_FINAL_STAGE
 
 
 def image_size(image: str) -> int:
@@ -48,7 +60,7 @@ def build_unpinned(harness: ActionHarness, workdir: Path) -> str:
     for part in ("deployer", "schema"):
         shutil.copytree(ROOT / part, context / part)
     shutil.copy(ROOT / "entrypoint.py", context / "entrypoint.py")
-    (context / "Dockerfile").write_text(UNPINNED_DOCKERFILE)
+    (context / "Dockerfile").write_text(unpinned_dockerfile())
     tag = "azureml-deploy-bench/unpinned:latest"
     subprocess.run(
         [

@@ -395,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh-rounds", type=int, default=2, help="rounds of scenario 7")
     parser.add_argument(
         "--only",
-        choices=["cleanup", "fresh-runner"],
+        choices=["coldstart", "cleanup", "fresh-runner"],
         help="measure this scenario alone; the others keep their figures from bench/results.json",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
@@ -419,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         if options.only is None:
             print("== deploy scenarios (1-4)", flush=True)
             scenarios = DeployRounds(bench).run(options.repeat)
+        if options.only in (None, "coldstart"):
             print("== cold start (5)", flush=True)
             scenarios.insert(4, coldstart.scenario(emulator, workdir, base, options.cold_starts))
         if options.only in (None, "cleanup"):
