@@ -4,6 +4,7 @@ and nothing is built or pushed before the refusal."""
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +187,13 @@ def test_a_pull_requests_build_cache_never_reaches_a_production_build(app: App) 
     """An inline cache maps build steps to layers: one a pull request wrote, imported by a
     release, would give the release the pull request's layers. A pull request's run writes a
     cache of its own and may read the trusted one; other runs read only the trusted one."""
-    repository = f"{app.emulator.connection['registry']}/model-server"
+    # A repository of its own: the worker's registry keeps other tests' caches.
+    name = f"cache-scopes-{secrets.token_hex(4)}"
+    deploy_file = app.root / "server" / "deploy.yml"
+    deploy_file.write_text(
+        deploy_file.read_text().replace("repository: model-server", f"repository: {name}")
+    )
+    repository = f"{app.emulator.connection['registry']}/{name}"
 
     def deploy(change: str, *args: str) -> str:
         (app.root / "server" / "change.txt").write_text(change)
