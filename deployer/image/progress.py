@@ -82,7 +82,7 @@ class BuildProgress:
         elif rest.startswith("ERROR:"):
             vertex.error = rest.removeprefix("ERROR:").strip()
             source = vertex.cache_source
-            if source is not None:  # BuildKit goes on without it
+            if source in self.cache_sources:  # BuildKit goes on without it
                 self.cache_sources.remove(source)
                 self.say(f"no build cache from {source} ({vertex.error}): building without it")
         elif rest.startswith("sha256:"):
