@@ -1,7 +1,8 @@
 """Build secrets are there before anything changes: each one's environment variable is set, or
-its file exists inside the workspace. Only existence is checked; the docker CLI reads the
-values itself at build time (`--secret id=ID,env=NAME|src=FILE`), so no value passes through
-azureml-deploy, its log or the tag's hash."""
+its file exists inside the workspace. Only existence is checked here; the docker CLI reads the
+values itself at build time (`--secret id=ID,env=NAME|src=FILE`). The builder reads them once
+more only to register them with the runner's masker (image/build.py), so no value reaches the
+log, the command line or the tag's hash."""
 
 from __future__ import annotations
 

@@ -92,7 +92,7 @@ def template_problems(template: str) -> list[str]:
         parts = _parse(template)
     except NameTemplateError as exc:
         return [str(exc)]
-    problems = placeholder_problems(template)
+    problems = _unknown_placeholders(parts)
     invalid = sorted(
         {char for part in parts if not part.is_placeholder for char in part.text}
         - set(_ASCII_LETTERS + string.digits + "-")
@@ -123,9 +123,12 @@ def placeholder_problems(template: str) -> list[str]:
     """Unbalanced braces and unknown placeholders: what stops any template (an endpoint name
     or an image reference) from rendering."""
     try:
-        parts = _parse(template)
+        return _unknown_placeholders(_parse(template))
     except NameTemplateError as exc:
         return [str(exc)]
+
+
+def _unknown_placeholders(parts: list[_Part]) -> list[str]:
     known = ", ".join("{" + name + "}" for name in PLACEHOLDERS)
     problems = []
     for part in parts:
