@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.client import Emulator
+from emulator.uploads import blob_path, blobs_root
 
 MUTATING = ("PUT", "PATCH", "DELETE")
 
@@ -70,13 +71,9 @@ def arm_budget(emulator: Emulator, since: int) -> Budget:
     return Budget(served, throttled, floor)
 
 
-def _blob_store(emulator: Emulator) -> Path:
-    return Path(emulator.state_dir) / "registry" / "data" / "docker" / "registry" / "v2" / "blobs"
-
-
 def registry_blobs(emulator: Emulator) -> dict[str, int]:
     """Every blob in the registry's storage: digest → bytes."""
-    root = _blob_store(emulator)
+    root = blobs_root(Path(emulator.state_dir))
     return (
         {path.parent.name: path.stat().st_size for path in root.glob("sha256/*/*/data")}
         if root.exists()
@@ -108,12 +105,11 @@ class Pushed:
 def pushed_since(emulator: Emulator, before: dict[str, int]) -> Pushed:
     after = registry_blobs(emulator)
     new = {digest: size for digest, size in after.items() if digest not in before}
-    root = _blob_store(emulator)
     layers: dict[str, int] = {}
     for digest, size in new.items():
         if size > 64_000:
             continue  # a layer, not a manifest
-        path = root / "sha256" / digest[:2] / digest / "data"
+        path = blob_path(Path(emulator.state_dir), digest)
         try:
             document: dict[str, Any] = json.loads(path.read_bytes())
         except (UnicodeDecodeError, json.JSONDecodeError):

@@ -37,27 +37,35 @@ def log_mark(state_dir: Path) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
-def _blob(state_dir: Path, digest: str) -> Path:
-    algorithm, _, hex_digest = digest.partition(":")
-    blobs = state_dir / "registry" / "data" / "docker" / "registry" / "v2" / "blobs"
-    return blobs / algorithm / hex_digest[:2] / hex_digest / "data"
+# distribution's filesystem driver's layout under the root directory acr.py gives it
+_STORAGE = Path("registry") / "data" / "docker" / "registry" / "v2"
+
+
+def blobs_root(state_dir: Path) -> Path:
+    return state_dir / _STORAGE / "blobs"
+
+
+def blob_path(state_dir: Path, digest: str) -> Path:
+    """Where the blob `digest` (sha256:… or bare hex) is stored."""
+    algorithm, _, hex_digest = digest.rpartition(":")
+    return blobs_root(state_dir) / (algorithm or "sha256") / hex_digest[:2] / hex_digest / "data"
 
 
 def _blob_size(state_dir: Path, digest: str) -> int:
-    path = _blob(state_dir, digest)
+    path = blob_path(state_dir, digest)
     return path.stat().st_size if path.exists() else 0
 
 
 def tag_digest(state_dir: Path, repository: str, tag: str) -> str:
     """The digest a tag points at, from the registry's tag link."""
-    repositories = state_dir / "registry" / "data" / "docker" / "registry" / "v2" / "repositories"
+    repositories = state_dir / _STORAGE / "repositories"
     link = repositories / repository / "_manifests" / "tags" / tag / "current" / "link"
     return link.read_text().strip()
 
 
 def manifest_layers(state_dir: Path, digest: str) -> dict[str, int]:
     """The layers (digest → compressed size) of the image manifest stored as `digest`."""
-    document = json.loads(_blob(state_dir, digest).read_bytes())
+    document = json.loads(blob_path(state_dir, digest).read_bytes())
     return {str(layer["digest"]): int(layer["size"]) for layer in document["layers"]}
 
 
