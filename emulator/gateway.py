@@ -19,6 +19,7 @@ import asyncio
 import hmac
 import itertools
 import random
+import time
 import uuid
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -38,6 +39,7 @@ from emulator.dataplane import DockerDataPlane, Instance
 from emulator.entra import EntraId
 from emulator.faults import FaultStore
 from emulator.http import json_response
+from emulator.monitor.served import Served
 from emulator.tokens import SigningKey
 
 DEPLOYMENT_HEADER = "azureml-model-deployment"
@@ -185,6 +187,35 @@ class ScoringGateway:
         *,
         swagger: bool,
         mirrored: bool = False,
+    ) -> Response:
+        started = time.monotonic()
+        response = await self._serve(request, deployment, body, swagger=swagger, mirrored=mirrored)
+        if not swagger:
+            model_status = response.headers.get("ms-azureml-model-error-statuscode")
+            self.store.served.record(
+                Served(
+                    at=time.time(),
+                    endpoint_id=deployment.endpoint.id.lower(),
+                    deployment_id=deployment.id.lower(),
+                    deployment=deployment.name,
+                    status=response.status_code,
+                    model_status=int(model_status)
+                    if model_status
+                    else (200 if response.status_code == 200 else None),
+                    latency_ms=(time.monotonic() - started) * 1000,
+                    mirrored=mirrored,
+                )
+            )
+        return response
+
+    async def _serve(
+        self,
+        request: Request,
+        deployment: Deployment,
+        body: bytes,
+        *,
+        swagger: bool,
+        mirrored: bool,
     ) -> Response:
         instance = self._instance(deployment)
         answered_by = {DEPLOYMENT_HEADER: deployment.name, "x-request-id": str(uuid.uuid4())}

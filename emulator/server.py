@@ -312,6 +312,7 @@ class Emulator:
         self.store.limits = dict(skus.LIMITS)
         self.store.taken_names.clear()
         self.store.denied_actions.clear()
+        self.store.served.clear()
         for key in [k for k in self.store.workspaces if k != self.workspace.key]:
             del self.store.workspaces[key]
         self.faults.clear()

@@ -18,6 +18,7 @@ from starlette.types import Scope as AsgiScope
 from emulator.arm.context import ArmContext, Scope
 from emulator.arm.deployments import DeploymentHandlers, EnvironmentHandlers
 from emulator.arm.endpoints import EndpointHandlers
+from emulator.arm.metrics import MetricsHandlers
 from emulator.arm.model import PROVIDER, Workspace
 from emulator.arm.throttling import BucketSize, Throttle, Verdict
 from emulator.arm.usages import usages
@@ -66,6 +67,8 @@ class ArmApp:
         endpoints = EndpointHandlers(ctx)
         deployments = DeploymentHandlers(ctx)
         environments = EnvironmentHandlers(ctx)
+        metrics = MetricsHandlers(ctx)
+        insights = r"/providers/Microsoft\.Insights/metrics"
         ws, ep, dep = (
             "workspaces",
             "workspaces/onlineEndpoints",
@@ -94,6 +97,9 @@ class ArmApp:
             _route("DELETE", _DEP, deployments.delete, f"{dep}/delete"),
             _route("POST", _DEP + "/getLogs", deployments.get_logs, f"{dep}/getLogs/action"),
             _route("GET", _DEP + "/skus", deployments.skus, f"{dep}/read"),
+            # Monitoring Reader's */read covers Microsoft.Insights/metrics/read on them.
+            _route("GET", _EP + insights, metrics.list, f"{ep}/read"),
+            _route("GET", _DEP + insights, metrics.list, f"{dep}/read"),
             _route(
                 "PUT",
                 _WS + r"/environments/(?P<environment>[^/]+)/versions/(?P<version>[^/]+)",

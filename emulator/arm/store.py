@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from emulator.arm import skus
 from emulator.arm.model import Endpoint, Environment, Operation, Workspace
+from emulator.monitor.served import ServedLog
 
 
 @dataclass
@@ -24,6 +25,7 @@ class Store:
     limits: dict[str, int] = field(default_factory=lambda: dict(skus.LIMITS))
     taken_names: set[tuple[str, str]] = field(default_factory=set)  # (region, name) of others
     denied_actions: set[str] = field(default_factory=set)
+    served: ServedLog = field(default_factory=ServedLog)  # what Azure Monitor's metrics count
 
     def add_workspace(self, workspace: Workspace) -> None:
         self.workspaces[workspace.key] = workspace

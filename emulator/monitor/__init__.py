@@ -1,0 +1,1 @@
+"""The emulator's Azure Monitor: metrics computed from the traffic its scoring gateway served."""
