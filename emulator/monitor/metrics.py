@@ -134,7 +134,7 @@ def parse(
     metrics = tuple(catalog[n.lower()] for n in names)
     start, end = _timespan(params.get("timespan"), now)
     interval = params.get("interval") or "PT1M"
-    grain = None if interval.upper() == "FULL" else _duration(interval)
+    grain = None if interval.upper() == "FULL" else _grain(interval)
     aggregations = tuple(
         a.strip().lower() for a in (params.get("aggregation") or "average").split(",")
     )
@@ -194,6 +194,31 @@ def _duration(text: str) -> float:
         )
     days, hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
     return ((days * 24 + hours) * 60 + minutes) * 60 + secs
+
+
+# Azure Monitor's time grains (the supported-metrics tables list these for the metrics that
+# offer more than PT1M); anything finer does not exist there.
+GRAINS = {
+    "PT1M": 60,
+    "PT5M": 300,
+    "PT15M": 900,
+    "PT30M": 1800,
+    "PT1H": 3600,
+    "PT6H": 21600,
+    "PT12H": 43200,
+    "P1D": 86400,
+}
+
+
+def _grain(interval: str) -> float:
+    seconds = _duration(interval)
+    if seconds not in GRAINS.values():
+        raise ArmError(
+            400,
+            "BadRequest",
+            f"Invalid interval {interval!r}: the time grains are {', '.join(GRAINS)}, or FULL.",
+        )
+    return seconds
 
 
 _CLAUSE = re.compile(r"^\s*(?P<dim>[A-Za-z_]+)\s+eq\s+['‘’](?P<value>[^'‘’]*)['‘’]\s*$", re.I)
@@ -261,10 +286,7 @@ def _metric(query: Query, definition: Definition, served: list[Served]) -> dict[
     series: dict[tuple[str, ...], list[Served]] = defaultdict(list)
     for item in served:
         key = tuple(_dimension(item, d) for d in names)
-        if all(
-            query.filters[d] is None or key[i] in (query.filters[d] or set())
-            for i, d in enumerate(names)
-        ):
+        if all(_wanted(query.filters[d], value) for d, value in zip(names, key, strict=True)):
             series[key].append(item)
     if not names:
         series.setdefault((), [])
@@ -289,6 +311,10 @@ def _metric(query: Query, definition: Definition, served: list[Served]) -> dict[
             for key, members in sorted(series.items())
         ],
     }
+
+
+def _wanted(values: set[str] | None, value: str) -> bool:
+    return values is None or value in values
 
 
 def _buckets(
@@ -323,9 +349,8 @@ def _point(
         # A count per minute: the samples are the minutes of the grain.
         minutes = max(1, math.ceil(width / 60))
         per_minute = [0] * minutes
-        base = at.timestamp() if served else 0.0
         for item in served:
-            per_minute[min(minutes - 1, int((item.at - base) // 60))] += 1
+            per_minute[min(minutes - 1, int((item.at - at.timestamp()) // 60))] += 1
         values: dict[str, float] = {
             "total": float(len(served)),
             "count": float(minutes),

@@ -3,7 +3,6 @@ answers clients (its live traffic), a deployment answers what reaches it (mirror
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,7 +41,3 @@ class ServedLog:
 
     def clear(self) -> None:
         self._served.clear()
-
-
-def now() -> float:
-    return time.time()

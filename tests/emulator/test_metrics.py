@@ -181,3 +181,10 @@ def test_unknown_metrics_and_dimensions_are_refused_as_azure_does(
     with pytest.raises(HttpResponseError) as dimension:
         _totals(monitor, _endpoint_id(emulator), "RequestsPerMinute", filter="region eq '*'")
     assert dimension.value.status_code == 400
+    # A grain Azure does not have (here: none at all) is refused, not looped over.
+    with pytest.raises(HttpResponseError) as grain:
+        monitor.metrics.list(
+            _endpoint_id(emulator), interval="PT0S", metricnames="RequestsPerMinute"
+        )
+    assert grain.value.status_code == 400
+    assert "PT1M" in str(grain.value)
