@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from deployer.analysis import Analysis, Stage, Verdict, Window
 from deployer.azure.pull import is_image_pull
 from deployer.deadline import Deadline
 from deployer.errors import (
@@ -31,6 +32,7 @@ from deployer.errors import (
 )
 from deployer.github.runner import Runner
 from deployer.plan import (
+    Bake,
     BuildImage,
     CreateEndpoint,
     EndpointChange,
@@ -40,6 +42,7 @@ from deployer.plan import (
     Provision,
     Retire,
     SetTraffic,
+    Shadow,
     SmokeTest,
     Watch,
 )
@@ -74,6 +77,7 @@ class Platform(Protocol):
         tags: Mapping[str, str],
         traffic: Mapping[str, int] | None,
         description: str | None = None,
+        mirror: Mapping[str, int] | None = None,
     ) -> Waitable: ...
 
     def begin_deployment(
@@ -101,6 +105,8 @@ class Job:
     identity: EndpointIdentity = field(default_factory=EndpointIdentity)  # for a new endpoint
     # The fix for an image the endpoint's identity could not pull, given its principal id.
     pull_hint: Callable[[str | None], str] | None = None
+    # rollout.analysis: the candidate judged by its live traffic (its windows outlive the run)
+    analysis: Analysis | None = None
 
 
 @dataclass
@@ -114,6 +120,8 @@ class Outcome:
     smoke: SmokeResult | None = None
     leased: bool = False
     released: bool = False
+    mirror: dict[str, int] = field(default_factory=dict)
+    windows: list[Window] = field(default_factory=list)  # the analysis, window by window
 
 
 def _utcnow() -> datetime.datetime:
@@ -142,12 +150,20 @@ class Executor:
         self._creating: Waitable | None = None
         self._index = 0
         self._lease_expires: datetime.datetime | None = None
+        self._analysis: Analysis | None = None
 
     # --- running a plan ------------------------------------------------------------------------
 
     def run(self, plan: Plan) -> Outcome:
         self.plan = plan
-        self.outcome = Outcome(image=self.job.settings.image, traffic=dict(plan.traffic_before))
+        self.outcome = Outcome(
+            image=self.job.settings.image,
+            traffic=dict(plan.traffic_before),
+            mirror=dict(plan.mirror_before),
+        )
+        self._analysis = self.job.analysis
+        if self._analysis is not None:
+            self.outcome.windows = self._analysis.windows
         for index, step in enumerate(plan.steps):
             if not isinstance(step, BuildImage):
                 self._endpoint_ready()
@@ -189,9 +205,9 @@ class Executor:
         match step:
             case CreateEndpoint(record):
                 self._create_endpoint(record)
-            case Mark(record, change):
+            case Mark(record, change, stop_mirror):
                 with self.phases("lease"):
-                    self._acquire(record, change)
+                    self._acquire(record, change, stop_mirror)
             case BuildImage():
                 if self.job.build is None:
                     raise StepFailed("nothing to build: the deploy file gives image.ref")
@@ -206,9 +222,16 @@ class Executor:
                 final = not any(isinstance(later, (SetTraffic, Mark)) for later in rest)
                 with self.phases("traffic"):
                     self._write(record, traffic, release=final)
-            case Watch(deployment, seconds):
+            case Shadow(deployment, percent, seconds, record):
+                with self.phases("shadow"):
+                    self._write(record, None, mirror={deployment: percent})
+                    self._watch(deployment, seconds, f"shadow {percent}%")
+            case Watch(deployment, seconds, share):
                 with self.phases("canary watch"):
-                    self._watch(deployment, seconds)
+                    self._watch(deployment, seconds, f"canary {share}%")
+            case Bake(deployment, seconds):
+                with self.phases("bake"):
+                    self._watch(deployment, seconds, "bake")
             case Retire(deployment, _):
                 with self.phases("retire"):
                     self.platform.begin_delete_deployment(self.job.endpoint, deployment).wait(
@@ -236,7 +259,9 @@ class Executor:
         self._lease_expires = self._lease_until()
         return replace(record, holder=self.job.holder, lease_until=self._lease_expires)
 
-    def _acquire(self, record: Record, change: EndpointChange | None = None) -> None:
+    def _acquire(
+        self, record: Record, change: EndpointChange | None = None, stop_mirror: bool = False
+    ) -> None:
         """Take the lease: check that nobody else holds it and that the endpoint is as planned,
         write it with the record, read it back."""
         assert self.plan is not None
@@ -255,7 +280,8 @@ class Executor:
             raise LeaseHeld(
                 f"endpoint {self.job.endpoint} changed since it was planned", None, None
             )
-        self._put(current, self._leased(record), None, change)
+        mirror = self._mirror_left_alone() if stop_mirror else None
+        self._put(current, self._leased(record), None, change, mirror)
         self._read_back()
 
     def _create_endpoint(self, record: Record) -> None:
@@ -293,7 +319,12 @@ class Executor:
         return current.record if current is not None else Record()
 
     def _write(
-        self, record: Record, traffic: Mapping[str, int] | None, *, release: bool = False
+        self,
+        record: Record,
+        traffic: Mapping[str, int] | None,
+        *,
+        release: bool = False,
+        mirror: Mapping[str, int] | None = None,
     ) -> None:
         """Write `record` (and `traffic`) while holding the lease: renewed, or handed back."""
         current = self.platform.endpoint(self.job.endpoint)
@@ -310,7 +341,11 @@ class Executor:
         written = (
             replace(written, holder=None, lease_until=None) if release else self._leased(written)
         )
-        self._put(current, written, traffic)
+        if mirror is None and traffic is not None and self.outcome.mirror:
+            # Azure ML mirrors only to a deployment without live traffic: the shadow stage's
+            # mirror stops in the request that moves traffic.
+            mirror = self._mirror_left_alone()
+        self._put(current, written, traffic, mirror=mirror)
         if release:
             self.outcome.released = True
 
@@ -327,16 +362,32 @@ class Executor:
         record: Record,
         traffic: Mapping[str, int] | None,
         change: EndpointChange | None = None,
+        mirror: Mapping[str, int] | None = None,
     ) -> None:
         tags = with_record(current.tags, record)
         if change is not None and change.tags is not None:
             tags = with_user_tags(tags, change.tags)
         description = change.description if change is not None else None
-        self.platform.begin_update_endpoint(self.job.endpoint, tags, traffic, description).wait(
-            self.deadline, self.runner.info
-        )
+        self.platform.begin_update_endpoint(
+            self.job.endpoint, tags, traffic, description, mirror
+        ).wait(self.deadline, self.runner.info)
         if traffic is not None:
             self.outcome.traffic = dict(traffic)
+        if mirror is not None:
+            self.outcome.mirror = dict(mirror)
+
+    def _mirror_to_stop(self) -> dict[str, int] | None:
+        """The mirror to write that stops this run's shadow stage; None: nothing to stop."""
+        left_alone = self._mirror_left_alone()
+        if self.outcome.mirror == left_alone:
+            return None
+        self.runner.info("→ stopping the mirrored traffic")
+        return left_alone
+
+    def _mirror_left_alone(self) -> dict[str, int]:
+        """The mirror without the action's deployments: someone else's is not ours to stop."""
+        assert self.plan is not None
+        return {n: s for n, s in self.outcome.mirror.items() if n in self.plan.left_alone}
 
     # --- steps -----------------------------------------------------------------------------------
 
@@ -369,22 +420,66 @@ class Executor:
         if not result.passed:
             raise StepFailed(f"the smoke test of deployment {deployment} failed: {result.detail}")
 
-    def _watch(self, deployment: str, seconds: float) -> None:
-        """Wait between canary steps, testing the canary every second (one request each): one
-        that starts failing is rolled back within seconds, not a step later. The lease is
-        renewed while it lasts."""
+    def _watch(self, deployment: str, seconds: float, stage_name: str) -> None:
+        """Watch the candidate for `seconds`, testing it every second (one request each): one
+        that starts failing is rolled back within seconds, not a step later. With
+        rollout.analysis, its live traffic is judged window by window as Azure Monitor shows
+        it, and the watch lasts until the last window is judged. The lease is renewed
+        meanwhile."""
+        stage = self._stage(deployment, seconds, stage_name)
         end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            self.deadline.sleep(min(WATCH_CHECK_SECONDS, end - time.monotonic()), "watching")
+        while True:
+            if stage is not None:
+                stage.poll(self.now(), self._reported)
+                if self._analysis is not None and self._analysis.breached():
+                    raise self._breach(deployment)
+            if time.monotonic() >= end and (stage is None or stage.done()):
+                break
+            self.deadline.sleep(
+                max(min(WATCH_CHECK_SECONDS, end - time.monotonic()), 0.1), "watching"
+            )
             if self.job.smoke is not None:
                 result = self.job.smoke(deployment, self.deadline, True)
                 if not result.passed:
                     self.outcome.smoke = result
                     raise StepFailed(
-                        f"the canary {deployment} started failing while it took traffic: "
+                        f"the candidate {deployment} started failing ({stage_name}): "
                         f"{result.detail}"
                     )
             self._renew_if_due()
+        if stage is not None and stage.judged == 0:
+            self.runner.warning(
+                f"{stage_name}: {deployment} served fewer than "
+                f"{self._analysis.spec.min_requests if self._analysis else 0} requests in "
+                f"{seconds:.0f} s; nothing to judge it by, so the rollout goes on"
+            )
+
+    def _stage(self, deployment: str, seconds: float, name: str) -> Stage | None:
+        if self._analysis is None:
+            return None
+        assert self.plan is not None
+        baseline = self.plan.previous if self.plan.previous != deployment else None
+        return self._analysis.stage(name, deployment, baseline, self.now(), seconds)
+
+    def _reported(self, window: Window) -> None:
+        text = window.describe()
+        if window.verdict is Verdict.FAILED:
+            self.runner.warning(f"analysis: {text}")
+        else:
+            self.runner.info(f"  analysis: {text}")
+
+    def _breach(self, deployment: str) -> StepFailed:
+        assert self._analysis is not None
+        failed = [w for w in self._analysis.windows if w.verdict is Verdict.FAILED]
+        last = failed[-1]
+        limit = self._analysis.spec.failure_limit
+        return StepFailed(
+            f"the analysis of {deployment} failed ({last.stage}: {'; '.join(last.reasons)}; "
+            f"{len(failed)} failed window{'s' if len(failed) != 1 else ''}, failure_limit "
+            f"{limit})",
+            hint="the job summary lists every analysis window; fix the model server, or set "
+            "rollout.analysis's thresholds to what it should meet",
+        )
 
     def _renew_if_due(self) -> None:
         until = self._lease_expires
@@ -396,7 +491,7 @@ class Executor:
     def _after_failure(self, step: PlanStep, failure: DeployerError) -> StepFailed:
         assert self.plan is not None
         target = self.plan.target
-        if target is not None and isinstance(step, (Provision, SmokeTest, Watch)):
+        if target is not None and isinstance(step, (Provision, SmokeTest, Shadow, Watch, Bake)):
             self._show_logs(target, failure)
         left = self._undo(self.deadline.grace(600))
         message = f"{failure.message.rstrip('. ')}. {left}"
@@ -434,8 +529,9 @@ class Executor:
                 restore[known_good] = 100
             self.runner.info(f"→ putting all traffic back on {known_good}")
         record = replace(self._current_record(), candidate=None, step=None)
+        mirror = self._mirror_to_stop()
         try:
-            self._write(record, restore, release=True)
+            self._write(record, restore, release=True, mirror=mirror)
         except DeployerError as exc:
             if restore is not None:
                 return (

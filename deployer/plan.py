@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Any
 
 from deployer.errors import NothingToDo, PolicyError
-from deployer.spec.model import EndpointIdentity, IdentityType, Strategy
+from deployer.spec.model import EndpointIdentity, IdentityType, ShadowSpec, Strategy
 from deployer.state import DeploymentSettings, EndpointState, traffic_text
 from deployer.tags import Record, Step, user_tags
 
@@ -62,13 +62,17 @@ class EndpointChange:
 
 @dataclass(frozen=True)
 class Mark:
-    """Write `record` to the endpoint's tags (taking the run's lease with it), and `change`."""
+    """Write `record` to the endpoint's tags (taking the run's lease with it), and `change`;
+    with `stop_mirror`, stop the mirror an earlier run left to one of the action's deployments."""
 
     record: Record
     change: EndpointChange | None = None
+    stop_mirror: bool = False
 
     def describe(self) -> str:
         change = f"; update the endpoint's {self.change.describe()}" if self.change else ""
+        if self.stop_mirror:
+            change += "; stop the mirrored traffic an earlier run left"
         if self.record.candidate:
             return f"record the rollout of {self.record.candidate}{change}"
         return f"record the run on the endpoint{change}"
@@ -115,13 +119,41 @@ class SetTraffic:
 
 @dataclass(frozen=True)
 class Watch:
-    """Wait between canary steps, testing the candidate every second."""
+    """Wait between canary steps, testing the candidate every second and, with
+    rollout.analysis, judging its live traffic."""
 
     deployment: str
     seconds: int
+    share: int = 0  # of live traffic the candidate takes meanwhile
 
     def describe(self) -> str:
         return f"watch {self.deployment} for {self.seconds} s"
+
+
+@dataclass(frozen=True)
+class Shadow:
+    """Before any live traffic: mirror `percent` of live traffic to the candidate (writing
+    `record`), judge it for `seconds`; the next change of traffic stops the mirror."""
+
+    deployment: str
+    percent: int
+    seconds: int
+    record: Record
+
+    def describe(self) -> str:
+        return f"mirror {self.percent}% of live traffic to {self.deployment} for {self.seconds} s"
+
+
+@dataclass(frozen=True)
+class Bake:
+    """At 100 %, the known-good deployment kept: watch and judge the candidate for `seconds`
+    (a breach puts all traffic back)."""
+
+    deployment: str
+    seconds: float
+
+    def describe(self) -> str:
+        return f"bake {self.deployment} at 100% for {self.seconds:g} s, the previous one kept"
 
 
 @dataclass(frozen=True)
@@ -133,7 +165,18 @@ class Retire:
         return f"delete deployment {self.deployment} ({self.why})"
 
 
-PlanStep = CreateEndpoint | Mark | BuildImage | Provision | SmokeTest | SetTraffic | Watch | Retire
+PlanStep = (
+    CreateEndpoint
+    | Mark
+    | BuildImage
+    | Provision
+    | SmokeTest
+    | Shadow
+    | SetTraffic
+    | Watch
+    | Bake
+    | Retire
+)
 
 _KINDS: dict[type[Any], str] = {
     CreateEndpoint: "create-endpoint",
@@ -143,6 +186,8 @@ _KINDS: dict[type[Any], str] = {
     SmokeTest: "smoke-test",
     SetTraffic: "set-traffic",
     Watch: "watch",
+    Shadow: "shadow",
+    Bake: "bake",
     Retire: "delete-deployment",
 }
 
@@ -160,8 +205,10 @@ def step_dict(step: PlanStep) -> dict[str, Any]:
         data["deployment"] = deployment
     if isinstance(step, SetTraffic):
         data["traffic"] = dict(step.traffic)
-    if isinstance(step, Watch):
+    if isinstance(step, (Watch, Shadow, Bake)):
         data["seconds"] = step.seconds
+    if isinstance(step, Shadow):
+        data["mirror"] = {step.deployment: step.percent}
     return data
 
 
@@ -183,6 +230,8 @@ class Desired:
     description: str | None = None
     tags: Mapping[str, str] | None = None  # the deploy file's endpoint tags; None: not managed
     identity: EndpointIdentity = field(default_factory=EndpointIdentity)
+    shadow: ShadowSpec | None = None
+    bake_seconds: float = 0
 
     @property
     def settings_hash(self) -> str:
@@ -198,6 +247,7 @@ class Plan:
     target: str | None  # the deployment serving after
     steps: tuple[PlanStep, ...]
     traffic_before: Traffic = field(default_factory=lambda: MappingProxyType({}))
+    mirror_before: Traffic = field(default_factory=lambda: MappingProxyType({}))
     left_alone: tuple[str, ...] = ()  # deployments not created by azureml-deploy
     record: Record = field(default_factory=Record)  # the record as observed
     notes: tuple[str, ...] = ()  # what the plan found, for the log (a resumed rollout, …)
@@ -257,6 +307,16 @@ class _Seen:
     @property
     def traffic(self) -> dict[str, int]:
         return dict(self.observed.traffic) if self.observed else {}
+
+    @property
+    def mirror(self) -> dict[str, int]:
+        return {n: s for n, s in self.observed.mirror.items() if s} if self.observed else {}
+
+    @property
+    def own_mirror(self) -> bool:
+        """Whether live traffic is mirrored to one of the action's deployments (an earlier
+        run's shadow stage, killed before it stopped the mirror)."""
+        return any(name in self.own for name in self.mirror)
 
     def share(self, name: str | None) -> int:
         return self.observed.share(name) if self.observed else 0
@@ -343,6 +403,7 @@ def _plan(
         target=target,
         steps=tuple(steps),
         traffic_before=MappingProxyType(seen.traffic),
+        mirror_before=MappingProxyType(seen.mirror),
         left_alone=seen.foreign,
         record=seen.record,
         notes=(*_notes(seen), *notes),
@@ -463,7 +524,7 @@ def _start(desired: Desired, seen: _Seen, record: Record) -> list[PlanStep]:
     first: PlanStep = (
         CreateEndpoint(record)
         if seen.observed is None
-        else Mark(record, _endpoint_change(desired, seen))
+        else Mark(record, _endpoint_change(desired, seen), seen.own_mirror)
     )
     steps: list[PlanStep] = [first]
     if desired.image_pending:
@@ -548,6 +609,36 @@ def _side_by_side(desired: Desired, seen: _Seen, now: datetime.datetime) -> Plan
     final, kept = _final_record(desired, seen, target, now)
     notes = _new_deployment_notes(desired, seen, target)
     start = seen.share(target) if resume else 0
+    live, live_notes = _live_steps(desired, seen, target, start, final)
+    steps += live
+    notes += live_notes
+    # The record names one kept deployment: an older one it no longer names is retired.
+    still = set() if kept else _kept_still(seen, now) - {known_good}
+    keep = {target} | ({kept} if kept else set()) | still
+    steps += _retire_idle(seen, keep, now)
+    return _plan(desired, seen, target, steps, notes)
+
+
+def _live_steps(
+    desired: Desired, seen: _Seen, target: str, start: int, final: Record
+) -> tuple[list[PlanStep], tuple[str, ...]]:
+    """From the smoke test on: the shadow stage, the canary steps with their watches, 100 %,
+    the bake, the final record. `start`: the share `target` already takes."""
+    known_good = seen.known_good
+    steps: list[PlanStep] = []
+    notes: list[str] = []
+    if desired.shadow is not None and start == 0:
+        foreign = {n: s for n, s in seen.mirror.items() if n not in seen.own}
+        if known_good is None:
+            notes.append("no shadow stage: nothing serves live traffic yet to mirror")
+        elif foreign:
+            notes.append(
+                f"no shadow stage: live traffic is mirrored to {traffic_text(foreign)}, a "
+                "deployment azureml-deploy did not create, and Azure ML mirrors to one only"
+            )
+        else:
+            record = _rolling(seen, target, Step.SHADOW)
+            steps.append(Shadow(target, desired.shadow.percent, desired.shadow.seconds, record))
     shares = [100]
     if desired.strategy is Strategy.CANARY and known_good is not None:
         shares = [share for share in desired.canary_steps if share > start] or [100]
@@ -555,14 +646,16 @@ def _side_by_side(desired: Desired, seen: _Seen, now: datetime.datetime) -> Plan
         if share < 100 and known_good is not None:
             record = _rolling(seen, target, Step.SHIFTING)
             steps.append(SetTraffic(_split(target, share, known_good, seen), record))
-            steps.append(Watch(target, desired.step_wait_seconds))
+            steps.append(Watch(target, desired.step_wait_seconds, share))
+        elif desired.bake_seconds and known_good is not None:
+            steps.append(SetTraffic(_all_to(target, seen), _rolling(seen, target, Step.BAKING)))
+            steps.append(Bake(target, desired.bake_seconds))
+            steps.append(SetTraffic(_all_to(target, seen), final))
         else:
             steps.append(SetTraffic(_all_to(target, seen), final))
-    # The record names one kept deployment: an older one it no longer names is retired.
-    still = set() if kept else _kept_still(seen, now) - {known_good}
-    keep = {target} | ({kept} if kept else set()) | still
-    steps += _retire_idle(seen, keep, now)
-    return _plan(desired, seen, target, steps, notes)
+    if desired.bake_seconds and known_good is None:
+        notes.append("no bake: there is no previous deployment to go back to")
+    return steps, tuple(notes)
 
 
 def _tidy(
@@ -572,7 +665,10 @@ def _tidy(
     changes of the endpoint itself, or do nothing at all."""
     retire = _retire_idle(seen, keep, now)
     change = _endpoint_change(desired, seen)
-    steps: list[PlanStep] = [Mark(seen.record, change), *retire] if retire or change else []
+    mirror = seen.own_mirror
+    steps: list[PlanStep] = (
+        [Mark(seen.record, change, mirror), *retire] if retire or change or mirror else []
+    )
     return _plan(desired, seen, target, steps)
 
 
@@ -660,7 +756,7 @@ def plan_rollback(desired: Desired, observed: EndpointState | None) -> Plan:
         kept=seen.known_good,
         kept_until=seen.record.kept_until,
     )
-    steps: list[PlanStep] = [Mark(seen.record)]
+    steps: list[PlanStep] = [Mark(seen.record, stop_mirror=seen.own_mirror)]
     if desired.smoke_test:
         steps.append(SmokeTest(kept))
     steps.append(SetTraffic(_all_to(kept, seen), record))
@@ -691,27 +787,14 @@ def plan_promote(desired: Desired, observed: EndpointState | None) -> Plan:
     final = replace(
         final, known_good_image=deployment.image, known_good_settings=deployment.settings_hash
     )
-    steps: list[PlanStep] = [Mark(seen.record)]
+    steps: list[PlanStep] = [Mark(seen.record, stop_mirror=seen.own_mirror)]
     if desired.smoke_test:
         steps.append(SmokeTest(candidate))
-    start = seen.share(candidate)
-    shares = [100]
-    if desired.strategy is Strategy.CANARY and seen.known_good is not None:
-        shares = [share for share in desired.canary_steps if share > start] or [100]
-    for share in shares:
-        if share < 100 and seen.known_good is not None:
-            steps.append(
-                SetTraffic(
-                    _split(candidate, share, seen.known_good, seen),
-                    _rolling(seen, candidate, Step.SHIFTING),
-                )
-            )
-            steps.append(Watch(candidate, desired.step_wait_seconds))
-        else:
-            steps.append(SetTraffic(_all_to(candidate, seen), final))
+    live, notes = _live_steps(desired, seen, candidate, seen.share(candidate), final)
+    steps += live
     keep = {candidate} | ({kept} if kept else set()) | (_kept_still(seen, now) - {seen.known_good})
     steps += _retire_idle(seen, keep, now)
-    return _plan(desired, seen, candidate, steps)
+    return _plan(desired, seen, candidate, steps, notes)
 
 
 def plan_abort(desired: Desired, observed: EndpointState | None) -> Plan:
@@ -728,11 +811,11 @@ def plan_abort(desired: Desired, observed: EndpointState | None) -> Plan:
     record = replace(seen.record, candidate=None, step=None, holder=None, lease_until=None)
     if seen.share(seen.candidate) > 0:
         steps: list[PlanStep] = [
-            Mark(seen.record),
+            Mark(seen.record, stop_mirror=seen.own_mirror),
             SetTraffic(_all_to(seen.known_good, seen), record),
         ]
     else:
-        steps = [Mark(record)]
+        steps = [Mark(record, stop_mirror=seen.own_mirror)]
     steps.append(Retire(seen.candidate, "the aborted candidate"))
     return _plan(desired, seen, seen.known_good, steps)
 
@@ -765,7 +848,7 @@ def plan_retire_kept(
         return _plan(desired, seen, seen.known_good, [])
     cleared = replace(record, kept=None, kept_until=None, holder=None, lease_until=None)
     steps: list[PlanStep] = [
-        Mark(cleared),
+        Mark(cleared, stop_mirror=seen.own_mirror),
         Retire(kept, f"kept for rollback until {_when(record)}"),
     ]
     return _plan(desired, seen, seen.known_good, steps)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deployer import markdown as md
+from deployer.analysis import Verdict, Window
 from deployer.github.runner import Runner
 from deployer.plan import Plan
 from deployer.smoke import SmokeResult
@@ -27,6 +28,7 @@ OUTPUT_NAMES = (
     "traffic",
     "previous-deployment",
     "plan",
+    "analysis",
 )
 SECRET_OUTPUTS = ("primary-key", "secondary-key")
 
@@ -49,6 +51,8 @@ class DeployReport:
     outcome: str  # deployed | unchanged
     image_tag: str = ""  # the tag the image was built or found under; "" for a digest given
     image_work: str = ""  # steps built and cached, layers pushed: "" when nothing was built
+    windows: tuple[Window, ...] = ()  # rollout.analysis, window by window
+    analysed: bool = False  # whether the deploy file asked for rollout.analysis
 
     def outputs(self) -> dict[str, str]:
         return {
@@ -65,7 +69,52 @@ class DeployReport:
             "traffic": dump_json(dict(self.endpoint.traffic)),
             "previous-deployment": self.previous or "",
             "plan": dump_json(self.plan.as_dict()),
+            "analysis": analysis_json(self.windows, self.analysed),
         }
+
+
+def analysis_json(windows: Sequence[Window], analysed: bool) -> str:
+    """The `analysis` output: the overall verdict and every window."""
+    if not analysed:
+        verdict = "not configured"
+    elif any(window.verdict is Verdict.FAILED for window in windows):
+        verdict = "failed"
+    elif any(window.verdict is Verdict.PASSED for window in windows):
+        verdict = "passed"
+    else:
+        verdict = "not judged"
+    return dump_json({"verdict": verdict, "windows": [window.as_dict() for window in windows]})
+
+
+_MARKS = {Verdict.PASSED: "✅", Verdict.FAILED: "❌", Verdict.TOO_FEW: "…"}
+
+
+def analysis_markdown(windows: Sequence[Window]) -> str:
+    """Every analysis window: requests, error rate and p99 of the candidate and the known-good
+    deployment, and the verdict."""
+    if not windows:
+        return ""
+    lines = [
+        "#### Analysis",
+        "",
+        "| Stage | Window (UTC) | Deployment | Requests | Errors | p99 | Verdict |",
+        "| --- | --- | --- | ---: | ---: | ---: | --- |",
+    ]
+    for window in windows:
+        span = f"{window.start:%H:%M:%S}–{window.end:%H:%M:%S}"
+        verdict = f"{_MARKS[window.verdict]} {window.verdict}"
+        if window.reasons:
+            verdict += ": " + "; ".join(window.reasons)
+        rows = [(window.candidate, window.served, md.text(verdict))]
+        if window.baseline is not None and window.baseline_served is not None:
+            rows.append((window.baseline, window.baseline_served, "known-good"))
+        for name, served, said in rows:
+            p99 = f"{served.p99_ms:.0f} ms" if served.p99_ms is not None else "–"
+            lines.append(
+                f"| {md.text(window.stage)} | {span} | {md.code(name)} | {served.requests} | "
+                f"{served.error_rate:.1f}% | {p99} | {said} |"
+            )
+    return "\n".join(lines) + "\n\n"
 
 
 def publish(runner: Runner, outputs: Mapping[str, str], output_json: Path | None) -> None:
@@ -138,7 +187,7 @@ def summary_markdown(report: DeployReport, phases: Phases, environment: str | No
     lines = [f"### azureml-deploy: {title}", "", "| | |", "| --- | --- |"]
     lines += [f"| {name} | {value} |" for name, value in rows]
     lines += ["", f"**Timing:** {md.text(timing_text(phases))}", ""]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + analysis_markdown(report.windows)
 
 
 def _url(url: str) -> str:

@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
+from deployer.analysis import Analysis
+from deployer.azure.metrics import AzureMonitor
 from deployer.azure.pull import PullAccess
 from deployer.deadline import Deadline
 from deployer.errors import Busy, DeployerError, LeaseHeld, PolicyError, TimedOut
@@ -19,6 +21,8 @@ from deployer.policy import check_may_change
 from deployer.preflight import preflight
 from deployer.report import (
     DeployReport,
+    analysis_json,
+    analysis_markdown,
     console_summary,
     failure_markdown,
     plan_table,
@@ -76,7 +80,19 @@ def desired_state(session: Session, image: str, image_pending: bool) -> Desired:
         description=spec.endpoint.description,
         tags=dict(spec.endpoint.tags),
         identity=spec.endpoint.identity,
+        shadow=spec.rollout.shadow,
+        bake_seconds=spec.rollout.bake_minutes * 60,
     )
+
+
+def rollout_analysis(session: Session) -> Analysis | None:
+    """rollout.analysis, reading Azure Monitor with the run's credential; None without it."""
+    spec = session.spec.rollout.analysis
+    if spec is None:
+        return None
+    azure = session.azure
+    monitor = AzureMonitor(azure.cloud, azure.sign_in, azure.subscription_id, azure.workspace_id)
+    return Analysis(spec, monitor, session.endpoint_name)
 
 
 def pull_access(session: Session, login_server: str) -> PullAccess:
@@ -181,6 +197,7 @@ def converge(
     build: Callable[[], str] | None = None,
     wait: bool = True,
     pull: PullAccess | None = None,
+    analysis: Analysis | None = None,
 ) -> Converged:
     """Observe, check, plan and execute until done: when another run holds the endpoint's
     lease, or changed the endpoint since it was observed, wait for it and plan again."""
@@ -225,6 +242,7 @@ def converge(
             build=build,
             identity=session.spec.endpoint.identity,
             pull_hint=pull.hint if pull is not None else None,
+            analysis=analysis,
         )
         try:
             outcome = Executor(session.azure, runner, job, deadline, phases).run(plan)
@@ -260,6 +278,7 @@ def report(  # noqa: PLR0917 - one value per line of the report
     outcome: str,
     image_tag: str = "",
     image_work: str = "",
+    analysis: Analysis | None = None,
 ) -> DeployReport:
     final = session.azure.endpoint(session.endpoint_name)
     if final is None:
@@ -276,18 +295,26 @@ def report(  # noqa: PLR0917 - one value per line of the report
         outcome=outcome,
         image_tag=image_tag,
         image_work=image_work,
+        windows=tuple(analysis.windows) if analysis else (),
+        analysed=analysis is not None,
     )
 
 
 @contextlib.contextmanager
-def failure_summarised(session: Session) -> Iterator[None]:
-    """A failure inside goes into the job summary (then on, to the command line's handler)."""
+def failure_summarised(session: Session, analysis: Analysis | None = None) -> Iterator[None]:
+    """A failure inside goes into the job summary (then on, to the command line's handler),
+    with the analysis windows so far, which are the `analysis` output too."""
     try:
         yield
     except DeployerError as failure:
+        windows = tuple(analysis.windows) if analysis else ()
+        if analysis is not None:
+            outputs = {"analysis": analysis_json(windows, analysed=True)}
+            publish(session.runner, outputs, session.options.output_json)
         if session.options.summary:
             session.runner.add_summary(
                 failure_markdown(session.endpoint_name, failure.message, failure.hint)
+                + analysis_markdown(windows)
             )
         raise
 

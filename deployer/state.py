@@ -161,6 +161,7 @@ class EndpointState:
     identity_type: str = "system_assigned"  # as azure-ai-ml names it
     principal_id: str | None = None  # the identity's principal, what a role is granted to
     identity_resource_ids: tuple[str, ...] = ()  # the user-assigned identities' ARM ids
+    mirror: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
     def deployment(self, name: str | None) -> DeploymentState | None:
         return next((d for d in self.deployments if d.name == name), None)
@@ -187,7 +188,8 @@ class EndpointState:
             )
         )
         record = replace(self.record, holder=None, lease_until=None)
-        return (tuple(sorted(self.traffic.items())), deployments, record)
+        mirror = tuple(sorted((n, s) for n, s in self.mirror.items() if s))
+        return (tuple(sorted(self.traffic.items())), deployments, record, mirror)
 
     def busy(self) -> list[str]:
         """What of the endpoint another operation is still changing, e.g. 'deployment green

@@ -186,6 +186,8 @@ class Step(StrEnum):
     PROVISIONING = "provisioning"  # being created or updated
     TESTED = "smoke-tested"  # provisioned and passed the smoke test at 0 %
     SHIFTING = "shifting"  # taking part of the traffic (the endpoint's traffic says how much)
+    SHADOW = "shadow"  # at 0 %, sent a mirror of live traffic (the endpoint's mirror says how much)
+    BAKING = "baking"  # at 100 %, the known-good one kept to go back to until the bake is over
 
 
 @dataclass(frozen=True)

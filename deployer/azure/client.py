@@ -171,15 +171,18 @@ class AzureML:
         tags: Mapping[str, str],
         traffic: Mapping[str, int] | None,
         description: str | None = None,
+        mirror: Mapping[str, int] | None = None,
     ) -> Operation:
         """Set the endpoint's tags (all of them: these replace the old ones) and, if given, its
-        traffic and description, in one request: the rollout record changes with the traffic it
-        describes."""
+        traffic, mirrored traffic and description, in one request: the rollout record changes
+        with the traffic it describes."""
         with self._errors(f"updating endpoint {name}"):
             current = self.client.online_endpoints.get(name)
             current.tags = dict(tags)
             if traffic is not None:
                 current.traffic = dict(traffic)
+            if mirror is not None:
+                current.mirror_traffic = dict(mirror)
             if description is not None:
                 current.description = description
             poller = self.client.online_endpoints.begin_create_or_update(current)

@@ -52,6 +52,9 @@ def endpoint_state(endpoint: Any, deployments: list[Any]) -> EndpointState:
         swagger_uri=getattr(endpoint, "openapi_uri", None)
         or getattr(endpoint, "swagger_uri", None),
         traffic=MappingProxyType({k: int(v) for k, v in (endpoint.traffic or {}).items()}),
+        mirror=MappingProxyType(
+            {k: int(v) for k, v in (getattr(endpoint, "mirror_traffic", None) or {}).items()}
+        ),
         tags=MappingProxyType(dict(endpoint.tags or {})),
         description=endpoint.description or None,
         deployments=tuple(

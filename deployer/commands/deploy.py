@@ -24,6 +24,7 @@ from deployer.run import (
     observe_settled,
     pull_access,
     report,
+    rollout_analysis,
 )
 from deployer.session import Session, cancellation, open_session
 from deployer.timing import Phases
@@ -122,7 +123,8 @@ def run_deploy(options: Options, runner: Runner, environ: Mapping[str, str]) -> 
         pull = pull_access(session, images.login_server)
         images.acr.abac = pull.registry_abac
         image = _Image(images, images.lookup(), phases)
-    with failure_summarised(session):
+    analysis = rollout_analysis(session)
+    with failure_summarised(session, analysis):
         converged = converge(
             session,
             make_plan,
@@ -132,9 +134,12 @@ def run_deploy(options: Options, runner: Runner, environ: Mapping[str, str]) -> 
             build=image.build,
             wait=options.wait,
             pull=pull,
+            analysis=analysis,
         )
         outcome = "unchanged" if converged.outcome is None else "deployed"
-        result = report(session, converged, image.reference, outcome, image.tag, image.work)
+        result = report(
+            session, converged, image.reference, outcome, image.tag, image.work, analysis
+        )
     hand_back(session, result, phases)
     return ExitCode.OK
 

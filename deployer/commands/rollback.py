@@ -16,7 +16,14 @@ from deployer.errors import ExitCode
 from deployer.github.runner import Runner
 from deployer.options import Options
 from deployer.plan import Planner, plan_abort, plan_promote, plan_rollback
-from deployer.run import converge, desired_state, failure_summarised, hand_back, report
+from deployer.run import (
+    converge,
+    desired_state,
+    failure_summarised,
+    hand_back,
+    report,
+    rollout_analysis,
+)
 from deployer.session import cancellation, open_session
 from deployer.timing import Phases
 
@@ -36,7 +43,8 @@ def run_after(
     runner.info(f"endpoint {session.endpoint_name} ({session.environment_name} environment)")
     signed_in(session, phases)
     deadline = Deadline.after(session.spec.rollout.timeout_minutes * 60, cancellation())
-    with failure_summarised(session):
+    analysis = rollout_analysis(session) if command == "promote" else None
+    with failure_summarised(session, analysis):
         converged = converge(
             session,
             PLANNERS[command],
@@ -44,6 +52,7 @@ def run_after(
             phases,
             deadline,
             wait=options.wait,
+            analysis=analysis,
         )
         nothing = converged.outcome is None
         if nothing:
@@ -53,6 +62,7 @@ def run_after(
         serving = session.azure.endpoint(session.endpoint_name)
         deployment = serving.deployment(converged.plan.target) if serving else None
         image = deployment.image if deployment else None
-        result = report(session, converged, image or "", "unchanged" if nothing else DONE[command])
+        done = "unchanged" if nothing else DONE[command]
+        result = report(session, converged, image or "", done, analysis=analysis)
     hand_back(session, result, phases)
     return ExitCode.OK

@@ -148,6 +148,36 @@ class DeploymentSpec:
 
 
 @dataclass(frozen=True)
+class BaselineSpec:
+    """The candidate judged against the known-good deployment in the same window."""
+
+    max_error_rate_increase: float = 1.0  # percentage points above the known-good's error rate
+    max_latency_p99_ratio: float = 1.5  # times the known-good's p99
+
+
+@dataclass(frozen=True)
+class AnalysisSpec:
+    """Thresholds on the candidate's live traffic, read from Azure Monitor in windows."""
+
+    interval_seconds: int = 60
+    metrics_delay_seconds: int = 180  # how long Azure Monitor takes to show a request
+    min_requests: int = 20  # fewer in a window: no verdict yet, the window grows
+    failure_limit: int = 0  # failed windows tolerated; one more rolls back
+    max_error_rate: float = 1.0  # percent of the window's requests
+    count_4xx: bool = False  # every 4xx an error, not only 408, 424 and 429
+    max_latency_p99_ms: float | None = None
+    compare_to_baseline: BaselineSpec | None = None
+
+
+@dataclass(frozen=True)
+class ShadowSpec:
+    """A share of live traffic mirrored to the candidate before it takes any."""
+
+    percent: int = 10
+    seconds: int = 300
+
+
+@dataclass(frozen=True)
 class RolloutSpec:
     strategy: Strategy = Strategy.BLUE_GREEN
     canary_steps: tuple[int, ...] = (10, 50, 100)
@@ -155,6 +185,9 @@ class RolloutSpec:
     timeout_minutes: int = 30
     keep_previous: bool = False
     keep_for: datetime.timedelta | None = None  # with keep_previous: retired after this long
+    analysis: AnalysisSpec | None = None
+    shadow: ShadowSpec | None = None
+    bake_minutes: float = 0
 
 
 @dataclass(frozen=True)
@@ -259,6 +292,9 @@ def build_spec(
             timeout_minutes=int(rollout.get("timeout_minutes", 30)),
             keep_previous=rollout.get("keep_previous", False) is not False,
             keep_for=_duration(rollout.get("keep_previous")),
+            analysis=_analysis(rollout.get("analysis")),
+            shadow=None if "shadow" not in rollout else ShadowSpec(**_ints(rollout["shadow"])),
+            bake_minutes=float(rollout.get("bake_minutes", 0)),
         ),
         smoke_test=None
         if smoke is None
@@ -296,6 +332,27 @@ def _duration(value: object) -> datetime.timedelta | None:
     if not isinstance(value, str):
         return None
     return datetime.timedelta(**{_UNITS[value[-1]]: int(value[:-1])})
+
+
+def _analysis(raw: dict[str, Any] | None) -> AnalysisSpec | None:
+    if raw is None:
+        return None
+    baseline = raw.get("compare_to_baseline")
+    numbers = {key: value for key, value in raw.items() if key != "compare_to_baseline"}
+    return AnalysisSpec(
+        interval_seconds=int(numbers.pop("interval_seconds", 60)),
+        metrics_delay_seconds=int(numbers.pop("metrics_delay_seconds", 180)),
+        min_requests=int(numbers.pop("min_requests", 20)),
+        failure_limit=int(numbers.pop("failure_limit", 0)),
+        max_error_rate=float(numbers.pop("max_error_rate", 1.0)),
+        count_4xx=bool(numbers.pop("count_4xx", False)),
+        max_latency_p99_ms=(
+            float(numbers["max_latency_p99_ms"]) if "max_latency_p99_ms" in numbers else None
+        ),
+        compare_to_baseline=None
+        if baseline is None
+        else BaselineSpec(**{key: float(value) for key, value in baseline.items()}),
+    )
 
 
 def _ints(values: dict[str, Any] | None) -> dict[str, int]:

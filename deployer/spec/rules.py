@@ -97,6 +97,31 @@ def _rollout(document: Document) -> Iterator[Finding]:
             f"only applies to strategy blue-green (the strategy is {strategy!r}{where})",
             document.key_mark(keep_path),
         )
+    yield from _judged_rollout(document, rollout, strategy, where)
+
+
+def _judged_rollout(
+    document: Document, rollout: dict[str, Any], strategy: str, where: str
+) -> Iterator[Finding]:
+    """analysis, shadow and bake_minutes need a deployment to go back to; shadow is judged by
+    analysis."""
+    for name in ("analysis", "shadow", "bake_minutes"):
+        path: JsonPath = ("rollout", name)
+        if name in rollout and strategy == "replace":
+            yield error(
+                path,
+                f"needs a previous deployment to go back to: strategy blue-green or canary (the "
+                f"strategy is 'replace'{where}, which updates the one deployment in place)",
+                document.key_mark(path),
+            )
+    if "shadow" in rollout and "analysis" not in rollout and strategy != "replace":
+        shadow_path: JsonPath = ("rollout", "shadow")
+        yield error(
+            shadow_path,
+            "a shadow stage is judged by rollout.analysis, which is not set; add `analysis: {}` "
+            "for its defaults, or your thresholds",
+            document.key_mark(shadow_path),
+        )
 
 
 def _is_int(value: Any) -> bool:

@@ -43,6 +43,7 @@ class FakeEndpoint:
     description: str | None = None
     traffic: dict[str, int] = field(default_factory=dict)
     deployments: dict[str, FakeDeployment] = field(default_factory=dict)
+    mirror: dict[str, int] = field(default_factory=dict)
 
 
 class FakeOperation:
@@ -80,6 +81,7 @@ class FakeAzure:
             scoring_uri=f"https://fake/{name}/score",
             swagger_uri=None,
             traffic=MappingProxyType(dict(found.traffic)),
+            mirror=MappingProxyType(dict(found.mirror)),
             tags=MappingProxyType(dict(found.tags)),
             description=found.description,
             deployments=tuple(
@@ -124,9 +126,15 @@ class FakeAzure:
         tags: Mapping[str, str],
         traffic: Mapping[str, int] | None,
         description: str | None = None,
+        mirror: Mapping[str, int] | None = None,
     ) -> FakeOperation:
-        self._mutate(f"update endpoint {name}" + (f" traffic {dict(traffic)}" if traffic else ""))
+        self._mutate(
+            f"update endpoint {name}"
+            + (f" traffic {dict(traffic)}" if traffic else "")
+            + (f" mirror {dict(mirror)}" if mirror is not None else "")
+        )
         endpoint = self.endpoints[name]
+        self._check_mirror(endpoint, traffic, mirror)
         if traffic is not None:
             shares = {k: v for k, v in traffic.items() if v}
             if sum(traffic.values()) not in (0, 100):
@@ -144,6 +152,8 @@ class FakeAzure:
             endpoint.tags = dict(tags)
             if description is not None:
                 endpoint.description = description
+            if mirror is not None:
+                endpoint.mirror = {k: v for k, v in mirror.items() if v}
             if traffic is not None:
                 endpoint.traffic = {k: v for k, v in traffic.items() if k in endpoint.deployments}
                 self.history.append(
@@ -154,6 +164,23 @@ class FakeAzure:
                 )
 
         return FakeOperation(f"updating endpoint {name}", apply)
+
+    @staticmethod
+    def _check_mirror(
+        endpoint: FakeEndpoint, traffic: Mapping[str, int] | None, mirror: Mapping[str, int] | None
+    ) -> None:
+        """Azure ML's mirror rules (as the emulator's emulator/arm/rules.py has them): one
+        deployment, at most 50 %, never one that takes live traffic."""
+        live = dict(traffic if traffic is not None else endpoint.traffic)
+        mirrored = {
+            k: v for k, v in (mirror if mirror is not None else endpoint.mirror).items() if v
+        }
+        if len(mirrored) > 1 or any(v > 50 for v in mirrored.values()):
+            raise AzureError("mirror traffic: one deployment, at most 50%", status=400)
+        if any(live.get(name, 0) > 0 for name in mirrored):
+            raise AzureError(
+                "mirror traffic can only go to a deployment with 0% live traffic", status=400
+            )
 
     def begin_deployment(
         self, endpoint: str, name: str, settings: DeploymentSettings, tags: Mapping[str, str]
@@ -198,7 +225,7 @@ class FakeAzure:
         target = self.endpoints[endpoint]
         if name not in target.deployments:
             raise AzureError(f"deployment {name} not found", code="NotFound", status=404)
-        if target.traffic.get(name, 0) > 0:
+        if target.traffic.get(name, 0) > 0 or target.mirror.get(name, 0) > 0:
             raise AzureError(
                 f"deployment {name} takes traffic and cannot be deleted",
                 code="BadRequest",

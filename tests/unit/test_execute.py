@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
+from deployer.analysis import Analysis, Metrics
 from deployer.deadline import Deadline
 from deployer.errors import (
     AzureError,
@@ -38,7 +39,7 @@ from deployer.plan import (
     plan_rollback,
 )
 from deployer.report import timing_text
-from deployer.spec.model import Strategy
+from deployer.spec.model import AnalysisSpec, ShadowSpec, Strategy
 from deployer.tags import Holder, Owner, Record, Step, deployment_tags
 from deployer.timing import Phases
 from tests.unit.fakes import FakeAzure, FakeDeployment, FakeEndpoint, Killed, settings
@@ -61,6 +62,10 @@ class World:
     watch_seconds: int = 0
     phases: Phases = field(default_factory=Phases)
     instance_type: str = "Standard_DS3_v2"
+    analysis: AnalysisSpec | None = None
+    metrics: Metrics | None = None
+    shadow: ShadowSpec | None = None
+    bake_seconds: float = 0
 
     def __post_init__(self) -> None:
         self.azure.in_place = self.strategy is Strategy.REPLACE
@@ -75,6 +80,8 @@ class World:
             step_wait_seconds=self.watch_seconds,
             keep_previous=self.keep_previous,
             keep_for=self.keep_for,
+            shadow=self.shadow,
+            bake_seconds=self.bake_seconds,
         )
 
     def run_plan(self, plan: Plan, desired: Desired) -> Outcome:
@@ -106,6 +113,9 @@ class World:
             holder=holder,
             smoke=self.azure.smoke("ep", self.failing),
             build=build,
+            analysis=Analysis(self.analysis, self.metrics, "ep")
+            if self.analysis is not None and self.metrics is not None
+            else None,
         )
         runner = Runner({}, self.log, self.log)
         clock = {"now": now} if now is not None else {}
@@ -322,7 +332,7 @@ def test_a_canary_that_starts_failing_goes_back_to_known_good() -> None:
 
     world.failing = FailsAfterTheFirstTest()
     world.watch_seconds = 1
-    with pytest.raises(RolloutFailed, match="started failing while it took traffic"):
+    with pytest.raises(RolloutFailed, match=r"green started failing \(canary 50%\)"):
         world.run("app@sha256:2")
     world.assert_converged("app@sha256:1")
     assert world.azure.history[-1][0] == {"blue": 100, "green": 0}
@@ -354,8 +364,8 @@ def test_a_cancelled_canary_puts_traffic_back_and_says_so() -> None:
     cancelled = threading.Event()
     original = world.azure.begin_update_endpoint
 
-    def cancel_after_first_shift(name, tags, traffic, description=None):  # type: ignore[no-untyped-def]
-        operation = original(name, tags, traffic, description)
+    def cancel_after_first_shift(name, tags, traffic, description=None, mirror=None):  # type: ignore[no-untyped-def]
+        operation = original(name, tags, traffic, description, mirror)
         if traffic and traffic.get("green"):
             cancelled.set()
         return operation

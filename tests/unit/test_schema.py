@@ -76,6 +76,9 @@ def test_dataclass_defaults_are_the_schema_defaults() -> None:
         model.RequestSettings: "requestSettings",
         model.Probe: "probe",
         model.RolloutSpec: "rollout",
+        model.AnalysisSpec: "analysis",
+        model.BaselineSpec: "baseline",
+        model.ShadowSpec: "shadow",
         model.SmokeTestSpec: "smokeTest",
     }
     checked = 0

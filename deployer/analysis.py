@@ -1,0 +1,269 @@
+"""Judging a candidate by its live traffic: Azure Monitor's numbers for one deployment over a
+window, the thresholds of `rollout.analysis`, and the windows of one stage of a rollout (a
+canary step, the shadow stage, the bake) as they come due.
+
+No I/O here: the numbers come through `Metrics` (deployer/azure/metrics.py over Azure Monitor,
+an in-memory fake in the unit tests) and the clock is the caller's.
+
+A window is read `metrics_delay_seconds` after it ends, once Azure Monitor shows what it served.
+A window with fewer than `min_requests` is not judged: it grows into the next. The last window
+of a stage ends with the stage, so a stage lasts its time plus the delay."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from deployer.spec.model import AnalysisSpec
+
+# The 4xx a managed endpoint answers for the deployment's own faults (Azure ML docs,
+# how-to-troubleshoot-online-endpoints.md, "HTTP status codes"): 408 the model did not answer
+# within request_timeout_ms, 424 the model answered an error, 429 too many requests for
+# max_concurrent_requests_per_instance. Other 4xx are the caller's doing, unless count_4xx.
+DEPLOYMENT_FAULT_4XX = frozenset({408, 424, 429})
+
+
+def is_error(status: int, count_4xx: bool) -> bool:
+    if status >= 500:
+        return True
+    return 400 <= status < 500 and (count_4xx or status in DEPLOYMENT_FAULT_4XX)
+
+
+@dataclass(frozen=True)
+class Served:
+    """What one deployment served in a window, as Azure Monitor counts it."""
+
+    requests: int
+    errors: int
+    p99_ms: float | None  # None when it served nothing
+
+    @property
+    def error_rate(self) -> float:
+        """In percent of the requests."""
+        return 100.0 * self.errors / self.requests if self.requests else 0.0
+
+    def describe(self) -> str:
+        latency = f", p99 {self.p99_ms:.0f} ms" if self.p99_ms is not None else ""
+        return f"{self.requests} requests, {self.error_rate:.1f}% errors{latency}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "errors": self.errors,
+            "error_rate": round(self.error_rate, 2),
+            "p99_ms": None if self.p99_ms is None else round(self.p99_ms, 1),
+        }
+
+
+@dataclass(frozen=True)
+class Query:
+    """What one deployment served between `start` and `end`."""
+
+    endpoint: str
+    deployment: str
+    start: datetime.datetime
+    end: datetime.datetime
+    count_4xx: bool  # every 4xx an error
+
+
+class Metrics(Protocol):
+    """Azure Monitor, as the analysis reads it."""
+
+    def served(self, query: Query) -> Served: ...
+
+
+class Verdict(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    TOO_FEW = "too few requests"  # not judged: the window grows into the next
+
+
+@dataclass(frozen=True)
+class Window:
+    stage: str  # "canary 10%", "shadow 20%", "bake"
+    start: datetime.datetime
+    end: datetime.datetime
+    candidate: str
+    served: Served
+    baseline: str | None
+    baseline_served: Served | None
+    verdict: Verdict
+    reasons: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        seconds = (self.end - self.start).total_seconds()
+        against = (
+            f"; {self.baseline}: {self.baseline_served.describe()}"
+            if self.baseline and self.baseline_served is not None
+            else ""
+        )
+        why = f": {'; '.join(self.reasons)}" if self.reasons else ""
+        return (
+            f"{self.stage}, {seconds:.0f} s window: {self.candidate}: {self.served.describe()}"
+            f"{against} → {self.verdict}{why}"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "start": _iso(self.start),
+            "end": _iso(self.end),
+            "deployment": self.candidate,
+            **self.served.as_dict(),
+            "baseline": None
+            if self.baseline is None or self.baseline_served is None
+            else {"deployment": self.baseline, **self.baseline_served.as_dict()},
+            "verdict": str(self.verdict),
+            "reasons": list(self.reasons),
+        }
+
+
+def _iso(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def judge(
+    spec: AnalysisSpec, served: Served, baseline: Served | None
+) -> tuple[Verdict, tuple[str, ...]]:
+    """The verdict on one window of the candidate's traffic, and why it failed."""
+    if served.requests < spec.min_requests:
+        return Verdict.TOO_FEW, ()
+    reasons = []
+    if served.error_rate > spec.max_error_rate:
+        reasons.append(
+            f"error rate {served.error_rate:.1f}% is above max_error_rate {spec.max_error_rate:g}%"
+        )
+    limit = spec.max_latency_p99_ms
+    if limit is not None and served.p99_ms is not None and served.p99_ms > limit:
+        reasons.append(f"p99 latency {served.p99_ms:.0f} ms is above max_latency_p99_ms {limit:g}")
+    compare = spec.compare_to_baseline
+    if compare is not None and baseline is not None and baseline.requests >= spec.min_requests:
+        allowed = baseline.error_rate + compare.max_error_rate_increase
+        if served.error_rate > allowed:
+            reasons.append(
+                f"error rate {served.error_rate:.1f}% is more than "
+                f"{compare.max_error_rate_increase:g} points above the known-good's "
+                f"{baseline.error_rate:.1f}%"
+            )
+        if (
+            served.p99_ms is not None
+            and baseline.p99_ms is not None
+            and served.p99_ms > baseline.p99_ms * compare.max_latency_p99_ratio
+        ):
+            reasons.append(
+                f"p99 latency {served.p99_ms:.0f} ms is more than "
+                f"{compare.max_latency_p99_ratio:g}× the known-good's {baseline.p99_ms:.0f} ms"
+            )
+    return (Verdict.FAILED if reasons else Verdict.PASSED), tuple(reasons)
+
+
+@dataclass
+class Analysis:
+    """The windows of a whole rollout, stage after stage, and the failures counted against
+    `failure_limit`."""
+
+    spec: AnalysisSpec
+    metrics: Metrics
+    endpoint: str
+    windows: list[Window] = field(default_factory=list)
+    failures: int = 0
+
+    def stage(
+        self,
+        name: str,
+        candidate: str,
+        baseline: str | None,
+        start: datetime.datetime,
+        seconds: float,
+    ) -> Stage:
+        return Stage(self, name, candidate, baseline, start, start + _seconds(seconds))
+
+    def breached(self) -> bool:
+        return self.failures > self.spec.failure_limit
+
+
+def _seconds(value: float) -> datetime.timedelta:
+    return datetime.timedelta(seconds=value)
+
+
+@dataclass
+class Stage:
+    """One stage's windows: `poll(now)` judges every window that has come due."""
+
+    analysis: Analysis
+    name: str
+    candidate: str
+    baseline: str | None
+    start: datetime.datetime
+    end: datetime.datetime
+    judged: int = 0
+    _window_start: datetime.datetime | None = None
+    _window_end: datetime.datetime | None = None
+
+    def __post_init__(self) -> None:
+        self._window_start = self.start
+        self._window_end = min(self.start + self._interval, self.end)
+
+    @property
+    def _interval(self) -> datetime.timedelta:
+        return _seconds(self.analysis.spec.interval_seconds)
+
+    @property
+    def _delay(self) -> datetime.timedelta:
+        return _seconds(self.analysis.spec.metrics_delay_seconds)
+
+    def done(self) -> bool:
+        return self._window_start is None
+
+    def finished_by(self) -> datetime.datetime:
+        """When the last window of this stage can be read."""
+        return self.end + self._delay
+
+    def poll(self, now: datetime.datetime, report: Callable[[Window], None]) -> None:
+        """Judge each window that Azure Monitor shows by `now`; `report` each one."""
+        while self._window_start is not None and self._window_end is not None:
+            if now < self._window_end + self._delay:
+                return
+            window = self._judge(self._window_start, self._window_end)
+            last = self._window_end >= self.end
+            if window.verdict is Verdict.TOO_FEW and not last:
+                self._window_end = min(self._window_end + self._interval, self.end)
+                continue  # not recorded: the window grows
+            self.analysis.windows.append(window)
+            report(window)
+            if window.verdict is Verdict.FAILED:
+                self.analysis.failures += 1
+            if window.verdict is not Verdict.TOO_FEW:
+                self.judged += 1
+            if self.analysis.breached() or last:
+                self._window_start = self._window_end = None
+                return
+            self._window_start = self._window_end
+            self._window_end = min(self._window_end + self._interval, self.end)
+
+    def _judge(self, start: datetime.datetime, end: datetime.datetime) -> Window:
+        analysis = self.analysis
+        spec = analysis.spec
+        served = analysis.metrics.served(
+            Query(analysis.endpoint, self.candidate, start, end, spec.count_4xx)
+        )
+        baseline = None
+        if self.baseline is not None:
+            baseline = analysis.metrics.served(
+                Query(analysis.endpoint, self.baseline, start, end, spec.count_4xx)
+            )
+        verdict, reasons = judge(spec, served, baseline)
+        return Window(
+            self.name,
+            start,
+            end,
+            self.candidate,
+            served,
+            self.baseline,
+            baseline,
+            verdict,
+            reasons,
+        )

@@ -1,0 +1,101 @@
+"""What a deployment served, from Azure Monitor's metrics API on ARM (azure-mgmt-monitor's
+MonitorManagementClient, `metrics.list`, api-version 2024-02-01), through the run's credential.
+
+azure-monitor-query's MetricsQueryClient was the usual client for this; its 2.0 removed it and
+sends its users here (azure-monitor-query CHANGELOG, 2.0.0). The names are Azure's supported
+metrics of Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments:
+`RequestsPerMinute` (unit Count, dimension `envoy_response_code`, the status the client got)
+and `RequestLatency_P99` (Milliseconds). With interval FULL, one value covers the timespan."""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING, Any
+
+from deployer.analysis import Query, Served, is_error
+from deployer.auth import SignIn
+from deployer.azure.failures import Translated
+from deployer.cloud import Cloud
+
+if TYPE_CHECKING:
+    from azure.mgmt.monitor import MonitorManagementClient
+
+REQUESTS = "RequestsPerMinute"
+P99 = "RequestLatency_P99"
+
+
+class AzureMonitor:
+    """`deployer.analysis.Metrics` over Azure Monitor."""
+
+    def __init__(self, cloud: Cloud, sign_in: SignIn, subscription_id: str, workspace_id: str):
+        self.cloud = cloud
+        self.sign_in = sign_in
+        self.subscription_id = subscription_id
+        self.workspace_id = workspace_id
+        self._client: MonitorManagementClient | None = None
+
+    @property
+    def client(self) -> MonitorManagementClient:
+        if self._client is None:
+            from azure.mgmt.monitor import MonitorManagementClient
+
+            options: dict[str, Any] = {}
+            if self.cloud.ca_bundle:
+                options["connection_verify"] = self.cloud.ca_bundle
+            self._client = MonitorManagementClient(
+                self.sign_in.credential,
+                self.subscription_id,
+                base_url=self.cloud.resource_manager,
+                credential_scopes=[self.cloud.arm_scope],
+                **options,
+            )
+        return self._client
+
+    def served(self, query: Query) -> Served:
+        deployment = query.deployment
+        resource = f"{self.workspace_id}/onlineEndpoints/{query.endpoint}/deployments/{deployment}"
+        timespan = f"{_iso(query.start)}/{_iso(query.end)}"
+        with Translated(f"reading the metrics of deployment {deployment}", self.sign_in):
+            by_status = self.client.metrics.list(
+                resource,
+                timespan=timespan,
+                interval="FULL",
+                metricnames=REQUESTS,
+                aggregation="Total",
+                filter="envoy_response_code eq '*'",
+            )
+            latency = self.client.metrics.list(
+                resource, timespan=timespan, interval="FULL", metricnames=P99, aggregation="Average"
+            )
+        requests = errors = 0
+        for series in _series(by_status):
+            status = _status(series)
+            count = int(sum(point.total or 0 for point in series.data or []))
+            requests += count
+            if status is not None and is_error(status, query.count_4xx):
+                errors += count
+        values = [
+            point.average
+            for series in _series(latency)
+            for point in series.data or []
+            if point.average is not None
+        ]
+        return Served(requests, errors, max(values) if values and requests else None)
+
+
+def _series(result: Any) -> list[Any]:
+    return [series for metric in result.value or [] for series in metric.timeseries or []]
+
+
+def _status(series: Any) -> int | None:
+    for value in series.metadatavalues or []:
+        if str(value.name.value).lower() == "envoy_response_code":
+            try:
+                return int(value.value)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def _iso(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
