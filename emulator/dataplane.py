@@ -304,6 +304,45 @@ class DockerDataPlane:
         await self._retire(previous)
         return Outcome(True)
 
+    async def scale(self, deployment: Deployment) -> Outcome:
+        """Autoscale's change of the instance count: only the instances added start (from the
+        image already pulled) and only those removed stop, drained first; the others keep
+        serving throughout."""
+        environment = self.environment_of(deployment)
+        current = list(self.instances.get(deployment.id, []))
+        if environment is None or not current:
+            return await self.provision(deployment)
+        if deployment.capacity < len(current):
+            kept, removed = current[: deployment.capacity], current[deployment.capacity :]
+            self.instances[deployment.id] = kept
+            await self._retire(removed)
+            return Outcome(True)
+        routes = _routes(environment)
+        readiness = Probe.of(
+            deployment.properties.get("readinessProbe") or {}, self.timing().probe_cap
+        )
+        generation = next(self._generations)
+        try:
+            added = [
+                await asyncio.to_thread(
+                    self._run, deployment, environment.image, routes, f"{generation}-{index}"
+                )
+                for index in range(deployment.capacity - len(current))
+            ]
+        except docker.errors.DockerException as exc:
+            return Outcome(False, "ResourceNotReady", f"could not start a container: {exc}")
+        results = await asyncio.gather(*(self._await_ready(i, readiness) for i in added))
+        failure = next((result for result in results if not result.ok), None)
+        if failure is not None:
+            await self._remove(added)
+            return Outcome(False, failure.code, failure.message)
+        for instance in added:
+            instance.monitor = asyncio.get_running_loop().create_task(
+                self._watch(instance, deployment.properties)
+            )
+        self.instances[deployment.id] = self.instances.get(deployment.id, []) + added
+        return Outcome(True)
+
     async def _refusal(self, image: str, puller: Puller) -> _Refusal | None:
         """Why the registry refuses the endpoint's identity this image, asked as a node asks it
         (the engine may hold the image already, but an Azure ML node always goes to the

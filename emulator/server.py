@@ -31,6 +31,8 @@ from emulator.gateway import ScoringGateway
 from emulator.github_oidc import GitHubIssuer
 from emulator.identity import DEFAULT_SUBJECTS, FederatedCredential, Identity
 from emulator.lifecycle import CONNECTION_FILE
+from emulator.monitor.engine import AutoscaleEngine
+from emulator.monitor.sampler import UsageSampler
 from emulator.requestlog import RequestLog
 from emulator.timing import Timing, profile
 from emulator.tls import ensure_tls
@@ -122,8 +124,12 @@ class Emulator:
         self.acr: AcrTokenService | None = None
         self.dataplane: DockerDataPlane | None = None
         self.provisioner: Provisioner = NoContainers()
+        self.sampler: UsageSampler | None = None  # the instances' CPU and memory
         if data_plane == "docker":
             self._start_data_plane()
+        self.autoscaler = AutoscaleEngine(
+            self.store, self.engine, self.provisioner, lambda: self.timing
+        )
         self.arm_context = ArmContext(
             store=self.store,
             engine=self.engine,
@@ -184,6 +190,10 @@ class Emulator:
             ),
         )
         self.dataplane.start()
+        dataplane = self.dataplane
+        self.sampler = UsageSampler(
+            dataplane.client, lambda: dataplane.instances, self.store.usage, lambda: self.timing
+        )
         self.provisioner = self.dataplane
         self.workspace.container_registry = self.registry_ids()[0]
 
@@ -313,6 +323,8 @@ class Emulator:
         self.store.taken_names.clear()
         self.store.denied_actions.clear()
         self.store.served.clear()
+        self.store.usage.clear()
+        self.store.autoscale.clear()
         for key in [k for k in self.store.workspaces if k != self.workspace.key]:
             del self.store.workspaces[key]
         self.faults.clear()
@@ -354,6 +366,9 @@ class Emulator:
                     await self._stop()
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
+                self.autoscaler.job.start()
+                if self.sampler is not None:
+                    self.sampler.job.start()
                 self._write_connection()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -362,6 +377,9 @@ class Emulator:
                 return
 
     async def _stop(self) -> None:
+        await self.autoscaler.job.close()
+        if self.sampler is not None:
+            await self.sampler.job.close()
         await self.engine.close()
         await self.provisioner.close()
         if self.registry is not None:

@@ -30,6 +30,14 @@ _AZURE_SECONDS = {
     # metrics API is eventually consistent by minutes (pollers such as Dynatrace's wait five):
     # two here (emulator/README.md, Differences from Azure).
     "metrics_ingestion": 120.0,
+    # CPU, memory and capacity samples of each instance: "Utilization is reported at one
+    # minute intervals" (supported metrics for .../onlineEndpoints/deployments).
+    "metrics_sample": 60.0,
+    # How often the autoscale engine evaluates its settings: "The autoscale job runs every 30 to
+    # 60 seconds, depending on the resource type" (autoscale-understanding-settings.md).
+    "autoscale_evaluation": 60.0,
+    # How long one minute of an autoscale rule (timeGrain, timeWindow, cooldown) lasts.
+    "autoscale_minute": 60.0,
 }
 _FAST_SECONDS = {
     "endpoint_create": 0.4,
@@ -40,6 +48,11 @@ _FAST_SECONDS = {
     "deployment_delete": 0.3,
     "keys_regenerate": 0.2,
     "metrics_ingestion": 1.0,
+    "metrics_sample": 1.0,
+    "autoscale_evaluation": 1.0,
+    # Rules run on a compressed clock in tests: a rule's minute lasts one second, so a PT5M
+    # window is 5 s and a PT1M cooldown 1 s (emulator/README.md, Differences from Azure).
+    "autoscale_minute": 1.0,
 }
 
 

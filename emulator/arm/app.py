@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Send
 from starlette.types import Scope as AsgiScope
 
+from emulator.arm import autoscale
 from emulator.arm.context import ArmContext, Scope
 from emulator.arm.deployments import DeploymentHandlers, EnvironmentHandlers
 from emulator.arm.endpoints import EndpointHandlers
@@ -68,6 +69,7 @@ class ArmApp:
         deployments = DeploymentHandlers(ctx)
         environments = EnvironmentHandlers(ctx)
         metrics = MetricsHandlers(ctx)
+        self.autoscale = autoscale.AutoscaleHandlers(ctx.store)
         insights = r"/providers/Microsoft\.Insights/metrics"
         ws, ep, dep = (
             "workspaces",
@@ -174,6 +176,14 @@ class ArmApp:
                 return operation_handler(match["operation"])
         if _REGISTRY.match(path) and request.method == "GET":
             return self._registry(path, principal)
+        found = autoscale.match(path)
+        if found is not None:
+            self._subscription(found["subscription"])
+            self._resource_group(found["subscription"], found["resource_group"])
+            self._authorize_action(
+                principal, autoscale.ACTIONS.get(request.method, ""), path.rstrip("/")
+            )
+            return await self.autoscale.handle(request, found)
         match = _USAGES.match(path)
         if match is not None and request.method == "GET":
             subscription = match["subscription"]
@@ -295,7 +305,11 @@ class ArmApp:
             ) from None
 
     def _authorize(self, principal: dict[str, object], action: str, scope_id: str) -> None:
-        full_action = f"{PROVIDER}/{action}"
+        self._authorize_action(principal, f"{PROVIDER}/{action}", scope_id)
+
+    def _authorize_action(
+        self, principal: dict[str, object], full_action: str, scope_id: str
+    ) -> None:
         if full_action in self.ctx.store.denied_actions:
             raise ArmError(
                 403,
@@ -314,17 +328,20 @@ class ArmApp:
                 f"The subscription '{subscription}' could not be found.",
             )
 
-    def _workspace_of(self, params: dict[str, str]) -> Workspace:
-        subscription = params["subscription"]
-        resource_group = params["resource_group"]
-        name = params["workspace"]
-        self._subscription(subscription)
+    def _resource_group(self, subscription: str, resource_group: str) -> None:
         if resource_group.lower() not in self.ctx.store.resource_groups(subscription):
             raise ArmError(
                 404,
                 "ResourceGroupNotFound",
                 f"Resource group '{resource_group}' could not be found.",
             )
+
+    def _workspace_of(self, params: dict[str, str]) -> Workspace:
+        subscription = params["subscription"]
+        resource_group = params["resource_group"]
+        name = params["workspace"]
+        self._subscription(subscription)
+        self._resource_group(subscription, resource_group)
         workspace = self.ctx.store.workspace(subscription, resource_group, name)
         if workspace is None:
             raise ArmError(

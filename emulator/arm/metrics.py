@@ -40,5 +40,11 @@ class MetricsHandlers:
         )
         visible_until = time.time() - self.ctx.timing().duration("metrics_ingestion")
         return json_response(
-            metrics.answer(query, self.ctx.store.served, visible_until, endpoint.location)
+            metrics.answer(
+                query,
+                self.ctx.store.served,
+                self.ctx.store.usage,
+                visible_until,
+                endpoint.location,
+            )
         )

@@ -21,6 +21,10 @@ class Provisioner(Protocol):
 
     async def deprovision(self, deployment: Deployment) -> None: ...
 
+    async def scale(self, deployment: Deployment) -> Outcome:
+        """To `deployment.capacity` instances, starting or stopping only the difference."""
+        ...
+
     async def logs(
         self, deployment: Deployment, container_type: str, tail: int | None
     ) -> list[str]: ...
@@ -42,6 +46,9 @@ class NoContainers:
 
     async def deprovision(self, deployment: Deployment) -> None:
         return None
+
+    async def scale(self, deployment: Deployment) -> Outcome:
+        return Outcome(ok=True)
 
     async def logs(
         self, deployment: Deployment, container_type: str, tail: int | None

@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from emulator.arm import skus
-from emulator.arm.model import Endpoint, Environment, Operation, Workspace
+from emulator.arm.model import Deployment, Endpoint, Environment, Operation, Workspace
+from emulator.monitor.autoscale import AutoscaleSetting
 from emulator.monitor.served import ServedLog
+from emulator.monitor.usage import UsageLog
 
 
 @dataclass
@@ -26,6 +28,9 @@ class Store:
     taken_names: set[tuple[str, str]] = field(default_factory=set)  # (region, name) of others
     denied_actions: set[str] = field(default_factory=set)
     served: ServedLog = field(default_factory=ServedLog)  # what Azure Monitor's metrics count
+    usage: UsageLog = field(default_factory=UsageLog)  # the instances' CPU and memory
+    # Microsoft.Insights/autoscaleSettings by (subscription, resource group, name), lower-cased
+    autoscale: dict[tuple[str, str, str], AutoscaleSetting] = field(default_factory=dict)
 
     def add_workspace(self, workspace: Workspace) -> None:
         self.workspaces[workspace.key] = workspace
@@ -45,6 +50,19 @@ class Store:
 
     def endpoint(self, workspace: Workspace, name: str) -> Endpoint | None:
         return self.endpoints.get((workspace.key, name.lower()))
+
+    def deployment_by_id(self, resource_id: str) -> Deployment | None:
+        for endpoint in self.endpoints.values():
+            for deployment in endpoint.deployments.values():
+                if deployment.id.lower() == resource_id.rstrip("/").lower():
+                    return deployment
+        return None
+
+    def endpoint_by_id(self, resource_id: str) -> Endpoint | None:
+        for endpoint in self.endpoints.values():
+            if endpoint.id.lower() == resource_id.rstrip("/").lower():
+                return endpoint
+        return None
 
     def endpoints_in(self, workspace: Workspace) -> list[Endpoint]:
         return [ep for (key, _), ep in self.endpoints.items() if key == workspace.key]

@@ -21,10 +21,13 @@ from dataclasses import dataclass
 
 from emulator.http import ArmError
 from emulator.monitor.served import Served, ServedLog
+from emulator.monitor.usage import Sample, UsageLog
 
 ENDPOINT_NAMESPACE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
 DEPLOYMENT_NAMESPACE = ENDPOINT_NAMESPACE + "/deployments"
 AGGREGATIONS = ("average", "minimum", "maximum", "total", "count")
+USAGE_KINDS = ("cpu", "memory", "capacity")  # sampled from the instances, not served requests
+Item = Served | Sample
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,9 @@ class Definition:
     description: str
     unit: str
     dimensions: tuple[str, ...]
-    kind: str  # "requests" (counted per minute), "latency" (the mean), "p50" … "p99"
+    # "requests" (counted per minute), "latency" (the mean), "p50" … "p99", or one of
+    # USAGE_KINDS: "cpu", "memory" (percent of an instance), "capacity" (instances)
+    kind: str
 
 
 def _latencies(dimensions: tuple[str, ...]) -> list[Definition]:
@@ -87,11 +92,40 @@ DEPLOYMENT_METRICS = {
             "requests",
         ),
         *_latencies(()),
+        Definition(
+            "CpuUtilizationPercentage",
+            "CPU Utilization Percentage",
+            "Percentage of CPU utilization on an instance. Utilization is reported at one "
+            "minute intervals.",
+            "Percent",
+            ("instanceId",),
+            "cpu",
+        ),
+        Definition(
+            "CpuMemoryUtilizationPercentage",
+            "CPU Memory Utilization Percentage",
+            "Percentage of memory utilization on an instance. Utilization is reported at one "
+            "minute intervals.",
+            "Percent",
+            ("instanceId",),
+            "memory",
+        ),
+        Definition(
+            "DeploymentCapacity",
+            "Deployment Capacity",
+            "The number of instances in the deployment.",
+            "Count",
+            ("instanceId", "State"),
+            "capacity",
+        ),
     ]
 }
 
 
-def _dimension(served: Served, name: str) -> str:
+def dimension(item: Item, name: str) -> str:
+    if isinstance(item, Sample):
+        return {"instanceid": item.instance_id, "state": item.state}[name.lower()]
+    served = item
     return {
         "deployment": served.deployment,
         "statuscode": str(served.status),
@@ -259,18 +293,28 @@ def _filter(text: str, dimensions: dict[str, str]) -> dict[str, set[str] | None]
     return filters
 
 
-def answer(query: Query, log: ServedLog, visible_until: float, region: str) -> dict[str, object]:
+def answer(
+    query: Query, log: ServedLog, usage: UsageLog, visible_until: float, region: str
+) -> dict[str, object]:
     """The Response body: one Metric per name, one time series per combination of the
     filter's dimension values, one data point per grain (empty grains carry only timeStamp)."""
     start, end = query.start.timestamp(), query.end.timestamp()
-    served = [s for s in log.between(start, min(end, visible_until)) if _of(s, query)]
+    served: list[Item] = [s for s in log.between(start, min(end, visible_until)) if _of(s, query)]
+    sampled: list[Item] = [
+        s
+        for s in usage.between(start, min(end, visible_until))
+        if s.deployment_id == query.resource_id.lower()
+    ]
     return {
         "cost": 0,
         "timespan": f"{_iso(query.start)}/{_iso(query.end)}",
         "interval": query.interval,
         "namespace": query.namespace,
         "resourceregion": region,
-        "value": [_metric(query, definition, served) for definition in query.metrics],
+        "value": [
+            _metric(query, definition, sampled if definition.kind in USAGE_KINDS else served)
+            for definition in query.metrics
+        ],
     }
 
 
@@ -281,11 +325,11 @@ def _of(served: Served, query: Query) -> bool:
     return served.endpoint_id == query.resource_id.lower() and not served.mirrored
 
 
-def _metric(query: Query, definition: Definition, served: list[Served]) -> dict[str, object]:
+def _metric(query: Query, definition: Definition, served: list[Item]) -> dict[str, object]:
     names = [d for d in query.filters if d in definition.dimensions]
-    series: dict[tuple[str, ...], list[Served]] = defaultdict(list)
+    series: dict[tuple[str, ...], list[Item]] = defaultdict(list)
     for item in served:
-        key = tuple(_dimension(item, d) for d in names)
+        key = tuple(dimension(item, d) for d in names)
         if all(_wanted(query.filters[d], value) for d, value in zip(names, key, strict=True)):
             series[key].append(item)
     if not names:
@@ -318,8 +362,8 @@ def _wanted(values: set[str] | None, value: str) -> bool:
 
 
 def _buckets(
-    query: Query, served: list[Served]
-) -> Iterable[tuple[datetime.datetime, float, list[Served]]]:
+    query: Query, served: list[Item]
+) -> Iterable[tuple[datetime.datetime, float, list[Item]]]:
     start, end = query.start.timestamp(), query.end.timestamp()
     if query.grain is None:
         yield query.start, end - start, served
@@ -339,19 +383,27 @@ def _buckets(
 
 def _point(
     at: datetime.datetime,
-    served: list[Served],
+    items: list[Item],
     definition: Definition,
     aggregations: tuple[str, ...],
     width: float,
 ) -> dict[str, object]:
     point: dict[str, object] = {"timeStamp": _iso(at)}
+    values: dict[str, float]
+    samples = [item for item in items if isinstance(item, Sample)]
+    if definition.kind in USAGE_KINDS:
+        if samples:
+            values = usage_values(samples, definition.kind)
+            point.update({a: values[a] for a in aggregations})
+        return point
+    served = [item for item in items if isinstance(item, Served)]
     if definition.kind == "requests":
         # A count per minute: the samples are the minutes of the grain.
         minutes = max(1, math.ceil(width / 60))
         per_minute = [0] * minutes
         for item in served:
             per_minute[min(minutes - 1, int((item.at - at.timestamp()) // 60))] += 1
-        values: dict[str, float] = {
+        values = {
             "total": float(len(served)),
             "count": float(minutes),
             "average": len(served) / max(width / 60, 1e-9),  # requests per minute
@@ -372,14 +424,33 @@ def _point(
             "count": float(len(latencies)),
         }
     else:
-        value = _percentile(latencies, int(definition.kind[1:]))
+        value = percentile(latencies, int(definition.kind[1:]))
         values = dict.fromkeys(("average", "minimum", "maximum"), value)
         values.update(total=value, count=float(len(latencies)))
     point.update({a: values[a] for a in aggregations})
     return point
 
 
-def _percentile(ordered: list[float], percent: int) -> float:
+def usage_values(samples: list[Sample], kind: str) -> dict[str, float]:
+    """CPU and memory: over every instance's samples. Capacity: the instances counted at each
+    sampling round, then over the rounds."""
+    if kind == "capacity":
+        rounds: dict[float, int] = defaultdict(int)
+        for sample in samples:
+            rounds[sample.at] += 1
+        numbers = [float(n) for n in rounds.values()]
+    else:
+        numbers = [s.cpu_percent if kind == "cpu" else s.memory_percent for s in samples]
+    return {
+        "average": sum(numbers) / len(numbers),
+        "minimum": min(numbers),
+        "maximum": max(numbers),
+        "total": sum(numbers),
+        "count": float(len(numbers)),
+    }
+
+
+def percentile(ordered: list[float], percent: int) -> float:
     """Nearest rank."""
     rank = max(1, math.ceil(percent / 100 * len(ordered)))
     return ordered[rank - 1]
