@@ -31,7 +31,11 @@ image:
 deployment:
   instance_type: Standard_DS2_v2
   instance_count: 1
-  environment_variables: {{COLOR: {color}, SCORE_STATUS: "{score_status}"}}
+  environment_variables:
+    COLOR: {color}
+    SCORE_STATUS: "{score_status}"
+    SCORE_DELAY: "{score_delay}"
+    FAIL_INPUT: "{fail_input}"
   # Headroom for the load tests on a busy machine: Azure ML answers 429 past twice this many
   # requests in flight per instance, which would count a slow test host as a dropped request
   # (at 20 requests/s, 4 let a 0.4 s stall of a CI machine running four workers fail requests).
@@ -54,7 +58,8 @@ environments:
     rollout: {{strategy: replace}}
     ttl_hours: 1
   production:
-    rollout: {{strategy: canary, canary_steps: {canary_steps}, step_wait_seconds: {step_wait}}}
+    rollout:
+      {{strategy: canary, canary_steps: {canary_steps}, step_wait_seconds: {step_wait}{rollout}}}
 """
 
 
@@ -92,8 +97,15 @@ class App:
         score_status: int = 200,
         canary_steps: str = "[50, 100]",
         step_wait: int = 1,
+        score_delay: float = 0,
+        fail_input: str = "",
+        rollout: str = "",
     ) -> None:
+        """`rollout`: more of production's rollout mapping, e.g. `, bake_minutes: 1`."""
         text = SERVER_DEPLOY.format(
+            score_delay=score_delay,
+            fail_input=fail_input,
+            rollout=rollout,
             name=name,
             mode=mode,
             color=color,

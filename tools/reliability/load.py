@@ -47,13 +47,17 @@ class Load:
         rate: float = 20.0,
         max_requests: int = 3000,
         max_seconds: float = 300.0,
+        bodies: tuple[bytes, ...] = (),
     ) -> None:
+        """`bodies`: sent in turn instead of `body` (clients' inputs are not all alike)."""
         host = urllib.parse.urlsplit(url).hostname
         if host != "127.0.0.1":
             raise ValueError(f"the load generator only targets 127.0.0.1 (got {host})")
         self.url = url
         self.headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-        self.body = body
+        self.bodies = bodies or (body,)
+        # (seconds since the start, failed) of every request, in the order they were answered
+        self.answers: list[tuple[float, bool]] = []
         self.ca_bundle = ca_bundle
         self.rate = rate
         self.max_requests = max_requests
@@ -71,6 +75,10 @@ class Load:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def elapsed(self) -> float:
+        """Seconds since the load started: the clock of `answers`."""
+        return time.monotonic() - self._started
 
     def stop(self) -> LoadFigures:
         self._stop.set()
@@ -92,17 +100,18 @@ class Load:
             while not self._stop.is_set() and sent < self.max_requests:
                 if time.monotonic() - self._started > self.max_seconds:
                     break
-                pool.submit(self._one)
+                pool.submit(self._one, self.bodies[sent % len(self.bodies)])
                 sent += 1
                 next_at += interval
                 self._stop.wait(max(0.0, next_at - time.monotonic()))
 
-    def _one(self) -> None:
+    def _one(self, body: bytes) -> None:
+        sent_at = time.monotonic() - self._started
         try:
             response = self._session().post(
                 # verify per request: a session's own setting loses to REQUESTS_CA_BUNDLE
                 self.url,
-                data=self.body,
+                data=body,
                 headers=self.headers,
                 timeout=10,
                 verify=self.ca_bundle,
@@ -113,6 +122,7 @@ class Load:
             outcome = "ok" if response.status_code == 200 else f"HTTP {response.status_code}"
             deployment = response.headers.get(DEPLOYMENT_HEADER)
         with self._lock:
+            self.answers.append((sent_at, outcome != "ok" or not deployment))
             self.figures.sent += 1
             if outcome == "ok" and deployment:
                 self.figures.answered_by[deployment] += 1

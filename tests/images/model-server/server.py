@@ -1,7 +1,9 @@
 """A model server for the tests; its behaviour is chosen by environment variables:
 
 MODE=serve (default) | crash | never-ready    SCORE_DELAY=<seconds>    SCORE_STATUS=<code>
-SCORE_DROP=1 closes the connection on /score without an answer. SWAGGER=1 serves
+SCORE_DROP=1 closes the connection on /score without an answer. FAIL_INPUT=<key> answers 500
+to a scoring request whose JSON object has that key (an input the smoke request lacks: a new
+version's bug that only real clients hit). SWAGGER=1 serves
 /swagger.json. /score answers which deployment and instance served it, how many scoring
 requests this instance has seen, and the FLAVOR build argument of its image.
 """
@@ -55,6 +57,11 @@ class Handler(BaseHTTPRequestHandler):
             served += 1
             count = served
         time.sleep(float(os.environ.get("SCORE_DELAY", "0")))
+        payload = json.loads(data or b"null")
+        fail_input = os.environ.get("FAIL_INPUT")
+        if fail_input and isinstance(payload, dict) and fail_input in payload:
+            self._send(500, {"error": f"KeyError: cannot score {fail_input!r}"})
+            return
         if os.environ.get("SCORE_DROP") == "1":
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -65,7 +72,7 @@ class Handler(BaseHTTPRequestHandler):
                 "deployment": os.environ.get("AZUREML_DEPLOYMENT_NAME"),
                 "instance": socket.gethostname(),
                 "served": count,
-                "echo": json.loads(data or b"null"),
+                "echo": payload,
                 "color": os.environ.get("COLOR"),
                 "flavor": os.environ.get("FLAVOR"),
             },
