@@ -37,10 +37,12 @@ from deployer.plan import (
     CreateEndpoint,
     EndpointChange,
     Mark,
+    PinAutoscale,
     Plan,
     PlanStep,
     Provision,
     Retire,
+    SetAutoscale,
     SetTraffic,
     Shadow,
     SmokeTest,
@@ -48,7 +50,14 @@ from deployer.plan import (
 )
 from deployer.smoke import SmokeResult
 from deployer.spec.model import EndpointIdentity, Strategy
-from deployer.state import DeploymentSettings, EndpointState, NewEndpoint, traffic_text
+from deployer.state import (
+    AutoscaleState,
+    DeploymentSettings,
+    EndpointState,
+    NewAutoscale,
+    NewEndpoint,
+    traffic_text,
+)
 from deployer.tags import Holder, Record, with_record, with_user_tags
 from deployer.timing import Phases
 
@@ -88,6 +97,15 @@ class Platform(Protocol):
 
     def logs(self, endpoint: str, deployment: str, container: str, lines: int) -> str: ...
 
+    # Azure Monitor's autoscale settings on the endpoint's deployments
+    def autoscale_settings(self, endpoint: str) -> tuple[AutoscaleState, ...]: ...
+
+    def put_autoscale(self, wanted: NewAutoscale, tags: Mapping[str, str]) -> None: ...
+
+    def enable_autoscale(self, name: str, enabled: bool) -> None: ...
+
+    def delete_autoscale(self, name: str) -> None: ...
+
 
 @dataclass(frozen=True)
 class Job:
@@ -107,6 +125,8 @@ class Job:
     pull_hint: Callable[[str | None], str] | None = None
     # rollout.analysis: the candidate judged by its live traffic (its windows outlive the run)
     analysis: Analysis | None = None
+    # An autoscale setting's tags, given its fingerprint: the owner's and the fingerprint.
+    autoscale_tags: Callable[[str], dict[str, str]] = lambda fingerprint: {}
 
 
 @dataclass
@@ -182,6 +202,10 @@ class Executor:
                     # the next run retires it).
                     self.runner.warning(f"could not delete deployment {step.deployment}: {failure}")
                     continue
+                if isinstance(step, SetAutoscale) and self.outcome.released:
+                    # After the rollout: the next run's plan writes the setting again.
+                    self.runner.warning(f"could not {step.describe()}: {failure}")
+                    continue
                 if self._busy(step, failure):
                     # Another operation on the endpoint (another run creating it, say): wait
                     # for it and plan again.
@@ -212,8 +236,8 @@ class Executor:
                 if self.job.build is None:
                     raise StepFailed("nothing to build: the deploy file gives image.ref")
                 self.outcome.image = self.job.build()
-            case Provision(deployment, create):
-                self._provision(deployment, create)
+            case Provision(deployment, create, instance_count):
+                self._provision(deployment, create, instance_count)
             case SmokeTest(deployment):
                 self._smoke(deployment)
             case SetTraffic(traffic, record):
@@ -232,6 +256,9 @@ class Executor:
             case Bake(deployment, seconds):
                 with self.phases("bake"):
                     self._watch(deployment, seconds, "bake")
+            case SetAutoscale() | PinAutoscale():
+                with self.phases("autoscale"):
+                    self._autoscale(step)
             case Retire(deployment, _):
                 with self.phases("retire"):
                     self.platform.begin_delete_deployment(self.job.endpoint, deployment).wait(
@@ -391,12 +418,25 @@ class Executor:
 
     # --- steps -----------------------------------------------------------------------------------
 
+    def _autoscale(self, step: SetAutoscale | PinAutoscale) -> None:
+        if isinstance(step, PinAutoscale):
+            self.platform.enable_autoscale(step.name, step.enabled)
+        elif step.setting is None:
+            self.platform.delete_autoscale(step.name)
+        else:
+            tags = self.job.autoscale_tags(step.setting.fingerprint)
+            wanted = NewAutoscale(step.name, self.job.endpoint, step.deployment, step.setting)
+            self.platform.put_autoscale(wanted, tags)
+
     def _settings(self) -> DeploymentSettings:
         return replace(self.job.settings, image=self.outcome.image)
 
-    def _provision(self, deployment: str, create: bool) -> None:
+    def _provision(self, deployment: str, create: bool, instance_count: int | None) -> None:
         settings = self._settings()
+        # The tags name the deploy file's settings; the instance count is autoscale's to keep.
         tags = self.job.deployment_tags(settings.image, settings.settings_hash)
+        if instance_count is not None:
+            settings = replace(settings, instance_count=instance_count)
         with self.phases(f"deployment {deployment}"):
             operation = self.platform.begin_deployment(
                 self.job.endpoint, deployment, settings, tags
@@ -541,6 +581,7 @@ class Executor:
             # Nothing to put back; the record could not be written (Azure refuses any change
             # while a deployment provisions): the next run reads the candidate from it.
             self.runner.info(f"  the rollout record stays as it was ({exc.message})")
+        self._resume_autoscale()
         shares = traffic_text(outcome.traffic)
         if not touched or target is None:
             fate = f"{target} was not created" if target else "nothing was created"
@@ -567,6 +608,20 @@ class Executor:
             serves = "100% of traffic" if outcome.traffic.get(known_good) == 100 else f"({shares})"
             return f"Rolled back: {known_good} still serves {serves}; {fate}."
         return f"Nothing serves on endpoint {plan.endpoint} yet; {fate}."
+
+    def _resume_autoscale(self) -> None:
+        """The known-good's setting, paused by this run or one before it, running again."""
+        assert self.plan is not None
+        if self.plan.paused is None:
+            return
+        self.runner.info(f"→ resuming autoscale on {self.plan.previous}")
+        try:
+            self.platform.enable_autoscale(self.plan.paused, True)
+        except DeployerError as exc:
+            self.runner.warning(
+                f"could not resume autoscale setting {self.plan.paused} ({exc.message}); the "
+                "next deploy resumes it"
+            )
 
     def _try_release(self) -> None:
         try:

@@ -20,8 +20,14 @@ from types import MappingProxyType
 from typing import Any
 
 from deployer.errors import NothingToDo, PolicyError
-from deployer.spec.model import EndpointIdentity, IdentityType, ShadowSpec, Strategy
-from deployer.state import DeploymentSettings, EndpointState, traffic_text
+from deployer.spec.model import AutoscaleSpec, EndpointIdentity, IdentityType, ShadowSpec, Strategy
+from deployer.state import (
+    AutoscaleState,
+    DeploymentSettings,
+    EndpointState,
+    autoscale_name,
+    traffic_text,
+)
 from deployer.tags import Record, Step, user_tags
 
 BLUE, GREEN = "blue", "green"
@@ -91,10 +97,14 @@ class Provision:
 
     deployment: str
     create: bool
+    instance_count: int | None = None  # autoscale's: at least what the known-good one runs
 
     def describe(self) -> str:
         verb = "create" if self.create else "update"
-        return f"{verb} deployment {self.deployment}" + (" at 0% traffic" if self.create else "")
+        count = f" with {self.instance_count} instances" if self.instance_count else ""
+        return f"{verb} deployment {self.deployment}{count}" + (
+            " at 0% traffic" if self.create else ""
+        )
 
 
 @dataclass(frozen=True)
@@ -165,6 +175,42 @@ class Retire:
         return f"delete deployment {self.deployment} ({self.why})"
 
 
+@dataclass(frozen=True)
+class SetAutoscale:
+    """Write the action's autoscale setting `name` on `deployment`, enabled; with `setting`
+    None, delete it."""
+
+    deployment: str
+    setting: AutoscaleSpec | None
+    name: str
+
+    def describe(self) -> str:
+        if self.setting is None:
+            return f"delete autoscale setting {self.name} of {self.deployment}"
+        rules = len(self.setting.rules)
+        return (
+            f"set autoscale on {self.deployment}: {self.setting.min_instances}-"
+            f"{self.setting.max_instances} instances, {rules} rule{'s' if rules != 1 else ''}"
+        )
+
+
+@dataclass(frozen=True)
+class PinAutoscale:
+    """Pause (`enabled` false: the instance count stays as it is) or resume the action's
+    autoscale setting `name` on `deployment`, so that autoscale cannot fight a rollout."""
+
+    deployment: str
+    enabled: bool
+    name: str
+
+    def describe(self) -> str:
+        if self.enabled:
+            return f"resume autoscale on {self.deployment}"
+        return (
+            f"pause autoscale on {self.deployment} (its instance count pinned during the rollout)"
+        )
+
+
 PlanStep = (
     CreateEndpoint
     | Mark
@@ -176,6 +222,8 @@ PlanStep = (
     | Watch
     | Bake
     | Retire
+    | SetAutoscale
+    | PinAutoscale
 )
 
 _KINDS: dict[type[Any], str] = {
@@ -195,6 +243,10 @@ _KINDS: dict[type[Any], str] = {
 def kind(step: PlanStep) -> str:
     if isinstance(step, Provision):
         return "create-deployment" if step.create else "update-deployment"
+    if isinstance(step, SetAutoscale):
+        return "set-autoscale" if step.setting is not None else "delete-autoscale"
+    if isinstance(step, PinAutoscale):
+        return "resume-autoscale" if step.enabled else "pause-autoscale"
     return _KINDS[type(step)]
 
 
@@ -232,6 +284,7 @@ class Desired:
     identity: EndpointIdentity = field(default_factory=EndpointIdentity)
     shadow: ShadowSpec | None = None
     bake_seconds: float = 0
+    autoscale: AutoscaleSpec | None = None  # deployment.autoscale; None: no setting wanted
 
     @property
     def settings_hash(self) -> str:
@@ -253,6 +306,7 @@ class Plan:
     notes: tuple[str, ...] = ()  # what the plan found, for the log (a resumed rollout, …)
     basis: tuple[object, ...] = ()  # EndpointState.basis() of what it was made from
     refused: tuple[str, ...] = ()  # changes of the endpoint Azure (or the action) will not make
+    paused: str | None = None  # the known-good's autoscale setting paused: resumed on undo
 
     @property
     def is_noop(self) -> bool:
@@ -394,7 +448,16 @@ def _plan(
     steps: list[PlanStep],
     notes: tuple[str, ...] = (),
 ) -> Plan:
+    steps = _with_autoscale_retired(seen, steps)
+    pinned = _owned_setting(seen, seen.known_good)
+    paused = (
+        pinned.name
+        if pinned is not None
+        and (not pinned.enabled or any(isinstance(s, PinAutoscale) for s in steps))
+        else None
+    )
     return Plan(
+        paused=paused,
         refused=tuple(_refused(desired, seen)),
         endpoint=desired.endpoint,
         endpoint_exists=seen.observed is not None,
@@ -406,7 +469,7 @@ def _plan(
         mirror_before=MappingProxyType(seen.mirror),
         left_alone=seen.foreign,
         record=seen.record,
-        notes=(*_notes(seen), *notes),
+        notes=(*_notes(seen), *_foreign_autoscale(seen), *notes),
         basis=seen.observed.basis() if seen.observed is not None else (),
     )
 
@@ -420,6 +483,85 @@ def _notes(seen: _Seen) -> list[str]:
             f"{seen.known_good or 'nothing'} is the known-good deployment"
         )
     return notes
+
+
+# --- autoscale: one setting of the action's, on the deployment that serves ---------------------
+
+
+def _setting(seen: _Seen, name: str | None) -> AutoscaleState | None:
+    return seen.observed.autoscale_of(name) if seen.observed is not None and name else None
+
+
+def _owned_setting(seen: _Seen, name: str | None) -> AutoscaleState | None:
+    setting = _setting(seen, name)
+    return setting if setting is not None and setting.ownership.managed else None
+
+
+def _foreign_autoscale(seen: _Seen) -> list[str]:
+    """Settings someone else made on the action's deployments: never changed or deleted."""
+    if seen.observed is None:
+        return []
+    return [
+        f"autoscale setting {setting.name} on deployment {setting.deployment} was not made by "
+        "azureml-deploy: left alone"
+        for setting in seen.observed.autoscale
+        if not setting.ownership.managed and setting.deployment in seen.own
+    ]
+
+
+def _autoscale_serving(desired: Desired, seen: _Seen, target: str) -> list[PlanStep]:
+    """`target` (serving 100 %) with the deploy file's setting, enabled, or none of the action's;
+    every other deployment of the action's without one (a setting scales what serves)."""
+    steps: list[PlanStep] = []
+    current = _setting(seen, target)
+    if current is None or current.ownership.managed:
+        if desired.autoscale is not None and not (
+            current is not None
+            and current.enabled
+            and current.fingerprint == desired.autoscale.fingerprint
+        ):
+            name = current.name if current else autoscale_name(desired.endpoint, target)
+            steps.append(SetAutoscale(target, desired.autoscale, name))
+        elif desired.autoscale is None and current is not None:
+            steps.append(SetAutoscale(target, None, current.name))
+    for name in seen.own:
+        other = _owned_setting(seen, name)
+        if name != target and other is not None:
+            steps.append(SetAutoscale(name, None, other.name))
+    return steps
+
+
+def _with_autoscale_retired(seen: _Seen, steps: list[PlanStep]) -> list[PlanStep]:
+    """The action's setting of a deployment deleted just before the deployment."""
+    deleted = {s.deployment for s in steps if isinstance(s, SetAutoscale) and s.setting is None}
+    result: list[PlanStep] = []
+    for step in steps:
+        setting = _owned_setting(seen, step.deployment) if isinstance(step, Retire) else None
+        if setting is not None and setting.deployment not in deleted:
+            result.append(SetAutoscale(setting.deployment, None, setting.name))
+        result.append(step)
+    return result
+
+
+def _capacity(desired: Desired, seen: _Seen, running: str | None) -> int | None:
+    """With autoscale: the instances a deployment is provisioned with, at least what `running`
+    (the known-good one, which autoscale may have scaled out) runs now, within the setting's
+    bounds; None: the deploy file's instance_count."""
+    if desired.autoscale is None:
+        return None
+    deployment = seen.observed.deployment(running) if seen.observed is not None else None
+    now = deployment.instance_count if deployment is not None else 0
+    count = desired.autoscale.clamp(max(desired.settings.instance_count, now))
+    return count if count != desired.settings.instance_count else None
+
+
+def _pin(seen: _Seen, live: list[PlanStep]) -> list[PlanStep]:
+    """The known-good's setting paused while the candidate is watched beside it."""
+    setting = _owned_setting(seen, seen.known_good)
+    watched = any(isinstance(step, (Watch, Shadow, Bake)) for step in live)
+    if setting is None or not setting.enabled or not watched or seen.known_good is None:
+        return []
+    return [PinAutoscale(seen.known_good, False, setting.name)]
 
 
 def _immutable(desired: Desired, seen: _Seen, name: str | None) -> tuple[str, ...]:
@@ -602,15 +744,20 @@ def _side_by_side(desired: Desired, seen: _Seen, now: datetime.datetime) -> Plan
         steps.append(
             SetTraffic(_all_to(known_good, seen), _rolling(seen, target, Step.PROVISIONING))
         )
-    if not resume:
-        steps.append(Provision(target, create=target not in seen.own))
-    if desired.smoke_test:
-        steps.append(SmokeTest(target))
     final, kept = _final_record(desired, seen, target, now)
     notes = _new_deployment_notes(desired, seen, target)
     start = seen.share(target) if resume else 0
     live, live_notes = _live_steps(desired, seen, target, start, final)
+    steps += _pin(seen, live)
+    if not resume:
+        count = _capacity(desired, seen, known_good)
+        steps.append(Provision(target, create=target not in seen.own, instance_count=count))
+        if count is not None:
+            notes += (f"autoscale: {target} starts with {count} instances, as {known_good} runs",)
+    if desired.smoke_test:
+        steps.append(SmokeTest(target))
     steps += live
+    steps += _autoscale_serving(desired, seen, target)
     notes += live_notes
     # The record names one kept deployment: an older one it no longer names is retired.
     still = set() if kept else _kept_still(seen, now) - {known_good}
@@ -663,7 +810,7 @@ def _tidy(
 ) -> Plan:
     """Nothing to roll out: retire what of the action's is idle and update what the deploy file
     changes of the endpoint itself, or do nothing at all."""
-    retire = _retire_idle(seen, keep, now)
+    retire = [*_autoscale_serving(desired, seen, target), *_retire_idle(seen, keep, now)]
     change = _endpoint_change(desired, seen)
     mirror = seen.own_mirror
     steps: list[PlanStep] = (
@@ -693,11 +840,13 @@ def _replace(desired: Desired, seen: _Seen, now: datetime.datetime) -> Plan:
     ):
         return _tidy(desired, seen, target, {target}, now)
     steps = _start(desired, seen, _rolling(seen, target, Step.PROVISIONING))
-    steps.append(Provision(target, create=target not in seen.own))
+    count = _capacity(desired, seen, target)
+    steps.append(Provision(target, create=target not in seen.own, instance_count=count))
     if desired.smoke_test:
         steps.append(SmokeTest(target))
     final, _ = _final_record(replace(desired, keep_previous=False), seen, target, now)
     steps.append(SetTraffic(_all_to(target, seen), final))
+    steps += _autoscale_serving(desired, seen, target)
     steps += _retire_idle(seen, {target}, now)
     return _plan(desired, seen, target, steps)
 
@@ -760,6 +909,7 @@ def plan_rollback(desired: Desired, observed: EndpointState | None) -> Plan:
     if desired.smoke_test:
         steps.append(SmokeTest(kept))
     steps.append(SetTraffic(_all_to(kept, seen), record))
+    steps += _autoscale_serving(desired, seen, kept)
     keep = {kept} | ({seen.known_good} if seen.known_good else set())
     steps += _retire_idle(seen, keep, datetime.datetime.now(datetime.UTC), "unfinished candidate")
     return _plan(desired, seen, kept, steps)

@@ -14,7 +14,7 @@ from deployer.analysis import Analysis
 from deployer.azure.metrics import AzureMonitor
 from deployer.azure.pull import PullAccess
 from deployer.deadline import Deadline
-from deployer.errors import Busy, DeployerError, LeaseHeld, PolicyError, TimedOut
+from deployer.errors import AzureError, Busy, DeployerError, LeaseHeld, PolicyError, TimedOut
 from deployer.execute import Executor, Job, Outcome
 from deployer.plan import Desired, Plan, Planner
 from deployer.policy import check_may_change
@@ -33,7 +33,7 @@ from deployer.session import Session
 from deployer.smoke import SmokeResult, smoke_test
 from deployer.spec.model import DeploySpec
 from deployer.state import DeploymentSettings, EndpointState, Keys
-from deployer.tags import Holder, deployment_tags
+from deployer.tags import Holder, autoscale_tags, deployment_tags
 from deployer.timing import Phases
 
 SETTLE_POLL_SECONDS = 2.0
@@ -82,6 +82,7 @@ def desired_state(session: Session, image: str, image_pending: bool) -> Desired:
         identity=spec.endpoint.identity,
         shadow=spec.rollout.shadow,
         bake_seconds=spec.rollout.bake_minutes * 60,
+        autoscale=spec.deployment.autoscale,
     )
 
 
@@ -133,7 +134,21 @@ def observe_settled(session: Session, deadline: Deadline, *, wait: bool) -> Endp
             ) from None
         observed = azure.endpoint(name)
         busy = observed.busy() if observed else []
-    return observed
+    return with_autoscale(session, observed)
+
+
+def with_autoscale(session: Session, observed: EndpointState | None) -> EndpointState | None:
+    """The endpoint with the autoscale settings on its deployments (Azure Monitor's, read
+    apart). A run whose deploy file has no autoscale and may not read them plans without."""
+    if observed is None:
+        return None
+    try:
+        settings = session.azure.autoscale_settings(observed.name)
+    except AzureError as failure:
+        if failure.status != 403 or session.spec.deployment.autoscale is not None:
+            raise
+        return observed
+    return replace(observed, autoscale=settings)
 
 
 class SmokeTester:
@@ -237,6 +252,7 @@ def converge(
             endpoint_tags=session.endpoint_tags(),
             settings=desired().settings,
             deployment_tags=lambda image, settings: deployment_tags(session.owner, image, settings),
+            autoscale_tags=lambda fingerprint: autoscale_tags(session.owner, fingerprint),
             holder=me,
             smoke=smoke if session.spec.smoke_test is not None else None,
             build=build,

@@ -11,8 +11,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from deployer.spec.model import EndpointIdentity, Probe, Route
-from deployer.tags import Ownership, Record, deployed_image, deployed_settings
+from deployer.spec.model import AutoscaleSpec, EndpointIdentity, Probe, Route
+from deployer.tags import Ownership, Record, Tag, deployed_image, deployed_settings
 
 
 class ProvisioningState(StrEnum):
@@ -148,6 +148,34 @@ class DeploymentState:
 
 
 @dataclass(frozen=True)
+class AutoscaleState:
+    """An Azure Monitor autoscale setting whose target is one of the endpoint's deployments."""
+
+    name: str
+    deployment: str
+    enabled: bool
+    tags: Mapping[str, str] = field(default_factory=_frozen)
+
+    @property
+    def ownership(self) -> Ownership:
+        return Ownership.of(self.tags)
+
+    @property
+    def fingerprint(self) -> str | None:
+        return self.tags.get(Tag.AUTOSCALE)
+
+
+@dataclass(frozen=True)
+class NewAutoscale:
+    """An autoscale setting to write: `name`, scaling `endpoint`'s `deployment`."""
+
+    name: str
+    endpoint: str
+    deployment: str
+    setting: AutoscaleSpec
+
+
+@dataclass(frozen=True)
 class EndpointState:
     name: str
     provisioning_state: ProvisioningState
@@ -162,9 +190,13 @@ class EndpointState:
     principal_id: str | None = None  # the identity's principal, what a role is granted to
     identity_resource_ids: tuple[str, ...] = ()  # the user-assigned identities' ARM ids
     mirror: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    autoscale: tuple[AutoscaleState, ...] = ()  # settings on its deployments (observed apart)
 
     def deployment(self, name: str | None) -> DeploymentState | None:
         return next((d for d in self.deployments if d.name == name), None)
+
+    def autoscale_of(self, deployment: str | None) -> AutoscaleState | None:
+        return next((a for a in self.autoscale if a.deployment == deployment), None)
 
     @property
     def record(self) -> Record:
@@ -236,6 +268,13 @@ class Keys:
     primary: str
     secondary: str | None = None
     expires: bool = False
+
+
+def autoscale_name(endpoint: str, deployment: str) -> str:
+    """The action's autoscale setting of a deployment: endpoint and deployment names are
+    alphanumerics and hyphens of at most 32 characters each, well inside what Azure takes for
+    a resource name in a resource group (resource-name-rules.md)."""
+    return f"{endpoint}-{deployment}-autoscale"
 
 
 def traffic_text(traffic: Mapping[str, int]) -> str:

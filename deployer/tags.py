@@ -33,6 +33,7 @@ class Tag(StrEnum):
     GIT_SHA = "git-sha"
     IMAGE = "azureml-deploy.image"  # deployments: the image by digest
     SETTINGS = "azureml-deploy.settings"  # deployments: the hash of their settings
+    AUTOSCALE = "azureml-deploy.autoscale"  # autoscale settings: the hash of the deploy file's
     # The rollout record, on the endpoint:
     KNOWN_GOOD = "azureml-deploy.known-good"  # last to serve 100 % after a passed smoke test
     KNOWN_GOOD_IMAGE = "azureml-deploy.known-good-image"
@@ -154,6 +155,11 @@ def endpoint_tags(owner: Owner, user_tags: Mapping[str, str]) -> dict[str, str]:
 
 def deployment_tags(owner: Owner, image: str, settings_hash: str) -> dict[str, str]:
     return {**owner.tags(), Tag.IMAGE: image, Tag.SETTINGS: settings_hash}
+
+
+def autoscale_tags(owner: Owner, fingerprint: str) -> dict[str, str]:
+    """An autoscale setting's: the deployments' ownership tags and the setting's hash."""
+    return {**owner.tags(), Tag.AUTOSCALE: fingerprint}
 
 
 def deployed_image(tags: Mapping[str, str]) -> str | None:

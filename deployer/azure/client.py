@@ -9,6 +9,7 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 
 from deployer.auth import SignIn
+from deployer.azure.autoscale import AutoscaleSettings
 from deployer.azure.entities import (
     build_deployment,
     endpoint_state,
@@ -16,15 +17,18 @@ from deployer.azure.entities import (
     usage_of,
 )
 from deployer.azure.failures import Translated
+from deployer.azure.metrics import AzureMonitor
 from deployer.azure.operation import Operation
 from deployer.azure.pull import RegistryFacts
 from deployer.azure.registry_resource import read_registry
 from deployer.cloud import Cloud
 from deployer.sdk import POLL_SECONDS, configure_sdk
 from deployer.state import (
+    AutoscaleState,
     DeploymentSettings,
     EndpointState,
     Keys,
+    NewAutoscale,
     NewEndpoint,
     Usage,
     traffic_text,
@@ -56,6 +60,8 @@ class AzureML:
         self.workspace = workspace
         self._registry_id: str | None = None
         self._workspace_read = False
+        self._location: str | None = None
+        self._autoscale: AutoscaleSettings | None = None
         options: dict[str, Any] = {
             "cloud": cloud.name,
             "polling_interval": POLL_SECONDS,
@@ -86,6 +92,7 @@ class AzureML:
         with self._errors("reading the workspace"):
             workspace = self.client.workspaces.get(self.workspace)
         self._registry_id = getattr(workspace, "container_registry", None) or None
+        self._location = getattr(workspace, "location", None) or None
         self._workspace_read = True
 
     def workspace_registry(self) -> RegistryFacts | None:
@@ -202,6 +209,32 @@ class AzureML:
         with self._errors(f"deleting endpoint {name}"):
             poller = self.client.online_endpoints.begin_delete(name)
         return Operation(f"deleting endpoint {name}", poller)
+
+    # --- autoscale (Azure Monitor) -------------------------------------------------------------
+
+    @property
+    def autoscale(self) -> AutoscaleSettings:
+        if self._autoscale is None:
+            monitor = AzureMonitor(
+                self.cloud, self.sign_in, self.subscription_id, self.workspace_id
+            )
+            self._autoscale = AutoscaleSettings(monitor, self.resource_group)
+        return self._autoscale
+
+    def autoscale_settings(self, endpoint: str) -> tuple[AutoscaleState, ...]:
+        return self.autoscale.of_endpoint(endpoint)
+
+    def put_autoscale(self, wanted: NewAutoscale, tags: Mapping[str, str]) -> None:
+        """In the workspace's region, where its deployments are."""
+        if not self._workspace_read:
+            self.check_workspace()
+        self.autoscale.put(wanted, tags, self._location or "")
+
+    def enable_autoscale(self, name: str, enabled: bool) -> None:
+        self.autoscale.enable(name, enabled)
+
+    def delete_autoscale(self, name: str) -> None:
+        self.autoscale.delete(name)
 
     def _errors(self, doing: str) -> Translated:
         return Translated(doing, self.sign_in)

@@ -37,18 +37,7 @@ class AzureMonitor:
     @property
     def client(self) -> MonitorManagementClient:
         if self._client is None:
-            from azure.mgmt.monitor import MonitorManagementClient
-
-            options: dict[str, Any] = {}
-            if self.cloud.ca_bundle:
-                options["connection_verify"] = self.cloud.ca_bundle
-            self._client = MonitorManagementClient(
-                self.sign_in.credential,
-                self.subscription_id,
-                base_url=self.cloud.resource_manager,
-                credential_scopes=[self.cloud.arm_scope],
-                **options,
-            )
+            self._client = monitor_client(self.cloud, self.sign_in, self.subscription_id)
         return self._client
 
     def served(self, query: Query) -> Served:
@@ -81,6 +70,22 @@ class AzureMonitor:
             if point.average is not None
         ]
         return Served(requests, errors, max(values) if values and requests else None)
+
+
+def monitor_client(cloud: Cloud, sign_in: SignIn, subscription_id: str) -> MonitorManagementClient:
+    """azure-mgmt-monitor's client on the cloud's ARM, with the run's credential."""
+    from azure.mgmt.monitor import MonitorManagementClient
+
+    options: dict[str, Any] = {}
+    if cloud.ca_bundle:
+        options["connection_verify"] = cloud.ca_bundle
+    return MonitorManagementClient(
+        sign_in.credential,
+        subscription_id,
+        base_url=cloud.resource_manager,
+        credential_scopes=[cloud.arm_scope],
+        **options,
+    )
 
 
 def _series(result: Any) -> list[Any]:

@@ -134,6 +134,49 @@ class Probe:
     failure_threshold: int = 30
 
 
+class Direction(StrEnum):
+    OUT = "out"
+    IN = "in"
+
+
+@dataclass(frozen=True)
+class AutoscaleRule:
+    """One rule of an Azure Monitor autoscale setting, in the deploy file's words."""
+
+    metric: str  # the deployment's metric, as Azure Monitor names it
+    operator: str  # GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
+    threshold: float
+    direction: Direction
+    statistic: str = "Average"
+    time_aggregation: str = "Average"
+    window_minutes: int = 5
+    change_count: int = 1
+    cooldown_minutes: int = 5
+
+
+@dataclass(frozen=True)
+class AutoscaleSpec:
+    """deployment.autoscale: the setting on the deployment that serves."""
+
+    max_instances: int
+    rules: tuple[AutoscaleRule, ...]
+    min_instances: int = 1
+    default_instances: int = 1  # the deploy file's, or deployment.instance_count
+
+    @property
+    def fingerprint(self) -> str:
+        """What identifies the setting (kept on it as a tag): a changed block is a new one."""
+        import hashlib
+        import json
+        from dataclasses import asdict
+
+        text = json.dumps(asdict(self), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def clamp(self, instances: int) -> int:
+        return max(self.min_instances, min(self.max_instances, instances))
+
+
 @dataclass(frozen=True)
 class DeploymentSpec:
     instance_type: str
@@ -145,6 +188,7 @@ class DeploymentSpec:
     readiness_probe: Probe = field(default_factory=Probe)
     app_insights_enabled: bool = False
     egress_public_network_access: str = "enabled"
+    autoscale: AutoscaleSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -284,6 +328,9 @@ def build_spec(
             readiness_probe=Probe(**_ints(deployment.get("readiness_probe"))),
             app_insights_enabled=bool(deployment.get("app_insights_enabled", False)),
             egress_public_network_access=deployment.get("egress_public_network_access", "enabled"),
+            autoscale=_autoscale(
+                deployment.get("autoscale"), int(deployment.get("instance_count", 1))
+            ),
         ),
         rollout=RolloutSpec(
             strategy=Strategy(rollout.get("strategy", Strategy.BLUE_GREEN)),
@@ -352,6 +399,31 @@ def _analysis(raw: dict[str, Any] | None) -> AnalysisSpec | None:
         compare_to_baseline=None
         if baseline is None
         else BaselineSpec(**{key: float(value) for key, value in baseline.items()}),
+    )
+
+
+def _autoscale(raw: dict[str, Any] | None, instance_count: int) -> AutoscaleSpec | None:
+    if raw is None:
+        return None
+    rules = tuple(
+        AutoscaleRule(
+            metric=str(rule["metric"]),
+            operator=str(rule["operator"]),
+            threshold=float(rule["threshold"]),
+            direction=Direction(rule["direction"]),
+            statistic=str(rule.get("statistic", "Average")),
+            time_aggregation=str(rule.get("time_aggregation", "Average")),
+            window_minutes=int(rule.get("window_minutes", 5)),
+            change_count=int(rule.get("change_count", 1)),
+            cooldown_minutes=int(rule.get("cooldown_minutes", 5)),
+        )
+        for rule in raw["rules"]
+    )
+    return AutoscaleSpec(
+        max_instances=int(raw["max_instances"]),
+        rules=rules,
+        min_instances=int(raw.get("min_instances", 1)),
+        default_instances=int(raw.get("default_instances", instance_count)),
     )
 
 

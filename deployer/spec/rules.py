@@ -19,6 +19,7 @@ from jsonschema.exceptions import SchemaError
 from deployer.diagnostics import did_you_mean
 from deployer.files import MAX_REQUEST_BYTES, MAX_SCHEMA_BYTES, UnreadableFile, read_bounded
 from deployer.spec import names
+from deployer.spec.autoscale_rules import autoscale_findings
 from deployer.spec.findings import Finding, error, warning
 from deployer.spec.model import RESERVED_VARIABLE_PREFIXES, reserved_variable
 from deployer.spec.schemacheck import deploy_schema
@@ -49,6 +50,7 @@ def rule_findings(document: Document, places: Places) -> list[Finding]:
         *_instance_type(document),
         *_liveness_success_threshold(document),
         *_instance_count(document),
+        *autoscale_findings(document),
         *_files(document, places),
     ]
 

@@ -14,10 +14,13 @@ from types import MappingProxyType
 from deployer.deadline import Deadline
 from deployer.errors import AzureError
 from deployer.smoke import SmokeResult
+from deployer.spec.model import AutoscaleSpec
 from deployer.state import (
+    AutoscaleState,
     DeploymentSettings,
     DeploymentState,
     EndpointState,
+    NewAutoscale,
     NewEndpoint,
     ProvisioningState,
 )
@@ -34,6 +37,23 @@ class FakeDeployment:
     tags: dict[str, str]
     state: ProvisioningState = ProvisioningState.SUCCEEDED
     tested_with: str | None = None  # the image a passed smoke test saw
+    capacity: int | None = None  # what autoscale made of the instance count; None: as deployed
+
+    @property
+    def instances(self) -> int:
+        return self.capacity if self.capacity is not None else self.settings.instance_count
+
+
+@dataclass
+class FakeSetting:
+    """An Azure Monitor autoscale setting on one deployment."""
+
+    name: str
+    endpoint: str
+    deployment: str
+    setting: AutoscaleSpec
+    tags: dict[str, str]
+    enabled: bool = True
 
 
 @dataclass
@@ -67,6 +87,7 @@ class FakeAzure:
     history: list[tuple[dict[str, int], dict[str, str | None]]] = field(default_factory=list)
     in_place: bool = False  # previews (replace) update their serving deployment in place
     calls: list[str] = field(default_factory=list)
+    autoscale: dict[str, FakeSetting] = field(default_factory=dict)  # by name
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -89,7 +110,7 @@ class FakeAzure:
                     d.name,
                     d.state,
                     d.settings.instance_type,
-                    1,
+                    d.instances,
                     dict(d.tags),
                     d.settings.egress_public_network_access,
                 )
@@ -99,6 +120,61 @@ class FakeAzure:
 
     def logs(self, endpoint: str, deployment: str, container: str, lines: int) -> str:
         return f"{container} log of {deployment}"
+
+    def autoscale_settings(self, endpoint: str) -> tuple[AutoscaleState, ...]:
+        return tuple(
+            AutoscaleState(s.name, s.deployment, s.enabled, dict(s.tags))
+            for s in self.autoscale.values()
+            if s.endpoint == endpoint
+        )
+
+    # --- autoscale: Azure Monitor's rules (as emulator/monitor/autoscale.py has them) ---------
+
+    def put_autoscale(self, wanted: NewAutoscale, tags: Mapping[str, str]) -> None:
+        name, endpoint, deployment, setting = (
+            wanted.name,
+            wanted.endpoint,
+            wanted.deployment,
+            wanted.setting,
+        )
+        self._mutate(f"autoscale {name}")
+        target = self.endpoints.get(endpoint)
+        if target is None or deployment not in target.deployments:
+            raise AzureError(
+                f"The target resource of autoscale setting {name} was not found",
+                code="TargetResourceNotFound",
+                status=400,
+            )
+        if not setting.min_instances <= setting.default_instances <= setting.max_instances:
+            raise AzureError("minimum <= default <= maximum", code="BadRequest", status=400)
+        room = setting.max_instances - setting.min_instances
+        if any(rule.change_count > room for rule in setting.rules):
+            raise AzureError("invalid scale action value", code="InvalidActionValue", status=400)
+        self.autoscale[name] = FakeSetting(name, endpoint, deployment, setting, dict(tags))
+
+    def enable_autoscale(self, name: str, enabled: bool) -> None:
+        self._mutate(f"{'resume' if enabled else 'pause'} autoscale {name}")
+        found = self.autoscale.get(name)
+        if found is None:
+            raise AzureError(
+                f"autoscale setting {name} not found", code="ResourceNotFound", status=404
+            )
+        found.enabled = enabled
+
+    def delete_autoscale(self, name: str) -> None:
+        self._mutate(f"delete autoscale {name}")
+        self.autoscale.pop(name, None)  # 200, or 204 when there was none
+
+    def scale(self, endpoint: str, deployment: str, instances: int) -> None:
+        """What autoscale's engine does with an enabled setting: changes the instance count."""
+        setting = next(
+            s
+            for s in self.autoscale.values()
+            if (s.endpoint, s.deployment) == (endpoint, deployment)
+        )
+        assert setting.enabled, f"autoscale setting {setting.name} is paused"
+        found = self.endpoints[endpoint].deployments[deployment]
+        found.capacity = setting.setting.clamp(instances)
 
     # --- changing --------------------------------------------------------------------------------
 

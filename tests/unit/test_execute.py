@@ -39,8 +39,8 @@ from deployer.plan import (
     plan_rollback,
 )
 from deployer.report import timing_text
-from deployer.spec.model import AnalysisSpec, ShadowSpec, Strategy
-from deployer.tags import Holder, Owner, Record, Step, deployment_tags
+from deployer.spec.model import AnalysisSpec, AutoscaleSpec, ShadowSpec, Strategy
+from deployer.tags import Holder, Owner, Record, Step, autoscale_tags, deployment_tags
 from deployer.timing import Phases
 from tests.unit.fakes import FakeAzure, FakeDeployment, FakeEndpoint, Killed, settings
 
@@ -66,6 +66,7 @@ class World:
     metrics: Metrics | None = None
     shadow: ShadowSpec | None = None
     bake_seconds: float = 0
+    autoscale: AutoscaleSpec | None = None
 
     def __post_init__(self) -> None:
         self.azure.in_place = self.strategy is Strategy.REPLACE
@@ -82,6 +83,7 @@ class World:
             keep_for=self.keep_for,
             shadow=self.shadow,
             bake_seconds=self.bake_seconds,
+            autoscale=self.autoscale,
         )
 
     def run_plan(self, plan: Plan, desired: Desired) -> Outcome:
@@ -100,7 +102,10 @@ class World:
         now: Callable[[], datetime.datetime] | None = None,
     ) -> tuple[Plan, Outcome | None]:
         desired = replace(self.desired(image), image_pending=build is not None)
-        plan = planner(desired, self.azure.endpoint("ep"))
+        observed = self.azure.endpoint("ep")
+        if observed is not None:
+            observed = replace(observed, autoscale=self.azure.autoscale_settings("ep"))
+        plan = planner(desired, observed)
         if plan.is_noop:
             return plan, None
         job = Job(
@@ -110,6 +115,7 @@ class World:
             endpoint_tags=OWNER.tags(),
             settings=desired.settings,
             deployment_tags=lambda img, digest: deployment_tags(OWNER, img, digest),
+            autoscale_tags=lambda fingerprint: autoscale_tags(OWNER, fingerprint),
             holder=holder,
             smoke=self.azure.smoke("ep", self.failing),
             build=build,

@@ -79,6 +79,8 @@ def test_dataclass_defaults_are_the_schema_defaults() -> None:
         model.AnalysisSpec: "analysis",
         model.BaselineSpec: "baseline",
         model.ShadowSpec: "shadow",
+        model.AutoscaleSpec: "autoscale",
+        model.AutoscaleRule: "autoscaleRule",
         model.SmokeTestSpec: "smokeTest",
     }
     checked = 0
