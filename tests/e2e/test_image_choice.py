@@ -88,6 +88,9 @@ PREBUILT = SERVER_DEPLOY.format(
     score_status=200,
     canary_steps="[50, 100]",
     step_wait=1,
+    score_delay=0,
+    fail_input="",
+    rollout="",
 ).replace(BUILT_IMAGE, 'image: {ref: "contosoml.azurecr.io/model-server:{short_sha}"}\n')
 
 
