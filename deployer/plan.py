@@ -938,10 +938,12 @@ def plan_promote(desired: Desired, observed: EndpointState | None) -> Plan:
         final, known_good_image=deployment.image, known_good_settings=deployment.settings_hash
     )
     steps: list[PlanStep] = [Mark(seen.record, stop_mirror=seen.own_mirror)]
+    live, notes = _live_steps(desired, seen, candidate, seen.share(candidate), final)
+    steps += _pin(seen, live)
     if desired.smoke_test:
         steps.append(SmokeTest(candidate))
-    live, notes = _live_steps(desired, seen, candidate, seen.share(candidate), final)
     steps += live
+    steps += _autoscale_serving(desired, seen, candidate)
     keep = {candidate} | ({kept} if kept else set()) | (_kept_still(seen, now) - {seen.known_good})
     steps += _retire_idle(seen, keep, now)
     return _plan(desired, seen, candidate, steps, notes)
@@ -966,8 +968,17 @@ def plan_abort(desired: Desired, observed: EndpointState | None) -> Plan:
         ]
     else:
         steps = [Mark(record, stop_mirror=seen.own_mirror)]
+    steps += _resumed(seen)
     steps.append(Retire(seen.candidate, "the aborted candidate"))
     return _plan(desired, seen, seen.known_good, steps)
+
+
+def _resumed(seen: _Seen) -> list[PlanStep]:
+    """The known-good's setting, paused by the rollout that is stopped, resumed."""
+    setting = _owned_setting(seen, seen.known_good)
+    if setting is None or setting.enabled or seen.known_good is None:
+        return []
+    return [PinAutoscale(seen.known_good, True, setting.name)]
 
 
 def _existing(desired: Desired, observed: EndpointState | None, command: str) -> _Seen:

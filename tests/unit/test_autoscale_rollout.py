@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from deployer.errors import RolloutFailed
-from deployer.plan import PinAutoscale, Provision, SetAutoscale
+from deployer.plan import PinAutoscale, Provision, SetAutoscale, plan_abort, plan_promote
 from deployer.spec.model import AutoscaleRule, AutoscaleSpec, Direction, Strategy
 from deployer.tags import MANAGED_BY, Holder, Tag
 from tests.unit.fakes import FakeSetting, Killed
@@ -173,3 +173,38 @@ def test_someone_elses_setting_is_left_alone_and_the_plan_says_so() -> None:
     assert w.serving() == {"green": 100}
     assert w.azure.autoscale["theirs"].deployment == "blue", "never deleted"
     assert not any(isinstance(s, SetAutoscale) and s.name == "theirs" for s in plan.steps)
+
+
+def _killed_mid_canary() -> World:
+    """A canary killed at its first step: blue's setting paused, green at 25 %."""
+    w = world(Strategy.CANARY)
+    w.watch_seconds = 0
+    original = w.azure.begin_update_endpoint
+
+    def killed_after_the_first_step(name, tags, traffic, description=None, mirror=None):  # type: ignore[no-untyped-def]
+        if traffic and traffic.get("green") == 50:
+            raise Killed("at 50 %")
+        return original(name, tags, traffic, description, mirror)
+
+    w.azure.begin_update_endpoint = killed_after_the_first_step  # type: ignore[method-assign]
+    with pytest.raises(Killed):
+        w.run("app@sha256:2")
+    w.azure.begin_update_endpoint = original  # type: ignore[method-assign]
+    assert not w.azure.autoscale["ep-blue-autoscale"].enabled
+    assert w.serving() == {"blue": 75, "green": 25}
+    return w
+
+
+def test_abort_resumes_the_known_goods_paused_setting() -> None:
+    w = _killed_mid_canary()
+    plan, _ = w.run("app@sha256:2", plan_abort, Holder(ME.run, "2"))
+    assert any(isinstance(s, PinAutoscale) and s.enabled for s in plan.steps)
+    w.assert_converged("app@sha256:1")
+    assert_autoscaled(w)
+
+
+def test_promote_carries_the_setting_to_the_promoted_candidate() -> None:
+    w = _killed_mid_canary()
+    w.run("app@sha256:2", plan_promote, Holder(ME.run, "2"))
+    w.assert_converged("app@sha256:2")
+    assert_autoscaled(w)
