@@ -10,13 +10,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
-from deployer.analysis import Analysis
+from deployer.analysis import Analysis, Query
 from deployer.azure.metrics import AzureMonitor
 from deployer.azure.pull import PullAccess
 from deployer.deadline import Deadline
 from deployer.errors import AzureError, Busy, DeployerError, LeaseHeld, PolicyError, TimedOut
 from deployer.execute import Executor, Job, Outcome
-from deployer.plan import Desired, Plan, Planner
+from deployer.plan import Bake, Desired, Plan, Planner, Shadow, Watch
 from deployer.policy import check_may_change
 from deployer.preflight import preflight
 from deployer.report import (
@@ -84,6 +84,17 @@ def desired_state(session: Session, image: str, image_pending: bool) -> Desired:
         bake_seconds=spec.rollout.bake_minutes * 60,
         autoscale=spec.deployment.autoscale,
     )
+
+
+def check_metrics_readable(analysis: Analysis, plan: Plan) -> None:
+    """Before anything changes: the metrics the analysis will judge by can be read (a missing
+    Monitoring Reader role fails the run here, not half-way through a canary)."""
+    judged = any(isinstance(step, (Watch, Shadow, Bake)) for step in plan.steps)
+    if not judged or plan.previous is None:
+        return
+    now = datetime.datetime.now(datetime.UTC)
+    minute = datetime.timedelta(minutes=1)
+    analysis.metrics.served(Query(plan.endpoint, plan.previous, now - minute, now, False))
 
 
 def rollout_analysis(session: Session) -> Analysis | None:
@@ -242,6 +253,8 @@ def converge(
             with phases("observe"):
                 for warning in preflight(session.azure, plan, desired().settings, observed):
                     runner.warning(warning)
+                if analysis is not None:
+                    check_metrics_readable(analysis, plan)
             shown = table
         if plan.is_noop:
             return Converged(plan, None, smoke)

@@ -16,6 +16,7 @@ from deployer.analysis import Query, Served, is_error
 from deployer.auth import SignIn
 from deployer.azure.failures import Translated
 from deployer.cloud import Cloud
+from deployer.errors import AzureError
 
 if TYPE_CHECKING:
     from azure.mgmt.monitor import MonitorManagementClient
@@ -44,18 +45,15 @@ class AzureMonitor:
         deployment = query.deployment
         resource = f"{self.workspace_id}/onlineEndpoints/{query.endpoint}/deployments/{deployment}"
         timespan = f"{_iso(query.start)}/{_iso(query.end)}"
-        with Translated(f"reading the metrics of deployment {deployment}", self.sign_in):
-            by_status = self.client.metrics.list(
-                resource,
-                timespan=timespan,
-                interval="FULL",
-                metricnames=REQUESTS,
-                aggregation="Total",
-                filter="envoy_response_code eq '*'",
-            )
-            latency = self.client.metrics.list(
-                resource, timespan=timespan, interval="FULL", metricnames=P99, aggregation="Average"
-            )
+        try:
+            by_status, latency = self._read(resource, timespan, deployment)
+        except AzureError as failure:
+            if failure.status == 403:
+                failure.hint = (
+                    "rollout.analysis reads the deployments' metrics: grant the identity "
+                    "Monitoring Reader (Microsoft.Insights/metrics/read) on the workspace"
+                )
+            raise
         requests = errors = 0
         for series in _series(by_status):
             status = _status(series)
@@ -70,6 +68,22 @@ class AzureMonitor:
             if point.average is not None
         ]
         return Served(requests, errors, max(values) if values and requests else None)
+
+    def _read(self, resource: str, timespan: str, deployment: str) -> tuple[Any, Any]:
+        """The requests by the status their clients got, and the p99, over `timespan`."""
+        with Translated(f"reading the metrics of deployment {deployment}", self.sign_in):
+            by_status = self.client.metrics.list(
+                resource,
+                timespan=timespan,
+                interval="FULL",
+                metricnames=REQUESTS,
+                aggregation="Total",
+                filter="envoy_response_code eq '*'",
+            )
+            latency = self.client.metrics.list(
+                resource, timespan=timespan, interval="FULL", metricnames=P99, aggregation="Average"
+            )
+        return by_status, latency
 
 
 def monitor_client(cloud: Cloud, sign_in: SignIn, subscription_id: str) -> MonitorManagementClient:

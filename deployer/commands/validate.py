@@ -64,9 +64,18 @@ def _row(label: str, spec: DeploySpec) -> tuple[str, str, str, str, str]:
     else:
         source = f"ref {image.ref}"
     deployment = f"{spec.deployment.instance_count} x {spec.deployment.instance_type}"
+    scale = spec.deployment.autoscale
+    if scale is not None:
+        deployment += f" (autoscale {scale.min_instances}-{scale.max_instances})"
     rollout = str(spec.rollout.strategy)
     if spec.rollout.strategy == "canary":
         rollout += " " + "/".join(str(step) for step in spec.rollout.canary_steps)
+    if spec.rollout.shadow is not None:
+        rollout += f", shadow {spec.rollout.shadow.percent}%"
+    if spec.rollout.analysis is not None:
+        rollout += ", analysis"
+    if spec.rollout.bake_minutes:
+        rollout += f", bake {spec.rollout.bake_minutes:g} min"
     rollout += ", smoke test" if spec.smoke_test is not None else ", no smoke test"
     if spec.ttl_hours is not None:
         rollout += f", ttl {spec.ttl_hours:g} h"

@@ -54,6 +54,12 @@ class _Route:
     action: str  # the RBAC action, e.g. .../onlineEndpoints/write
 
 
+# Reading a resource's metrics is Azure Monitor's action on it, which Monitoring Reader's */read
+# grants (Azure built-in roles, Monitoring Reader; "Metrics - List" needs it).
+METRICS_READ = "Microsoft.Insights/metrics/read"
+METRICS_PATH = "/providers/microsoft.insights/metrics"
+
+
 def _route(method: str, pattern: str, handler: Handler, action: str) -> _Route:
     return _Route(method, re.compile(pattern + "/?$", re.IGNORECASE), handler, action)
 
@@ -99,7 +105,7 @@ class ArmApp:
             _route("DELETE", _DEP, deployments.delete, f"{dep}/delete"),
             _route("POST", _DEP + "/getLogs", deployments.get_logs, f"{dep}/getLogs/action"),
             _route("GET", _DEP + "/skus", deployments.skus, f"{dep}/read"),
-            # Monitoring Reader's */read covers Microsoft.Insights/metrics/read on them.
+            # Also Microsoft.Insights/metrics/read (METRICS_READ), checked with the route's.
             _route("GET", _EP + insights, metrics.list, f"{ep}/read"),
             _route("GET", _DEP + insights, metrics.list, f"{dep}/read"),
             _route(
@@ -203,6 +209,10 @@ class ArmApp:
             params = {k: v for k, v in match.groupdict().items() if v is not None}
             workspace = self._workspace_of(params)
             self._authorize(principal, route.action, workspace.id)
+            if path.rstrip("/").lower().endswith(METRICS_PATH):
+                # Reading metrics is Azure Monitor's action (Monitoring Reader has it), not
+                # only the resource's read.
+                self._authorize_action(principal, METRICS_READ, path.rstrip("/"))
             return await route.handler(request, Scope(workspace, params, api_version))
         if matched_path:
             raise ArmError(
