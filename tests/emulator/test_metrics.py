@@ -17,6 +17,7 @@ from tests.emulator.arm import Arm
 from tests.emulator.test_gateway import arm as gateway_arm
 from tests.emulator.test_gateway import key as gateway_key
 from tests.emulator.test_gateway import score
+from tools.reliability.autoscaled import monitor as monitor_client
 
 
 @pytest.fixture
@@ -32,13 +33,7 @@ def key(arm: Arm) -> str:
 
 @pytest.fixture
 def monitor(emulator: Emulator) -> MonitorManagementClient:
-    return MonitorManagementClient(
-        emulator.secret_credential(),
-        emulator["subscription_id"],
-        base_url=emulator["arm_url"],
-        credential_scopes=[emulator["arm_url"] + "/.default"],
-        connection_verify=emulator["ca_bundle"],
-    )
+    return monitor_client(emulator)
 
 
 def _endpoint_id(emulator: Emulator, deployment: str | None = None) -> str:

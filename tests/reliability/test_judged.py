@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tools.reliability.autoscaled import autoscale_case
 from tools.reliability.judged import FAST_JUDGED as FAST
 from tools.reliability.judged import JUDGED_CASES, judged_case
 from tools.reliability.scenarios import AppFactory
@@ -33,3 +34,9 @@ def test_judged_by_live_traffic(new_app: AppFactory, case: object) -> None:
     outcome = judged_case(new_app, FAST, case)  # type: ignore[arg-type]
     assert outcome.figures["sent"] >= FAST.rate * 5, outcome.figures
     assert outcome.met, (outcome.figures, outcome.detail)
+
+
+def test_autoscale_scales_out_under_load_and_a_swap_carries_it_over(new_app: AppFactory) -> None:
+    outcome = autoscale_case(new_app)
+    assert outcome.met, (outcome.figures, outcome.detail)
+    assert outcome.figures["blue_instances_at_swap"] >= 2, outcome.figures

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from emulator.client import Emulator
 from tools.emulators import ROOT, Bundle, run_cli, start
-from tools.reliability import crashes, hostile, scenarios
+from tools.reliability import autoscaled, crashes, hostile, judged, scenarios
 from tools.reliability.scanner import Findings, scan_runs
 from tools.reliability.scenarios import FAILING_CANARY_BOUND_SECONDS, FULL, Outcome, Settings
 from tools.repo import App, git, make_app
@@ -104,6 +104,15 @@ def _combined(runs: list[Outcome]) -> Outcome:
         },
         "\n---\n".join(run.detail for run in runs if not run.met),
     )
+
+
+def judged_rollouts(runner: Runner) -> Callable[[Area], None]:
+    def run(area: Area) -> None:
+        for case in judged.JUDGED_CASES:
+            area.outcomes.append(judged.judged_case(runner.new_app(area), judged.FULL_JUDGED, case))
+        area.outcomes.append(autoscaled.autoscale_case(runner.new_app(area)))
+
+    return run
 
 
 def faults(runner: Runner, settings: Settings) -> Callable[[Area], None]:
@@ -279,10 +288,12 @@ def document(areas: dict[str, Area], settings: Settings, repeat: int, minutes: f
         ],
     )
 
+    lines += _judged(areas["judged by live traffic"], settings)
+
     fault = areas["faults"]
     killed = {o.name for o in fault.outcomes if "killed after each step" in o.name}
     lines += [
-        "## 2. Faults",
+        "## 3. Faults",
         "",
         "**What it means for you:** a throttled, flaky or slow Azure does not fail your run; "
         "a real failure ends the run with its cause, your production deployment keeps serving, "
@@ -352,7 +363,7 @@ def document(areas: dict[str, Area], settings: Settings, repeat: int, minutes: f
 
     bad = areas["bad input"]
     lines += [
-        "## 3. Bad input",
+        "## 4. Bad input",
         "",
         "**What it means for you:** a mistake in the deploy file, the action's inputs or the "
         "triggering event ends the run at once with a message saying what to fix (at its "
@@ -384,7 +395,7 @@ def document(areas: dict[str, Area], settings: Settings, repeat: int, minutes: f
     ]
 
     lines += [
-        "## 4. Secrets",
+        "## 5. Secrets",
         "",
         "**What it means for you:** no endpoint key, Entra access token, registry token or "
         "GitHub token appears in your logs, step summary or files, even with debug logging on.",
@@ -417,7 +428,7 @@ def document(areas: dict[str, Area], settings: Settings, repeat: int, minutes: f
 
     least = areas["least privilege"]
     lines += [
-        "## 5. Least privilege and safety checks",
+        "## 6. Least privilege and safety checks",
         "",
         "**What it means for you:** the action cannot be talked into deleting production, a "
         "pull request cannot deploy to production unless your deploy file says so, and no "
@@ -429,7 +440,7 @@ def document(areas: dict[str, Area], settings: Settings, repeat: int, minutes: f
     hostile_area = areas["hostile input"]
     lines += [
         "",
-        "## 6. Hostile input",
+        "## 7. Hostile input",
         "",
         "**What it means for you:** a pull request's author, a model server or an Azure error "
         "message cannot make the action hang, run out of memory, take commands from text it "
@@ -449,6 +460,68 @@ def document(areas: dict[str, Area], settings: Settings, repeat: int, minutes: f
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _judged(area: Area, settings: Settings) -> list[str]:
+    full = judged.FULL_JUDGED
+    lines = [
+        "## 2. Rollouts judged by live traffic",
+        "",
+        "**What it means for you:** a new version that passes the smoke test but fails some of "
+        "your clients' requests, or answers slower than the one it replaces, is rolled back by "
+        "`rollout.analysis` at the first canary step, or stopped in a shadow stage before any "
+        "client sees it; autoscale follows the deployment that serves.",
+        "",
+        f"Version 2 fails one client input in five (20 % of requests: the load generator sends "
+        f"an input the smoke request lacks every fifth request, at {full.rate:.0f} requests/s "
+        f"from one second before the run until one second after it). Canary steps are "
+        f"[{full.first_step}, 50, 100] watched {full.step_wait} s each; the analysis reads "
+        f"{full.interval} s windows from the emulator's Azure Monitor 2 s after they end "
+        "(`min_requests: 4, max_error_rate: 1`); the shadow stage mirrors 50 % for "
+        f"{full.step_wait} s. These re-measure case (f)'s failure, a canary that fails real "
+        "clients, with the analysis; each ran once. The first step counts the requests sent "
+        "from the move of traffic to it until the next move (or the rollback).",
+        "",
+    ]
+    rows = []
+    for o in area.outcomes:
+        if "first_step_requests" not in o.figures:
+            continue
+        f = o.figures
+        share = (
+            100 * f["first_step_failed"] / f["first_step_requests"]
+            if f["first_step_requests"]
+            else 0
+        )
+        rows.append(
+            [
+                o.name,
+                f["sent"],
+                f"{f['failed']} ({_kinds(f['failures'])})" if f["failed"] else 0,
+                f"{f['first_step_failed']} of {f['first_step_requests']} ({share:.1f} %)"
+                if f["first_step_requests"]
+                else "–",
+                f"{f['windows']} ({f['verdict']})",
+                ("as expected: " if f["end_state_ok"] else "**wrong**: ")
+                + _traffic(f["traffic_after"]),
+                _verdict(o, settings),
+            ]
+        )
+    lines += _table(
+        [
+            "Case",
+            "Requests sent",
+            "Failed",
+            "Failed in the first step",
+            "Analysis windows",
+            "End state",
+            "Goal met",
+        ],
+        rows,
+    )
+    others = [o for o in area.outcomes if "first_step_requests" not in o.figures]
+    lines += _promises("Autoscale", others, settings)
+    return lines
+
+
 GAPS = [
     "## Gaps, stated honestly",
     "",
@@ -457,7 +530,9 @@ GAPS = [
     "canary every second) and puts all traffic back on the old deployment. The failures are "
     "bounded by the detection time, not zero; `make test` asserts at most "
     f"{FAILING_CANARY_BOUND_SECONDS} seconds' worth of requests per run. Azure ML's own traffic "
-    "split has the same property.",
+    "split has the same property. With `rollout.analysis` the bound is the first canary "
+    "step's share of the requests until a window is read (section 2, case h); a shadow stage "
+    "takes it to zero (case i).",
     "- **Cancelled while Azure creates the new deployment:** Azure refuses to delete a "
     "deployment that is still being created, so the cancelled run leaves it (with 0 % traffic, "
     "named in the log); the next run takes the rollout from there.",
@@ -488,6 +563,9 @@ def main(argv: list[str] | None = None) -> int:
         areas = {
             "zero downtime": runner.area(
                 "zero downtime", rollouts(runner, settings, options.repeat)
+            ),
+            "judged by live traffic": runner.area(
+                "judged by live traffic", judged_rollouts(runner)
             ),
             "faults": runner.area("faults", faults(runner, settings)),
             "bad input": runner.area("bad input", bad_input(runner, settings)),
