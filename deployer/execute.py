@@ -475,9 +475,11 @@ class Executor:
                     raise self._breach(deployment)
             if time.monotonic() >= end and (stage is None or stage.done()):
                 break
-            self.deadline.sleep(
-                max(min(WATCH_CHECK_SECONDS, end - time.monotonic()), 0.1), "watching"
-            )
+            left = end - time.monotonic()
+            # Past its time (waiting for the last window to show), the watch still tests once
+            # a second, not faster.
+            pause = min(WATCH_CHECK_SECONDS, left) if left > 0 else WATCH_CHECK_SECONDS
+            self.deadline.sleep(pause, "watching")
             if self.job.smoke is not None:
                 result = self.job.smoke(deployment, self.deadline, True)
                 if not result.passed:

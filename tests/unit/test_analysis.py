@@ -299,3 +299,13 @@ def test_a_mirror_an_earlier_run_left_is_stopped_first() -> None:
     world.run("app@sha256:1")
     world.assert_converged("app@sha256:1")
     assert world.endpoint.mirror == {}
+
+
+def test_waiting_for_the_last_window_the_watch_still_tests_once_a_second() -> None:
+    world = first(World(strategy=Strategy.CANARY, canary_steps=(50, 100)))
+    analysed(world, AnalysisSpec(interval_seconds=1, metrics_delay_seconds=2))
+    world.run("app@sha256:2")
+    world.assert_converged("app@sha256:2")
+    smoke_tests = world.azure.calls.count("smoke green")
+    # The smoke test before any traffic, then one a second for the 1 s watch and the 2 s delay.
+    assert 3 <= smoke_tests <= 5, smoke_tests
