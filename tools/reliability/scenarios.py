@@ -212,11 +212,23 @@ class FaultCase:
         return all(fault["kind"] in ("status", "drop", "delay") for fault in self.faults)
 
 
+# Entra access tokens outlive azure-identity's refresh back-off: within 30 s of its last token
+# request it hands out the cached token until the very second it expires
+# (DEFAULT_TOKEN_REFRESH_RETRY_DELAY, azure/identity/_internal/utils.py get_refresh_status), so a
+# token living less than that can reach ARM already expired on a busy machine, which real
+# tokens (an hour or more) never do.
+SHORT_ACCESS_TOKEN_SECONDS = 35
+SHORT_ID_TOKEN_SECONDS = 12
+
+
 def _short_tokens(emulator: Emulator) -> None:
-    # Both far shorter than the run (the deployment alone takes 15 s), yet long enough that a
-    # token is not already stale when a CPU-starved CI machine gets round to sending it.
-    emulator.github_job(lifetime=12)
-    emulator.admin("POST", "/entra", {"token_lifetime_seconds": 5})
+    # Both shorter than the deployment (SHORT_TOKEN_DEPLOYMENT_SECONDS): the ARM token expires
+    # while it provisions, and signing in again needs an ID token newer than the first one.
+    emulator.github_job(lifetime=SHORT_ID_TOKEN_SECONDS)
+    emulator.admin("POST", "/entra", {"token_lifetime_seconds": SHORT_ACCESS_TOKEN_SECONDS})
+
+
+SHORT_TOKEN_DEPLOYMENT_SECONDS = SHORT_ACCESS_TOKEN_SECONDS + 5
 
 
 FAULT_CASES = (
@@ -273,7 +285,13 @@ FAULT_CASES = (
     ),
     FaultCase(
         "ID tokens shorter-lived than the deployment",
-        ({"kind": "provisioning_delay", "path": "/deployments/green", "delay_seconds": 15},),
+        (
+            {
+                "kind": "provisioning_delay",
+                "path": "/deployments/green",
+                "delay_seconds": SHORT_TOKEN_DEPLOYMENT_SECONDS,
+            },
+        ),
         expect_success=True,
         before=_short_tokens,
     ),
