@@ -32,6 +32,7 @@ from deployer.errors import (
 )
 from deployer.github.runner import Runner
 from deployer.plan import (
+    WATCHES,
     Bake,
     BuildImage,
     CreateEndpoint,
@@ -170,7 +171,6 @@ class Executor:
         self._creating: Waitable | None = None
         self._index = 0
         self._lease_expires: datetime.datetime | None = None
-        self._analysis: Analysis | None = None
 
     # --- running a plan ------------------------------------------------------------------------
 
@@ -181,9 +181,8 @@ class Executor:
             traffic=dict(plan.traffic_before),
             mirror=dict(plan.mirror_before),
         )
-        self._analysis = self.job.analysis
-        if self._analysis is not None:
-            self.outcome.windows = self._analysis.windows
+        if self.job.analysis is not None:
+            self.outcome.windows = self.job.analysis.windows
         for index, step in enumerate(plan.steps):
             if not isinstance(step, BuildImage):
                 self._endpoint_ready()
@@ -471,8 +470,8 @@ class Executor:
         while True:
             if stage is not None:
                 stage.poll(self.now(), self._reported)
-                if self._analysis is not None and self._analysis.breached():
-                    raise self._breach(deployment)
+                if stage.analysis.breached():
+                    raise self._breach(stage.analysis, deployment)
             if time.monotonic() >= end and (stage is None or stage.done()):
                 break
             left = end - time.monotonic()
@@ -492,16 +491,16 @@ class Executor:
         if stage is not None and stage.judged == 0:
             self.runner.warning(
                 f"{stage_name}: {deployment} served fewer than "
-                f"{self._analysis.spec.min_requests if self._analysis else 0} requests in "
+                f"{stage.analysis.spec.min_requests} requests in "
                 f"{seconds:.0f} s; nothing to judge it by, so the rollout goes on"
             )
 
     def _stage(self, deployment: str, seconds: float, name: str) -> Stage | None:
-        if self._analysis is None:
+        if self.job.analysis is None:
             return None
         assert self.plan is not None
         baseline = self.plan.previous if self.plan.previous != deployment else None
-        return self._analysis.stage(name, deployment, baseline, self.now(), seconds)
+        return self.job.analysis.stage(name, deployment, baseline, self.now(), seconds)
 
     def _reported(self, window: Window) -> None:
         text = window.describe()
@@ -510,11 +509,10 @@ class Executor:
         else:
             self.runner.info(f"  analysis: {text}")
 
-    def _breach(self, deployment: str) -> StepFailed:
-        assert self._analysis is not None
-        failed = [w for w in self._analysis.windows if w.verdict is Verdict.FAILED]
+    def _breach(self, analysis: Analysis, deployment: str) -> StepFailed:
+        failed = [w for w in analysis.windows if w.verdict is Verdict.FAILED]
         last = failed[-1]
-        limit = self._analysis.spec.failure_limit
+        limit = analysis.spec.failure_limit
         return StepFailed(
             f"the analysis of {deployment} failed ({last.stage}: {'; '.join(last.reasons)}; "
             f"{len(failed)} failed window{'s' if len(failed) != 1 else ''}, failure_limit "
@@ -533,7 +531,7 @@ class Executor:
     def _after_failure(self, step: PlanStep, failure: DeployerError) -> StepFailed:
         assert self.plan is not None
         target = self.plan.target
-        if target is not None and isinstance(step, (Provision, SmokeTest, Shadow, Watch, Bake)):
+        if target is not None and isinstance(step, (Provision, SmokeTest, *WATCHES)):
             self._show_logs(target, failure)
         left = self._undo(self.deadline.grace(600))
         message = f"{failure.message.rstrip('. ')}. {left}"

@@ -226,6 +226,9 @@ PlanStep = (
     | PinAutoscale
 )
 
+# The steps that watch the candidate take traffic (live or mirrored): where the analysis judges.
+WATCHES = (Shadow, Watch, Bake)
+
 _KINDS: dict[type[Any], str] = {
     CreateEndpoint: "create-endpoint",
     Mark: "record",
@@ -326,7 +329,7 @@ class Plan:
                 traffic.pop(step.deployment, None)
         return traffic
 
-    def has(self, step_type: type[Any]) -> bool:
+    def has(self, step_type: type[Any] | tuple[type[Any], ...]) -> bool:
         return any(isinstance(step, step_type) for step in self.steps)
 
     def as_dict(self) -> dict[str, Any]:
@@ -558,7 +561,7 @@ def _capacity(desired: Desired, seen: _Seen, running: str | None) -> int | None:
 def _pin(seen: _Seen, live: list[PlanStep]) -> list[PlanStep]:
     """The known-good's setting paused while the candidate is watched beside it."""
     setting = _owned_setting(seen, seen.known_good)
-    watched = any(isinstance(step, (Watch, Shadow, Bake)) for step in live)
+    watched = any(isinstance(step, WATCHES) for step in live)
     if setting is None or not setting.enabled or not watched or seen.known_good is None:
         return []
     return [PinAutoscale(seen.known_good, False, setting.name)]

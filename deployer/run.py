@@ -11,12 +11,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 from deployer.analysis import Analysis, Query
-from deployer.azure.metrics import AzureMonitor
 from deployer.azure.pull import PullAccess
 from deployer.deadline import Deadline
 from deployer.errors import AzureError, Busy, DeployerError, LeaseHeld, PolicyError, TimedOut
 from deployer.execute import Executor, Job, Outcome
-from deployer.plan import Bake, Desired, Plan, Planner, Shadow, Watch
+from deployer.plan import WATCHES, Desired, Plan, Planner
 from deployer.policy import check_may_change
 from deployer.preflight import preflight
 from deployer.report import (
@@ -89,8 +88,7 @@ def desired_state(session: Session, image: str, image_pending: bool) -> Desired:
 def check_metrics_readable(analysis: Analysis, plan: Plan) -> None:
     """Before anything changes: the metrics the analysis will judge by can be read (a missing
     Monitoring Reader role fails the run here, not half-way through a canary)."""
-    judged = any(isinstance(step, (Watch, Shadow, Bake)) for step in plan.steps)
-    if not judged or plan.previous is None:
+    if not plan.has(WATCHES) or plan.previous is None:
         return
     now = datetime.datetime.now(datetime.UTC)
     minute = datetime.timedelta(minutes=1)
@@ -102,9 +100,7 @@ def rollout_analysis(session: Session) -> Analysis | None:
     spec = session.spec.rollout.analysis
     if spec is None:
         return None
-    azure = session.azure
-    monitor = AzureMonitor(azure.cloud, azure.sign_in, azure.subscription_id, azure.workspace_id)
-    return Analysis(spec, monitor, session.endpoint_name)
+    return Analysis(spec, session.azure.monitor, session.endpoint_name)
 
 
 def pull_access(session: Session, login_server: str) -> PullAccess:

@@ -62,6 +62,7 @@ class AzureML:
         self._workspace_read = False
         self._location: str | None = None
         self._autoscale: AutoscaleSettings | None = None
+        self._monitor: AzureMonitor | None = None
         options: dict[str, Any] = {
             "cloud": cloud.name,
             "polling_interval": POLL_SECONDS,
@@ -213,12 +214,18 @@ class AzureML:
     # --- autoscale (Azure Monitor) -------------------------------------------------------------
 
     @property
-    def autoscale(self) -> AutoscaleSettings:
-        if self._autoscale is None:
-            monitor = AzureMonitor(
+    def monitor(self) -> AzureMonitor:
+        """Azure Monitor (metrics, autoscale settings) with the same credential: one client."""
+        if self._monitor is None:
+            self._monitor = AzureMonitor(
                 self.cloud, self.sign_in, self.subscription_id, self.workspace_id
             )
-            self._autoscale = AutoscaleSettings(monitor, self.resource_group)
+        return self._monitor
+
+    @property
+    def autoscale(self) -> AutoscaleSettings:
+        if self._autoscale is None:
+            self._autoscale = AutoscaleSettings(self.monitor, self.resource_group)
         return self._autoscale
 
     def autoscale_settings(self, endpoint: str) -> tuple[AutoscaleState, ...]:
