@@ -40,6 +40,8 @@ class RunContext:
     tag: str | None
     pr_number: int | None
     run_id: str | None
+    head_sha: str | None = None  # a pull request's head commit (GITHUB_SHA is its merge commit)
+    from_fork: bool = False  # a pull request from another repository: its token is read-only
 
     @property
     def short_sha(self) -> str:
@@ -106,7 +108,26 @@ def _github(environ: Mapping[str, str], pr_override: int | None) -> RunContext:
         tag=ref_name if ref_type == "tag" else None,
         pr_number=pr_number,
         run_id=environ.get("GITHUB_RUN_ID") or None,
+        head_sha=_head(event).get("sha") or None,
+        from_fork=_is_fork(event, environ.get("GITHUB_REPOSITORY", "")),
     )
+
+
+def _head(event: dict[str, Any]) -> dict[str, Any]:
+    pull_request = event.get("pull_request")
+    head = pull_request.get("head") if isinstance(pull_request, dict) else None
+    return {key: value for key, value in (head or {}).items() if isinstance(value, (str, dict))}
+
+
+def _is_fork(event: dict[str, Any], repository: str) -> bool:
+    """The pull request's head lives in another repository (GitHub's `head.repo.full_name`;
+    `head.repo` is null when the fork was deleted)."""
+    pull_request = event.get("pull_request")
+    if not isinstance(pull_request, dict) or not isinstance(pull_request.get("head"), dict):
+        return False
+    repo = _head(event).get("repo")
+    name = repo.get("full_name") if isinstance(repo, dict) else None
+    return name != repository
 
 
 # GitHub caps webhook payloads at 25 MB; the runner writes the event it received.

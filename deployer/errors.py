@@ -104,6 +104,18 @@ class SignInError(DeployerError):
     """Entra ID refused the sign-in."""
 
 
+class GitHubApiError(DeployerError):
+    """GitHub's REST API refused or failed a request. Never fails a run: the deployment
+    statuses and the pull request comment are skipped with a one-line note."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, accepted_permissions: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.accepted_permissions = accepted_permissions  # x-accepted-github-permissions
+
+
 class ImageError(DeployerError):
     """Building or pushing the image failed."""
 

@@ -19,6 +19,7 @@ OUTPUT_NAMES = (
     "endpoint-name",
     "deployment-name",
     "scoring-uri",
+    "environment-url",
     "swagger-uri",
     "primary-key",
     "secondary-key",
@@ -59,6 +60,7 @@ class DeployReport:
             "endpoint-name": self.endpoint.name,
             "deployment-name": self.deployment or "",
             "scoring-uri": self.endpoint.scoring_uri or "",
+            "environment-url": self.studio_url,
             "swagger-uri": self.endpoint.swagger_uri or "",
             # a token that expires is no key: a later step gets its own (README, "Outputs")
             "primary-key": self.keys.primary if self.keys and not self.keys.expires else "",

@@ -15,6 +15,8 @@ from deployer.azure.pull import PullAccess
 from deployer.deadline import Deadline
 from deployer.errors import AzureError, Busy, DeployerError, LeaseHeld, PolicyError, TimedOut
 from deployer.execute import Executor, Job, Outcome
+from deployer.github import comment
+from deployer.github.presence import GitHubPresence
 from deployer.plan import WATCHES, Desired, Plan, Planner
 from deployer.policy import check_may_change
 from deployer.preflight import preflight
@@ -27,6 +29,7 @@ from deployer.report import (
     plan_table,
     publish,
     summary_markdown,
+    timing_text,
 )
 from deployer.session import Session
 from deployer.smoke import SmokeResult, smoke_test
@@ -358,3 +361,37 @@ def studio_url(session: Session, endpoint: str) -> str:
     if cloud.is_local:
         return cloud.studio
     return f"{cloud.studio}/endpoints/realtime/{endpoint}/detail?wsid={session.azure.workspace_id}"
+
+
+def github_presence(session: Session) -> GitHubPresence | None:
+    """The run's GitHub deployment and pull request comment, when the job's token allows."""
+    spec, name = session.spec, session.endpoint_name
+    return GitHubPresence.open(
+        session.runner,
+        session.context,
+        session.environ,
+        environment=spec.environment or name,
+        endpoint=name,
+        preview=spec.ttl_hours is not None,
+        where=comment.Where(
+            name,
+            session.azure.resource_group,
+            session.azure.workspace,
+            str(spec.endpoint.auth_mode),
+        ),
+        verify=session.cloud.ca_bundle or True,
+    )
+
+
+def live_comment(result: DeployReport, phases: Phases, run_url: str | None) -> comment.Live:
+    endpoint = result.endpoint
+    return comment.Live(
+        scoring_uri=endpoint.scoring_uri or "",
+        deployment=result.deployment or "",
+        image=result.image,
+        traffic=comment.traffic_line(endpoint.traffic),
+        smoke=result.smoke.describe() if result.smoke else "not run",
+        timings=timing_text(phases),
+        studio_url=result.studio_url,
+        run_url=run_url,
+    )

@@ -10,6 +10,7 @@ from deployer.github.runner import Runner
 from deployer.options import Options
 from deployer.policy import check_may_delete
 from deployer.report import publish
+from deployer.run import github_presence
 from deployer.session import cancellation, open_session
 
 DELETE_TIMEOUT_SECONDS = 30 * 60
@@ -21,9 +22,12 @@ def run_delete(options: Options, runner: Runner, environ: Mapping[str, str]) -> 
     name = session.endpoint_name
     azure = session.azure
     state = azure.endpoint(name)
+    presence = github_presence(session)
     if state is None:
         runner.info(f"endpoint {name} does not exist (already deleted): nothing to do")
         publish(runner, {"endpoint-name": name, "deleted": "false"}, options.output_json)
+        if presence is not None:
+            presence.deleted()
         return ExitCode.OK
     check_may_delete(session.owner, name, state)
     runner.info(f"→ delete endpoint {name} (and its deployments)")
@@ -35,4 +39,6 @@ def run_delete(options: Options, runner: Runner, environ: Mapping[str, str]) -> 
         raise
     runner.info(f"endpoint {name} deleted")
     publish(runner, {"endpoint-name": name, "deleted": "true"}, options.output_json)
+    if presence is not None:
+        presence.deleted()
     return ExitCode.OK

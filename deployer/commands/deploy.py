@@ -6,25 +6,30 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping
 
+from deployer.analysis import Analysis
+from deployer.azure.pull import PullAccess
 from deployer.deadline import Deadline
-from deployer.errors import ExitCode, PolicyError
+from deployer.errors import DeployerError, ExitCode, PolicyError
 from deployer.github.runner import Runner
 from deployer.image.resolve import ImageLookup, Images
 from deployer.options import Options
 from deployer.plan import make_plan
 from deployer.policy import check_may_change
 from deployer.preflight import preflight
-from deployer.report import dump_json, plan_table, publish
+from deployer.report import DeployReport, dump_json, plan_table, publish
 from deployer.run import (
     converge,
     desired_state,
     failure_summarised,
+    github_presence,
     hand_back,
     holder,
+    live_comment,
     observe_settled,
     pull_access,
     report,
     rollout_analysis,
+    studio_url,
 )
 from deployer.session import Session, cancellation, open_session
 from deployer.timing import Phases
@@ -124,6 +129,30 @@ def run_deploy(options: Options, runner: Runner, environ: Mapping[str, str]) -> 
         images.acr.abac = pull.registry_abac
         image = _Image(images, images.lookup(), phases)
     analysis = rollout_analysis(session)
+    studio = studio_url(session, session.endpoint_name)
+    presence = github_presence(session)
+    if presence is not None:
+        presence.started(studio)
+    try:
+        result = _rollout(session, image, phases, deadline, pull, analysis)
+    except DeployerError as failure:
+        if presence is not None:
+            presence.failed(studio, failure.message)
+        raise
+    hand_back(session, result, phases)
+    if presence is not None:
+        presence.succeeded(studio, live_comment(result, phases, presence.run_url))
+    return ExitCode.OK
+
+
+def _rollout(  # noqa: PLR0917 - the run's parts, passed on
+    session: Session,
+    image: _Image,
+    phases: Phases,
+    deadline: Deadline,
+    pull: PullAccess,
+    analysis: Analysis | None,
+) -> DeployReport:
     with failure_summarised(session, analysis):
         converged = converge(
             session,
@@ -132,16 +161,12 @@ def run_deploy(options: Options, runner: Runner, environ: Mapping[str, str]) -> 
             phases,
             deadline,
             build=image.build,
-            wait=options.wait,
+            wait=session.options.wait,
             pull=pull,
             analysis=analysis,
         )
         outcome = "unchanged" if converged.outcome is None else "deployed"
-        result = report(
-            session, converged, image.reference, outcome, image.tag, image.work, analysis
-        )
-    hand_back(session, result, phases)
-    return ExitCode.OK
+        return report(session, converged, image.reference, outcome, image.tag, image.work, analysis)
 
 
 def _now() -> datetime.datetime:
