@@ -11,8 +11,9 @@ request's comment. On when the job's token allows it; never fails a run.
 - `delete` marks every deployment of the pull request's preview `inactive` and the comment
   "deleted".
 - A pull request from a fork gets a read-only token (docs.github.com "Automatic token
-  authentication"); a job without `deployments: write` or `pull-requests: write` is refused
-  with 403. Both are skipped with one line saying what to grant.
+  authentication"; a private repository may send write tokens to forks, so the token is
+  tried, not assumed); a job without `deployments: write` or `pull-requests: write` is refused
+  with 403. Both are skipped with one line saying why, and what to grant.
 """
 
 from __future__ import annotations
@@ -78,12 +79,6 @@ class GitHubPresence:
     ) -> GitHubPresence | None:
         """The presence, or None (with a one-line note why) when GitHub is not to be told."""
         if not context.in_github or not context.repository:
-            return None
-        if context.from_fork:
-            runner.info(
-                "GitHub deployment and comment skipped: a pull request from a fork gets a "
-                "read-only token"
-            )
             return None
         token = github_token(environ)
         if not token:
@@ -247,7 +242,16 @@ class GitHubPresence:
             self._note("pull request comment", failure, "pull-requests: write")
 
     def _note(self, what: str, failure: GitHubApiError, permission: str) -> None:
-        if failure.status in (403, 404) and "rate limit" not in failure.message:
+        refused = failure.status in (403, 404) and "rate limit" not in failure.message
+        if refused and self.context.from_fork:
+            # One note for both: the token of a fork's pull request is read-only (unless the
+            # repository sends write tokens to forks, which then never gets here).
+            self._deployments_off = self._comments_off = True
+            self.runner.info(
+                "GitHub deployment and comment skipped: this pull request comes from a fork, "
+                "and its token is read-only"
+            )
+        elif refused:
             self.runner.warning(
                 f"{what} skipped: the job's token may not write it ({failure.message}); add "
                 f"`permissions: {permission}` to the job"

@@ -44,6 +44,15 @@ class Repo:
             "AZUREML_WORKSPACE": connection["workspace"],
         }
 
+    def step_env(self) -> dict[str, str]:
+        return {
+            "AZUREML_EMULATOR_DIR": str(self.emulator.state_dir),
+            # Public base images cannot be pulled here: the model server's build uses the
+            # local one.
+            "AZUREML_DEPLOY_BUILD_ARGS": f"BASE_IMAGE={base_image()}",
+            "AZUREML_DEPLOY_BUILD_NETWORK": BUILD_NETWORK,
+        }
+
     def run(self, workflow: str, event: Event, folder: Path | None = None) -> list[JobRun]:
         """Run `workflow` of the examples (or of `folder`)."""
         runs = run_workflow(
@@ -54,13 +63,7 @@ class Repo:
             workspace=self.root,
             temp=self.temp / secrets.token_hex(4),
             variables=self.variables(),
-            step_env={
-                "AZUREML_EMULATOR_DIR": str(self.emulator.state_dir),
-                # Public base images cannot be pulled here: the model server's build uses the
-                # local one.
-                "AZUREML_DEPLOY_BUILD_ARGS": f"BASE_IMAGE={base_image()}",
-                "AZUREML_DEPLOY_BUILD_NETWORK": BUILD_NETWORK,
-            },
+            step_env=self.step_env(),
         )
         for run in runs:  # no secret may reach the log unmasked, no command but the action's
             assert run.result.leaks == [], run.result.leaks

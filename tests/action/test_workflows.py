@@ -29,7 +29,7 @@ def test_pr_preview_deploys_on_open_and_deletes_on_close(repo: Repo) -> None:
     assert run.oidc_subject == "repo:octo-org/octo-repo:environment:preview"
     outputs = result.outputs
     assert outputs["endpoint-name"] == "credit-risk-pr7"
-    assert run.environment_url == outputs["scoring-uri"]
+    assert run.environment_url is None  # deployment: false; the action's own has the URL
     assert result.leaks == []
     # The runner drops job outputs that hold a masked value: keys stay step outputs.
     assert set(result.job_outputs_dropped) >= {"primary-key", "secondary-key"}

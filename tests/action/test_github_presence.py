@@ -1,0 +1,193 @@
+"""A run as GitHub shows it, through the runner-faithful harness against the emulator's GitHub:
+a GitHub deployment per run with its statuses in order, one comment per preview pull request
+rewritten in place, inactive and "deleted" on close, and every way the token can fall short
+skipped with one line, never a failed deploy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.action.conftest import Repo
+from tools.runner.job import Event
+from tools.runner.workflow import JobRun
+
+PR = 7
+PREVIEW = "pr-preview.yml"
+
+
+def single(runs: list[JobRun]) -> JobRun:
+    assert len(runs) == 1, [run.job for run in runs]
+    assert runs[0].result.exit_code == 0, runs[0].result.text
+    return runs[0]
+
+
+def github(repo: Repo) -> dict[str, Any]:
+    state: dict[str, Any] = repo.emulator.github_state()
+    return state
+
+
+def deployments(repo: Repo) -> list[dict[str, Any]]:
+    return sorted(github(repo)["deployments"], key=lambda deployment: deployment["id"])
+
+
+def states(deployment: dict[str, Any]) -> list[str]:
+    return [status["state"] for status in deployment["statuses"]]
+
+
+def comments(repo: Repo, number: int = PR) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = github(repo)["comments"].get(str(number), [])
+    return found
+
+
+def test_a_preview_is_one_deployment_per_push_and_one_comment_rewritten_in_place(
+    repo: Repo,
+) -> None:
+    opened = single(repo.run(PREVIEW, Event.pull_request(PR, action="opened")))
+    outputs = opened.result.outputs
+    [first] = deployments(repo)
+    assert first["environment"] == "preview"
+    assert first["transient_environment"] is True
+    assert first["production_environment"] is False
+    assert first["payload"]["azureml-deploy"]["endpoint"] == "credit-risk-pr7"
+    assert states(first) == ["in_progress", "success"]
+    # "View deployment" opens the endpoint's studio page, not the POST-only scoring URI
+    assert {status["environment_url"] for status in first["statuses"]} == {
+        outputs["environment-url"]
+    }
+    assert outputs["environment-url"] != outputs["scoring-uri"]
+    assert "/actions/runs/" in first["statuses"][-1]["log_url"]
+    [live] = comments(repo)
+    assert live["body"].startswith("<!-- azureml-deploy preview credit-risk-pr7 -->")
+    assert "is live" in live["body"]
+    assert outputs["scoring-uri"] in live["body"]
+    assert "az ml online-endpoint get-credentials" in live["body"]
+    for key in (outputs["primary-key"], outputs["secondary-key"]):
+        assert key not in live["body"]
+
+    single(repo.run(PREVIEW, Event.pull_request(PR, action="synchronize")))
+    first, second = deployments(repo)
+    assert states(first) == ["in_progress", "success", "inactive"]
+    assert states(second) == ["in_progress", "success"]
+    [updated] = comments(repo)
+    assert updated["id"] == live["id"]
+    assert updated["body"] != live["body"]  # the new commit
+    assert "is live" in updated["body"]
+
+    closed = single(repo.run(PREVIEW, Event.pull_request(PR, action="closed")))
+    assert closed.job == "teardown"
+    assert [states(deployment)[-1] for deployment in deployments(repo)] == ["inactive"] * 2
+    [deleted] = comments(repo)
+    assert deleted["id"] == live["id"]
+    assert "was deleted" in deleted["body"]
+    assert "get-credentials" not in deleted["body"]
+
+
+def test_a_failed_preview_deploy_says_so_on_its_deployment_and_comment(repo: Repo) -> None:
+    single(repo.run(PREVIEW, Event.pull_request(PR, action="opened")))
+    deploy_file = repo.root / "examples/credit-risk/deploy.yml"
+    deploy_file.write_text(
+        deploy_file.read_text().replace("expect_status: 200", "expect_status: 201")
+    )
+    [failed] = repo.run(PREVIEW, Event.pull_request(PR, action="synchronize"))
+    assert failed.result.exit_code == 1
+    first, second = deployments(repo)
+    assert states(first) == ["in_progress", "success"]  # what still serves stays live
+    assert states(second) == ["in_progress", "failure"]
+    [said] = comments(repo)
+    assert "failed" in said["body"]
+    assert "201" in said["body"]
+
+
+def test_a_release_is_a_production_deployment_without_a_comment(repo: Repo) -> None:
+    run = single(repo.run("release.yml", Event.push("refs/tags/v1.2.0")))
+    [deployment] = deployments(repo)
+    assert deployment["environment"] == "production"
+    assert deployment["production_environment"] is True
+    assert deployment["transient_environment"] is False
+    assert states(deployment) == ["in_progress", "success"]
+    assert deployment["statuses"][-1]["environment_url"] == run.result.outputs["environment-url"]
+    assert github(repo)["comments"] == {}
+
+
+def _without_github_permissions(tmp_path: Path) -> Path:
+    workflow = (Path("examples/workflows") / PREVIEW).resolve().read_text()
+    lines = [
+        line
+        for line in workflow.splitlines()
+        if not line.lstrip().startswith(("deployments:", "pull-requests:"))
+    ]
+    (tmp_path / PREVIEW).write_text("\n".join(lines) + "\n")
+    return tmp_path
+
+
+def test_a_job_without_the_permissions_deploys_and_says_what_to_grant(
+    repo: Repo, tmp_path: Path
+) -> None:
+    folder = _without_github_permissions(tmp_path)
+    run = single(repo.run(PREVIEW, Event.pull_request(PR, action="opened"), folder=folder))
+    warnings = [annotation.data for annotation in run.result.annotations("warning")]
+    assert any("permissions: deployments: write" in warning for warning in warnings), warnings
+    assert any("permissions: pull-requests: write" in warning for warning in warnings), warnings
+    assert github(repo)["deployments"] == []
+    assert comments(repo) == []
+    assert run.result.outputs["scoring-uri"]
+
+
+def test_a_fork_pull_request_with_a_read_only_token_is_skipped_with_one_line(
+    repo: Repo,
+) -> None:
+    """As a private repository that lets fork pull requests sign in would run it: the token
+    GitHub gives a fork's pull request is read-only."""
+    event = Event.pull_request(PR, action="opened", fork=True)
+    token = repo.emulator.github_token(
+        {"contents": "read", "deployments": "read", "pull-requests": "read"}
+    )
+    repo.emulator.github_job({"event_name": "pull_request", "environment": "preview"})
+    result = repo.harness.run(
+        workspace=repo.root,
+        temp=repo.temp / "fork",
+        with_={
+            "config": "examples/credit-risk/deploy.yml",
+            "environment": "preview",
+            "cloud": "local",
+            "github-token": token,
+            **{
+                name: value
+                for name, value in {
+                    "client-id": repo.variables()["AZURE_CLIENT_ID"],
+                    "tenant-id": repo.variables()["AZURE_TENANT_ID"],
+                    "subscription-id": repo.variables()["AZURE_SUBSCRIPTION_ID"],
+                    "resource-group": repo.variables()["AZURE_RESOURCE_GROUP"],
+                    "workspace": repo.variables()["AZUREML_WORKSPACE"],
+                }.items()
+            },
+        },
+        event=event,
+        oidc=(repo.emulator["oidc"]["request_url"], repo.emulator["oidc"]["request_token"]),
+        env=repo.step_env(),
+        mounts=[f"{repo.emulator.state_dir}:{repo.emulator.state_dir}:ro"],
+    )
+    assert result.exit_code == 0, result.text
+    notes = [line for line in result.log.splitlines() if "comes from a fork" in line]
+    assert len(notes) == 1, result.text
+    assert result.annotations("warning") == [] or all(
+        "fork" not in warning.data for warning in result.annotations("warning")
+    )
+    assert github(repo)["deployments"] == []
+    assert comments(repo) == []
+
+
+def test_githubs_rate_limits_are_waited_out_or_skipped_never_failing(repo: Repo) -> None:
+    # a secondary limit with Retry-After: waited out, then everything is written
+    repo.emulator.github_configure(secondary_limit={"status": 403, "retry_after": 1, "count": 2})
+    single(repo.run(PREVIEW, Event.pull_request(PR, action="opened")))
+    [deployment] = deployments(repo)
+    assert states(deployment) == ["in_progress", "success"]
+    assert len(comments(repo)) == 1
+    # the primary limit used up for the hour: skipped with a note, the deploy goes on
+    repo.emulator.github_configure(rate_limit_remaining=0)
+    run = single(repo.run(PREVIEW, Event.pull_request(PR, action="synchronize")))
+    warnings = [annotation.data for annotation in run.result.annotations("warning")]
+    assert any("rate limit" in warning for warning in warnings), warnings
+    assert len(deployments(repo)) == 1
