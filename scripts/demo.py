@@ -98,6 +98,74 @@ Ready to paste:
   {curl.replace("***", "$(" + reveal + ")")}
 
 Stop the emulator with: .venv/bin/python -m emulator down""")
+    return preview_comment(state, environment)
+
+
+PREVIEW_PR = 42
+
+
+def preview_comment(state: Path, environment: dict[str, str]) -> int:
+    """The preview of pull request 42, deployed as GitHub Actions would run it (its event, a
+    job token, the emulator's GitHub API), and the comment it wrote on the pull request."""
+    from emulator.client import Emulator
+    from emulator.identity import GITHUB_REPOSITORY as repository
+
+    emulator = Emulator.at(state)
+    token = emulator.github_token({"deployments": "write", "pull-requests": "write"})
+    sha = run("git", "rev-parse", "HEAD", capture_output=True).stdout.strip() or "0" * 40
+    event = state / "demo-pull-request.json"
+    head = {"ref": "demo", "sha": sha, "repo": {"full_name": repository}}
+    event.write_text(
+        json.dumps(
+            {
+                "action": "opened",
+                "number": PREVIEW_PR,
+                "pull_request": {"number": PREVIEW_PR, "head": head},
+            }
+        )
+    )
+    emulator.github_job({"event_name": "pull_request", "environment": "preview"})
+    oidc = emulator["oidc"]
+    github = {
+        **environment,
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_EVENT_NAME": "pull_request",
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_REPOSITORY": repository,
+        "GITHUB_SHA": sha,
+        "GITHUB_RUN_ID": "1",
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_API_URL": emulator["github_api_url"],
+        "GITHUB_TOKEN": token,
+        "ACTIONS_ID_TOKEN_REQUEST_URL": oidc["request_url"],
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": oidc["request_token"],
+    }
+    print(f"\nDeploying the preview of pull request #{PREVIEW_PR} as GitHub Actions would ...")
+    # In GitHub mode the log is workflow commands for the runner (masks among them): kept
+    # out of the terminal, shown only if the deploy fails.
+    preview = run(
+        str(ROOT / ".venv" / "bin" / "azureml-deploy"),
+        "deploy",
+        "--cloud",
+        "local",
+        "--config",
+        str(EXAMPLE.relative_to(ROOT) / "deploy.yml"),
+        "--environment",
+        "preview",
+        env=github,
+        capture_output=True,
+    )
+    if preview.returncode != 0:
+        print(preview.stderr[-4000:], file=sys.stderr)
+        return preview.returncode
+    written = emulator.github_state()["comments"].get(str(PREVIEW_PR), [])
+    deployments = emulator.github_state()["deployments"]
+    statuses = " → ".join(status["state"] for status in deployments[-1]["statuses"])
+    print(
+        f"GitHub deployment {deployments[-1]['id']} ({deployments[-1]['environment']}): {statuses}"
+    )
+    print(f"The comment on pull request #{PREVIEW_PR}:\n")
+    print(written[-1]["body"] if written else "(none)")
     return 0
 
 
