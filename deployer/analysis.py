@@ -218,10 +218,6 @@ class Stage:
     def done(self) -> bool:
         return self._window_start is None
 
-    def finished_by(self) -> datetime.datetime:
-        """When the last window of this stage can be read."""
-        return self.end + self._delay
-
     def poll(self, now: datetime.datetime, report: Callable[[Window], None]) -> None:
         """Judge each window that Azure Monitor shows by `now`; `report` each one."""
         while self._window_start is not None and self._window_end is not None:
