@@ -34,6 +34,8 @@ class AdminApi:
                 Route("/timing", self.timing, methods=["GET", "POST"]),
                 Route("/github", self.github, methods=["GET", "POST"]),
                 Route("/github/reset", self.github_reset, methods=["POST"]),
+                Route("/github/rest", self.github_rest, methods=["GET", "POST"]),
+                Route("/github/tokens", self.github_tokens, methods=["POST"]),
                 Route("/entra", self.entra, methods=["GET", "POST"]),
                 Route("/quota", self.quota, methods=["GET", "POST"]),
                 Route("/limits", self.limits, methods=["GET", "POST"]),
@@ -86,6 +88,21 @@ class AdminApi:
         if request.method == "POST":
             return json_response(issuer.configure(await request.json()))
         return json_response(issuer.describe())
+
+    async def github_rest(self, request: Request) -> Response:
+        """GitHub's REST state (deployments, statuses, comments); POST changes its limits."""
+        rest = self.emulator.github_rest
+        if request.method == "POST":
+            return json_response(rest.configure(await request.json()))
+        return json_response(rest.describe())
+
+    async def github_tokens(self, request: Request) -> Response:
+        """A job token (GITHUB_TOKEN) with the given permissions, for one repository."""
+        body = await request.json()
+        token = self.emulator.github_rest.mint(
+            dict(body.get("permissions", {})), body.get("repository")
+        )
+        return json_response({"token": token})
 
     async def github_reset(self, request: Request) -> Response:
         self.emulator.github.reset()

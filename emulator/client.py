@@ -76,6 +76,22 @@ class Emulator:
             body["lifetime_seconds"] = lifetime
         return self.admin("POST", "/github", body)
 
+    def github_token(self, permissions: dict[str, str], repository: str | None = None) -> str:
+        """A job token as GitHub gives a workflow job (`permissions:` levels read / write)."""
+        body: dict[str, Any] = {"permissions": permissions}
+        if repository is not None:
+            body["repository"] = repository
+        return str(self.admin("POST", "/github/tokens", body)["token"])
+
+    def github_state(self) -> dict[str, Any]:
+        """The emulator's GitHub: deployments with their statuses, comments by issue number."""
+        state: dict[str, Any] = self.admin("GET", "/github/rest")
+        return state
+
+    def github_configure(self, **changes: Any) -> Any:
+        """rate_limit_remaining=N, secondary_limit={"status", "retry_after", "count"}."""
+        return self.admin("POST", "/github/rest", changes)
+
     def timing(self, **changes: Any) -> Any:
         return self.admin("POST", "/timing", changes)
 

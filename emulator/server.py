@@ -29,6 +29,7 @@ from emulator.entra import DEFAULT_TOKEN_LIFETIME, EntraId
 from emulator.faults import FaultStore, Instrumented
 from emulator.gateway import ScoringGateway
 from emulator.github_oidc import GitHubIssuer
+from emulator.github_rest import GitHubRest
 from emulator.identity import DEFAULT_SUBJECTS, FederatedCredential, Identity
 from emulator.lifecycle import CONNECTION_FILE
 from emulator.monitor.engine import AutoscaleEngine
@@ -40,7 +41,7 @@ from emulator.tokens import SigningKey
 
 log = logging.getLogger("emulator")
 
-PARTS = ("entra", "github", "arm", "gateway", "acr", "admin")
+PARTS = ("entra", "github", "github_api", "arm", "gateway", "acr", "admin")
 PUBLIC_ARM_AUDIENCES = {"https://management.azure.com", "https://management.core.windows.net"}
 OTHER_RESOURCES = {"https://containerregistry.azure.net", "https://ml.azure.com"}
 
@@ -98,6 +99,7 @@ class Emulator:
         self.log = RequestLog()
         self.faults = FaultStore()
         self.github = GitHubIssuer(self.urls["github"])
+        self.github_rest = GitHubRest(self.urls["github_api"])
         self.entra = EntraId(
             url=self.urls["entra"],
             identity=self.identity,
@@ -149,6 +151,7 @@ class Emulator:
         apps: dict[str, ASGIApp] = {
             "entra": self.entra.app(),
             "github": self.github.app(),
+            "github_api": self.github_rest.app(),
             "arm": ArmApp(
                 self.arm_context,
                 self.entra,
@@ -280,6 +283,7 @@ class Emulator:
             "authority_url": self.urls["entra"],
             "gateway_url": self.urls["gateway"],
             "admin_url": self.urls["admin"],
+            "github_api_url": self.urls["github_api"],
             "registry": self.registry.login_server if self.registry else None,
             "acr_url": self.urls["acr"] if self.acr else None,
             "registry_name": self.identity.registry_name,
@@ -328,6 +332,7 @@ class Emulator:
         for key in [k for k in self.store.workspaces if k != self.workspace.key]:
             del self.store.workspaces[key]
         self.faults.clear()
+        self.github_rest.reset()
         if self.acr is not None:
             self.acr.workspace_can_pull = True
             self.acr.is_workspace_registry = True

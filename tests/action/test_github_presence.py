@@ -151,7 +151,6 @@ def test_a_fork_pull_request_with_a_read_only_token_is_skipped_with_one_line(
             "config": "examples/credit-risk/deploy.yml",
             "environment": "preview",
             "cloud": "local",
-            "github-token": token,
             **{
                 name: value
                 for name, value in {
@@ -166,10 +165,12 @@ def test_a_fork_pull_request_with_a_read_only_token_is_skipped_with_one_line(
         event=event,
         oidc=(repo.emulator["oidc"]["request_url"], repo.emulator["oidc"]["request_token"]),
         env=repo.step_env(),
+        github_token=token,
+        api_url=repo.emulator["github_api_url"],
         mounts=[f"{repo.emulator.state_dir}:{repo.emulator.state_dir}:ro"],
     )
     assert result.exit_code == 0, result.text
-    notes = [line for line in result.log.splitlines() if "comes from a fork" in line]
+    notes = [line for line in result.log if "comes from a fork" in line]
     assert len(notes) == 1, result.text
     assert result.annotations("warning") == [] or all(
         "fork" not in warning.data for warning in result.annotations("warning")

@@ -68,3 +68,60 @@ def test_githubs_refusals_are_one_line_with_their_status(emulator: Emulator) -> 
     with pytest.raises(GitHubApiError) as unknown:
         stranger.get(stranger.repo_path("/deployments"))
     assert unknown.value.status == 401
+
+
+def test_a_success_inactivates_earlier_deployments_as_githubs_auto_inactive_says(
+    emulator: Emulator,
+) -> None:
+    emulator.reset()
+    api = client(emulator, emulator.github_token(WRITE))
+    ids = {}
+    for name, environment, transient in (
+        ("staging-1", "staging", False),
+        ("preview-1", "staging", True),
+        ("staging-2", "staging", False),
+    ):
+        created = api.post(
+            api.repo_path("/deployments"),
+            {"ref": "main", "environment": environment, "transient_environment": transient},
+        )
+        ids[name] = created["id"]
+        api.post(api.repo_path(f"/deployments/{created['id']}/statuses"), {"state": "success"})
+    latest = {
+        name: api.get(api.repo_path(f"/deployments/{identifier}/statuses"))[0]["state"]
+        for name, identifier in ids.items()
+    }
+    # the transient one is left as it was; the earlier non-transient one is inactive
+    assert latest == {"staging-1": "inactive", "preview-1": "success", "staging-2": "success"}
+    production = api.post(api.repo_path("/deployments"), {"ref": "main"})
+    assert production["environment"] == "production"
+    assert production["production_environment"] is True
+
+
+def test_another_repository_and_bad_fields_are_refused_as_github_does(
+    emulator: Emulator,
+) -> None:
+    emulator.reset()
+    other = GitHubApi(
+        emulator["github_api_url"],
+        "octo-org/elsewhere",
+        emulator.github_token(WRITE),
+        verify=emulator["ca_bundle"],
+        sleep=lambda seconds: None,
+    )
+    with pytest.raises(GitHubApiError) as missing:
+        other.get(other.repo_path("/deployments"))
+    assert missing.value.status == 404
+    api = client(emulator, emulator.github_token(WRITE))
+    with pytest.raises(GitHubApiError) as invalid:
+        api.post(api.repo_path("/deployments/1/statuses"), {"state": "done"})
+    assert invalid.value.status in (404, 422)
+    created = api.post(api.repo_path("/deployments"), {"ref": "main"})
+    with pytest.raises(GitHubApiError) as bad_state:
+        api.post(api.repo_path(f"/deployments/{created['id']}/statuses"), {"state": "done"})
+    assert bad_state.value.status == 422
+    before = api.rate_limit
+    api.get(api.repo_path("/deployments"))
+    after = api.rate_limit
+    assert before is not None and after is not None
+    assert before.remaining is not None and after.remaining == before.remaining - 1

@@ -32,7 +32,8 @@ from pathlib import Path
 
 import yaml
 
-from tools.runner.job import Event, StepPaths, job_environment
+from tools.runner.expressions import interpolate
+from tools.runner.job import UNREACHABLE_API, Event, StepPaths, job_environment
 from tools.runner.log import Command, foreign_commands, replay_streams
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,11 +131,15 @@ class ActionHarness:
         self.image = tag
         return tag
 
-    def inputs(self, given: dict[str, str]) -> dict[str, str]:
-        """INPUT_<NAME>: the step's `with:` over action.yml defaults; `required` not enforced."""
+    def inputs(self, given: dict[str, str], github_token: str = "") -> dict[str, str]:
+        """INPUT_<NAME>: the step's `with:` over action.yml defaults; `required` not enforced.
+        A default may be an expression: the runner evaluates it (`${{ github.token }}`)."""
         values = {}
+        context = {"github": {"token": github_token}}
         for name, spec in (self.action.get("inputs") or {}).items():
-            default = (spec or {}).get("default", "")
+            default = str((spec or {}).get("default", ""))
+            if "${{" in default:
+                default = interpolate(default, context)
             values[name] = str(given.get(name, default))
         for name, value in given.items():
             values.setdefault(name, str(value))  # unexpected inputs are passed (with a warning)
@@ -153,6 +158,8 @@ class ActionHarness:
         mounts: list[str] | None = None,
         issued_secrets: Callable[[], list[str]] | None = None,
         timeout: float = 600,
+        github_token: str = "",
+        api_url: str = UNREACHABLE_API,
     ) -> StepResult:
         assert self.image, "build() first"
         for folder in ("_github_home", "_github_workflow", "_runner_file_commands"):
@@ -181,8 +188,15 @@ class ActionHarness:
             state=inside(files["save_state"]),
         )
         variables = {
-            **self.inputs(with_),
-            **job_environment(event, paths, oidc=oidc, repository=self.repository, run_id=run_id),
+            **self.inputs(with_, github_token),
+            **job_environment(
+                event,
+                paths,
+                oidc=oidc,
+                repository=self.repository,
+                run_id=run_id,
+                api_url=api_url,
+            ),
             **(env or {}),
         }
         # the runner sets these two on the docker command line itself
@@ -237,6 +251,8 @@ class ActionHarness:
             check=False,
         )
         issued = issued_secrets() if issued_secrets is not None else []
+        if github_token:  # the runner registers the job token as a secret
+            issued.append(github_token)
         return self._read(completed, files, issued, oidc)
 
     def _read(

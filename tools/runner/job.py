@@ -49,6 +49,7 @@ class Event:
         fork: bool = False,
         head_ref: str = "feature/scoring",
         sha: str | None = None,
+        head_sha: str | None = None,
     ) -> Event:
         head_repo = "someone/octo-repo" if fork else REPOSITORY
         payload = {
@@ -56,7 +57,11 @@ class Event:
             "number": number,
             "pull_request": {
                 "number": number,
-                "head": {"ref": head_ref, "repo": {"full_name": head_repo, "fork": fork}},
+                "head": {
+                    "ref": head_ref,
+                    "sha": head_sha or new_sha(),
+                    "repo": {"full_name": head_repo, "fork": fork},
+                },
                 "base": {"ref": "main", "repo": {"full_name": REPOSITORY}},
             },
             "repository": {"full_name": REPOSITORY},
@@ -95,6 +100,11 @@ class StepPaths:
     state: str = ""
 
 
+# GitHub's API as the job sees it: the emulator's when a test gives it, else unreachable on
+# purpose (a test never sends anything to GitHub itself).
+UNREACHABLE_API = "https://127.0.0.1:9/github-api"
+
+
 def job_environment(
     event: Event,
     paths: StepPaths,
@@ -103,6 +113,7 @@ def job_environment(
     repository: str = REPOSITORY,
     run_id: str | None = None,
     attempt: int = 1,
+    api_url: str = UNREACHABLE_API,
 ) -> dict[str, str]:
     """The variables of one step of a job on a GitHub-hosted Linux runner; `oidc` is the
     token service's (request URL, request token) when the job may request ID tokens."""
@@ -133,7 +144,7 @@ def job_environment(
         "GITHUB_EVENT_PATH": paths.event,
         "GITHUB_WORKSPACE": paths.workspace,
         "GITHUB_SERVER_URL": "https://github.com",
-        "GITHUB_API_URL": "https://api.github.com",
+        "GITHUB_API_URL": api_url,
         "GITHUB_GRAPHQL_URL": "https://api.github.com/graphql",
         "GITHUB_HEAD_REF": event.head_ref,
         "GITHUB_BASE_REF": event.base_ref,

@@ -34,6 +34,36 @@ def _permissions(workflow: dict[str, Any], job: dict[str, Any]) -> dict[str, str
     return permissions if isinstance(permissions, dict) else {}
 
 
+# GITHUB_TOKEN's scopes (docs.github.com "Automatic token authentication", "Permissions for
+# the GITHUB_TOKEN"): a workflow without `permissions` gets the repository's default, for new
+# repositories the restricted one; `read-all` / `write-all` set every scope; a pull request
+# from a fork gets read at most ("...the GITHUB_TOKEN has read-only permissions in pull
+# requests from public forked repositories").
+SCOPES = (
+    "actions", "attestations", "checks", "contents", "deployments", "discussions", "issues",
+    "packages", "pages", "pull-requests", "repository-projects", "security-events", "statuses",
+)  # fmt: skip
+RESTRICTED_DEFAULT = {"contents": "read", "packages": "read", "metadata": "read"}
+
+
+def token_permissions(workflow: dict[str, Any], job: dict[str, Any], fork: bool) -> dict[str, str]:
+    declared = job.get("permissions", workflow.get("permissions"))
+    if declared is None:
+        levels = dict(RESTRICTED_DEFAULT)
+    elif declared in ("read-all", "write-all"):
+        levels = {scope: declared.removesuffix("-all") for scope in SCOPES}
+    elif isinstance(declared, dict):
+        levels = {
+            str(scope): str(level) for scope, level in declared.items() if scope != "id-token"
+        }
+        levels["metadata"] = "read"
+    else:
+        levels = {}
+    if fork:
+        levels = {scope: "read" for scope, level in levels.items() if level != "none"}
+    return levels
+
+
 def _is_fork(event: Event, repository: str) -> bool:
     head = ((event.payload.get("pull_request") or {}).get("head") or {}).get("repo") or {}
     return bool(head) and head.get("full_name") != repository
@@ -70,8 +100,10 @@ def run_workflow(
     run_id = new_run_id()  # one workflow run, its jobs share the id
     runs = []
     for name, job in workflow["jobs"].items():
+        fork = _is_fork(event, harness.repository)
+        token = emulator.github_token(token_permissions(workflow, job, fork))
         context: dict[str, Any] = {
-            "github": github_context(event, harness, run_id),
+            "github": {**github_context(event, harness, run_id), "token": token},
             "vars": variables,
             "secrets": {},
             "env": {},
@@ -84,7 +116,7 @@ def run_workflow(
         oidc = None
         subject = None
         wants_token = _permissions(workflow, job).get("id-token") == "write"
-        if wants_token and not _is_fork(event, harness.repository):
+        if wants_token and not fork:
             claims = {
                 "event_name": event.name,
                 "ref": event.ref,
@@ -117,6 +149,8 @@ def run_workflow(
                 env=step_env,
                 mounts=[f"{emulator.state_dir}:{emulator.state_dir}:ro"],
                 issued_secrets=functools.partial(emulator.secrets_since, issued_from),
+                github_token=token,
+                api_url=emulator["github_api_url"],
             )
             if step.get("id"):
                 context["steps"][step["id"]] = {"outputs": result.outputs}
