@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from deployer.errors import UsageError
+from deployer.github.events import PullRequestRun, pull_request_run
 
 
 def workspace_root(deploy_file: Path) -> Path:
@@ -38,7 +39,7 @@ class RunContext:
     sha: str
     branch: str | None
     tag: str | None
-    pr_number: int | None
+    pull_request: PullRequestRun | None  # the pull request this run acts for (github/events.py)
     run_id: str | None
     head_sha: str | None = None  # a pull request's head commit (GITHUB_SHA is its merge commit)
     from_fork: bool = False  # a pull request from another repository: its token is read-only
@@ -53,7 +54,13 @@ class RunContext:
 
     @property
     def is_pull_request(self) -> bool:
-        return self.event_name in ("pull_request", "pull_request_target")
+        """Whether this run acts for a pull request, whatever event started it: the one
+        decision the owner tags, the cache scope, the policy and GitHub's records follow."""
+        return self.pull_request is not None
+
+    @property
+    def pr_number(self) -> int | None:
+        return self.pull_request.number if self.pull_request is not None else None
 
     def name_values(self) -> dict[str, str]:
         """The values of endpoint-name placeholders this run has."""
@@ -85,49 +92,38 @@ def detect(environ: Mapping[str, str], cwd: Path, pr_override: int | None = None
 def _github(environ: Mapping[str, str], pr_override: int | None) -> RunContext:
     event = _event_payload(environ.get("GITHUB_EVENT_PATH"))
     event_name = environ.get("GITHUB_EVENT_NAME") or None
-    pr_number = pr_override
-    if pr_number is None and event_name in ("pull_request", "pull_request_target"):
-        pr_number = _pr_number(event)
-        if pr_number is None:
-            # A run for a pull request is confined to that pull request's endpoints; without
-            # its number it cannot be told apart from a push (policy.py).
-            raise UsageError(
-                f"the {event_name} event payload names no pull request number",
-                hint="run the action on the pull request event GitHub sends, unmodified",
-            )
+    repository = environ.get("GITHUB_REPOSITORY", "")
+    pull = pull_request_run(event_name, event, environ)
+    if pull is not None and pr_override is not None and pull.number not in (None, pr_override):
+        raise UsageError(
+            f"--pr {pr_override} names another pull request than this run's: {pull.describe()}",
+            hint="leave --pr out in GitHub Actions: the event says which pull request it is",
+        )
+    if pull is None and pr_override is not None:
+        pull = PullRequestRun(pr_override, ("--pr",))
     ref_type = environ.get("GITHUB_REF_TYPE")
     ref_name = environ.get("GITHUB_REF_NAME") or None
-    branch = environ.get("GITHUB_HEAD_REF") or (ref_name if ref_type == "branch" else None)
+    # A pull request's run is named by its head branch, never by the ref it runs on: for
+    # issue_comment and workflow_run that is the default branch (docs/security.md's table).
+    branch = ref_name if ref_type == "branch" else None
+    tag = ref_name if ref_type == "tag" else None
+    if pull is not None:
+        branch, tag = pull.head_ref, None
     return RunContext(
         in_github=True,
         event_name=event_name,
-        repository=environ.get("GITHUB_REPOSITORY") or None,
+        repository=repository or None,
         server_url=environ.get("GITHUB_SERVER_URL", "https://github.com"),
         sha=environ.get("GITHUB_SHA", ""),
         branch=branch,
-        tag=ref_name if ref_type == "tag" else None,
-        pr_number=pr_number,
+        tag=tag,
+        pull_request=pull,
         run_id=environ.get("GITHUB_RUN_ID") or None,
-        head_sha=_head(event).get("sha") or None,
-        from_fork=_is_fork(event, environ.get("GITHUB_REPOSITORY", "")),
+        head_sha=pull.head_sha if pull is not None else None,
+        from_fork=pull is not None
+        and pull.head_repository is not None
+        and pull.head_repository != repository,
     )
-
-
-def _head(event: dict[str, Any]) -> dict[str, Any]:
-    pull_request = event.get("pull_request")
-    head = pull_request.get("head") if isinstance(pull_request, dict) else None
-    return {key: value for key, value in (head or {}).items() if isinstance(value, (str, dict))}
-
-
-def _is_fork(event: dict[str, Any], repository: str) -> bool:
-    """The pull request's head lives in another repository (GitHub's `head.repo.full_name`;
-    `head.repo` is null when the fork was deleted)."""
-    pull_request = event.get("pull_request")
-    if not isinstance(pull_request, dict) or not isinstance(pull_request.get("head"), dict):
-        return False
-    repo = _head(event).get("repo")
-    name = repo.get("full_name") if isinstance(repo, dict) else None
-    return name != repository
 
 
 # GitHub caps webhook payloads at 25 MB; the runner writes the event it received.
@@ -160,17 +156,6 @@ def _event_payload(path: str | None) -> dict[str, Any]:
     return payload if isinstance(payload, dict) else {}
 
 
-def _pr_number(event: dict[str, Any]) -> int | None:
-    pull_request = event.get("pull_request")
-    candidates = [event.get("number")]
-    if isinstance(pull_request, dict):
-        candidates.insert(0, pull_request.get("number"))
-    for candidate in candidates:
-        if isinstance(candidate, int) and not isinstance(candidate, bool) and candidate > 0:
-            return candidate
-    return None
-
-
 def _git(cwd: Path, *args: str) -> str | None:
     try:
         result = subprocess.run(
@@ -193,7 +178,7 @@ def _local(environ: Mapping[str, str], cwd: Path, pr_override: int | None) -> Ru
         sha=sha,
         branch=None if branch in (None, "HEAD") else branch,
         tag=tag,
-        pr_number=pr_override,
+        pull_request=PullRequestRun(pr_override, ("--pr",)) if pr_override is not None else None,
         run_id=environ.get("GITHUB_RUN_ID") or None,
     )
 

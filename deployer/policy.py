@@ -1,10 +1,11 @@
 """What a run may change or delete, decided from the resources' ownership tags before any
 mutating call.
 
-- A run for a pull request (a `pull_request` / `pull_request_target` event, or `--pr`) may
+- A run for a pull request (whatever event started it: github/events.py decides, or `--pr`) may
   create an endpoint that does not exist yet, or change one tagged as this repository's preview
   for this pull request number. Nothing else: a deploy file in a pull request is written by the
-  pull request's author.
+  pull request's author. A pull request's run whose number GitHub does not give may only
+  validate; `cleanup` never runs for a pull request (it sweeps every preview).
 - Any other run may change an endpoint nobody owns yet or one of its own repository; never
   another repository's, and never a pull request's preview (its keys went to that pull
   request's workflow).
@@ -14,9 +15,38 @@ mutating call.
 
 from __future__ import annotations
 
+from deployer.context import RunContext
 from deployer.errors import PolicyError
 from deployer.state import EndpointState
 from deployer.tags import MANAGED_BY, Owner, Ownership, Tag
+
+
+def check_pull_request_known(context: RunContext) -> None:
+    """Raise PolicyError for a pull request's run whose pull request GitHub does not name (a
+    fork's `workflow_run`, a payload that names two): it cannot be confined to a preview."""
+    pull = context.pull_request
+    if pull is None or pull.number is not None:
+        return
+    raise PolicyError(
+        f"this run acts for {pull.describe()}, but GitHub does not say which one, so it cannot "
+        "be confined to that pull request's preview: it may only validate the deploy file",
+        hint="deploy previews from the pull_request event itself (workflow_run leaves "
+        "pull_requests empty for a fork's pull request), or run validate here",
+    )
+
+
+def check_may_sweep(context: RunContext) -> None:
+    """Raise PolicyError when a pull request's run asks for cleanup: the sweep deletes every
+    preview of the repository, and the ttl it reads would be the pull request's."""
+    if context.pull_request is None:
+        return
+    raise PolicyError(
+        f"refusing to clean up from a run for {context.pull_request.describe()}: cleanup "
+        "deletes other pull requests' previews, and a pull request writes the deploy file it "
+        "would read",
+        hint="run cleanup on a schedule (or workflow_dispatch) from the default branch; a pull "
+        "request's own preview goes with `delete` when it closes",
+    )
 
 
 def check_may_change(owner: Owner, endpoint_name: str, endpoint: EndpointState | None) -> None:

@@ -19,6 +19,7 @@ from deployer.context import RunContext, detect, workspace_root
 from deployer.errors import NameTemplateError, UsageError
 from deployer.github.runner import Runner
 from deployer.options import Options
+from deployer.policy import check_pull_request_known
 from deployer.sdk import configure_sdk
 from deployer.spec import DeploySpec, load_deploy_spec
 from deployer.tags import LOCAL_REPOSITORY, Owner, endpoint_tags
@@ -121,6 +122,7 @@ def open_session(options: Options, runner: Runner, environ: Mapping[str, str]) -
     path = Path(options.config)
     spec = load_deploy_spec(path, options.environment, workspace=workspace_root(path))
     context = detect(environ, Path.cwd(), options.pr)
+    check_pull_request_known(context)
     cloud = select_cloud(options.cloud)
     configure_sdk(cloud)
     return Session(options, runner, spec, context, cloud, environ)

@@ -135,22 +135,34 @@ class Owner:
         )
 
 
+def is_reserved(name: str) -> bool:
+    """Whether `name` is one of the action's own tags. Azure: "Tag names are case-insensitive
+    for operations. A tag with a tag name, regardless of the casing, is updated or retrieved."
+    (Learn, azure-resource-manager/management/tag-resources, "Limitations"): `PR` is `pr`."""
+    return name.casefold() in _RESERVED_FOLDED
+
+
+_RESERVED_FOLDED = frozenset(name.casefold() for name in RESERVED)
+
+
 def user_tags(tags: Mapping[str, str]) -> dict[str, str]:
     """The tags on a resource that are not the action's own (the deploy file's, someone's)."""
-    return {name: value for name, value in tags.items() if name not in RESERVED}
+    return {name: value for name, value in tags.items() if not is_reserved(name)}
 
 
 def with_user_tags(tags: Mapping[str, str], wanted: Mapping[str, str]) -> dict[str, str]:
-    """`tags` with everything but the action's own replaced by `wanted`."""
+    """`tags` with everything but the action's own replaced by `wanted` (never one of ours)."""
     return {
-        **{n: v for n, v in tags.items() if n in RESERVED},
-        **{str(k): str(v) for k, v in wanted.items()},
+        **{n: v for n, v in tags.items() if is_reserved(n)},
+        **{str(k): str(v) for k, v in wanted.items() if not is_reserved(str(k))},
     }
 
 
 def endpoint_tags(owner: Owner, user_tags: Mapping[str, str]) -> dict[str, str]:
-    """The deploy file's endpoint tags under the action's own (which always win)."""
-    return {**{str(k): str(v) for k, v in user_tags.items()}, **owner.tags()}
+    """The deploy file's endpoint tags under the action's own (which always win, whatever the
+    casing of a name the deploy file gives)."""
+    theirs = {str(k): str(v) for k, v in user_tags.items() if not is_reserved(str(k))}
+    return {**theirs, **owner.tags()}
 
 
 def deployment_tags(owner: Owner, image: str, settings_hash: str) -> dict[str, str]:

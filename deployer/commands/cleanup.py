@@ -1,22 +1,30 @@
-"""`cleanup`: delete this repository's preview endpoints older than their environment's
-`ttl_hours` (see policy.py for what it may delete)."""
+"""`cleanup`: delete this repository's preview endpoints (a `pr` tag) once their time is up
+(see policy.py for what it may delete).
+
+Previews are found by their tags, not by today's deploy file: one made under an overlay the
+default branch's file no longer has (renamed, or only ever in a pull request) is swept too,
+with DEFAULT_TTL_HOURS. A preview whose pull request GitHub says is closed goes at once.
+cleanup never runs for a pull request (policy.check_may_sweep)."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from deployer.azure.operation import Operation
 from deployer.context import workspace_root
 from deployer.deadline import Deadline
-from deployer.errors import DeployerError, ExitCode, UsageError
+from deployer.errors import DeployerError, ExitCode, InvalidDeployFileError
+from deployer.github.presence import github_api
+from deployer.github.pulls import closed_pull_requests
 from deployer.github.runner import Runner
 from deployer.options import Options
 from deployer.plan import plan_retire_kept
+from deployer.policy import check_may_sweep
 from deployer.report import cleanup_markdown, dump_json, publish
 from deployer.run import converge, desired_state
 from deployer.session import Session, cancellation, open_session, replace_endpoint
@@ -26,6 +34,9 @@ from deployer.tags import Ownership, Tag
 from deployer.timing import Phases
 
 CLEANUP_TIMEOUT_SECONDS = 30 * 60
+# A preview of an environment the deploy file does not have (any more) lives this long, or as
+# long as the file's longest-lived preview environment, whichever is longer.
+DEFAULT_TTL_HOURS = 72.0
 
 
 @dataclass(frozen=True)
@@ -34,75 +45,103 @@ class Stale:
     environment: str
     created: datetime.datetime
     age_hours: float
+    why: str = ""  # "older than its ttl_hours (1 h)", "pull request #7 is closed"
 
 
 @dataclass(frozen=True)
 class Sweep:
-    stale: list[Stale]  # this repository's previews past their ttl_hours: deleted
-    unattributed: list[Stale]  # previews past their ttl_hours without a repository tag: reported
+    stale: list[Stale]  # this repository's previews past their time: deleted
+    unattributed: list[Stale]  # previews past their time without a repository tag: reported
 
 
-def preview_environments(options: Options) -> dict[str, float]:
-    """Environment name → ttl_hours for the environments cleanup sweeps (may be none: cleanup
-    also retires deployments kept for rollback once their keep_previous duration is over)."""
+@dataclass(frozen=True)
+class Lifetimes:
+    """How long a preview lives: its environment's ttl_hours, else the default."""
+
+    ttl: Mapping[str, float]
+    default: float
+
+    def of(self, environment: str) -> float:
+        return self.ttl.get(environment, self.default)
+
+
+def preview_lifetimes(options: Options) -> Lifetimes:
+    """The ttl_hours of the deploy file's environments (the default branch's file, since cleanup
+    never runs for a pull request), and the default for previews of any other environment."""
     path = Path(options.config)
     report = validate_deploy_file(
         path, environment=options.environment, workspace=workspace_root(path)
     )
     if report.deploy_file is None:
-        from deployer.errors import InvalidDeployFileError
-
         raise InvalidDeployFileError(f"{path} is invalid", problems=report.problems)
-    specs = [report.deploy_file.base, *report.deploy_file.environments.values()]
-    if not any(spec.ttl_hours is not None or spec.rollout.keep_for for spec in specs):
-        raise UsageError(
-            "cleanup needs an environment with ttl_hours (a preview environment) or a "
-            "keep_previous duration"
-            + (f"; {options.environment} has neither" if options.environment else ""),
-            hint="add ttl_hours to the preview overlay, e.g. environments.preview.ttl_hours: 72",
-        )
-    return {
+    ttl = {
         name: spec.ttl_hours
         for name, spec in report.deploy_file.environments.items()
         if spec.ttl_hours is not None
     }
+    return Lifetimes(ttl, max([DEFAULT_TTL_HOURS, *ttl.values()]))
 
 
 def stale_endpoints(
     endpoints: list[EndpointState],
-    ttl: Mapping[str, float],
+    lifetimes: Lifetimes,
     now: datetime.datetime,
     repository: str,
+    closed: Collection[int] = (),
 ) -> Sweep:
-    """This repository's previews (tags `pr` and `repository`) older than the ttl_hours of
-    their environment; previews without a repository tag are reported, never deleted."""
+    """This repository's previews (tags `pr` and `repository`) older than their lifetime, or
+    whose pull request is closed; previews without a repository tag are reported, never
+    deleted, and another repository's are left to its own cleanup."""
     stale: list[Stale] = []
     unattributed: list[Stale] = []
     for endpoint in endpoints:
         owned = Ownership.of(endpoint.tags)
-        environment = owned.environment or ""
-        if not owned.is_preview or environment not in ttl or owned.created_at is None:
+        if not owned.is_preview or owned.created_at is None or owned.pr is None:
             continue
         if owned.repository not in (None, repository):
-            continue  # another repository's preview: its own cleanup's business
+            continue
+        environment = owned.environment or ""
         age = (now - owned.created_at).total_seconds() / 3600
-        if age > ttl[environment]:
-            found = Stale(endpoint.name, environment, owned.created_at, age)
-            (stale if owned.repository else unattributed).append(found)
+        ttl = lifetimes.of(environment)
+        if owned.repository and owned.pr in closed:
+            why = f"pull request #{owned.pr} is closed"
+        elif age > ttl:
+            why = f"older than its ttl_hours ({ttl:g} h)"
+        else:
+            continue
+        found = Stale(endpoint.name, environment, owned.created_at, age, why)
+        (stale if owned.repository else unattributed).append(found)
     return Sweep(
         sorted(stale, key=lambda item: item.created),
         sorted(unattributed, key=lambda item: item.created),
     )
 
 
+def _closed(session: Session, endpoints: list[EndpointState]) -> set[int]:
+    """The pull requests of this repository's previews that GitHub says are closed."""
+    numbers = [
+        owned.pr
+        for owned in (Ownership.of(endpoint.tags) for endpoint in endpoints)
+        if owned.is_preview
+        and owned.pr is not None
+        and owned.repository == session.owner.repository
+    ]
+    if not numbers:
+        return set()
+    api = github_api(session.runner, session.context, session.environ, session.cloud.ca_bundle)
+    return closed_pull_requests(api, numbers, session.runner)
+
+
 def run_cleanup(options: Options, runner: Runner, environ: Mapping[str, str]) -> ExitCode:
     cancelled = cancellation()
-    ttl = preview_environments(options)
-    environment = options.environment or next(iter(ttl), None)
+    lifetimes = preview_lifetimes(options)
+    environment = options.environment or next(iter(lifetimes.ttl), None)
     session = open_session(dataclasses.replace(options, environment=environment), runner, environ)
+    check_may_sweep(session.context)
     now = datetime.datetime.now(datetime.UTC)
     endpoints = session.azure.endpoints()
-    sweep = stale_endpoints(endpoints, ttl, now, session.owner.repository)
+    closed = _closed(session, endpoints)
+    sweep = stale_endpoints(endpoints, lifetimes, now, session.owner.repository, closed)
     for item in sweep.unattributed:
         runner.warning(
             f"preview endpoint {item.name} is {item.age_hours:.1f} h old but has no "
@@ -115,9 +154,9 @@ def run_cleanup(options: Options, runner: Runner, environ: Mapping[str, str]) ->
         for item in stale
     ]
     verb = "would delete" if options.dry_run else "deleting"
-    runner.info(f"{len(stale)} preview endpoint(s) older than their ttl_hours; {verb}:")
-    for name, created, age in rows:
-        runner.info(f"  {name}  created {created}  ({age} old)")
+    runner.info(f"{len(stale)} preview endpoint(s) past their time; {verb}:")
+    for item, (name, created, age) in zip(stale, rows, strict=True):
+        runner.info(f"  {name}  created {created}  ({age} old; {item.why})")
     if not options.dry_run and stale:
         # Deletions run side by side: Azure does the work, we only wait.
         operations: list[Operation] = [

@@ -1,44 +1,81 @@
-"""`delete`: remove this pull request's preview endpoint, and nothing else (see policy.py)."""
+"""`delete`: remove this pull request's preview endpoints, and nothing else (see policy.py).
+
+A pull request's previews are found by their tags (this repository, this pull request), not by
+the deploy file's name alone: one made under an overlay the file no longer has (renamed, or
+named differently in another push of the pull request) goes too."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from deployer.azure.operation import Operation
 from deployer.deadline import Deadline
-from deployer.errors import Cancelled, ExitCode
+from deployer.errors import Cancelled, DeployerError, ExitCode
 from deployer.github.runner import Runner
 from deployer.options import Options
 from deployer.policy import check_may_delete
 from deployer.report import publish
 from deployer.run import github_presence
-from deployer.session import cancellation, open_session
+from deployer.session import Session, cancellation, open_session
+from deployer.state import EndpointState
+from deployer.tags import Ownership
 
 DELETE_TIMEOUT_SECONDS = 30 * 60
+
+
+def previews_to_delete(session: Session) -> list[EndpointState]:
+    """The endpoints this run deletes: the deploy file's, once the policy allows it, and every
+    other endpoint tagged as this repository's preview for this pull request."""
+    name, owner = session.endpoint_name, session.owner
+    named = session.azure.endpoint(name)
+    if named is not None:
+        check_may_delete(owner, name, named)  # refused before anything is deleted
+    if owner.pr is None:
+        return [named] if named is not None else []
+    tagged = [
+        endpoint
+        for endpoint in session.azure.endpoints()
+        if endpoint.name != name and owner.owns(Ownership.of(endpoint.tags))
+    ]
+    return ([named] if named is not None else []) + sorted(tagged, key=lambda e: e.name)
 
 
 def run_delete(options: Options, runner: Runner, environ: Mapping[str, str]) -> ExitCode:
     cancelled = cancellation()
     session = open_session(options, runner, environ)
     name = session.endpoint_name
-    azure = session.azure
-    state = azure.endpoint(name)
+    targets = previews_to_delete(session)
     presence = github_presence(session)
-    if state is None:
+    if not targets:
         runner.info(f"endpoint {name} does not exist (already deleted): nothing to do")
         publish(runner, {"endpoint-name": name, "deleted": "false"}, options.output_json)
         if presence is not None:
             presence.deleted()
         return ExitCode.OK
-    check_may_delete(session.owner, name, state)
-    runner.info(f"→ delete endpoint {name} (and its deployments)")
-    operation = azure.begin_delete_endpoint(name)
-    try:
-        operation.wait(Deadline.after(DELETE_TIMEOUT_SECONDS, cancelled), runner.info)
-    except Cancelled:
-        runner.error(f"cancelled; Azure keeps deleting endpoint {name} in the background")
-        raise
-    runner.info(f"endpoint {name} deleted")
+    for target in targets:
+        check_may_delete(session.owner, target.name, target)
+        why = "" if target.name == name else f" ({Ownership.of(target.tags).describe()})"
+        runner.info(f"→ delete endpoint {target.name} (and its deployments){why}")
+    # Side by side: Azure does the work, we only wait.
+    operations = {t.name: session.azure.begin_delete_endpoint(t.name) for t in targets}
+    _wait_all(operations, Deadline.after(DELETE_TIMEOUT_SECONDS, cancelled), runner)
     publish(runner, {"endpoint-name": name, "deleted": "true"}, options.output_json)
     if presence is not None:
         presence.deleted()
     return ExitCode.OK
+
+
+def _wait_all(operations: Mapping[str, Operation], deadline: Deadline, runner: Runner) -> None:
+    failed = []
+    for name, operation in operations.items():
+        try:
+            operation.wait(deadline, runner.info)
+        except Cancelled:
+            runner.error(f"cancelled; Azure keeps deleting endpoint {name} in the background")
+            raise
+        except DeployerError as exc:
+            failed.append(f"{operation.description}: {exc.message}")
+            continue
+        runner.info(f"endpoint {name} deleted")
+    if failed:
+        raise DeployerError("some preview endpoints were not deleted: " + "; ".join(failed))

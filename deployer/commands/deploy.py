@@ -4,7 +4,7 @@ lease: build, provision, test, shift, retire."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from deployer.analysis import Analysis
 from deployer.azure.pull import PullAccess
@@ -49,10 +49,15 @@ def run_plan(options: Options, runner: Runner, environ: Mapping[str, str]) -> Ex
     signed_in(session, phases)
     deadline = Deadline.after(session.spec.rollout.timeout_minutes * 60, cancellation())
     observed = observe_settled(session, deadline, wait=False)
-    try:
-        check_may_change(session.owner, session.endpoint_name, observed)
-    except PolicyError as refusal:
-        runner.warning(f"deploy would refuse: {refusal.message}")
+    checks: list[Callable[[], None]] = [
+        lambda: check_environment(session),
+        lambda: check_may_change(session.owner, session.endpoint_name, observed),
+    ]
+    for check in checks:
+        try:
+            check()
+        except PolicyError as refusal:
+            runner.warning(f"deploy would refuse: {refusal.message}")
     record = observed.record if observed is not None else None
     held = record is not None and record.leased_to_other(holder(session), _now())
     if held and record is not None and record.holder and record.lease_until:
@@ -88,9 +93,11 @@ def check_environment(session: Session) -> None:
             if session.spec.environment
             else ("the base configuration")
         )
+        pull = session.context.pull_request
         raise PolicyError(
-            f"refusing to deploy {which} from a pull_request event: only preview environments "
-            "(with ttl_hours) deploy from pull requests",
+            f"refusing to deploy {which} from a run for "
+            f"{pull.describe() if pull else 'a pull request'}: only preview environments (with "
+            "ttl_hours) deploy from pull requests",
             hint="deploy it from a push or release workflow, or set allow_pull_requests: true "
             "in its part of the deploy file if pull requests really should deploy it",
         )
@@ -128,6 +135,11 @@ def run_deploy(options: Options, runner: Runner, environ: Mapping[str, str]) -> 
         pull = pull_access(session, images.login_server)
         images.acr.abac = pull.registry_abac
         image = _Image(images, images.lookup(), phases)
+        # Every check that can refuse the run comes before its first write to GitHub: a
+        # refused run leaves no GitHub deployment behind (converge checks again, under the lease).
+        check_may_change(
+            session.owner, session.endpoint_name, session.azure.endpoint(session.endpoint_name)
+        )
     analysis = rollout_analysis(session)
     studio = studio_url(session, session.endpoint_name)
     presence = github_presence(session)

@@ -41,6 +41,19 @@ def github_token(environ: Mapping[str, str]) -> str:
     return ""
 
 
+def github_api(
+    runner: Runner, context: RunContext, environ: Mapping[str, str], verify: str | bool | None
+) -> GitHubApi | None:
+    """The repository's REST API with the job's token (masked first); None outside GitHub or
+    without a token."""
+    token = github_token(environ)
+    if not context.in_github or not context.repository or not token:
+        return None
+    runner.mask(token)
+    api_url = environ.get("GITHUB_API_URL") or DEFAULT_API_URL
+    return GitHubApi(api_url, context.repository, token, verify=True if verify is None else verify)
+
+
 class GitHubPresence:
     """The run's GitHub deployment and, for a preview, its pull request comment."""
 
@@ -56,11 +69,14 @@ class GitHubPresence:
         where: comment.Where,
     ) -> None:
         self.api, self.runner, self.context = api, runner, context
-        self.environment, self.endpoint, self.preview = environment, endpoint, preview
+        # A pull request's run is always a preview to GitHub, whatever the deploy file calls
+        # its environment: transient, never production, never retiring another's deployment.
+        self.environment, self.endpoint = environment, endpoint
+        self.preview = preview or context.is_pull_request
         self.where = where
         self.deployment_id: int | None = None
         self._deployments_off = False
-        self._comments_off = not (preview and context.pr_number is not None)
+        self._comments_off = not (self.preview and context.pr_number is not None)
 
     # --- when it is on ------------------------------------------------------------------
 
@@ -80,16 +96,13 @@ class GitHubPresence:
         """The presence, or None (with a one-line note why) when GitHub is not to be told."""
         if not context.in_github or not context.repository:
             return None
-        token = github_token(environ)
-        if not token:
+        api = github_api(runner, context, environ, verify)
+        if api is None:
             runner.info(
                 "GitHub deployment and comment skipped: no github-token (the input defaults "
                 "to the job's token)"
             )
             return None
-        runner.mask(token)
-        api_url = environ.get("GITHUB_API_URL") or DEFAULT_API_URL
-        api = GitHubApi(api_url, context.repository, token, verify=verify)
         return cls(
             api,
             runner,
@@ -206,9 +219,15 @@ class GitHubPresence:
             )
 
     def _ours(self, deployment: Mapping[str, Any]) -> bool:
+        """A deployment azureml-deploy made of this endpoint for the same pull request (or for
+        none): a pull request's run never retires a deployment of another run's kind."""
         payload = deployment.get("payload")
         mark = payload.get(PAYLOAD_KEY) if isinstance(payload, dict) else None
-        return isinstance(mark, dict) and mark.get("endpoint") == self.endpoint
+        return (
+            isinstance(mark, dict)
+            and mark.get("endpoint") == self.endpoint
+            and mark.get("pull_request") == self.context.pr_number
+        )
 
     # --- the pull request comment ---------------------------------------------------------
 

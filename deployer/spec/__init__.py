@@ -16,7 +16,7 @@ from deployer.errors import InvalidDeployFileError, UsageError
 from deployer.spec.findings import Finding
 from deployer.spec.model import DeploySpec, build_spec
 from deployer.spec.overlay import merge
-from deployer.spec.rules import Places, preview_findings, rule_findings
+from deployer.spec.rules import Places, finite_findings, preview_findings, rule_findings
 from deployer.spec.schemacheck import schema_findings
 from deployer.spec.source import Document, JsonPath, Mark, load_document
 
@@ -109,6 +109,7 @@ def validate_deploy_file(
     chosen = environment_names if environment is None else (environment,)
     collector = _Collector(loaded.problems)
     collector.add([finding for finding in schema_findings(document) if _concerns(finding, chosen)])
+    collector.add([finding for finding in finite_findings(document) if _concerns(finding, chosen)])
     base = _without_environments(document)
     collector.add(rule_findings(base, places))
 

@@ -7,6 +7,7 @@ schema check, so a rule skips it instead of reporting it twice (or crashing).
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from deployer.spec.skus import (
     MANAGED_ONLINE_SKUS,
 )
 from deployer.spec.source import Document, JsonPath
-from deployer.tags import RESERVED
+from deployer.tags import is_reserved
 
 
 @dataclass(frozen=True)
@@ -154,16 +155,35 @@ def _endpoint_name(document: Document) -> Iterator[Finding]:
             )
 
 
+def finite_findings(document: Document) -> Iterator[Finding]:
+    """Every number of the deploy file finite: YAML reads `.inf`, `.nan` and `1.0e+999` as floats
+    that pass every JSON Schema bound (a `ttl_hours: .inf` preview would never be swept)."""
+    yield from _non_finite(document, ())
+
+
+def _non_finite(document: Document, path: JsonPath) -> Iterator[Finding]:
+    value = document.get(path)
+    if isinstance(value, float) and not math.isfinite(value):
+        yield error(path, f"must be a finite number (got {value})", document.value_mark(path))
+    elif isinstance(value, dict):
+        for key in value:
+            yield from _non_finite(document, (*path, key))
+    elif isinstance(value, list):
+        for index in range(len(value)):
+            yield from _non_finite(document, (*path, index))
+
+
 def _endpoint_tags(document: Document) -> Iterator[Finding]:
     tags = document.get(("endpoint", "tags"))
     if not isinstance(tags, dict):
         return
     for name in tags:
-        if name in RESERVED:
+        if isinstance(name, str) and is_reserved(name):
             path: JsonPath = ("endpoint", "tags", name)
             yield error(
                 path,
-                "is a tag azureml-deploy sets itself (it says who owns the endpoint); remove it",
+                "is a tag azureml-deploy sets itself (it says who owns the endpoint, and Azure "
+                "compares tag names case-insensitively); remove it",
                 document.key_mark(path),
             )
 

@@ -8,7 +8,7 @@ from types import MappingProxyType
 
 import pytest
 
-from deployer.commands.cleanup import stale_endpoints
+from deployer.commands.cleanup import Lifetimes, stale_endpoints
 from deployer.errors import PolicyError
 from deployer.policy import check_may_change, check_may_delete
 from deployer.state import EndpointState, ProvisioningState
@@ -105,9 +105,39 @@ def test_cleanup_sweeps_this_repositorys_stale_previews_and_reports_untagged_one
         ),
         endpoint("by-hand", environment="preview", pr="5"),
     ]
-    sweep = stale_endpoints(endpoints, {"preview": 1.0, "staging": 1.0}, NOW, REPO)
+    sweep = stale_endpoints(endpoints, Lifetimes({"preview": 1.0, "staging": 1.0}, 72), NOW, REPO)
     assert [item.name for item in sweep.stale] == ["mine-old"]
     assert [item.name for item in sweep.unattributed] == ["legacy-old"]
+
+
+def preview_of(environment: str, pr: int, age_hours: float) -> dict[str, str]:
+    return Owner(REPO, environment, pr).tags(NOW - datetime.timedelta(hours=age_hours))
+
+
+def test_cleanup_sweeps_previews_of_environments_the_deploy_file_does_not_have() -> None:
+    """A preview made under an overlay only a pull request had (or one since renamed) is found
+    by its tags and lives the default lifetime, not for ever."""
+    endpoints = [
+        endpoint("zz-old", **preview_of("zz-preview", pr=103, age_hours=80)),
+        endpoint("zz-young", **preview_of("zz-preview", pr=104, age_hours=5)),
+        endpoint("renamed-old", **preview_of("preview-old-name", pr=9, age_hours=73)),
+    ]
+    sweep = stale_endpoints(endpoints, Lifetimes({"preview": 1.0}, 72), NOW, REPO)
+    assert [(item.name, item.why) for item in sweep.stale] == [
+        ("zz-old", "older than its ttl_hours (72 h)"),
+        ("renamed-old", "older than its ttl_hours (72 h)"),
+    ]
+
+
+def test_cleanup_sweeps_a_closed_pull_requests_preview_at_once_and_only_its_own() -> None:
+    endpoints = [
+        endpoint("pr5", **preview_of("preview", pr=5, age_hours=0.1)),
+        endpoint("pr6", **preview_of("preview", pr=6, age_hours=0.1)),
+        endpoint("theirs-pr5", **ours(pr=5, repository="someone/else", age_hours=0.1)),
+        endpoint("production", **ours(age_hours=500)),
+    ]
+    sweep = stale_endpoints(endpoints, Lifetimes({"preview": 48.0}, 72), NOW, REPO, closed={5})
+    assert [(item.name, item.why) for item in sweep.stale] == [("pr5", "pull request #5 is closed")]
 
 
 def test_ownership_reads_only_well_formed_tags() -> None:

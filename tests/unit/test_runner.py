@@ -124,32 +124,6 @@ def test_tag_push_context(tmp_path: Path) -> None:
     assert context.tag == "v1.2.0" and context.pr_number is None and context.branch is None
 
 
-@pytest.mark.parametrize(
-    "payload",
-    [
-        {},
-        {"pull_request": {}},
-        {"pull_request": {"number": "x"}},
-        {"number": -3},
-        ["not", "a", "mapping"],
-    ],
-)
-def test_a_pull_request_event_without_a_number_is_refused(tmp_path: Path, payload: object) -> None:
-    """A run for a pull request may only touch that pull request's endpoints: without the
-    number it could not be told from a push (and could update production)."""
-    from deployer.errors import UsageError
-
-    with pytest.raises(UsageError, match="names no pull request number"):
-        detect(
-            {
-                "GITHUB_ACTIONS": "true",
-                "GITHUB_EVENT_NAME": "pull_request",
-                "GITHUB_EVENT_PATH": str(event(tmp_path, payload)),
-            },
-            tmp_path,
-        )
-
-
 # --- text the action did not write never becomes a workflow command ----------------------------
 
 _PIECES = st.sampled_from(

@@ -720,17 +720,35 @@ def test_a_preview_environment_needs_pr_in_its_endpoint_name(workspace: Workspac
     assert workspace.validate(VALID.replace("    ttl_hours: 72\n", "")).problems == ()
 
 
-@pytest.mark.parametrize("tag", ["managed-by", "repository", "pr", "azureml-deploy.image"])
+@pytest.mark.parametrize(
+    "tag",
+    ["managed-by", "repository", "pr", "azureml-deploy.image", "PR", "Managed-By", "Repository"],
+)
 def test_the_actions_own_tags_cannot_be_set_by_the_deploy_file(
     workspace: Workspace, tag: str
 ) -> None:
     text = replace_line(VALID, "  auth_mode: key", f"  auth_mode: key\n  tags: {{{tag}: x}}")
     problem = only(workspace.validate(text).problems)
     assert (problem.line, problem.column) == (5, 10)
-    assert "is a tag azureml-deploy sets itself (it says who owns the endpoint)" in (
-        problem.message
-    )
+    assert "is a tag azureml-deploy sets itself (it says who owns the endpoint" in (problem.message)
     assert problem.message.startswith(("endpoint.tags.", "endpoint.tags["))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line"),
+    [
+        ("    ttl_hours: 72", "    ttl_hours: .inf", 26),
+        ("    ttl_hours: 72", "    ttl_hours: .nan", 26),
+        ("  instance_count: 1", "  instance_count: 1.0e+999", 13),
+    ],
+)
+def test_every_number_is_finite(workspace: Workspace, old: str, new: str, line: int) -> None:
+    """YAML reads .inf, .nan and 1.0e+999 as floats that pass every bound: a preview with
+    ttl_hours: .inf would never be swept."""
+    problems = workspace.validate(replace_line(VALID, old, new)).problems
+    assert any(
+        p.line == line and "must be a finite number" in p.message for p in problems
+    ), problems
 
 
 UAI_ID = (

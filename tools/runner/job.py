@@ -75,6 +75,97 @@ class Event:
             base_ref="main",
         )
 
+    # The other events that run for a pull request, in the payload shapes and refs of GitHub's
+    # "Events that trigger workflows" and "Webhook events and payloads" (docs/security.md).
+
+    @classmethod
+    def pull_request_target(cls, number: int, *, fork: bool = False) -> Event:
+        """Runs in the base's default branch (GITHUB_REF), the payload and GITHUB_HEAD_REF name
+        the pull request."""
+        opened = cls.pull_request(number, fork=fork)
+        return cls(
+            "pull_request_target",
+            opened.payload,
+            sha=new_sha(),
+            head_ref=opened.head_ref,
+            base_ref="main",
+        )
+
+    @classmethod
+    def pull_request_review(cls, number: int, *, comment: bool = False) -> Event:
+        """A review (or a review comment) on the pull request: the merge branch as the ref, no
+        GITHUB_HEAD_REF (set for pull_request and pull_request_target only)."""
+        payload = dict(cls.pull_request(number).payload)
+        del payload["number"]
+        if comment:
+            payload.update(action="created", comment={"id": 1, "body": "looks good"})
+        else:
+            payload.update(action="submitted", review={"id": 1, "state": "approved"})
+        name = "pull_request_review_comment" if comment else "pull_request_review"
+        return cls(name, payload, sha=new_sha(), ref=f"refs/pull/{number}/merge")
+
+    @classmethod
+    def issue_comment(cls, number: int, *, on_pull_request: bool = True) -> Event:
+        """A comment (a `/deploy` ChatOps command): the default branch as the ref; the payload
+        says it is a pull request's only by `issue.pull_request`."""
+        issue: dict[str, Any] = {"number": number, "title": "Scoring v2", "state": "open"}
+        if on_pull_request:
+            url = f"https://api.github.com/repos/{REPOSITORY}/pulls/{number}"
+            issue["pull_request"] = {"url": url, "merged_at": None}
+        payload = {
+            "action": "created",
+            "issue": issue,
+            "comment": {"id": 1, "body": "/deploy staging"},
+            "repository": {"full_name": REPOSITORY},
+        }
+        return cls("issue_comment", payload, sha=new_sha())
+
+    @classmethod
+    def workflow_run(cls, number: int | None, *, triggered_by: str = "pull_request") -> Event:
+        """A workflow started when another (started by `triggered_by`) completed: the default
+        branch as the ref; `workflow_run.pull_requests` is empty for a fork's pull request
+        (number None)."""
+        head = "someone/octo-repo" if number is None else REPOSITORY
+        listed = [] if number is None else [{"number": number, "head": {"ref": "feature/x"}}]
+        payload = {
+            "action": "completed",
+            "workflow_run": {
+                "event": triggered_by,
+                "head_branch": "feature/x",
+                "head_sha": new_sha(),
+                "head_repository": {"full_name": head},
+                "pull_requests": listed,
+                "conclusion": "success",
+            },
+            "repository": {"full_name": REPOSITORY},
+        }
+        return cls("workflow_run", payload, sha=new_sha())
+
+    @classmethod
+    def merge_group(cls, number: int) -> Event:
+        """A merge queue's group: its own branch, gh-readonly-queue/<base>/pr-<N>-<sha>."""
+        sha = new_sha()
+        ref = f"refs/heads/gh-readonly-queue/main/pr-{number}-{new_sha()}"
+        payload = {
+            "action": "checks_requested",
+            "merge_group": {
+                "head_sha": sha,
+                "head_ref": ref,
+                "base_ref": "refs/heads/main",
+                "base_sha": new_sha(),
+            },
+            "repository": {"full_name": REPOSITORY},
+        }
+        return cls("merge_group", payload, sha=sha, ref=ref)
+
+    @classmethod
+    def check_suite(cls, number: int) -> Event:
+        payload = {
+            "action": "completed",
+            "check_suite": {"head_branch": "feature/x", "pull_requests": [{"number": number}]},
+        }
+        return cls("check_suite", payload, sha=new_sha())
+
     @property
     def ref_name(self) -> str:
         return self.ref.split("/", 2)[-1] if self.ref.startswith("refs/") else self.ref
