@@ -167,7 +167,8 @@ class App:
         build = (
             ["--build-arg", f"BASE_IMAGE={base_image()}"] if command in ("deploy", "plan") else []
         )
-        return [CLI, command, "--cloud", "local", "--config", config, *build, *args]
+        cloud = [] if command == "validate" else ["--cloud", "local"]  # validate is offline
+        return [CLI, command, *cloud, "--config", config, *build, *args]
 
     def _environ(self, extra: dict[str, str] | None) -> dict[str, str]:
         """This process's environment without the runner's variables (tests set those
@@ -189,10 +190,11 @@ class App:
         head_ref: str = "feature/scoring",
         config: str = "server/deploy.yml",
         env: Mapping[str, str] | None = None,
+        event: Event | None = None,
     ) -> JobRun:
         """A command as the action runs it in a GitHub job: OIDC sign-in with the job's token
-        service, outputs and summary as file commands, HOME and DOCKER_CONFIG in `folder`; a
-        push to main, or a `pull_request` event for `pull_request`."""
+        service, outputs and summary as file commands, HOME and DOCKER_CONFIG in `folder`;
+        `event`, else a push to main, or a `pull_request` event for `pull_request`."""
         run = JobRun(
             result=subprocess.CompletedProcess([], 0),
             output=folder / "github-output",
@@ -203,11 +205,12 @@ class App:
         (folder / "temp").mkdir(exist_ok=True)
         for path in (run.output, run.summary, folder / "github-env", folder / "github-path"):
             path.touch()
-        event = (
-            Event.pull_request(pull_request, head_ref=head_ref)
-            if pull_request is not None
-            else Event.push()
-        )
+        if event is None:
+            event = (
+                Event.pull_request(pull_request, head_ref=head_ref)
+                if pull_request is not None
+                else Event.push()
+            )
         (folder / "event.json").write_text(json.dumps(event.payload))
         paths = StepPaths(
             workspace=str(self.root),
