@@ -16,32 +16,18 @@ import pytest
 
 from bench.measure import registry_blobs
 from tests.emulator.arm import Arm
+from tests.security.test_pull_requests import PRODUCTION_FIRST
 from tools.checks import mutating_arm_calls
 from tools.repo import App
 from tools.runner.job import REPOSITORY, Event
 
-STAGING_FROM_MAIN = """\
-version: 1
-endpoint: {name: staging}
-image:
-  registry: contosoml.azurecr.io
-  repository: model-server
-  build: {context: .}
-deployment:
-  instance_type: Standard_DS2_v2
-  environment_variables: {COLOR: main}
-  inference_config:
-    liveness_route: {port: 5001, path: /health}
-    readiness_route: {port: 5001, path: /ready}
-    scoring_route: {port: 5001, path: /score}
-  readiness_probe: {initial_delay: 1, period: 1, failure_threshold: 3}
-  liveness_probe: {initial_delay: 1, period: 1}
-smoke_test: {request: request.json, attempts: 2, timeout_seconds: 5}
-environments:
-  preview:
-    endpoint: {name: 'models-pr{pr}'}
-    ttl_hours: 1
-"""
+STAGING_FROM_MAIN = (
+    PRODUCTION_FIRST.replace("{name: models}", "{name: staging}").replace(
+        "  instance_type: Standard_DS2_v2\n",
+        "  instance_type: Standard_DS2_v2\n  environment_variables: {COLOR: main}\n",
+    )
+    + "  preview:\n    endpoint: {name: 'models-pr{pr}'}\n    ttl_hours: 1\n"
+)
 
 # What the pull request's author writes: staging opened to pull requests, their own server.
 ATTACKER = (
