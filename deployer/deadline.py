@@ -4,9 +4,9 @@ checked in one place."""
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 
+from deployer.clock import SYSTEM_CLOCK, Clock
 from deployer.errors import Cancelled, TimedOut
 
 TIMEOUT_HINT = "raise rollout.timeout_minutes if the deployment just needs longer"
@@ -14,11 +14,13 @@ TIMEOUT_HINT = "raise rollout.timeout_minutes if the deployment just needs longe
 
 @dataclass
 class Deadline:
-    """`at`: a time.monotonic() value; `cancelled`: set when the workflow is cancelled."""
+    """`at`: a value of `clock.monotonic()`; `cancelled`: set when the workflow is cancelled;
+    `clock`: the run's one clock (deployer/clock.py)."""
 
     at: float
     cancelled: threading.Event = field(default_factory=threading.Event)
     what: str = "the rollout's timeout"
+    clock: Clock = SYSTEM_CLOCK
 
     @classmethod
     def after(
@@ -26,15 +28,16 @@ class Deadline:
         seconds: float,
         cancelled: threading.Event | None = None,
         what: str = "the rollout's timeout",
+        clock: Clock = SYSTEM_CLOCK,
     ) -> Deadline:
-        return cls(time.monotonic() + seconds, cancelled or threading.Event(), what)
+        return cls(clock.monotonic() + seconds, cancelled or threading.Event(), what, clock)
 
     def remaining(self) -> float:
-        return max(self.at - time.monotonic(), 0.0)
+        return max(self.at - self.clock.monotonic(), 0.0)
 
     @property
     def passed(self) -> bool:
-        return time.monotonic() >= self.at
+        return self.clock.monotonic() >= self.at
 
     def check(self, doing: str) -> None:
         """Raise Cancelled or TimedOut if the run must stop `doing` what it is doing."""
@@ -46,10 +49,10 @@ class Deadline:
     def sleep(self, seconds: float, doing: str) -> None:
         """Sleep up to `seconds`, waking at once when cancelled; never past the deadline."""
         self.check(doing)
-        self.cancelled.wait(min(seconds, self.remaining()))
+        self.clock.sleep(min(seconds, self.remaining()), self.cancelled)
         self.check(doing)
 
     def grace(self, seconds: float) -> Deadline:
         """A deadline for putting things right after a cancel or a failure: `seconds` from
         now, and not cancellable (the cancel already happened)."""
-        return Deadline.after(seconds, what=f"{seconds:.0f} s")
+        return Deadline.after(seconds, what=f"{seconds:.0f} s", clock=self.clock)

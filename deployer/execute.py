@@ -13,10 +13,9 @@ so a run killed at any point leaves a record the next run can trust.
 from __future__ import annotations
 
 import datetime
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Protocol, assert_never
 
 from deployer.analysis import Analysis, Stage, Verdict, Window
 from deployer.azure.pull import is_image_pull
@@ -31,24 +30,7 @@ from deployer.errors import (
     StepFailed,
 )
 from deployer.github.runner import Runner
-from deployer.plan import (
-    WATCHES,
-    Bake,
-    BuildImage,
-    CreateEndpoint,
-    EndpointChange,
-    Mark,
-    PinAutoscale,
-    Plan,
-    PlanStep,
-    Provision,
-    Retire,
-    SetAutoscale,
-    SetTraffic,
-    Shadow,
-    SmokeTest,
-    Watch,
-)
+from deployer.plan import Plan
 from deployer.smoke import SmokeResult
 from deployer.spec.model import EndpointIdentity, Strategy
 from deployer.state import (
@@ -58,6 +40,23 @@ from deployer.state import (
     NewAutoscale,
     NewEndpoint,
     traffic_text,
+)
+from deployer.steps import (
+    WATCHES,
+    Bake,
+    BuildImage,
+    CreateEndpoint,
+    EndpointChange,
+    Mark,
+    PinAutoscale,
+    PlanStep,
+    Provision,
+    Retire,
+    SetAutoscale,
+    SetTraffic,
+    Shadow,
+    SmokeTest,
+    Watch,
 )
 from deployer.tags import Holder, Record, with_record, with_user_tags
 from deployer.timing import Phases
@@ -145,10 +144,6 @@ class Outcome:
     windows: list[Window] = field(default_factory=list)  # the analysis, window by window
 
 
-def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
-
-
 class Executor:
     def __init__(
         self,
@@ -157,15 +152,13 @@ class Executor:
         job: Job,
         deadline: Deadline,
         phases: Phases,
-        *,
-        now: Callable[[], datetime.datetime] = _utcnow,
     ) -> None:
         self.platform = platform
         self.runner = runner
         self.job = job
         self.deadline = deadline
         self.phases = phases
-        self.now = now
+        self.clock = deadline.clock  # the run's one clock, carried by its deadline
         self.plan: Plan | None = None
         self.outcome = Outcome()
         self._creating: Waitable | None = None
@@ -249,12 +242,14 @@ class Executor:
                 with self.phases("shadow"):
                     self._write(record, None, mirror={deployment: percent})
                     self._watch(deployment, seconds, f"shadow {percent}%")
-            case Watch(deployment, seconds, share):
-                with self.phases("canary watch"):
-                    self._watch(deployment, seconds, f"canary {share}%")
-            case Bake(deployment, seconds):
-                with self.phases("bake"):
-                    self._watch(deployment, seconds, "bake")
+            case Watch() | Bake():
+                phase, stage = (
+                    ("canary watch", f"canary {step.share}%")
+                    if isinstance(step, Watch)
+                    else ("bake", "bake")
+                )
+                with self.phases(phase):
+                    self._watch(step.deployment, step.seconds, stage)
             case SetAutoscale() | PinAutoscale():
                 with self.phases("autoscale"):
                     self._autoscale(step)
@@ -264,6 +259,8 @@ class Executor:
                         self.deadline, self.runner.info
                     )
                 self.outcome.traffic.pop(deployment, None)
+            case _:
+                assert_never(step)  # a new step is a type error until it is run here
 
     # --- the lease -------------------------------------------------------------------------------
 
@@ -275,7 +272,7 @@ class Executor:
             isinstance(step, Provision) for step in self._remaining()
         )
         span = datetime.timedelta(seconds=self.deadline.remaining()) if provisioning else LEASE
-        return self.now() + max(span, LEASE)
+        return self.clock.now() + max(span, LEASE)
 
     def _remaining(self) -> tuple[PlanStep, ...]:
         assert self.plan is not None
@@ -295,7 +292,7 @@ class Executor:
         if current is None:
             raise LeaseHeld(f"endpoint {self.job.endpoint} disappeared", None, None)
         found = current.record
-        if found.leased_to_other(self.job.holder, self.now()):
+        if found.leased_to_other(self.job.holder, self.clock.now()):
             raise LeaseHeld(
                 f"another run is changing endpoint {self.job.endpoint}: "
                 f"{found.holder.describe() if found.holder else 'unknown'}",
@@ -466,15 +463,15 @@ class Executor:
         it, and the watch lasts until the last window is judged. The lease is renewed
         meanwhile."""
         stage = self._stage(deployment, seconds, stage_name)
-        end = time.monotonic() + seconds
+        end = self.clock.monotonic() + seconds
         while True:
             if stage is not None:
-                stage.poll(self.now(), self._reported)
+                stage.poll(self.clock.now(), self._reported)
                 if stage.analysis.breached():
                     raise self._breach(stage.analysis, deployment)
-            if time.monotonic() >= end and (stage is None or stage.done()):
+            if self.clock.monotonic() >= end and (stage is None or stage.done()):
                 break
-            left = end - time.monotonic()
+            left = end - self.clock.monotonic()
             # Past its time (waiting for the last window to show), the watch still tests once
             # a second, not faster.
             pause = min(WATCH_CHECK_SECONDS, left) if left > 0 else WATCH_CHECK_SECONDS
@@ -500,7 +497,7 @@ class Executor:
             return None
         assert self.plan is not None
         baseline = self.plan.previous if self.plan.previous != deployment else None
-        return self.job.analysis.stage(name, deployment, baseline, self.now(), seconds)
+        return self.job.analysis.stage(name, deployment, baseline, self.clock.now(), seconds)
 
     def _reported(self, window: Window) -> None:
         text = window.describe()
@@ -523,7 +520,7 @@ class Executor:
 
     def _renew_if_due(self) -> None:
         until = self._lease_expires
-        if self.outcome.leased and until is not None and until - self.now() < LEASE / 2:
+        if self.outcome.leased and until is not None and until - self.clock.now() < LEASE / 2:
             self._write(self._current_record(), None)
 
     # --- when things go wrong --------------------------------------------------------------------

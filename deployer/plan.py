@@ -28,244 +28,31 @@ from deployer.state import (
     autoscale_name,
     traffic_text,
 )
+from deployer.steps import (
+    WATCHES,
+    Bake,
+    BuildImage,
+    CreateEndpoint,
+    EndpointChange,
+    Mark,
+    PinAutoscale,
+    PlanStep,
+    Provision,
+    Retire,
+    SetAutoscale,
+    SetTraffic,
+    Shadow,
+    SmokeTest,
+    Traffic,
+    Watch,
+    step_dict,
+)
 from deployer.tags import Record, Step, user_tags
 
 BLUE, GREEN = "blue", "green"
 # Names for the action's deployments; later ones only when someone else's deployments already
 # use the first ones (the action never touches those).
 DEPLOYMENT_NAMES = (BLUE, GREEN, *(f"{color}-{n}" for n in range(2, 10) for color in (BLUE, GREEN)))
-
-Traffic = Mapping[str, int]
-
-
-# --- the steps: one frozen dataclass per kind ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CreateEndpoint:
-    """Create the endpoint, with `record` (and the run's lease) in its tags."""
-
-    record: Record
-
-    def describe(self) -> str:
-        return "create the endpoint"
-
-
-@dataclass(frozen=True)
-class EndpointChange:
-    """What of the endpoint itself changes: the deploy file's tags, its description."""
-
-    tags: Mapping[str, str] | None = None
-    description: str | None = None
-
-    def describe(self) -> str:
-        parts = [
-            "tags" if self.tags is not None else "",
-            "description" if self.description is not None else "",
-        ]
-        return " and ".join(part for part in parts if part)
-
-
-@dataclass(frozen=True)
-class Mark:
-    """Write `record` to the endpoint's tags (taking the run's lease with it), and `change`;
-    with `stop_mirror`, stop the mirror an earlier run left to one of the action's deployments."""
-
-    record: Record
-    change: EndpointChange | None = None
-    stop_mirror: bool = False
-
-    def describe(self) -> str:
-        change = f"; update the endpoint's {self.change.describe()}" if self.change else ""
-        if self.stop_mirror:
-            change += "; stop the mirrored traffic an earlier run left"
-        if self.record.candidate:
-            return f"record the rollout of {self.record.candidate}{change}"
-        return f"record the run on the endpoint{change}"
-
-
-@dataclass(frozen=True)
-class BuildImage:
-    def describe(self) -> str:
-        return "build and push the image"
-
-
-@dataclass(frozen=True)
-class Provision:
-    """Create the deployment, or update it in place (only ever one with no traffic, or a
-    preview's single deployment)."""
-
-    deployment: str
-    create: bool
-    instance_count: int | None = None  # autoscale's: at least what the known-good one runs
-
-    def describe(self) -> str:
-        verb = "create" if self.create else "update"
-        count = f" with {self.instance_count} instances" if self.instance_count else ""
-        return f"{verb} deployment {self.deployment}{count}" + (
-            " at 0% traffic" if self.create else ""
-        )
-
-
-@dataclass(frozen=True)
-class SmokeTest:
-    deployment: str
-
-    def describe(self) -> str:
-        return f"smoke-test deployment {self.deployment}"
-
-
-@dataclass(frozen=True)
-class SetTraffic:
-    """Move traffic, writing `record` in the same request: the record never says more than
-    the traffic does."""
-
-    traffic: Traffic
-    record: Record
-
-    def describe(self) -> str:
-        return f"set traffic: {', '.join(f'{n} {s}%' for n, s in self.traffic.items())}"
-
-
-@dataclass(frozen=True)
-class Watch:
-    """Wait between canary steps, testing the candidate every second and, with
-    rollout.analysis, judging its live traffic."""
-
-    deployment: str
-    seconds: int
-    share: int = 0  # of live traffic the candidate takes meanwhile
-
-    def describe(self) -> str:
-        return f"watch {self.deployment} for {self.seconds} s"
-
-
-@dataclass(frozen=True)
-class Shadow:
-    """Before any live traffic: mirror `percent` of live traffic to the candidate (writing
-    `record`), judge it for `seconds`; the next change of traffic stops the mirror."""
-
-    deployment: str
-    percent: int
-    seconds: int
-    record: Record
-
-    def describe(self) -> str:
-        return f"mirror {self.percent}% of live traffic to {self.deployment} for {self.seconds} s"
-
-
-@dataclass(frozen=True)
-class Bake:
-    """At 100 %, the known-good deployment kept: watch and judge the candidate for `seconds`
-    (a breach puts all traffic back)."""
-
-    deployment: str
-    seconds: float
-
-    def describe(self) -> str:
-        return f"bake {self.deployment} at 100% for {self.seconds:g} s, the previous one kept"
-
-
-@dataclass(frozen=True)
-class Retire:
-    deployment: str
-    why: str
-
-    def describe(self) -> str:
-        return f"delete deployment {self.deployment} ({self.why})"
-
-
-@dataclass(frozen=True)
-class SetAutoscale:
-    """Write the action's autoscale setting `name` on `deployment`, enabled; with `setting`
-    None, delete it."""
-
-    deployment: str
-    setting: AutoscaleSpec | None
-    name: str
-
-    def describe(self) -> str:
-        if self.setting is None:
-            return f"delete autoscale setting {self.name} of {self.deployment}"
-        rules = len(self.setting.rules)
-        return (
-            f"set autoscale on {self.deployment}: {self.setting.min_instances}-"
-            f"{self.setting.max_instances} instances, {rules} rule{'s' if rules != 1 else ''}"
-        )
-
-
-@dataclass(frozen=True)
-class PinAutoscale:
-    """Pause (`enabled` false: the instance count stays as it is) or resume the action's
-    autoscale setting `name` on `deployment`, so that autoscale cannot fight a rollout."""
-
-    deployment: str
-    enabled: bool
-    name: str
-
-    def describe(self) -> str:
-        if self.enabled:
-            return f"resume autoscale on {self.deployment}"
-        return (
-            f"pause autoscale on {self.deployment} (its instance count pinned during the rollout)"
-        )
-
-
-PlanStep = (
-    CreateEndpoint
-    | Mark
-    | BuildImage
-    | Provision
-    | SmokeTest
-    | Shadow
-    | SetTraffic
-    | Watch
-    | Bake
-    | Retire
-    | SetAutoscale
-    | PinAutoscale
-)
-
-# The steps that watch the candidate take traffic (live or mirrored): where the analysis judges.
-WATCHES = (Shadow, Watch, Bake)
-
-_KINDS: dict[type[Any], str] = {
-    CreateEndpoint: "create-endpoint",
-    Mark: "record",
-    BuildImage: "build-image",
-    Provision: "provision",
-    SmokeTest: "smoke-test",
-    SetTraffic: "set-traffic",
-    Watch: "watch",
-    Shadow: "shadow",
-    Bake: "bake",
-    Retire: "delete-deployment",
-}
-
-
-def kind(step: PlanStep) -> str:
-    if isinstance(step, Provision):
-        return "create-deployment" if step.create else "update-deployment"
-    if isinstance(step, SetAutoscale):
-        return "set-autoscale" if step.setting is not None else "delete-autoscale"
-    if isinstance(step, PinAutoscale):
-        return "resume-autoscale" if step.enabled else "pause-autoscale"
-    return _KINDS[type(step)]
-
-
-def step_dict(step: PlanStep) -> dict[str, Any]:
-    data: dict[str, Any] = {"step": kind(step), "description": step.describe()}
-    deployment = getattr(step, "deployment", None)
-    if deployment:
-        data["deployment"] = deployment
-    if isinstance(step, SetTraffic):
-        data["traffic"] = dict(step.traffic)
-    if isinstance(step, (Watch, Shadow, Bake)):
-        data["seconds"] = step.seconds
-    if isinstance(step, Shadow):
-        data["mirror"] = {step.deployment: step.percent}
-    return data
-
 
 # --- what is wanted, and the plan ------------------------------------------------------------
 
@@ -430,14 +217,12 @@ def _known_good(
     )
 
 
-Planner = Callable[["Desired", EndpointState | None], "Plan"]
+# Every planner is given the time: none reads the clock itself.
+Planner = Callable[["Desired", EndpointState | None, datetime.datetime], "Plan"]
 
 
-def make_plan(
-    desired: Desired, observed: EndpointState | None, now: datetime.datetime | None = None
-) -> Plan:
+def make_plan(desired: Desired, observed: EndpointState | None, now: datetime.datetime) -> Plan:
     """The steps from `observed` to `desired`."""
-    now = now or datetime.datetime.now(datetime.UTC)
     seen = read(desired.endpoint, observed)
     if desired.strategy is Strategy.REPLACE:
         return _replace(desired, seen, now)
@@ -888,7 +673,7 @@ def _split(target: str, share: int, known_good: str, seen: _Seen) -> dict[str, i
 # --- after the job: rollback, promote, abort ---------------------------------------------------
 
 
-def plan_rollback(desired: Desired, observed: EndpointState | None) -> Plan:
+def plan_rollback(desired: Desired, observed: EndpointState | None, now: datetime.datetime) -> Plan:
     """All traffic back to the deployment kept by keep_previous, at once: no build, the smoke
     test first. The deployment it replaces becomes the kept one (a second rollback undoes the
     first); an unfinished candidate is retired."""
@@ -914,11 +699,11 @@ def plan_rollback(desired: Desired, observed: EndpointState | None) -> Plan:
     steps.append(SetTraffic(_all_to(kept, seen), record))
     steps += _autoscale_serving(desired, seen, kept)
     keep = {kept} | ({seen.known_good} if seen.known_good else set())
-    steps += _retire_idle(seen, keep, datetime.datetime.now(datetime.UTC), "unfinished candidate")
+    steps += _retire_idle(seen, keep, now, "unfinished candidate")
     return _plan(desired, seen, kept, steps)
 
 
-def plan_promote(desired: Desired, observed: EndpointState | None) -> Plan:
+def plan_promote(desired: Desired, observed: EndpointState | None, now: datetime.datetime) -> Plan:
     """Continue a rollout left at a step (its run was lost, or stopped): the smoke test again,
     then the remaining canary steps with their watches, then 100 %."""
     seen = _existing(desired, observed, "promote")
@@ -935,7 +720,6 @@ def plan_promote(desired: Desired, observed: EndpointState | None) -> Plan:
         settings=replace(desired.settings, image=deployment.image or ""),
         image_pending=False,
     )
-    now = datetime.datetime.now(datetime.UTC)
     final, kept = _final_record(as_deployed, seen, candidate, now)
     final = replace(
         final, known_good_image=deployment.image, known_good_settings=deployment.settings_hash
@@ -952,7 +736,7 @@ def plan_promote(desired: Desired, observed: EndpointState | None) -> Plan:
     return _plan(desired, seen, candidate, steps, notes)
 
 
-def plan_abort(desired: Desired, observed: EndpointState | None) -> Plan:
+def plan_abort(desired: Desired, observed: EndpointState | None, now: datetime.datetime) -> Plan:
     """Stop a rollout: all traffic to the known-good deployment, the candidate retired. No
     rollout in progress: nothing to do."""
     seen = _existing(desired, observed, "abort")
@@ -994,12 +778,11 @@ def _existing(desired: Desired, observed: EndpointState | None, command: str) ->
 
 
 def plan_retire_kept(
-    desired: Desired, observed: EndpointState | None, now: datetime.datetime | None = None
+    desired: Desired, observed: EndpointState | None, now: datetime.datetime
 ) -> Plan:
     """The deployment kept for rollback, once its keep_previous duration is over (cleanup):
     retired, and the record no longer names it. Nothing to do when it is not yet due, serves,
     or is gone."""
-    now = now or datetime.datetime.now(datetime.UTC)
     seen = _existing(desired, observed, "retire")
     record, kept = seen.record, seen.record.kept
     if (

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from deployer.errors import PreflightFailed
-from deployer.plan import CreateEndpoint, Plan, Provision
+from deployer.plan import Plan
 from deployer.spec.skus import LIMITS, RESERVE_FACTOR, Size, find
 from deployer.state import DeploymentSettings, EndpointState, Usage
+from deployer.steps import CreateEndpoint, Provision
 
 QUOTA_HELP = "https://ml.azure.com/quota"
 

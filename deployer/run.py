@@ -17,7 +17,7 @@ from deployer.errors import AzureError, Busy, DeployerError, LeaseHeld, PolicyEr
 from deployer.execute import Executor, Job, Outcome
 from deployer.github import comment
 from deployer.github.presence import GitHubPresence
-from deployer.plan import WATCHES, Desired, Plan, Planner
+from deployer.plan import Desired, Plan, Planner
 from deployer.policy import check_may_change
 from deployer.preflight import preflight
 from deployer.report import (
@@ -35,6 +35,7 @@ from deployer.session import Session
 from deployer.smoke import SmokeResult, smoke_test
 from deployer.spec.model import DeploySpec
 from deployer.state import DeploymentSettings, EndpointState, Keys
+from deployer.steps import WATCHES
 from deployer.tags import Holder, autoscale_tags, deployment_tags
 from deployer.timing import Phases
 
@@ -236,7 +237,7 @@ def converge(
         with phases("observe"):
             observed = observe_settled(session, deadline, wait=True)
             check_may_change(session.owner, name, observed)
-            plan = planner(desired(), observed)
+            plan = planner(desired(), observed, deadline.clock.now())
         table = plan_table(plan)
         if table != shown:  # while waiting, a plan is shown again only when it changes
             for note in plan.notes:

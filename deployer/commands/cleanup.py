@@ -203,7 +203,7 @@ def retire_kept(
             retired.append(kept)
             continue
         try:
-            _retire_kept(replace_endpoint(session, endpoint.name), now, cancelled)
+            _retire_kept(replace_endpoint(session, endpoint.name), cancelled)
         except DeployerError as exc:
             runner.warning(f"could not retire deployment {kept}: {exc.message}")
             continue
@@ -211,11 +211,11 @@ def retire_kept(
     return retired
 
 
-def _retire_kept(session: Session, now: datetime.datetime, cancelled: threading.Event) -> None:
+def _retire_kept(session: Session, cancelled: threading.Event) -> None:
     desired = desired_state(session, "", image_pending=False)
     converge(
         session,
-        lambda wanted, observed: plan_retire_kept(wanted, observed, now),
+        plan_retire_kept,
         lambda: desired,
         Phases(),
         Deadline.after(CLEANUP_TIMEOUT_SECONDS, cancelled),

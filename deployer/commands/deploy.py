@@ -3,7 +3,6 @@ lease: build, provision, test, shift, retire."""
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable, Mapping
 
 from deployer.analysis import Analysis
@@ -59,7 +58,7 @@ def run_plan(options: Options, runner: Runner, environ: Mapping[str, str]) -> Ex
         except PolicyError as refusal:
             runner.warning(f"deploy would refuse: {refusal.message}")
     record = observed.record if observed is not None else None
-    held = record is not None and record.leased_to_other(holder(session), _now())
+    held = record is not None and record.leased_to_other(holder(session), deadline.clock.now())
     if held and record is not None and record.holder and record.lease_until:
         runner.warning(
             f"{record.holder.describe()} is changing endpoint {session.endpoint_name} (its lease "
@@ -69,7 +68,7 @@ def run_plan(options: Options, runner: Runner, environ: Mapping[str, str]) -> Ex
     images.acr.abac = pull_access(session, images.login_server).registry_abac
     lookup = images.lookup()
     desired = desired_state(session, lookup.reference, lookup.pending)
-    plan = make_plan(desired, observed)
+    plan = make_plan(desired, observed, deadline.clock.now())
     for note in plan.notes:
         runner.info(note)
     runner.result(plan_table(plan))
@@ -179,7 +178,3 @@ def _rollout(  # noqa: PLR0917 - the run's parts, passed on
         )
         outcome = "unchanged" if converged.outcome is None else "deployed"
         return report(session, converged, image.reference, outcome, image.tag, image.work, analysis)
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)

@@ -7,6 +7,8 @@ of traffic for the invariants."""
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -352,3 +354,29 @@ def settings(image: str, **changes: object) -> DeploymentSettings:
         egress_public_network_access="enabled",
     )
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+# The time the planners are given in the unit tests that need no particular time.
+NOW = datetime.datetime.now(datetime.UTC)
+
+
+class FakeClock:
+    """The run's clock without sleeping (deployer/clock.py): a sleep moves time on at once, so
+    a watch of minutes takes no time and still sees every second of it."""
+
+    def __init__(self, start: datetime.datetime | None = None) -> None:
+        self.start = start or datetime.datetime.now(datetime.UTC)
+        self.elapsed = 0.0
+        self.slept = 0.0
+
+    def now(self) -> datetime.datetime:
+        return self.start + datetime.timedelta(seconds=self.elapsed)
+
+    def monotonic(self) -> float:
+        return self.elapsed
+
+    def sleep(self, seconds: float, interrupt: threading.Event) -> None:
+        if interrupt.is_set():
+            return
+        self.elapsed += max(seconds, 0.0)
+        self.slept += max(seconds, 0.0)

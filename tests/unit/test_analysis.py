@@ -11,10 +11,11 @@ import pytest
 
 from deployer.analysis import Analysis, Query, Served, Verdict, is_error, judge
 from deployer.errors import RolloutFailed
-from deployer.plan import Bake, Mark, Shadow, Watch, make_plan
+from deployer.plan import make_plan
 from deployer.spec.model import AnalysisSpec, BaselineSpec, ShadowSpec, Strategy
+from deployer.steps import Bake, Mark, Shadow, Watch
 from deployer.tags import Holder, Step
-from tests.unit.fakes import FakeAzure, Killed
+from tests.unit.fakes import NOW, FakeAzure, Killed
 from tests.unit.test_execute import ME, World, first
 
 T0 = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.UTC)
@@ -242,7 +243,7 @@ def test_no_shadow_stage_and_no_bake_on_a_first_deploy() -> None:
     world = World()
     analysed(world)
     world.shadow, world.bake_seconds = ShadowSpec(), 60
-    plan = make_plan(world.desired("app@sha256:1"), None)
+    plan = make_plan(world.desired("app@sha256:1"), None, NOW)
     assert not plan.has(Shadow) and not plan.has(Bake)
     assert "no shadow stage: nothing serves live traffic yet to mirror" in plan.notes
     assert "no bake: there is no previous deployment to go back to" in plan.notes
@@ -295,7 +296,7 @@ def test_a_mirror_an_earlier_run_left_is_stopped_first() -> None:
     blue = world.endpoint.deployments["blue"]
     world.endpoint.deployments["green"] = replace(blue, name="green")
     world.endpoint.mirror = {"green": 10}
-    plan = make_plan(world.desired("app@sha256:1"), world.azure.endpoint("ep"))
+    plan = make_plan(world.desired("app@sha256:1"), world.azure.endpoint("ep"), NOW)
     assert isinstance(plan.steps[0], Mark) and plan.steps[0].stop_mirror
     world.run("app@sha256:1")
     world.assert_converged("app@sha256:1")

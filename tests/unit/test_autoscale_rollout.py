@@ -11,8 +11,9 @@ from dataclasses import replace
 import pytest
 
 from deployer.errors import RolloutFailed
-from deployer.plan import PinAutoscale, Provision, SetAutoscale, plan_abort, plan_promote
+from deployer.plan import plan_abort, plan_promote
 from deployer.spec.model import AutoscaleRule, AutoscaleSpec, Direction, Strategy
+from deployer.steps import PinAutoscale, Provision, SetAutoscale
 from deployer.tags import MANAGED_BY, Holder, Tag
 from tests.unit.fakes import FakeSetting, Killed
 from tests.unit.test_execute import ME, World, first

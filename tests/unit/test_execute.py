@@ -31,7 +31,6 @@ from deployer.plan import (
     Desired,
     Plan,
     Planner,
-    Provision,
     make_plan,
     plan_abort,
     plan_promote,
@@ -40,9 +39,18 @@ from deployer.plan import (
 )
 from deployer.report import timing_text
 from deployer.spec.model import AnalysisSpec, AutoscaleSpec, ShadowSpec, Strategy
+from deployer.steps import Provision
 from deployer.tags import Holder, Owner, Record, Step, autoscale_tags, deployment_tags
 from deployer.timing import Phases
-from tests.unit.fakes import FakeAzure, FakeDeployment, FakeEndpoint, Killed, settings
+from tests.unit.fakes import (
+    NOW,
+    FakeAzure,
+    FakeClock,
+    FakeDeployment,
+    FakeEndpoint,
+    Killed,
+    settings,
+)
 
 OWNER = Owner("octo-org/octo-repo", "production")
 ME = Holder("octo-org/octo-repo/runs/1", "1")
@@ -67,6 +75,7 @@ class World:
     shadow: ShadowSpec | None = None
     bake_seconds: float = 0
     autoscale: AutoscaleSpec | None = None
+    clock: FakeClock = field(default_factory=FakeClock)
 
     def __post_init__(self) -> None:
         self.azure.in_place = self.strategy is Strategy.REPLACE
@@ -89,7 +98,8 @@ class World:
     def run_plan(self, plan: Plan, desired: Desired) -> Outcome:
         job = Job("ep", "key", None, OWNER.tags(), desired.settings, lambda i, s: {}, ME, None)
         runner = Runner({}, self.log, self.log)
-        return Executor(self.azure, runner, job, Deadline.after(60), Phases()).run(plan)
+        deadline = Deadline.after(60, clock=self.clock)
+        return Executor(self.azure, runner, job, deadline, Phases()).run(plan)
 
     def run(
         self,
@@ -99,13 +109,13 @@ class World:
         deadline: Deadline | None = None,
         *,
         build: Callable[[], str] | None = None,
-        now: Callable[[], datetime.datetime] | None = None,
     ) -> tuple[Plan, Outcome | None]:
         desired = replace(self.desired(image), image_pending=build is not None)
         observed = self.azure.endpoint("ep")
         if observed is not None:
             observed = replace(observed, autoscale=self.azure.autoscale_settings("ep"))
-        plan = planner(desired, observed)
+        deadline = deadline or Deadline.after(60, clock=self.clock)
+        plan = planner(desired, observed, deadline.clock.now())
         if plan.is_noop:
             return plan, None
         job = Job(
@@ -124,10 +134,7 @@ class World:
             else None,
         )
         runner = Runner({}, self.log, self.log)
-        clock = {"now": now} if now is not None else {}
-        executor = Executor(
-            self.azure, runner, job, deadline or Deadline.after(60), self.phases, **clock
-        )
+        executor = Executor(self.azure, runner, job, deadline, self.phases)
         return plan, executor.run(plan)
 
     # --- what is there -----------------------------------------------------------------------
@@ -493,7 +500,7 @@ def test_an_expired_lease_or_an_earlier_attempt_of_the_same_run_is_taken_over() 
 def test_an_endpoint_changed_since_it_was_planned_is_planned_again() -> None:
     world = first(World())
     desired = world.desired("app@sha256:2")
-    plan = make_plan(desired, world.azure.endpoint("ep"))
+    plan = make_plan(desired, world.azure.endpoint("ep"), NOW)
     world.endpoint.deployments["green"] = FakeDeployment("green", settings("other"), {})
     job = Job("ep", "key", None, OWNER.tags(), desired.settings, lambda i, s: {}, ME, None)
     executor = Executor(
@@ -623,14 +630,8 @@ def test_a_run_whose_lease_was_taken_over_stops_without_undoing() -> None:
 
 def test_a_long_watch_renews_the_lease() -> None:
     world = first(World(strategy=Strategy.CANARY, canary_steps=(50, 100)))
-    world.watch_seconds = 2
-    clock = [datetime.datetime.now(datetime.UTC)]
-
-    def now() -> datetime.datetime:
-        clock[0] += datetime.timedelta(minutes=2)  # every look at the clock: two minutes on
-        return clock[0]
-
-    world.run("app@sha256:2", now=now)
+    world.watch_seconds = 6 * 60  # longer than the lease: renewed while the watch goes on
+    world.run("app@sha256:2", deadline=Deadline.after(3600, clock=world.clock))
     renewals = [c for c in world.azure.calls if c == "update endpoint ep"]
     assert len(renewals) >= 2  # the Mark, and at least one renewal during the watch
     world.assert_converged("app@sha256:2")
@@ -709,8 +710,8 @@ def test_cleanup_retires_a_kept_deployment_once_its_time_is_up() -> None:
     world.run("app@sha256:2")
     plan, _ = world.run("", planner=plan_retire_kept)
     assert plan.is_noop  # not yet
-    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=25)
-    plan, _ = world.run("", planner=lambda d, o: plan_retire_kept(d, o, later))
+    world.clock.elapsed += 25 * 3600  # a day and an hour later
+    plan, _ = world.run("", planner=plan_retire_kept)
     assert [step.describe() for step in plan.steps][1].startswith(
         "delete deployment blue (kept for rollback until"
     )
@@ -725,18 +726,18 @@ def test_the_deploy_files_tags_and_description_are_applied_others_tags_kept() ->
     world = first(World())
     world.endpoint.tags["cost-center"] = "42"  # set by someone else
     desired = replace(world.desired("app@sha256:1"), tags={"team": "risk"}, description="new")
-    plan = make_plan(desired, world.azure.endpoint("ep"))
+    plan = make_plan(desired, world.azure.endpoint("ep"), NOW)
     assert [step.describe() for step in plan.steps] == [
         "record the run on the endpoint; update the endpoint's tags and description"
     ]
     world.run_plan(plan, desired)
     assert world.endpoint.tags["team"] == "risk" and world.endpoint.tags["cost-center"] == "42"
     assert world.endpoint.description == "new"
-    assert make_plan(desired, world.azure.endpoint("ep")).is_noop
+    assert make_plan(desired, world.azure.endpoint("ep"), NOW).is_noop
 
 
 def test_a_new_auth_mode_for_an_existing_endpoint_is_refused_in_the_plan() -> None:
     world = first(World())
     desired = replace(world.desired("app@sha256:2"), auth_mode="aml_token")
-    plan = make_plan(desired, world.azure.endpoint("ep"))
+    plan = make_plan(desired, world.azure.endpoint("ep"), NOW)
     assert plan.refused and "endpoint.auth_mode" in plan.refused[0]

@@ -8,10 +8,12 @@ from types import MappingProxyType
 import pytest
 
 from deployer.errors import PolicyError
-from deployer.plan import Desired, PlanStep, Provision, Retire, SetTraffic, kind, make_plan
+from deployer.plan import Desired, make_plan
 from deployer.spec.model import Strategy
 from deployer.state import DeploymentState, EndpointState, ProvisioningState, settings_hash
+from deployer.steps import PlanStep, Provision, Retire, SetTraffic, kind
 from deployer.tags import Owner, Record, deployment_tags
+from tests.unit.fakes import NOW
 from tests.unit.fakes import settings as make_settings
 
 OWNER = Owner(repository="octo-org/octo-repo", environment="production")
@@ -68,7 +70,7 @@ def of(plan: object, step_type: type[PlanStep]) -> list[PlanStep]:
 
 
 def test_first_deploy_creates_endpoint_and_blue() -> None:
-    plan = make_plan(desired(image_pending=True), None)
+    plan = make_plan(desired(image_pending=True), None, NOW)
     assert kinds(plan) == [
         "create-endpoint",
         "build-image",
@@ -81,7 +83,7 @@ def test_first_deploy_creates_endpoint_and_blue() -> None:
 
 
 def test_same_image_and_settings_at_100_percent_is_a_noop() -> None:
-    plan = make_plan(desired(), endpoint({"blue": 100}, deployment("blue")))
+    plan = make_plan(desired(), endpoint({"blue": 100}, deployment("blue")), NOW)
     assert plan.is_noop
     assert plan.target == "blue"
 
@@ -101,29 +103,31 @@ def test_same_image_and_settings_at_100_percent_is_a_noop() -> None:
     ],
 )
 def test_anything_different_is_not_a_noop(observed: EndpointState) -> None:
-    assert not make_plan(desired(), observed).is_noop
+    assert not make_plan(desired(), observed, NOW).is_noop
 
 
 def test_a_pending_image_is_never_a_noop() -> None:
-    plan = make_plan(desired(image_pending=True), endpoint({"blue": 100}, deployment("blue")))
+    plan = make_plan(desired(image_pending=True), endpoint({"blue": 100}, deployment("blue")), NOW)
     assert not plan.is_noop
 
 
 def test_blue_green_alternates_and_retires_the_old() -> None:
     changed = desired(settings=replace(SETTINGS, instance_count=2))
-    plan = make_plan(changed, endpoint({"blue": 100}, deployment("blue")))
+    plan = make_plan(changed, endpoint({"blue": 100}, deployment("blue")), NOW)
     assert kinds(plan) == ["create-deployment", "smoke-test", "set-traffic", "delete-deployment"]
     assert [step.deployment for step in of(plan, Provision)] == ["green"]
     assert [dict(step.traffic) for step in of(plan, SetTraffic)] == [{"blue": 0, "green": 100}]
     assert [step.deployment for step in of(plan, Retire)] == ["blue"]
     assert plan.previous == "blue" and plan.target == "green"
-    back = make_plan(changed, endpoint({"green": 100}, deployment("green")))
+    back = make_plan(changed, endpoint({"green": 100}, deployment("green")), NOW)
     assert back.target == "blue"
 
 
 def test_keep_previous_keeps_the_old_deployment_at_zero() -> None:
     plan = make_plan(
-        desired(keep_previous=True, image_pending=True), endpoint({"blue": 100}, deployment("blue"))
+        desired(keep_previous=True, image_pending=True),
+        endpoint({"blue": 100}, deployment("blue")),
+        NOW,
     )
     assert of(plan, Retire) == []
     assert plan.traffic_after == {"blue": 0, "green": 100}
@@ -133,7 +137,7 @@ def test_keep_previous_keeps_the_old_deployment_at_zero() -> None:
 
 def test_a_leftover_zero_percent_deployment_is_updated_not_recreated() -> None:
     observed = endpoint({"blue": 100, "green": 0}, deployment("blue"), deployment("green"))
-    plan = make_plan(desired(image_pending=True), observed)
+    plan = make_plan(desired(image_pending=True), observed, NOW)
     (provision,) = of(plan, Provision)
     assert provision == Provision("green", create=False)
 
@@ -147,6 +151,7 @@ def test_canary_steps_with_watches_and_smoke_tests() -> None:
             image_pending=True,
         ),
         endpoint({"blue": 100}, deployment("blue")),
+        NOW,
     )
     assert kinds(plan) == [
         "build-image",
@@ -168,7 +173,7 @@ def test_canary_steps_with_watches_and_smoke_tests() -> None:
 
 
 def test_canary_on_a_first_deploy_is_all_at_once() -> None:
-    plan = make_plan(desired(strategy=Strategy.CANARY), None)
+    plan = make_plan(desired(strategy=Strategy.CANARY), None, NOW)
     shares = [dict(step.traffic) for step in of(plan, SetTraffic)]
     assert shares == [{"blue": 100}]
 
@@ -177,18 +182,19 @@ def test_replace_updates_in_place() -> None:
     plan = make_plan(
         desired(strategy=Strategy.REPLACE, image_pending=True),
         endpoint({"blue": 100}, deployment("blue")),
+        NOW,
     )
     assert kinds(plan) == ["build-image", "update-deployment", "smoke-test", "set-traffic"]
     assert plan.target == "blue"
 
 
 def test_without_a_smoke_test_there_is_no_smoke_step() -> None:
-    plan = make_plan(desired(smoke_test=False), None)
+    plan = make_plan(desired(smoke_test=False), None, NOW)
     assert "smoke-test" not in kinds(plan)
 
 
 def test_the_plan_as_json() -> None:
-    data = make_plan(desired(image_pending=True), None).as_dict()
+    data = make_plan(desired(image_pending=True), None, NOW).as_dict()
     assert data["steps"][0] == {"step": "create-endpoint", "description": "create the endpoint"}
     assert data["steps"][1] == {"step": "build-image", "description": "build and push the image"}
     assert data["traffic_after"] == {"blue": 100}
@@ -214,7 +220,7 @@ def test_a_deployment_made_by_hand_at_zero_percent_is_left_alone() -> None:
     observed = endpoint(
         {"blue": 100, "green": 0}, deployment("blue", image="old"), foreign("green")
     )
-    plan = make_plan(desired(), observed)
+    plan = make_plan(desired(), observed, NOW)
     assert plan.left_alone == ("green",)
     assert plan.target not in ("blue", "green")
     touched = {getattr(step, "deployment", None) for step in plan.steps}
@@ -229,7 +235,7 @@ def test_a_deployment_made_by_hand_is_never_the_one_deleted() -> None:
     observed = endpoint(
         {"blue": 100, "manual": 0}, deployment("blue", image="old"), foreign("manual")
     )
-    plan = make_plan(desired(), observed)
+    plan = make_plan(desired(), observed, NOW)
     deleted = [step.deployment for step in of(plan, Retire)]
     assert deleted == ["blue"]
 
@@ -237,14 +243,14 @@ def test_a_deployment_made_by_hand_is_never_the_one_deleted() -> None:
 def test_traffic_on_a_deployment_made_by_hand_is_refused_with_the_fix() -> None:
     observed = endpoint({"manual": 100}, foreign("manual"))
     with pytest.raises(PolicyError) as refused:
-        make_plan(desired(), observed)
+        make_plan(desired(), observed, NOW)
     assert "manual 100%" in refused.value.message
     assert refused.value.hint is not None and "0%" in refused.value.hint
 
 
 def test_replace_never_updates_a_deployment_made_by_hand() -> None:
     observed = endpoint({"blue": 0}, foreign("blue"))
-    plan = make_plan(desired(strategy=Strategy.REPLACE), observed)
+    plan = make_plan(desired(strategy=Strategy.REPLACE), observed, NOW)
     assert plan.target != "blue"
     assert of(plan, Provision)[0].create
 
@@ -254,7 +260,7 @@ def test_a_new_egress_setting_is_a_new_deployment_not_an_update_of_the_idle_one(
     (concept-secure-online-endpoint.md): the idle green is not reused, and the plan says why."""
     observed = endpoint({"blue": 100, "green": 0}, deployment("blue"), deployment("green"))
     private = replace(SETTINGS, egress_public_network_access="disabled")
-    plan = make_plan(desired(settings=private), observed)
+    plan = make_plan(desired(settings=private), observed, NOW)
     [provision] = of(plan, Provision)
     assert provision == Provision("blue-2", create=True)
     assert {step.deployment for step in of(plan, Retire)} == {"blue", "green"}

@@ -12,6 +12,7 @@ from deployer.plan import make_plan
 from deployer.preflight import check, family_usage
 from deployer.spec.model import Strategy
 from deployer.state import Usage
+from tests.unit.fakes import NOW
 from tests.unit.test_plan import SETTINGS, deployment, desired, endpoint
 
 FAMILY = "Microsoft.MachineLearningServices/vmFamily/usages"
@@ -25,7 +26,7 @@ def dsv2(used: int, limit: int) -> Usage:
 
 def test_a_first_deploy_needs_the_reserve_and_fails_with_the_numbers() -> None:
     two = replace(SETTINGS, instance_count=2)  # 2 x DS3_v2 (4 cores): ceil(2.4) = 3 -> 12
-    plan = make_plan(desired(settings=two), None)
+    plan = make_plan(desired(settings=two), None, NOW)
     with pytest.raises(PreflightFailed) as caught:
         check(plan, two, None, [dsv2(used=14, limit=20)], 0)
     assert caught.value.message.startswith(
@@ -41,7 +42,7 @@ def test_a_first_deploy_needs_the_reserve_and_fails_with_the_numbers() -> None:
 def test_blue_green_counts_the_new_deployment_beside_the_serving_one() -> None:
     observed = endpoint({"blue": 100}, deployment("blue"))
     new = replace(SETTINGS, image="reg/app@sha256:" + "b" * 64)
-    plan = make_plan(desired(settings=new), observed)
+    plan = make_plan(desired(settings=new), observed, NOW)
     # blue holds 8 of the 12 used; green needs 8 more while blue still serves
     with pytest.raises(PreflightFailed, match=r"needs 8 cores of standardDSv2Family.*4 free"):
         check(plan, new, observed, [dsv2(used=12, limit=16)], 1)
@@ -49,7 +50,7 @@ def test_blue_green_counts_the_new_deployment_beside_the_serving_one() -> None:
 
 def test_a_rerun_that_reuses_its_deployment_needs_nothing() -> None:
     observed = endpoint({"blue": 100}, deployment("blue"))
-    plan = make_plan(desired(), observed)
+    plan = make_plan(desired(), observed, NOW)
     assert plan.is_noop
     assert check(plan, SETTINGS, observed, [dsv2(used=8, limit=8)], 1) == []
 
@@ -57,7 +58,7 @@ def test_a_rerun_that_reuses_its_deployment_needs_nothing() -> None:
 def test_replace_in_place_needs_only_the_difference() -> None:
     observed = endpoint({"blue": 100}, deployment("blue"))
     bigger = replace(SETTINGS, image="reg/app@sha256:" + "b" * 64, instance_count=2)
-    plan = make_plan(desired(settings=bigger, strategy=Strategy.REPLACE), observed)
+    plan = make_plan(desired(settings=bigger, strategy=Strategy.REPLACE), observed, NOW)
     # 12 for two instances, 8 already held by blue: 4 more
     assert check(plan, bigger, observed, [dsv2(used=8, limit=12)], 1) == []
     with pytest.raises(PreflightFailed, match="needs 4 cores"):
@@ -66,7 +67,7 @@ def test_replace_in_place_needs_only_the_difference() -> None:
 
 def test_sizes_that_skip_the_reserve_need_only_their_cores() -> None:
     a100 = replace(SETTINGS, instance_type="Standard_NC24ads_A100_v4", instance_count=2)
-    plan = make_plan(desired(settings=a100), None)
+    plan = make_plan(desired(settings=a100), None, NOW)
     usage = Usage("standardNCADSA100v4Family", "", FAMILY, 0, 48)
     assert check(plan, a100, None, [usage], 0) == []
     with pytest.raises(PreflightFailed, match=r"needs 48 cores.*no upgrade reserve"):
@@ -74,14 +75,14 @@ def test_sizes_that_skip_the_reserve_need_only_their_cores() -> None:
 
 
 def test_the_endpoint_limit_per_subscription_and_region() -> None:
-    plan = make_plan(desired(), None)
+    plan = make_plan(desired(), None, NOW)
     with pytest.raises(PreflightFailed, match="already has 100 endpoints"):
         check(plan, SETTINGS, None, [dsv2(0, 100)], 100)
 
 
 def test_an_unknown_size_is_a_warning_not_a_refusal() -> None:
     odd = replace(SETTINGS, instance_type="Standard_Q9_v9")
-    [warning] = check(make_plan(desired(settings=odd), None), odd, None, [], 0)
+    [warning] = check(make_plan(desired(settings=odd), None, NOW), odd, None, [], 0)
     assert "not in Microsoft's managed online endpoint SKU list" in warning
 
 

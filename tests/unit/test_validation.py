@@ -746,9 +746,9 @@ def test_every_number_is_finite(workspace: Workspace, old: str, new: str, line: 
     """YAML reads .inf, .nan and 1.0e+999 as floats that pass every bound: a preview with
     ttl_hours: .inf would never be swept."""
     problems = workspace.validate(replace_line(VALID, old, new)).problems
-    assert any(
-        p.line == line and "must be a finite number" in p.message for p in problems
-    ), problems
+    assert any(p.line == line and "must be a finite number" in p.message for p in problems), (
+        problems
+    )
 
 
 UAI_ID = (
