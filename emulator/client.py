@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emulator import uploads
-from emulator.lifecycle import read_connection
+from emulator.lifecycle import admin_headers, read_connection
 
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient
@@ -54,7 +54,7 @@ class Emulator:
             self.connection["admin_url"] + path,
             data=data,
             method=method,
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **admin_headers(self.connection)},
         )
         try:
             with urllib.request.urlopen(  # noqa: S310
