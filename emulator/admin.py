@@ -160,10 +160,14 @@ class AdminApi:
         return json_response(issuer.describe())
 
     async def github_rest(self, request: Request) -> Response:
-        """GitHub's REST state (deployments, statuses, comments); POST changes its limits."""
+        """GitHub's REST state (deployments, statuses, comments, pull requests); POST changes
+        its limits and sets up pull requests."""
         rest = self.emulator.github_rest
         if request.method == "POST":
-            return json_response(rest.configure(await request.json()))
+            try:
+                return json_response(rest.configure(await request.json()))
+            except (KeyError, TypeError, ValueError) as exc:
+                return json_response({"error": str(exc)}, 400)
         return json_response(rest.describe())
 
     async def github_tokens(self, request: Request) -> Response:
