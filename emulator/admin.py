@@ -1,15 +1,25 @@
 """The admin API (its own port; never reachable through the data plane): request log, faults,
 timing, the GitHub job the OIDC tokens describe, Entra settings, quota, permissions, extra
-workspaces, a state dump and a reset."""
+workspaces, a state dump and a reset.
+
+Every route, /health included, needs `Authorization: Bearer <admin_token>`: a secret made anew
+at each start and written only to the connection file (mode 0600). The API mints GitHub write
+tokens, lists every secret handed out and resets the emulator, so another local process must not
+use it just because it can reach 127.0.0.1. Anything else is answered 401 before any route runs
+(RFC 6750: `WWW-Authenticate: Bearer`, with `error="invalid_token"` when a token was sent)."""
 
 from __future__ import annotations
 
+import hmac
+import json
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from emulator.arm.model import Endpoint, Workspace
 from emulator.http import json_response
@@ -20,11 +30,71 @@ if TYPE_CHECKING:
     from emulator.server import Emulator
 
 
+REALM = "azureml-emulator-admin"
+
+
+class RequireToken:
+    """Lets a request through only with `Authorization: Bearer <token>` (one such header; the
+    scheme is case-insensitive, RFC 7235), compared in constant time; answers 401 otherwise,
+    without reading the body or reaching a route."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.token = token.encode()
+
+    def authorized(self, scope: Scope) -> tuple[bool, bool]:
+        """(authorized, a credential was sent)."""
+        values = Headers(scope=scope).getlist("authorization")
+        if not values:
+            return False, False
+        scheme, _, credential = values[0].strip().partition(" ")
+        sent = credential.strip().encode("latin-1")
+        ok = len(values) == 1 and scheme.lower() == "bearer"
+        # compare_digest runs in time independent of where the two differ
+        return hmac.compare_digest(sent, self.token) and ok, True
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        ok, sent = self.authorized(scope)
+        if ok:
+            await self.app(scope, receive, send)
+            return
+        challenge = f'Bearer realm="{REALM}"'
+        if sent:
+            challenge += ', error="invalid_token"'
+        body = json.dumps(
+            {
+                "error": {
+                    "code": "Unauthorized",
+                    "message": "the admin API needs `Authorization: Bearer <admin_token>`, "
+                    "the admin_token of this start in the emulator's connection file",
+                }
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"www-authenticate", challenge.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
 class AdminApi:
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
 
-    def app(self) -> Starlette:
+    def app(self) -> ASGIApp:
+        return RequireToken(self.routes(), self.emulator.admin_token)
+
+    def routes(self) -> Starlette:
         return Starlette(
             routes=[
                 Route("/health", self.health),
@@ -90,10 +160,14 @@ class AdminApi:
         return json_response(issuer.describe())
 
     async def github_rest(self, request: Request) -> Response:
-        """GitHub's REST state (deployments, statuses, comments); POST changes its limits."""
+        """GitHub's REST state (deployments, statuses, comments, pull requests); POST changes
+        its limits and sets up pull requests."""
         rest = self.emulator.github_rest
         if request.method == "POST":
-            return json_response(rest.configure(await request.json()))
+            try:
+                return json_response(rest.configure(await request.json()))
+            except (KeyError, TypeError, ValueError) as exc:
+                return json_response({"error": str(exc)}, 400)
         return json_response(rest.describe())
 
     async def github_tokens(self, request: Request) -> Response:

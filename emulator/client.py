@@ -11,10 +11,10 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from emulator import uploads
-from emulator.lifecycle import read_connection
+from emulator.lifecycle import admin_headers, read_connection
 
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient
@@ -54,7 +54,7 @@ class Emulator:
             self.connection["admin_url"] + path,
             data=data,
             method=method,
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **admin_headers(self.connection)},
         )
         try:
             with urllib.request.urlopen(  # noqa: S310
@@ -89,8 +89,25 @@ class Emulator:
         return state
 
     def github_configure(self, **changes: Any) -> Any:
-        """rate_limit_remaining=N, secondary_limit={"status", "retry_after", "count"}."""
+        """rate_limit_remaining=N, secondary_limit={"status", "retry_after", "count"},
+        pull_requests=[{"number", "state", "merged", ...}] (see github_pull_request)."""
         return self.admin("POST", "/github/rest", changes)
+
+    def github_pull_request(
+        self,
+        number: int,
+        state: Literal["open", "closed"] = "open",
+        merged: bool = False,
+        **details: str,
+    ) -> dict[str, Any]:
+        """Set up pull request `number` of the repository (replacing one of that number) for
+        "Get a pull request"; `details`: head_ref, head_sha, head_repository (a fork's full
+        name), base_ref, title. A merged pull request is closed. Returns it as GitHub's API
+        answers it."""
+        spec: dict[str, Any] = {"number": number, "state": state, "merged": merged, **details}
+        state_now = self.admin("POST", "/github/rest", {"pull_requests": [spec]})
+        pull: dict[str, Any] = state_now["pull_requests"][str(number)]
+        return pull
 
     def timing(self, **changes: Any) -> Any:
         return self.admin("POST", "/timing", changes)

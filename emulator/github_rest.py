@@ -1,5 +1,6 @@
-"""GitHub's REST API, the subset azureml-deploy uses: deployments, deployment statuses and issue
-(pull request) comments, with job tokens, their permissions and GitHub's rate limits.
+"""GitHub's REST API, the subset azureml-deploy uses: deployments, deployment statuses, issue
+(pull request) comments and "Get a pull request", with job tokens, their permissions and GitHub's
+rate limits.
 
 Sources (docs.github.com):
 - "REST API endpoints for deployments" and "... for deployment statuses": fields, defaults
@@ -10,6 +11,12 @@ Sources (docs.github.com):
   deployments that had a success state"), description of a status at most 140 characters.
 - "REST API endpoints for issue comments": list ascending by id, `per_page` at most 100; a
   pull request's comments are its issue's.
+- "REST API endpoints for pull requests", "Get a pull request"
+  (`GET /repos/{owner}/{repo}/pulls/{pull_number}`): `number`, `state` "open" or "closed",
+  `merged`, `merged_at`, `closed_at` (null while open), `head` and `base` with `ref`, `sha`,
+  `label` and `repo.full_name` (a fork's head names the fork); 404 "Not Found" for a number
+  that is no pull request. "Permissions required for fine-grained personal access tokens" /
+  "... for GitHub Apps" list it under "Pull requests" (read); a merged pull request is closed.
 - "Using pagination in the REST API": the `Link` header with rel="next" / "last".
 - "Permissions required for GitHub Apps" / "Automatic token authentication": deployments need
   the Deployments permission, comments Issues or Pull requests; a token without it gets 403
@@ -22,6 +29,7 @@ Sources (docs.github.com):
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import threading
 import time
@@ -43,6 +51,10 @@ DESCRIPTION_LIMIT = 140
 COMMENT_LIMIT = 65536
 DOCS = "https://docs.github.com/rest"
 BOT = {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"}
+# What opens each endpoint: any one of these permissions at the level the method needs.
+DEPLOYMENTS = ("deployments",)
+COMMENTS = ("pull_requests", "issues")  # a pull request's comments are its issue's
+PULLS = ("pull_requests",)
 
 
 @dataclass
@@ -67,6 +79,7 @@ class GitHubState:
     deployments: list[dict[str, Any]] = field(default_factory=list)
     statuses: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
     next_id: int = 1000
     remaining: int = GITHUB_TOKEN_RATE_LIMIT
     reset_at: int = 0
@@ -92,6 +105,13 @@ class GitHubRest:
         return token
 
     def configure(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """rate_limit_remaining, secondary_limit, and pull_requests: a list of pull requests
+        (`pull_request` below) added or replaced by number. Raises ValueError, KeyError or
+        TypeError for a bad change, before changing anything."""
+        pulls = [self.pull_request(**dict(spec)) for spec in changes.get("pull_requests", [])]
+        with self._lock:
+            for pull in pulls:
+                self.state.pulls[pull["number"]] = pull
         if "rate_limit_remaining" in changes:
             self.state.remaining = int(changes["rate_limit_remaining"])
         if "secondary_limit" in changes:
@@ -107,6 +127,65 @@ class GitHubRest:
             )
         return self.describe()
 
+    def pull_request(
+        self,
+        number: int,
+        state: str = "open",
+        merged: bool = False,
+        *,
+        head_ref: str | None = None,
+        head_sha: str | None = None,
+        head_repository: str | None = None,
+        base_ref: str = "main",
+        title: str | None = None,
+    ) -> dict[str, Any]:
+        """A pull request of the repository, as "Get a pull request" answers it (its relevant
+        fields). `head_repository` is a fork's full name; the head is the repository's own
+        branch otherwise."""
+        if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+            raise ValueError(f"a pull request number is a positive integer, not {number!r}")
+        if state not in ("open", "closed"):
+            raise ValueError(f'a pull request\'s state is "open" or "closed", not {state!r}')
+        if not isinstance(merged, bool):
+            raise TypeError(f"merged is true or false, not {merged!r}")
+        if merged and state != "closed":
+            raise ValueError("a merged pull request is closed")
+        now = self._now()
+        ref = head_ref or f"pr-{number}"
+        sha = head_sha or hashlib.sha1(f"{number}:{ref}".encode()).hexdigest()  # noqa: S324
+        head_repo = head_repository or GITHUB_REPOSITORY
+        api = f"{self.url}/repos/{GITHUB_REPOSITORY}"
+        return {
+            "url": f"{api}/pulls/{number}",
+            "id": 1_000_000 + number,
+            "node_id": f"PR_{number}",
+            "html_url": f"https://github.com/{GITHUB_REPOSITORY}/pull/{number}",
+            "issue_url": f"{api}/issues/{number}",
+            "number": number,
+            "state": state,
+            "locked": False,
+            "title": title or f"Pull request {number}",
+            "user": {"login": "octocat", "id": 1, "type": "User"},
+            "created_at": now,
+            "updated_at": now,
+            "closed_at": now if state == "closed" else None,
+            "merged_at": now if merged else None,
+            "draft": False,
+            "merged": merged,
+            "head": {
+                "label": f"{head_repo.split('/')[0]}:{ref}",
+                "ref": ref,
+                "sha": sha,
+                "repo": {"full_name": head_repo, "fork": head_repo != GITHUB_REPOSITORY},
+            },
+            "base": {
+                "label": f"{GITHUB_REPOSITORY.split('/')[0]}:{base_ref}",
+                "ref": base_ref,
+                "sha": hashlib.sha1(base_ref.encode()).hexdigest(),  # noqa: S324
+                "repo": {"full_name": GITHUB_REPOSITORY, "fork": False},
+            },
+        }
+
     def reset(self) -> None:
         self.state = GitHubState(reset_at=int(time.time()) + 3600)
 
@@ -119,6 +198,7 @@ class GitHubRest:
             "comments": {
                 str(number): list(comments) for number, comments in self.state.comments.items()
             },
+            "pull_requests": {str(number): pull for number, pull in self.state.pulls.items()},
             "requests": self.state.requests,
             "rate_limit_remaining": self.state.remaining,
         }
@@ -147,6 +227,7 @@ class GitHubRest:
                     self._comment,
                     methods=["GET", "PATCH", "DELETE"],
                 ),
+                Route(base + "/pulls/{number:int}", self._pull),
             ]
         )
 
@@ -176,9 +257,10 @@ class GitHubRest:
         return json_response(body, status, {**self._headers(), **(extra or {})})
 
     def _admit(
-        self, request: Request, permission: str, accepted: str, write: bool
+        self, request: Request, permissions: tuple[str, ...], accepted: str, write: bool
     ) -> Response | None:
-        """The token, the repository, the permission and the rate limit, as GitHub checks."""
+        """The token, the repository, one of `permissions` and the rate limit, as GitHub
+        checks them."""
         self.state.requests += 1
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         job = self.tokens.get(token) if scheme.lower() in ("bearer", "token") else None
@@ -201,9 +283,7 @@ class GitHubRest:
         owner, repo = request.path_params.get("owner"), request.path_params.get("repo")
         if owner is not None and f"{owner}/{repo}" != job.repository:
             return self._error(404, "Not Found")
-        if not job.allows(permission, write) and not (
-            permission == "pull_requests" and job.allows("issues", write)
-        ):
+        if not any(job.allows(permission, write) for permission in permissions):
             level = "write" if write else "read"
             return self._error(
                 403,
@@ -253,7 +333,7 @@ class GitHubRest:
 
     async def _deployments(self, request: Request) -> Response:
         write = request.method == "POST"
-        refused = self._admit(request, "deployments", "deployments={level}", write)
+        refused = self._admit(request, DEPLOYMENTS, "deployments={level}", write)
         if refused:
             return refused
         if not write:
@@ -302,7 +382,7 @@ class GitHubRest:
         return next((d for d in self.state.deployments if d["id"] == identifier), None)
 
     async def _deployment(self, request: Request) -> Response:
-        refused = self._admit(request, "deployments", "deployments={level}", False)
+        refused = self._admit(request, DEPLOYMENTS, "deployments={level}", False)
         if refused:
             return refused
         deployment = self._find(request.path_params["id"])
@@ -310,7 +390,7 @@ class GitHubRest:
 
     async def _statuses(self, request: Request) -> Response:
         write = request.method == "POST"
-        refused = self._admit(request, "deployments", "deployments={level}", write)
+        refused = self._admit(request, DEPLOYMENTS, "deployments={level}", write)
         if refused:
             return refused
         deployment = self._find(request.path_params["id"])
@@ -371,9 +451,7 @@ class GitHubRest:
 
     async def _issue_comments(self, request: Request) -> Response:
         write = request.method == "POST"
-        refused = self._admit(
-            request, "pull_requests", "issues={level}; pull_requests={level}", write
-        )
+        refused = self._admit(request, COMMENTS, "issues={level}; pull_requests={level}", write)
         if refused:
             return refused
         number = request.path_params["number"]
@@ -419,9 +497,7 @@ class GitHubRest:
 
     async def _comment(self, request: Request) -> Response:
         write = request.method != "GET"
-        refused = self._admit(
-            request, "pull_requests", "issues={level}; pull_requests={level}", write
-        )
+        refused = self._admit(request, COMMENTS, "issues={level}; pull_requests={level}", write)
         if refused:
             return refused
         identifier = request.path_params["id"]
@@ -443,6 +519,14 @@ class GitHubRest:
                 comment["updated_at"] = self._now()
                 return self._ok(comment)
         return self._error(404, "Not Found")
+
+    async def _pull(self, request: Request) -> Response:
+        """Get a pull request: needs Pull requests (read); 404 for a number that is none."""
+        refused = self._admit(request, PULLS, "pull_requests={level}", False)
+        if refused:
+            return refused
+        pull = self.state.pulls.get(request.path_params["number"])
+        return self._ok(pull) if pull else self._error(404, "Not Found")
 
 
 async def _json(request: Request) -> Any:

@@ -54,14 +54,24 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def admin_headers(connection: dict[str, Any]) -> dict[str, str]:
+    """The admin API's credential: this start's `admin_token` from the connection file."""
+    return {"Authorization": f"Bearer {connection.get('admin_token', '')}"}
+
+
 def _healthy(connection: dict[str, Any]) -> bool:
+    """The admin API answers, and to this connection file's token (the file is written when
+    every part is ready, before any probe: `up` reads it first)."""
     context = ssl.create_default_context(cafile=connection["ca_cert"])
+    request = urllib.request.Request(  # noqa: S310 - our own https URL
+        connection["admin_url"] + "/health", headers=admin_headers(connection)
+    )
     try:
-        with urllib.request.urlopen(  # noqa: S310 - our own https URL
-            connection["admin_url"] + "/health", context=context, timeout=2
+        with urllib.request.urlopen(  # noqa: S310
+            request, context=context, timeout=2
         ) as response:
             return bool(response.status == 200)
-    except OSError:
+    except (OSError, KeyError):
         return False
 
 

@@ -7,7 +7,9 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import socket
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from emulator.gateway import ScoringGateway
 from emulator.github_oidc import GitHubIssuer
 from emulator.github_rest import GitHubRest
 from emulator.identity import DEFAULT_SUBJECTS, FederatedCredential, Identity
+from emulator.ledger import LEDGER
 from emulator.lifecycle import CONNECTION_FILE
 from emulator.monitor.engine import AutoscaleEngine
 from emulator.monitor.sampler import UsageSampler
@@ -91,6 +94,10 @@ class Emulator:
         )
         self.launch_timing = profile(profile_name, time_scale)
         self.timing: Timing = self.launch_timing
+        # The admin API's bearer secret: new on every start, handed out only through the
+        # connection file (mode 0600), so a token of an earlier start opens nothing.
+        self.admin_token = secrets.token_urlsafe(32)
+        LEDGER.record("admin-token", self.admin_token)
         self.sockets = {part: _listen() for part in PARTS}
         self.urls = {
             part: f"https://127.0.0.1:{sock.getsockname()[1]}"
@@ -283,6 +290,7 @@ class Emulator:
             "authority_url": self.urls["entra"],
             "gateway_url": self.urls["gateway"],
             "admin_url": self.urls["admin"],
+            "admin_token": self.admin_token,
             "github_api_url": self.urls["github_api"],
             "registry": self.registry.login_server if self.registry else None,
             "acr_url": self.urls["acr"] if self.acr else None,
@@ -391,11 +399,22 @@ class Emulator:
             self.registry.stop()
 
     def _write_connection(self) -> None:
+        """Atomically, and readable by its owner alone from the moment it exists: mkstemp
+        creates the file with mode 0600 (O_CREAT | O_EXCL), and a rename puts it in place."""
         path = self.state_dir / CONNECTION_FILE
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(self.connection(), indent=2), "utf-8")
-        temporary.chmod(0o600)
-        temporary.replace(path)
+        descriptor, name = tempfile.mkstemp(
+            dir=self.state_dir, prefix=f".{CONNECTION_FILE}.", suffix=".tmp"
+        )
+        temporary = Path(name)
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                json.dump(self.connection(), handle, indent=2)
+                handle.flush()
+                os.fsync(handle.fileno())
+            temporary.replace(path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
 
     def serve(self) -> None:
         config = uvicorn.Config(

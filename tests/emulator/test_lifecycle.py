@@ -12,6 +12,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from emulator.client import AdminError, Emulator
 from tests.emulator.arm import Arm
 from tools.emulators import Bundle, run_cli, start
 from tools.images import model_server_image
@@ -61,6 +62,9 @@ def test_up_status_env_down(tmp_path: Path) -> None:
     ):
         assert connection[key], key
     assert set(connection["oidc"]) >= {"issuer", "request_url", "request_token"}
+    # it holds secrets (the admin token, the client secret): its owner's alone
+    assert (state / "connection.json").stat().st_mode & 0o777 == 0o600
+    assert len(connection["admin_token"]) >= 32
     assert connection["oidc"]["request_url"].endswith("/idtoken?api-version=2.0")
     assert Path(connection["ca_bundle"]).is_absolute()
     pid = connection["pid"]
@@ -146,7 +150,16 @@ def test_identities_and_ca_survive_a_restart(tmp_path: Path) -> None:
         == 0
     )
     second = json.loads((state / "connection.json").read_text())
-    run_cli("down", state_dir=state)
+    try:
+        # the admin token is new at every start: the first start's opens nothing now
+        assert second["admin_token"] != first["admin_token"]
+        stale = Emulator(state, {**second, "admin_token": first["admin_token"]})
+        with pytest.raises(AdminError, match="401"):
+            stale.admin("POST", "/github/tokens", {"permissions": {"contents": "write"}})
+        issued = Emulator.at(state).admin("GET", "/secrets")["secrets"]
+        assert "github-token" not in {entry["kind"] for entry in issued}  # none minted
+    finally:
+        run_cli("down", state_dir=state)
     assert second["tenant_id"] == first["tenant_id"]
     assert second["subscription_id"] == first["subscription_id"]
     assert Path(second["ca_cert"]).read_bytes() == ca

@@ -62,8 +62,12 @@ def scan(secrets: list[str], texts: dict[str, str], folders: list[Path]) -> Find
 
 def issued_secrets(emulator: Emulator, since: int) -> list[str]:
     """Every key and token the emulator issued since `since`, plus the job's OIDC request
-    token (issued once, when the emulator started)."""
-    return [*emulator.secrets_since(since), str(emulator["oidc"]["request_token"])]
+    token and the admin API's token (issued once, when the emulator started)."""
+    return [
+        *emulator.secrets_since(since),
+        str(emulator["oidc"]["request_token"]),
+        str(emulator["admin_token"]),
+    ]
 
 
 def scan_runs(emulator: Emulator, apps: list[App], since: int, folders: list[Path]) -> Findings:
