@@ -157,11 +157,34 @@ def test_previews_under_an_overlay_main_lacks_are_deleted_on_close_and_swept(
     assert app.endpoint("zz-103") is None and app.endpoint("models-pr103") is None
     assert app.endpoint("zz-104") is not None and app.endpoint("other-repo") is not None
 
-    sweep = app.in_a_job("cleanup", tmp_path / "sweep", event=Event("schedule", {}))
+    schedule = Event("schedule", {})
+    sweep = app.in_a_job("cleanup", tmp_path / "sweep", event=schedule)
     assert sweep.result.returncode == 0, sweep.result.stdout
     assert app.endpoint("zz-105") is None  # older than the default lifetime (72 h)
     assert app.endpoint("zz-104") is not None  # young, and its pull request's state unknown
     assert app.endpoint("other-repo") is not None  # another repository's
+
+    # With pull-requests: read, a closed pull request's preview goes at once, however young.
+    arm.create_preview("models-pr106", pr="106", age_hours=0.1, repository=REPOSITORY)
+    app.emulator.github_pull_request(104, state="closed")
+    app.emulator.github_pull_request(106, state="open")
+    token = app.emulator.github_token({"pull-requests": "read"})
+    github = {"GITHUB_API_URL": app.emulator["github_api_url"], "GITHUB_TOKEN": token}
+    swept = app.in_a_job("cleanup", tmp_path / "closed", event=schedule, env=github)
+    assert swept.result.returncode == 0, swept.result.stdout
+    assert "pull request #104 is closed" in swept.result.stdout
+    assert app.endpoint("zz-104") is None
+    assert app.endpoint("models-pr106") is not None
+
+    # Without the permission: by age alone, and it says what to grant.
+    arm.create_preview("zz-107", pr="107", age_hours=0.1, repository=REPOSITORY,
+                       environment="zz-preview")  # fmt: skip
+    app.emulator.github_pull_request(107, state="closed")
+    github["GITHUB_TOKEN"] = app.emulator.github_token({"contents": "read"})
+    aged = app.in_a_job("cleanup", tmp_path / "aged", event=schedule, env=github)
+    assert aged.result.returncode == 0, aged.result.stdout
+    assert "pull-requests: read" in aged.result.stdout
+    assert app.endpoint("zz-107") is not None
 
 
 def github_job(app: App) -> dict[str, str]:
