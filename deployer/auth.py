@@ -83,7 +83,7 @@ class SignIn:
         try:
             return self.credential.get_token(scope).token
         except ClientAuthenticationError as exc:
-            raise explain(exc, self.assertions) from None
+            raise explain(exc, self.assertions) from exc
 
 
 def sign_in(cloud: Cloud, settings: SignInSettings, runner: Runner) -> SignIn:

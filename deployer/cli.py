@@ -166,9 +166,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(_dispatch(args, runner))
     except InvalidDeployFileError as exc:
         runner.problems(exc.problems, args.config)
-        return _fail(exc, runner)
+        return _fail(exc, runner, debug)
     except DeployerError as exc:
-        return _fail(exc, runner)
+        return _fail(exc, runner, debug)
     except KeyboardInterrupt:
         runner.info("azureml-deploy: cancelled")
         return int(ExitCode.CANCELLED)
@@ -214,11 +214,15 @@ def _dispatch(args: argparse.Namespace, runner: Runner) -> ExitCode:
     return run_cleanup(options, runner, environ)
 
 
-def _fail(exc: DeployerError, runner: Runner) -> int:
+def _fail(exc: DeployerError, runner: Runner, debug: bool) -> int:
     # Messages carry user input (paths, names): each part stays on one log line.
     runner.info(f"azureml-deploy: {one_line(exc.message)}")
     if exc.hint:
         runner.info(f"  hint: {one_line(exc.hint)}")
+    if debug:  # what caused it, link by link, and where (sigstore's log_and_exit does the same)
+        for cause in exc.causes():
+            runner.info(f"  caused by {type(cause).__name__}: {one_line(runner.scrub(str(cause)))}")
+        runner.info(runner.scrub("".join(traceback.format_exception(exc))))
     if runner.in_actions:
         runner.error(exc.diagnostics())
     return int(exc.exit_code)

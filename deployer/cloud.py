@@ -96,14 +96,14 @@ def select_cloud(name: str) -> Cloud:
     path = emulator_connection_file()
     try:
         connection: dict[str, Any] = json.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
+    except FileNotFoundError as exc:
         raise UsageError(
             f"--cloud local needs the local emulator, but {path} does not exist",
             hint="start it with `python -m emulator up` (or set AZUREML_EMULATOR_DIR to its "
             "state directory)",
-        ) from None
+        ) from exc
     except (OSError, json.JSONDecodeError) as exc:
-        raise UsageError(f"cannot read the emulator's connection file {path}: {exc}") from None
+        raise UsageError(f"cannot read the emulator's connection file {path}: {exc}") from exc
     try:
         local = LocalConnection(
             subscription_id=str(connection["subscription_id"]),
@@ -123,7 +123,7 @@ def select_cloud(name: str) -> Cloud:
         raise UsageError(
             f"the emulator's connection file {path} lacks {exc}",
             hint="restart the emulator (python -m emulator down; python -m emulator up)",
-        ) from None
+        ) from exc
     return Cloud(
         # azure-ai-ml registers a custom cloud once per process: one name per emulator.
         name="AzureMLEmulator" + arm.rsplit(":", 1)[-1],

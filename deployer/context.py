@@ -139,7 +139,7 @@ def _event_payload(path: str | None) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     except OSError as exc:
-        raise UsageError(f"cannot read the GitHub event payload {path}: {exc.strerror}") from None
+        raise UsageError(f"cannot read the GitHub event payload {path}: {exc.strerror}") from exc
     if len(raw) > MAX_EVENT_BYTES:
         raise UsageError(
             f"the GitHub event payload {path} is larger than {MAX_EVENT_BYTES // 2**20} MiB, "
@@ -147,12 +147,12 @@ def _event_payload(path: str | None) -> dict[str, Any]:
         )
     try:
         payload = json.loads(raw)
-    except RecursionError:
+    except RecursionError as exc:
         raise UsageError(
             f"the GitHub event payload {path} is nested too deeply to be a GitHub event"
-        ) from None
+        ) from exc
     except ValueError as exc:
-        raise UsageError(f"cannot read the GitHub event payload {path}: {exc}") from None
+        raise UsageError(f"cannot read the GitHub event payload {path}: {exc}") from exc
     return payload if isinstance(payload, dict) else {}
 
 

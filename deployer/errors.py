@@ -32,7 +32,25 @@ class DeployerError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
-        self.cause = cause
+        self._cause = cause
+
+    @property
+    def cause(self) -> BaseException | None:
+        """What caused it: given, or the exception it was raised from (`raise … from exc`)."""
+        return self._cause or self.__cause__
+
+    def causes(self) -> list[BaseException]:
+        """The chain of causes, nearest first (each error's own cause, then its cause's)."""
+        chain: list[BaseException] = []
+        current: BaseException | None = self.cause
+        while current is not None and current not in chain and len(chain) < 20:
+            chain.append(current)
+            current = (
+                current.cause
+                if isinstance(current, DeployerError)
+                else current.__cause__ or current.__context__
+            )
+        return chain
 
     def diagnostics(self) -> str:
         if self.hint:

@@ -201,8 +201,8 @@ class Executor:
                 if self._busy(step, failure):
                     # Another operation on the endpoint (another run creating it, say): wait
                     # for it and plan again.
-                    raise LeaseHeld(failure.message, None, None) from None
-                raise self._after_failure(step, failure) from None
+                    raise LeaseHeld(failure.message, None, None) from failure
+                raise self._after_failure(step, failure) from failure
         self._endpoint_ready()
         if self.outcome.leased and not self.outcome.released:
             self._write(self._current_record(), None, release=True)

@@ -26,7 +26,7 @@ def read_bounded(path: Path, limit: int) -> bytes:
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
-        raise UnreadableFile(f"cannot be read: {exc.strerror}") from None
+        raise UnreadableFile(f"cannot be read: {exc.strerror}") from exc
     with os.fdopen(descriptor, "rb") as handle:
         if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
             raise UnreadableFile("is not a regular file")

@@ -137,12 +137,12 @@ def observe_settled(session: Session, deadline: Deadline, *, wait: bool) -> Endp
     while busy:
         try:
             deadline.sleep(SETTLE_POLL_SECONDS, "waiting for another operation")
-        except TimedOut:
+        except TimedOut as exc:
             raise TimedOut(
                 f"another operation kept changing endpoint {name} ({', '.join(busy)}) for "
                 "longer than the rollout's timeout",
                 hint="give the workflow a `concurrency` group per endpoint so that runs queue",
-            ) from None
+            ) from exc
         observed = azure.endpoint(name)
         busy = observed.busy() if observed else []
     return with_autoscale(session, observed)
@@ -282,7 +282,7 @@ def converge(
                     f"endpoint {name} is being changed by {who}; not waiting (--no-wait)",
                     hint="run again when it is done, or without --no-wait (input wait: true) "
                     "to wait for it",
-                ) from None
+                ) from held
             now = time.monotonic()
             if waited_for != held.message:
                 until = f" (its lease runs until {_clock(held.until)})" if held.until else ""

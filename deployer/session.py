@@ -60,7 +60,7 @@ class Session:
                 f"endpoint.name '{self.spec.endpoint.name_template}' {exc}",
                 hint="use this environment on the events it is meant for (a {pr} template on "
                 "pull_request events, {tag} on tag pushes), or pass --pr locally",
-            ) from None
+            ) from exc
 
     @property
     def environment_name(self) -> str:

@@ -25,13 +25,13 @@ class Translated:
         if error is None or isinstance(error, DeployerError):
             return
         if isinstance(error, ClientAuthenticationError):
-            raise explain(error, self.sign_in.assertions) from None
+            raise explain(error, self.sign_in.assertions) from error
         if isinstance(error, HttpResponseError):
-            raise translate(error, self.doing) from None
+            raise translate(error, self.doing) from error
         if isinstance(error, MlException):
             # The SDK's own checks, before any request was sent.
             first = str(error.message or error).strip().splitlines()
-            raise AzureError(f"{self.doing} failed: {first[0] if first else error}") from None
+            raise AzureError(f"{self.doing} failed: {first[0] if first else error}") from error
 
 
 def translate(error: HttpResponseError, doing: str) -> AzureError:

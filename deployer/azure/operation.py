@@ -138,4 +138,4 @@ class Operation:
                 self.poller.wait(timeout=min(0.5, max(deadline.remaining(), 0.01)))
             return self.poller.result()
         except HttpResponseError as exc:  # the operation ended Failed, or was refused
-            raise translate(exc, self.description) from None
+            raise translate(exc, self.description) from exc

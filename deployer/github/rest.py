@@ -141,7 +141,7 @@ class GitHubApi:
                 if attempt == ATTEMPTS:
                     raise GitHubApiError(
                         f"cannot reach GitHub's API ({where}): {one_line(str(exc))[:200]}"
-                    ) from None
+                    ) from exc
                 self._back_off(attempt)
                 continue
             self.rate_limit = RateLimit.of(response.headers)

@@ -111,7 +111,7 @@ class ImageBuilder:
                 f"cannot reach the Docker engine ({type(exc).__name__})",
                 hint="the image is built with Docker: run on a runner with Docker "
                 "(ubuntu-latest has it), or deploy a prebuilt image with the `image` input",
-            ) from None
+            ) from exc
         self.cli: DockerCli = find_buildkit_cli()
 
     def command(
@@ -236,7 +236,7 @@ class ImageBuilder:
             raise ImageError(
                 f"cannot run {self.cli.path}: {exc.strerror}",
                 hint="check the docker CLI on the runner",
-            ) from None
+            ) from exc
         assert process.stdout is not None
         try:
             for line in process.stdout:

@@ -77,7 +77,7 @@ class AcrSession:
             raise ImageError(
                 f"cannot reach the registry {self.login_server}: {type(exc).__name__}",
                 hint="check image.registry (the registry's login server, e.g. name.azurecr.io)",
-            ) from None
+            ) from exc
 
     def challenge(self) -> dict[str, str]:
         if self._challenge is None:
@@ -112,7 +112,7 @@ class AcrSession:
                     timeout=30,
                 )
             except requests.RequestException as exc:
-                raise ImageError(f"the registry's token exchange failed: {exc}") from None
+                raise ImageError(f"the registry's token exchange failed: {exc}") from exc
             if response.status_code != 200:
                 raise ImageError(
                     f"{self.login_server} refused the sign-in (HTTP {response.status_code}: "

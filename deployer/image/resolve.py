@@ -174,7 +174,7 @@ class Images:
             raise UsageError(
                 f"image.ref '{template}' {exc}",
                 hint="use this environment on the events it is meant for, or pass --image",
-            ) from None
+            ) from exc
         if not _is_reference(rendered):
             raise UsageError(
                 f"image.ref '{template}' renders to {rendered!r}, which is not an image reference",

@@ -65,14 +65,14 @@ def read_deploy_file(path: Path) -> bytes:
             )
         with path.open("rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
+    except FileNotFoundError as exc:
         raise UsageError(
             f"deploy file {path} not found",
             hint="pass its path with --config (the action's `config` input); "
             "paths are relative to the working directory",
-        ) from None
+        ) from exc
     except OSError as exc:
-        raise UsageError(f"cannot read deploy file {path}: {exc.strerror}") from None
+        raise UsageError(f"cannot read deploy file {path}: {exc.strerror}") from exc
     if len(raw) > MAX_FILE_BYTES:
         raise UsageError(
             f"{path} is larger than {MAX_FILE_BYTES // 1024} KiB; is it a deploy file?"

@@ -192,7 +192,7 @@ def _decode(raw: bytes) -> str:
                 Mark(line, column),
                 f"the file is not valid UTF-8 (byte 0x{byte:02x}); save it as UTF-8",
             )
-        ) from None
+        ) from exc
     return text
 
 
@@ -200,17 +200,17 @@ def _compose_single(text: str, positions: _Positions) -> Node:
     try:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:
-        raise _Fatal(_yaml_error(exc, positions)) from None
+        raise _Fatal(_yaml_error(exc, positions)) from exc
     except yaml.reader.ReaderError as exc:
         mark = positions.at(exc.position)
         character = exc.character if isinstance(exc.character, str) else chr(exc.character)
         raise _Fatal(
             _error(mark, f"invalid YAML: the character U+{ord(character):04X} is not allowed")
-        ) from None
-    except RecursionError:
+        ) from exc
+    except RecursionError as exc:
         raise _Fatal(
             _error(FILE_START, f"the file is nested too deeply (over {MAX_DEPTH} levels)")
-        ) from None
+        ) from exc
     documents = [node for node in nodes if not _is_empty(node)]
     if not documents:
         raise _Fatal(

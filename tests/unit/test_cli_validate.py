@@ -208,3 +208,17 @@ def test_unexpected_errors_are_reported_without_a_traceback(
     assert "Traceback" not in captured.err
     assert cli.main(["--debug", "validate", "--config", str(workspace.root / "deploy.yml")]) == 1
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_debug_shows_what_caused_an_error(tmp_path: Path) -> None:
+    """An error keeps its cause (`raise … from exc`): --debug prints the chain and where it
+    was raised; without it, the message and the fix alone."""
+    plain = run("validate", "--config", "missing.yml", cwd=tmp_path)
+    assert plain.returncode == 2
+    assert "deploy file missing.yml not found" in plain.stderr + plain.stdout
+    assert "caused by" not in plain.stderr + plain.stdout
+    debug = run("--debug", "validate", "--config", "missing.yml", cwd=tmp_path)
+    assert debug.returncode == 2
+    shown = debug.stderr + debug.stdout
+    assert "caused by FileNotFoundError: [Errno 2] No such file or directory" in shown
+    assert "The above exception was the direct cause" in shown
