@@ -30,6 +30,7 @@ from deployer.errors import (
     StepFailed,
 )
 from deployer.github.runner import Runner
+from deployer.lease import Lease
 from deployer.plan import Plan
 from deployer.smoke import SmokeResult
 from deployer.spec.model import EndpointIdentity, Strategy
@@ -61,7 +62,6 @@ from deployer.steps import (
 from deployer.tags import Holder, Record, with_record, with_user_tags
 from deployer.timing import Phases
 
-LEASE = datetime.timedelta(minutes=5)  # renewed with every write; a lost run blocks no longer
 LOG_LINES = 100
 WATCH_CHECK_SECONDS = 1.0
 RESTORE_GRACE_SECONDS = 60.0
@@ -163,7 +163,7 @@ class Executor:
         self.outcome = Outcome()
         self._creating: Waitable | None = None
         self._index = 0
-        self._lease_expires: datetime.datetime | None = None
+        self.lease = Lease(job.endpoint, job.holder, self.clock)
 
     # --- running a plan ------------------------------------------------------------------------
 
@@ -264,23 +264,21 @@ class Executor:
 
     # --- the lease -------------------------------------------------------------------------------
 
-    def _lease_until(self) -> datetime.datetime:
+    def _provisioning_left(self) -> datetime.timedelta | None:
         """A short lease, except while provisioning is still ahead: Azure lets nobody change
         the endpoint while a deployment provisions, so the lease then covers the rollout's time
         left, and the first write after it shortens it again."""
         provisioning = self.plan is not None and any(
             isinstance(step, Provision) for step in self._remaining()
         )
-        span = datetime.timedelta(seconds=self.deadline.remaining()) if provisioning else LEASE
-        return self.clock.now() + max(span, LEASE)
+        return datetime.timedelta(seconds=self.deadline.remaining()) if provisioning else None
 
     def _remaining(self) -> tuple[PlanStep, ...]:
         assert self.plan is not None
         return self.plan.steps[self._index + 1 :]
 
     def _leased(self, record: Record) -> Record:
-        self._lease_expires = self._lease_until()
-        return replace(record, holder=self.job.holder, lease_until=self._lease_expires)
+        return self.lease.taken(record, self._provisioning_left())
 
     def _acquire(
         self, record: Record, change: EndpointChange | None = None, stop_mirror: bool = False
@@ -291,14 +289,7 @@ class Executor:
         current = self.platform.endpoint(self.job.endpoint)
         if current is None:
             raise LeaseHeld(f"endpoint {self.job.endpoint} disappeared", None, None)
-        found = current.record
-        if found.leased_to_other(self.job.holder, self.clock.now()):
-            raise LeaseHeld(
-                f"another run is changing endpoint {self.job.endpoint}: "
-                f"{found.holder.describe() if found.holder else 'unknown'}",
-                found.holder,
-                found.lease_until,
-            )
+        self.lease.check_free(current.record)
         if current.basis() != self.plan.basis:
             raise LeaseHeld(
                 f"endpoint {self.job.endpoint} changed since it was planned", None, None
@@ -361,9 +352,7 @@ class Executor:
                 "without changing anything more"
             )
         written = self._with_image(record)
-        written = (
-            replace(written, holder=None, lease_until=None) if release else self._leased(written)
-        )
+        written = self.lease.released(written) if release else self._leased(written)
         if mirror is None and traffic is not None and self.outcome.mirror:
             # Azure ML mirrors only to a deployment without live traffic: the shadow stage's
             # mirror stops in the request that moves traffic.
@@ -519,8 +508,7 @@ class Executor:
         )
 
     def _renew_if_due(self) -> None:
-        until = self._lease_expires
-        if self.outcome.leased and until is not None and until - self.clock.now() < LEASE / 2:
+        if self.outcome.leased and self.lease.renewal_due():
             self._write(self._current_record(), None)
 
     # --- when things go wrong --------------------------------------------------------------------

@@ -17,6 +17,7 @@ from deployer.errors import AzureError, Busy, DeployerError, LeaseHeld, PolicyEr
 from deployer.execute import Executor, Job, Outcome
 from deployer.github import comment
 from deployer.github.presence import GitHubPresence
+from deployer.lease import holder_of
 from deployer.plan import Desired, Plan, Planner
 from deployer.policy import check_may_change
 from deployer.preflight import preflight
@@ -192,18 +193,7 @@ class SmokeTester:
 
 
 def holder(session: Session) -> Holder:
-    """Who this run is, for the lease: the workflow run and its attempt, or this process."""
-    import os
-    import socket
-    import uuid
-
-    context, environ = session.context, session.environ
-    if context.in_github and context.run_id:
-        return Holder(
-            f"{context.repository or 'github'}/runs/{context.run_id}",
-            environ.get("GITHUB_RUN_ATTEMPT", "1"),
-        )
-    return Holder(f"local/{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}")
+    return holder_of(session.context, session.environ)
 
 
 @dataclass

@@ -229,23 +229,6 @@ class Holder:
         """Another attempt of the same workflow run (it may take over at once)."""
         return self.run == other.run and bool(self.attempt) and bool(other.attempt)
 
-    def gone(self) -> bool:
-        """A local run (`local/<host>/<pid>/…`) of this machine whose process has ended: its
-        lease is over, whatever it says."""
-        import os
-        import socket
-
-        parts = self.run.split("/")
-        if len(parts) != 4 or parts[0] != "local" or parts[1] != socket.gethostname():
-            return False
-        try:
-            os.kill(int(parts[2]), 0)
-        except ProcessLookupError:
-            return True
-        except (ValueError, PermissionError):
-            return False
-        return False
-
     def describe(self) -> str:
         if self.attempt:
             return f"workflow run {self.run}, attempt {self.attempt}"
@@ -294,13 +277,6 @@ class Record:
             Tag.LEASE_UNTIL: utc_timestamp(self.lease_until) if self.lease_until else None,
         }
         return {str(name): value for name, value in values.items() if value}
-
-    def leased_to_other(self, holder: Holder, now: datetime.datetime) -> bool:
-        """Whether another run holds an unexpired lease (another attempt of the same workflow
-        run does not count: its earlier attempt is over)."""
-        if self.holder is None or self.lease_until is None or self.lease_until <= now:
-            return False
-        return self.holder != holder and not self.holder.same_run(holder) and not self.holder.gone()
 
     def kept_expired(self, now: datetime.datetime) -> bool:
         return self.kept is not None and self.kept_until is not None and self.kept_until <= now

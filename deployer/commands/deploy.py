@@ -11,6 +11,7 @@ from deployer.deadline import Deadline
 from deployer.errors import DeployerError, ExitCode, PolicyError
 from deployer.github.runner import Runner
 from deployer.image.resolve import ImageLookup, Images
+from deployer.lease import held_by_other
 from deployer.options import Options
 from deployer.plan import make_plan
 from deployer.policy import check_may_change
@@ -58,7 +59,7 @@ def run_plan(options: Options, runner: Runner, environ: Mapping[str, str]) -> Ex
         except PolicyError as refusal:
             runner.warning(f"deploy would refuse: {refusal.message}")
     record = observed.record if observed is not None else None
-    held = record is not None and record.leased_to_other(holder(session), deadline.clock.now())
+    held = record is not None and held_by_other(record, holder(session), deadline.clock.now())
     if held and record is not None and record.holder and record.lease_until:
         runner.warning(
             f"{record.holder.describe()} is changing endpoint {session.endpoint_name} (its lease "
