@@ -154,6 +154,19 @@ class AzureError(DeployerError):
         self.status = status
 
 
+class ImagePullFailed(AzureError):
+    """The deployment's image could not be pulled: Azure reports `BadArgument` ("Unable to
+    download user container image") or `ResourceNotFound` ("Container registry is private or
+    otherwise inaccessible"), the codes how-to-troubleshoot-online-endpoints documents."""
+
+    @staticmethod
+    def describes(code: str, message: str) -> bool:
+        text = message.lower()
+        if code == "BadArgument":
+            return "container image" in text
+        return code == "ResourceNotFound" and "container registry" in text
+
+
 class PreflightFailed(AzureError):
     """Azure would refuse the rollout (its VM size's quota, the endpoint or deployment limits):
     found before anything is built or changed."""

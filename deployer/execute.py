@@ -18,12 +18,12 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol, assert_never
 
 from deployer.analysis import Analysis, Stage, Verdict, Window
-from deployer.azure.pull import is_image_pull
 from deployer.deadline import Deadline
 from deployer.errors import (
     AzureError,
     Cancelled,
     DeployerError,
+    ImagePullFailed,
     LeaseHeld,
     LeaseLost,
     RolloutFailed,
@@ -107,6 +107,32 @@ class Platform(Protocol):
     def delete_autoscale(self, name: str) -> None: ...
 
 
+class RunServices(Protocol):
+    """What the executor asks of the run that drives it (implemented once, run.py's
+    `SessionServices`; the unit tests' in fakes.py)."""
+
+    def deployment_tags(self, image: str, settings_hash: str) -> dict[str, str]: ...
+
+    def autoscale_tags(self, fingerprint: str) -> dict[str, str]:
+        """An autoscale setting's tags: the owner's and the setting's fingerprint."""
+        ...
+
+    @property
+    def has_smoke_test(self) -> bool: ...
+
+    def smoke_test(self, deployment: str, deadline: Deadline, once: bool) -> SmokeResult:
+        """The deploy file's smoke test against `deployment` (`once`: a single attempt)."""
+        ...
+
+    def build(self) -> str:
+        """Build and push the image; the image by digest."""
+        ...
+
+    def pull_hint(self, principal_id: str | None) -> str | None:
+        """The fix for an image the endpoint's identity (`principal_id`) could not pull."""
+        ...
+
+
 @dataclass(frozen=True)
 class Job:
     """What this run deploys, and as whom."""
@@ -116,17 +142,11 @@ class Job:
     description: str | None
     endpoint_tags: Mapping[str, str]  # for a new endpoint: the owner's and the deploy file's
     settings: DeploymentSettings  # its image is "" until BuildImage
-    deployment_tags: Callable[[str, str], dict[str, str]]  # (image, settings hash) → tags
     holder: Holder
-    smoke: Callable[[str, Deadline, bool], SmokeResult] | None  # (deployment, deadline, once)
-    build: Callable[[], str] | None = None  # builds and pushes; the image by digest
+    services: RunServices
     identity: EndpointIdentity = field(default_factory=EndpointIdentity)  # for a new endpoint
-    # The fix for an image the endpoint's identity could not pull, given its principal id.
-    pull_hint: Callable[[str | None], str] | None = None
     # rollout.analysis: the candidate judged by its live traffic (its windows outlive the run)
     analysis: Analysis | None = None
-    # An autoscale setting's tags, given its fingerprint: the owner's and the fingerprint.
-    autoscale_tags: Callable[[str], dict[str, str]] = lambda fingerprint: {}
 
 
 @dataclass
@@ -225,9 +245,7 @@ class Executor:
                 with self.phases("lease"):
                     self._acquire(record, change, stop_mirror)
             case BuildImage():
-                if self.job.build is None:
-                    raise StepFailed("nothing to build: the deploy file gives image.ref")
-                self.outcome.image = self.job.build()
+                self.outcome.image = self.job.services.build()
             case Provision(deployment, create, instance_count):
                 self._provision(deployment, create, instance_count)
             case SmokeTest(deployment):
@@ -409,7 +427,7 @@ class Executor:
         elif step.setting is None:
             self.platform.delete_autoscale(step.name)
         else:
-            tags = self.job.autoscale_tags(step.setting.fingerprint)
+            tags = self.job.services.autoscale_tags(step.setting.fingerprint)
             wanted = NewAutoscale(step.name, self.job.endpoint, step.deployment, step.setting)
             self.platform.put_autoscale(wanted, tags)
 
@@ -419,7 +437,7 @@ class Executor:
     def _provision(self, deployment: str, create: bool, instance_count: int | None) -> None:
         settings = self._settings()
         # The tags name the deploy file's settings; the instance count is autoscale's to keep.
-        tags = self.job.deployment_tags(settings.image, settings.settings_hash)
+        tags = self.job.services.deployment_tags(settings.image, settings.settings_hash)
         if instance_count is not None:
             settings = replace(settings, instance_count=instance_count)
         with self.phases(f"deployment {deployment}"):
@@ -429,17 +447,17 @@ class Executor:
             (self.outcome.created if create else self.outcome.updated).add(deployment)
             try:
                 operation.wait(self.deadline, self.runner.info)
-            except AzureError as failure:
-                if self.job.pull_hint is not None and is_image_pull(failure):
-                    observed = self.platform.endpoint(self.job.endpoint)
-                    failure.hint = self.job.pull_hint(observed.principal_id if observed else None)
+            except ImagePullFailed as failure:
+                observed = self.platform.endpoint(self.job.endpoint)
+                principal = observed.principal_id if observed else None
+                failure.hint = self.job.services.pull_hint(principal) or failure.hint
                 raise
 
     def _smoke(self, deployment: str) -> None:
-        if self.job.smoke is None:
+        if not self.job.services.has_smoke_test:
             return
         with self.phases("smoke test"):
-            result = self.job.smoke(deployment, self.deadline, False)
+            result = self.job.services.smoke_test(deployment, self.deadline, False)
         self.outcome.smoke = result
         self.runner.info(f"  smoke test of {deployment}: {result.describe()}")
         if not result.passed:
@@ -465,8 +483,8 @@ class Executor:
             # a second, not faster.
             pause = min(WATCH_CHECK_SECONDS, left) if left > 0 else WATCH_CHECK_SECONDS
             self.deadline.sleep(pause, "watching")
-            if self.job.smoke is not None:
-                result = self.job.smoke(deployment, self.deadline, True)
+            if self.job.services.has_smoke_test:
+                result = self.job.services.smoke_test(deployment, self.deadline, True)
                 if not result.passed:
                     self.outcome.smoke = result
                     raise StepFailed(
@@ -617,7 +635,7 @@ class Executor:
     def _show_logs(self, deployment: str, failure: DeployerError) -> None:
         """The container's log, or the image pull's when the container never started."""
         order = ["InferenceServer", "StorageInitializer"]
-        if isinstance(failure, AzureError) and is_image_pull(failure):
+        if isinstance(failure, ImagePullFailed):
             order = ["StorageInitializer"]
         for container in order:
             try:

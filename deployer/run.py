@@ -6,14 +6,21 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 from deployer.analysis import Analysis, Query
 from deployer.azure.pull import PullAccess
 from deployer.deadline import Deadline
-from deployer.errors import AzureError, Busy, DeployerError, LeaseHeld, PolicyError, TimedOut
+from deployer.errors import (
+    AzureError,
+    Busy,
+    DeployerError,
+    LeaseHeld,
+    PolicyError,
+    StepFailed,
+    TimedOut,
+)
 from deployer.execute import Executor, Job, Outcome
 from deployer.github import comment
 from deployer.github.presence import GitHubPresence
@@ -192,6 +199,41 @@ class SmokeTester:
         return smoke_test(spec, self._uri, self.keys().primary, deployment, deadline=deadline.at)
 
 
+class SessionServices:
+    """What the executor asks of this run (execute.RunServices): the owner's tags, the smoke
+    test, the build and the fix for an image pull, from the session."""
+
+    def __init__(
+        self,
+        session: Session,
+        smoke: SmokeTester,
+        build: Callable[[], str] | None,
+        pull: PullAccess | None,
+    ) -> None:
+        self.session, self.smoke, self._build, self.pull = session, smoke, build, pull
+
+    def deployment_tags(self, image: str, settings_hash: str) -> dict[str, str]:
+        return deployment_tags(self.session.owner, image, settings_hash)
+
+    def autoscale_tags(self, fingerprint: str) -> dict[str, str]:
+        return autoscale_tags(self.session.owner, fingerprint)
+
+    @property
+    def has_smoke_test(self) -> bool:
+        return self.session.spec.smoke_test is not None
+
+    def smoke_test(self, deployment: str, deadline: Deadline, once: bool) -> SmokeResult:
+        return self.smoke(deployment, deadline, once)
+
+    def build(self) -> str:
+        if self._build is None:
+            raise StepFailed("nothing to build: the deploy file gives image.ref")
+        return self._build()
+
+    def pull_hint(self, principal_id: str | None) -> str | None:
+        return self.pull.hint(principal_id) if self.pull is not None else None
+
+
 def holder(session: Session) -> Holder:
     return holder_of(session.context, session.environ)
 
@@ -254,13 +296,9 @@ def converge(
             description=session.spec.endpoint.description,
             endpoint_tags=session.endpoint_tags(),
             settings=desired().settings,
-            deployment_tags=lambda image, settings: deployment_tags(session.owner, image, settings),
-            autoscale_tags=lambda fingerprint: autoscale_tags(session.owner, fingerprint),
             holder=me,
-            smoke=smoke if session.spec.smoke_test is not None else None,
-            build=build,
+            services=SessionServices(session, smoke, build, pull),
             identity=session.spec.endpoint.identity,
-            pull_hint=pull.hint if pull is not None else None,
             analysis=analysis,
         )
         try:
@@ -273,7 +311,7 @@ def converge(
                     hint="run again when it is done, or without --no-wait (input wait: true) "
                     "to wait for it",
                 ) from held
-            now = time.monotonic()
+            now = deadline.clock.monotonic()
             if waited_for != held.message:
                 until = f" (its lease runs until {_clock(held.until)})" if held.until else ""
                 runner.info(f"waiting: {held.message}{until}")

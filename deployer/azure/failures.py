@@ -5,8 +5,7 @@ from __future__ import annotations
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
 from deployer.auth import SignIn, explain
-from deployer.azure.pull import is_image_pull
-from deployer.errors import AzureError, DeployerError
+from deployer.errors import AzureError, DeployerError, ImagePullFailed
 
 
 class Translated:
@@ -47,7 +46,8 @@ def translate(error: HttpResponseError, doing: str) -> AzureError:
         hint: str | None = _NAME_TAKEN_HINT
     else:
         hint = hint_for(code, status, message)
-    return AzureError(
+    kind = ImagePullFailed if ImagePullFailed.describes(code, message) else AzureError
+    return kind(
         f"Azure refused {doing}: {message}" if refused else f"{doing} failed: {message}",
         code=code,
         status=status,
@@ -94,7 +94,7 @@ def hint_for(code: str, status: int | None, message: str) -> str | None:
             "ask for more quota for this VM family, or use fewer or smaller instances "
             "(deployment.instance_count / instance_type); Azure ML reserves 20% extra for upgrades"
         )
-    if is_image_pull(AzureError(message, code=code)):
+    if ImagePullFailed.describes(code, message):
         return (
             "the deployment pulls with the endpoint's identity: grant it AcrPull (in an "
             "ABAC-mode registry: Container Registry Repository Reader) on the image's registry, "

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deployer.errors import AzureError
 from deployer.spec.model import EndpointIdentity, IdentityType
 
 READER_ROLE = "Container Registry Repository Reader"
@@ -30,13 +29,6 @@ class RegistryFacts:
     @property
     def name(self) -> str:
         return self.id.rstrip("/").rsplit("/", 1)[-1]
-
-
-def is_image_pull(error: AzureError) -> bool:
-    message = str(error.message).lower()
-    if error.code == "BadArgument":
-        return "container image" in message
-    return error.code == "ResourceNotFound" and "container registry" in message
 
 
 @dataclass(frozen=True)

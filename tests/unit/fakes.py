@@ -26,6 +26,7 @@ from deployer.state import (
     NewEndpoint,
     ProvisioningState,
 )
+from deployer.tags import Owner, autoscale_tags, deployment_tags
 
 
 class Killed(BaseException):
@@ -380,3 +381,34 @@ class FakeClock:
             return
         self.elapsed += max(seconds, 0.0)
         self.slept += max(seconds, 0.0)
+
+
+@dataclass
+class FakeServices:
+    """execute.RunServices for the unit tests: the owner's tags (none without an owner), the
+    fake endpoint's smoke test, a build callable."""
+
+    owner: Owner | None = None
+    smoke: Callable[[str, Deadline, bool], SmokeResult] | None = None
+    builder: Callable[[], str] | None = None
+
+    def deployment_tags(self, image: str, settings_hash: str) -> dict[str, str]:
+        return deployment_tags(self.owner, image, settings_hash) if self.owner else {}
+
+    def autoscale_tags(self, fingerprint: str) -> dict[str, str]:
+        return autoscale_tags(self.owner, fingerprint) if self.owner else {}
+
+    @property
+    def has_smoke_test(self) -> bool:
+        return self.smoke is not None
+
+    def smoke_test(self, deployment: str, deadline: Deadline, once: bool) -> SmokeResult:
+        assert self.smoke is not None
+        return self.smoke(deployment, deadline, once)
+
+    def build(self) -> str:
+        assert self.builder is not None, "the plan built an image the test gave no build for"
+        return self.builder()
+
+    def pull_hint(self, principal_id: str | None) -> str | None:
+        return None

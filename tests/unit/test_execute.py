@@ -19,6 +19,7 @@ from deployer.deadline import Deadline
 from deployer.errors import (
     AzureError,
     Cancelled,
+    ImagePullFailed,
     LeaseHeld,
     LeaseLost,
     NothingToDo,
@@ -40,7 +41,7 @@ from deployer.plan import (
 from deployer.report import timing_text
 from deployer.spec.model import AnalysisSpec, AutoscaleSpec, ShadowSpec, Strategy
 from deployer.steps import Provision
-from deployer.tags import Holder, Owner, Record, Step, autoscale_tags, deployment_tags
+from deployer.tags import Holder, Owner, Record, Step, deployment_tags
 from deployer.timing import Phases
 from tests.unit.fakes import (
     NOW,
@@ -48,6 +49,7 @@ from tests.unit.fakes import (
     FakeClock,
     FakeDeployment,
     FakeEndpoint,
+    FakeServices,
     Killed,
     settings,
 )
@@ -96,7 +98,7 @@ class World:
         )
 
     def run_plan(self, plan: Plan, desired: Desired) -> Outcome:
-        job = Job("ep", "key", None, OWNER.tags(), desired.settings, lambda i, s: {}, ME, None)
+        job = Job("ep", "key", None, OWNER.tags(), desired.settings, ME, FakeServices())
         runner = Runner({}, self.log, self.log)
         deadline = Deadline.after(60, clock=self.clock)
         return Executor(self.azure, runner, job, deadline, Phases()).run(plan)
@@ -124,11 +126,8 @@ class World:
             description=None,
             endpoint_tags=OWNER.tags(),
             settings=desired.settings,
-            deployment_tags=lambda img, digest: deployment_tags(OWNER, img, digest),
-            autoscale_tags=lambda fingerprint: autoscale_tags(OWNER, fingerprint),
             holder=holder,
-            smoke=self.azure.smoke("ep", self.failing),
-            build=build,
+            services=FakeServices(OWNER, self.azure.smoke("ep", self.failing), build),
             analysis=Analysis(self.analysis, self.metrics, "ep")
             if self.analysis is not None and self.metrics is not None
             else None,
@@ -502,7 +501,7 @@ def test_an_endpoint_changed_since_it_was_planned_is_planned_again() -> None:
     desired = world.desired("app@sha256:2")
     plan = make_plan(desired, world.azure.endpoint("ep"), NOW)
     world.endpoint.deployments["green"] = FakeDeployment("green", settings("other"), {})
-    job = Job("ep", "key", None, OWNER.tags(), desired.settings, lambda i, s: {}, ME, None)
+    job = Job("ep", "key", None, OWNER.tags(), desired.settings, ME, FakeServices())
     executor = Executor(
         world.azure, Runner({}, world.log, world.log), job, Deadline.after(9), Phases()
     )
@@ -695,9 +694,10 @@ def test_a_cancel_while_azure_provisions_leaves_the_candidate_to_the_next_run() 
 
 
 def test_an_image_that_cannot_be_pulled_shows_the_pull_log() -> None:
-    """Azure's documented shape (how-to-troubleshoot-online-endpoints.md), not ImagePullFailure."""
+    """Azure's documented shape (how-to-troubleshoot-online-endpoints.md), not ImagePullFailure,
+    as the Azure layer types it (tests/unit/test_azure_errors.py)."""
     world = first(World())
-    world.azure.failures["deploy green"] = AzureError(
+    world.azure.failures["deploy green"] = ImagePullFailed(
         "Container registry is private or otherwise inaccessible", code="ResourceNotFound"
     )
     with pytest.raises(RolloutFailed):
