@@ -89,10 +89,10 @@ class SignIn:
 def sign_in(cloud: Cloud, settings: SignInSettings, runner: Runner) -> SignIn:
     from azure.identity import ClientAssertionCredential, DefaultAzureCredential
 
-    if runner.in_actions or cloud.is_local:
-        local = cloud.local
-        tenant = settings.tenant_id or (local.tenant_id if local else None)
-        client = settings.client_id or (local.client_id if local else None)
+    if cloud.signs_in_with_oidc(runner.in_actions):
+        default_tenant, default_client = cloud.app_registration_defaults()
+        tenant = settings.tenant_id or default_tenant
+        client = settings.client_id or default_client
         fetch = _id_token_fetcher(cloud, settings, runner)
         if not tenant or not client:
             raise UsageError(
@@ -114,12 +114,11 @@ def sign_in(cloud: Cloud, settings: SignInSettings, runner: Runner) -> SignIn:
 def _id_token_fetcher(cloud: Cloud, settings: SignInSettings, runner: Runner) -> Callable[[], str]:
     if can_request_id_tokens(runner.environ):
         return lambda: job_id_token(runner, settings.audience)
-    local = cloud.local
-    if local is not None and not runner.in_actions:
+    rehearsal = cloud.rehearsal_id_token_request()
+    if rehearsal is not None and not runner.in_actions:
         # Rehearsing locally: the emulator plays GitHub's OIDC issuer too.
-        return lambda: request_id_token(
-            local.oidc_request_url, local.oidc_request_token, settings.audience, runner
-        )
+        url, request_token = rehearsal
+        return lambda: request_id_token(url, request_token, settings.audience, runner)
     raise SignInError(
         "this GitHub Actions job cannot request an OIDC ID token "
         "(ACTIONS_ID_TOKEN_REQUEST_URL is not set)",

@@ -57,6 +57,41 @@ class Cloud:
     def is_local(self) -> bool:
         return self.local is not None
 
+    # What `--cloud local` changes, answered here so that no other room branches on it.
+
+    def studio_url(self, endpoint: str, workspace_id: str) -> str:
+        """The endpoint's page in Azure ML studio (the emulator's state page locally)."""
+        if self.local is not None:
+            return self.studio
+        return f"{self.studio}/endpoints/realtime/{endpoint}/detail?wsid={workspace_id}"
+
+    def registry_for(self, given: str) -> str:
+        """The login server images go to: the deploy file's, or the emulator's registry."""
+        return self.local.registry if self.local is not None else given
+
+    def workspace_defaults(self) -> tuple[str | None, str | None, str | None]:
+        """Subscription, resource group and workspace when nothing names them."""
+        local = self.local
+        if local is None:
+            return None, None, None
+        return local.subscription_id, local.resource_group, local.workspace
+
+    def signs_in_with_oidc(self, in_actions: bool) -> bool:
+        """GitHub OIDC in Actions, and against the emulator (which plays GitHub's issuer);
+        DefaultAzureCredential anywhere else."""
+        return in_actions or self.local is not None
+
+    def app_registration_defaults(self) -> tuple[str | None, str | None]:
+        """Tenant and client id when nothing names them."""
+        local = self.local
+        return (local.tenant_id, local.client_id) if local is not None else (None, None)
+
+    def rehearsal_id_token_request(self) -> tuple[str, str] | None:
+        """Outside Actions against the emulator: where to request a GitHub ID token (its
+        issuer's URL and request token), as a job would."""
+        local = self.local
+        return (local.oidc_request_url, local.oidc_request_token) if local is not None else None
+
 
 PUBLIC = {
     "AzureCloud": Cloud(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from deployer.context import RunContext
 from deployer.errors import PolicyError
+from deployer.spec import DeploySpec
 from deployer.state import EndpointState
 from deployer.tags import MANAGED_BY, Owner, Ownership, Tag
 
@@ -46,6 +47,22 @@ def check_may_sweep(context: RunContext) -> None:
         "would read",
         hint="run cleanup on a schedule (or workflow_dispatch) from the default branch; a pull "
         "request's own preview goes with `delete` when it closes",
+    )
+
+
+def check_may_deploy_environment(context: RunContext, spec: DeploySpec) -> None:
+    """A pull request's run deploys preview environments, never production, unless the deploy
+    file says so (and even then only to an endpoint of its own: check_may_change)."""
+    if not context.is_pull_request or spec.deployable_from_pull_requests:
+        return
+    which = f"environment {spec.environment!r}" if spec.environment else "the base configuration"
+    pull = context.pull_request
+    raise PolicyError(
+        f"refusing to deploy {which} from a run for "
+        f"{pull.describe() if pull else 'a pull request'}: only preview environments (with "
+        "ttl_hours) deploy from pull requests",
+        hint="deploy it from a push or release workflow, or set allow_pull_requests: true in "
+        "its part of the deploy file if pull requests really should deploy it",
     )
 
 

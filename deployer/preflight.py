@@ -8,17 +8,19 @@ The check is pure; `preflight()` fetches what it reads."""
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from deployer.analysis import Analysis, Query
 from deployer.errors import PreflightFailed
 from deployer.plan import Plan
 from deployer.spec.skus import LIMITS, RESERVE_FACTOR, Size, find
 from deployer.state import DeploymentSettings, EndpointState, Usage
-from deployer.steps import CreateEndpoint, Provision
+from deployer.steps import WATCHES, CreateEndpoint, Provision
 
 QUOTA_HELP = "https://ml.azure.com/quota"
 
@@ -169,3 +171,13 @@ def preflight(
     usages = quotas.usages() if provisions else []
     endpoints = len(quotas.endpoints()) if plan.has(CreateEndpoint) else 0
     return check(plan, settings, observed, usages, endpoints)
+
+
+def check_metrics_readable(analysis: Analysis, plan: Plan) -> None:
+    """Before anything changes: the metrics the analysis will judge by can be read (a missing
+    Monitoring Reader role fails the run here, not half-way through a canary)."""
+    if not plan.has(WATCHES) or plan.previous is None:
+        return
+    now = datetime.datetime.now(datetime.UTC)
+    minute = datetime.timedelta(minutes=1)
+    analysis.metrics.served(Query(plan.endpoint, plan.previous, now - minute, now, False))

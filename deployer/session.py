@@ -67,17 +67,17 @@ class Session:
         return self.spec.environment or "default"
 
     def _workspace_coordinates(self) -> tuple[str, str, str]:
-        local = self.cloud.local
+        subscription, group, workspace = self.cloud.workspace_defaults()
         values = {
             "subscription-id": self.options.subscription_id
             or self.environ.get("AZURE_SUBSCRIPTION_ID")
-            or (local.subscription_id if local else None),
+            or subscription,
             "resource-group": self.options.resource_group
             or self.environ.get("AZURE_RESOURCE_GROUP")
-            or (local.resource_group if local else None),
+            or group,
             "workspace": self.options.workspace
             or self.environ.get("AZUREML_WORKSPACE")
-            or (local.workspace if local else None),
+            or workspace,
         }
         missing = [name for name, value in values.items() if not value]
         if missing:

@@ -17,7 +17,9 @@ from pathlib import Path
 
 from deployer.azure.operation import Operation
 from deployer.context import workspace_root
+from deployer.converge import converge
 from deployer.deadline import Deadline
+from deployer.desired import desired_state
 from deployer.errors import DeployerError, ExitCode, InvalidDeployFileError
 from deployer.github.presence import github_api
 from deployer.github.pulls import closed_pull_requests
@@ -26,7 +28,6 @@ from deployer.options import Options
 from deployer.plan import plan_retire_kept
 from deployer.policy import check_may_sweep
 from deployer.report import cleanup_markdown, dump_json, publish
-from deployer.run import converge, desired_state
 from deployer.session import Session, cancellation, open_session, replace_endpoint
 from deployer.spec import validate_deploy_file
 from deployer.state import EndpointState

@@ -15,7 +15,7 @@ from deployer.github.runner import Runner
 from deployer.options import Options
 from deployer.policy import check_may_delete
 from deployer.report import publish
-from deployer.run import github_presence
+from deployer.results import github_presence
 from deployer.session import Session, cancellation, open_session
 from deployer.state import EndpointState
 from deployer.tags import Ownership

@@ -10,20 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from deployer.commands.deploy import signed_in
+from deployer.converge import converge
 from deployer.deadline import Deadline
+from deployer.desired import desired_state, rollout_analysis
 from deployer.errors import ExitCode
 from deployer.github.runner import Runner
 from deployer.options import Options
+from deployer.pipeline import signed_in
 from deployer.plan import Planner, plan_abort, plan_promote, plan_rollback
-from deployer.run import (
-    converge,
-    desired_state,
-    failure_summarised,
-    hand_back,
-    report,
-    rollout_analysis,
-)
+from deployer.results import failure_summarised, hand_back, report
 from deployer.session import cancellation, open_session
 from deployer.timing import Phases
 

@@ -76,15 +76,12 @@ class Images:
     def login_server(self) -> str:
         spec = self.session.spec.image
         given = spec.registry or (spec.ref.split("/", 1)[0] if spec.ref else "")
-        connection = self.session.cloud.local
-        if connection is not None:
-            local = connection.registry
-            if given != local:
-                self.session.runner.info(
-                    f"local emulator: images go to its registry {local} instead of {given}"
-                )
-            return local
-        return given
+        server = self.session.cloud.registry_for(given)
+        if server != given:
+            self.session.runner.info(
+                f"local emulator: images go to its registry {server} instead of {given}"
+            )
+        return server
 
     @cached_property
     def acr(self) -> AcrSession:

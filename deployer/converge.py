@@ -1,15 +1,15 @@
 """One run against an endpoint, for every command that changes it (deploy, rollback, promote,
-abort): observe it once it is settled, check this run may change it, plan, and execute the plan
-under the endpoint's lease, waiting (or not) for another run that holds it."""
+abort, cleanup's retirements): observe it once it is settled, check this run may change it,
+plan, and execute the plan under the endpoint's lease, waiting (or not) for another run that
+holds it."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from deployer.analysis import Analysis, Query
+from deployer.analysis import Analysis
 from deployer.azure.pull import PullAccess
 from deployer.deadline import Deadline
 from deployer.errors import (
@@ -22,110 +22,26 @@ from deployer.errors import (
     TimedOut,
 )
 from deployer.execute import Executor, Job, Outcome
-from deployer.github import comment
-from deployer.github.presence import GitHubPresence
 from deployer.lease import holder_of
 from deployer.plan import Desired, Plan, Planner
 from deployer.policy import check_may_change
-from deployer.preflight import preflight
+from deployer.preflight import check_metrics_readable, preflight
 from deployer.report import (
-    DeployReport,
-    analysis_json,
-    analysis_markdown,
-    console_summary,
-    failure_markdown,
     plan_table,
-    publish,
-    summary_markdown,
-    timing_text,
 )
 from deployer.session import Session
 from deployer.smoke import SmokeResult, smoke_test
-from deployer.spec.model import DeploySpec
-from deployer.state import DeploymentSettings, EndpointState, Keys
-from deployer.steps import WATCHES
+from deployer.state import EndpointState, Keys
 from deployer.tags import Holder, autoscale_tags, deployment_tags
 from deployer.timing import Phases
 
 SETTLE_POLL_SECONDS = 2.0
+
+
 LEASE_POLL_SECONDS = 5.0
+
+
 WAITING_EVERY_SECONDS = 30.0
-
-
-def deployment_settings(spec: DeploySpec, image: str) -> DeploymentSettings:
-    deployment = spec.deployment
-    routes = deployment.inference_config
-    return DeploymentSettings(
-        image=image,
-        instance_type=deployment.instance_type,
-        instance_count=deployment.instance_count,
-        environment_variables=dict(deployment.environment_variables),
-        liveness_route=routes.liveness_route,
-        readiness_route=routes.readiness_route,
-        scoring_route=routes.scoring_route,
-        request_timeout_ms=deployment.request_settings.request_timeout_ms,
-        max_concurrent_requests_per_instance=(
-            deployment.request_settings.max_concurrent_requests_per_instance
-        ),
-        max_queue_wait_ms=deployment.request_settings.max_queue_wait_ms,
-        liveness_probe=deployment.liveness_probe,
-        readiness_probe=deployment.readiness_probe,
-        app_insights_enabled=deployment.app_insights_enabled,
-        egress_public_network_access=deployment.egress_public_network_access,
-    )
-
-
-def desired_state(session: Session, image: str, image_pending: bool) -> Desired:
-    spec = session.spec
-    return Desired(
-        endpoint=session.endpoint_name,
-        auth_mode=str(spec.endpoint.auth_mode),
-        settings=deployment_settings(spec, image),
-        strategy=spec.rollout.strategy,
-        canary_steps=spec.rollout.canary_steps,
-        step_wait_seconds=spec.rollout.step_wait_seconds,
-        keep_previous=spec.rollout.keep_previous,
-        keep_for=spec.rollout.keep_for,
-        smoke_test=spec.smoke_test is not None,
-        image_pending=image_pending,
-        description=spec.endpoint.description,
-        tags=dict(spec.endpoint.tags),
-        identity=spec.endpoint.identity,
-        shadow=spec.rollout.shadow,
-        bake_seconds=spec.rollout.bake_minutes * 60,
-        autoscale=spec.deployment.autoscale,
-    )
-
-
-def check_metrics_readable(analysis: Analysis, plan: Plan) -> None:
-    """Before anything changes: the metrics the analysis will judge by can be read (a missing
-    Monitoring Reader role fails the run here, not half-way through a canary)."""
-    if not plan.has(WATCHES) or plan.previous is None:
-        return
-    now = datetime.datetime.now(datetime.UTC)
-    minute = datetime.timedelta(minutes=1)
-    analysis.metrics.served(Query(plan.endpoint, plan.previous, now - minute, now, False))
-
-
-def rollout_analysis(session: Session) -> Analysis | None:
-    """rollout.analysis, reading Azure Monitor with the run's credential; None without it."""
-    spec = session.spec.rollout.analysis
-    if spec is None:
-        return None
-    return Analysis(spec, session.azure.monitor, session.endpoint_name)
-
-
-def pull_access(session: Session, login_server: str) -> PullAccess:
-    """Who will pull the image, and from where; warns when a new endpoint could not."""
-    access = PullAccess(
-        login_server, session.azure.workspace_registry(), session.spec.endpoint.identity
-    )
-    warning = access.warning()
-    # An existing endpoint's principal may have been granted the role since; only a new one
-    # (every new preview) certainly has not, and its failed pull would say what to grant.
-    if warning is not None and session.azure.endpoint(session.endpoint_name) is None:
-        session.runner.warning(warning)
-    return access
 
 
 def observe_settled(session: Session, deadline: Deadline, *, wait: bool) -> EndpointState | None:
@@ -326,101 +242,3 @@ def converge(
 
 def _clock(moment: datetime.datetime) -> str:
     return moment.strftime("%H:%M:%S UTC")
-
-
-def report(  # noqa: PLR0917 - one value per line of the report
-    session: Session,
-    converged: Converged,
-    image: str,
-    outcome: str,
-    image_tag: str = "",
-    image_work: str = "",
-    analysis: Analysis | None = None,
-) -> DeployReport:
-    final = session.azure.endpoint(session.endpoint_name)
-    if final is None:
-        raise PolicyError(f"endpoint {session.endpoint_name} disappeared during the rollout")
-    return DeployReport(
-        endpoint=final,
-        deployment=converged.plan.target,
-        previous=converged.plan.previous,
-        image=image,
-        keys=converged.smoke.keys(),
-        plan=converged.plan,
-        smoke=converged.outcome.smoke if converged.outcome else None,
-        studio_url=studio_url(session, session.endpoint_name),
-        outcome=outcome,
-        image_tag=image_tag,
-        image_work=image_work,
-        windows=tuple(analysis.windows) if analysis else (),
-        analysed=analysis is not None,
-    )
-
-
-@contextlib.contextmanager
-def failure_summarised(session: Session, analysis: Analysis | None = None) -> Iterator[None]:
-    """A failure inside goes into the job summary (then on, to the command line's handler),
-    with the analysis windows so far, which are the `analysis` output too."""
-    try:
-        yield
-    except DeployerError as failure:
-        windows = tuple(analysis.windows) if analysis else ()
-        if analysis is not None:
-            outputs = {"analysis": analysis_json(windows, analysed=True)}
-            publish(session.runner, outputs, session.options.output_json)
-        if session.options.summary:
-            session.runner.add_summary(
-                failure_markdown(session.endpoint_name, failure.message, failure.hint)
-                + analysis_markdown(windows)
-            )
-        raise
-
-
-def hand_back(session: Session, result: DeployReport, phases: Phases) -> None:
-    """The run's outputs (keys masked first), its job summary and its log summary."""
-    runner, options = session.runner, session.options
-    publish(runner, result.outputs(), options.output_json)
-    if options.summary:
-        runner.add_summary(summary_markdown(result, phases, session.spec.environment))
-    runner.info(console_summary(result, phases))
-
-
-def studio_url(session: Session, endpoint: str) -> str:
-    cloud = session.cloud
-    if cloud.is_local:
-        return cloud.studio
-    return f"{cloud.studio}/endpoints/realtime/{endpoint}/detail?wsid={session.azure.workspace_id}"
-
-
-def github_presence(session: Session) -> GitHubPresence | None:
-    """The run's GitHub deployment and pull request comment, when the job's token allows."""
-    spec, name = session.spec, session.endpoint_name
-    return GitHubPresence.open(
-        session.runner,
-        session.context,
-        session.environ,
-        environment=spec.environment or name,
-        endpoint=name,
-        preview=spec.ttl_hours is not None,
-        where=comment.Where(
-            name,
-            session.azure.resource_group,
-            session.azure.workspace,
-            str(spec.endpoint.auth_mode),
-        ),
-        verify=session.cloud.ca_bundle or True,
-    )
-
-
-def live_comment(result: DeployReport, phases: Phases, run_url: str | None) -> comment.Live:
-    endpoint = result.endpoint
-    return comment.Live(
-        scoring_uri=endpoint.scoring_uri or "",
-        deployment=result.deployment or "",
-        image=result.image,
-        traffic=comment.traffic_line(endpoint.traffic),
-        smoke=result.smoke.describe() if result.smoke else "not run",
-        timings=timing_text(phases),
-        studio_url=result.studio_url,
-        run_url=run_url,
-    )

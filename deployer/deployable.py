@@ -1,0 +1,91 @@
+"""What is deployed: one stage of the pipeline, one type.
+
+`resolve_deployable` decides, from the deploy file and the inputs, what the deployment will run,
+and hands the pipeline a Deployable: its exact reference once known (an image by digest), or
+the promise to make it (build and push) when the plan says so. Today that is a container image,
+built or referenced; Azure ML assets (a model, code, an environment) slot in as another
+Deployable, without the planner's strategy code knowing.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from deployer.azure.pull import PullAccess
+from deployer.image.resolve import ImageLookup, Images
+from deployer.session import Session
+from deployer.timing import Phases
+
+
+class Deployable(Protocol):
+    """What the deployment runs, by exact reference ("" while it is still to be made)."""
+
+    reference: str
+    tag: str  # a human handle on it (the image tag), "" when none
+    work: str  # what making it did (built, pushed), "" when nothing was made
+
+    @property
+    def pull(self) -> PullAccess | None:
+        """Who pulls it, for the fix when a pull fails."""
+        ...
+
+    @property
+    def pending(self) -> bool:
+        """Whether the plan must make it first (its BuildImage step)."""
+        ...
+
+    def build(self) -> str:
+        """Make it (build and push); its exact reference."""
+        ...
+
+    def outputs(self) -> dict[str, str]:
+        """What `plan` shows of it before anything is made."""
+        ...
+
+
+class ContainerImage:
+    """A container image: found in the registry (by tag of the build inputs, or as given), or
+    built and pushed by the plan."""
+
+    def __init__(
+        self, images: Images, lookup: ImageLookup, phases: Phases, pull: PullAccess
+    ) -> None:
+        self.images, self.lookup, self.phases, self.pull = images, lookup, phases, pull
+        self.reference = lookup.reference
+        self.tag = lookup.tag or ""
+        self.work = ""
+
+    @property
+    def pending(self) -> bool:
+        return not self.reference
+
+    def build(self) -> str:
+        built = self.images.build_and_push(self.lookup, self.phases)
+        self.reference, self.tag = built.reference, built.tag or ""
+        self.work = built.work.describe() if built.work else ""
+        return self.reference
+
+    def outputs(self) -> dict[str, str]:
+        resolved = self.lookup.resolved
+        return {"digest": resolved.digest if resolved else "", "image-tag": self.lookup.tag or ""}
+
+
+def resolve_deployable(session: Session, phases: Phases) -> Deployable:
+    """What this run deploys (no build yet: the plan builds only if it must)."""
+    images = Images(session)
+    pull = pull_access(session, images.login_server)
+    images.acr.abac = pull.registry_abac
+    return ContainerImage(images, images.lookup(), phases, pull)
+
+
+def pull_access(session: Session, login_server: str) -> PullAccess:
+    """Who will pull the image, and from where; warns when a new endpoint could not."""
+    access = PullAccess(
+        login_server, session.azure.workspace_registry(), session.spec.endpoint.identity
+    )
+    warning = access.warning()
+    # An existing endpoint's principal may have been granted the role since; only a new one
+    # (every new preview) certainly has not, and its failed pull would say what to grant.
+    if warning is not None and session.azure.endpoint(session.endpoint_name) is None:
+        session.runner.warning(warning)
+    return access

@@ -1,0 +1,63 @@
+"""What the deploy file wants of the endpoint, as the planner and the executor take it: the
+deployment's settings, the desired state, and the rollout's analysis."""
+
+from __future__ import annotations
+
+from deployer.analysis import Analysis
+from deployer.plan import Desired
+from deployer.session import Session
+from deployer.spec.model import DeploySpec
+from deployer.state import DeploymentSettings
+
+
+def deployment_settings(spec: DeploySpec, image: str) -> DeploymentSettings:
+    deployment = spec.deployment
+    routes = deployment.inference_config
+    return DeploymentSettings(
+        image=image,
+        instance_type=deployment.instance_type,
+        instance_count=deployment.instance_count,
+        environment_variables=dict(deployment.environment_variables),
+        liveness_route=routes.liveness_route,
+        readiness_route=routes.readiness_route,
+        scoring_route=routes.scoring_route,
+        request_timeout_ms=deployment.request_settings.request_timeout_ms,
+        max_concurrent_requests_per_instance=(
+            deployment.request_settings.max_concurrent_requests_per_instance
+        ),
+        max_queue_wait_ms=deployment.request_settings.max_queue_wait_ms,
+        liveness_probe=deployment.liveness_probe,
+        readiness_probe=deployment.readiness_probe,
+        app_insights_enabled=deployment.app_insights_enabled,
+        egress_public_network_access=deployment.egress_public_network_access,
+    )
+
+
+def desired_state(session: Session, image: str, image_pending: bool) -> Desired:
+    spec = session.spec
+    return Desired(
+        endpoint=session.endpoint_name,
+        auth_mode=str(spec.endpoint.auth_mode),
+        settings=deployment_settings(spec, image),
+        strategy=spec.rollout.strategy,
+        canary_steps=spec.rollout.canary_steps,
+        step_wait_seconds=spec.rollout.step_wait_seconds,
+        keep_previous=spec.rollout.keep_previous,
+        keep_for=spec.rollout.keep_for,
+        smoke_test=spec.smoke_test is not None,
+        image_pending=image_pending,
+        description=spec.endpoint.description,
+        tags=dict(spec.endpoint.tags),
+        identity=spec.endpoint.identity,
+        shadow=spec.rollout.shadow,
+        bake_seconds=spec.rollout.bake_minutes * 60,
+        autoscale=spec.deployment.autoscale,
+    )
+
+
+def rollout_analysis(session: Session) -> Analysis | None:
+    """rollout.analysis, reading Azure Monitor with the run's credential; None without it."""
+    spec = session.spec.rollout.analysis
+    if spec is None:
+        return None
+    return Analysis(spec, session.azure.monitor, session.endpoint_name)

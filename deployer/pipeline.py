@@ -1,0 +1,191 @@
+"""One pipeline for `deploy` and `plan`: observe → check → resolve what is deployed → plan →
+execute → report. Each stage is given the values it needs. `plan` is the same pipeline with a
+display-only executor (aws/chalice's DisplayOnlyExecutor): it shows the plan, and every refusal
+`deploy` would give, and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from deployer.analysis import Analysis
+from deployer.converge import converge, holder, observe_settled
+from deployer.deadline import Deadline
+from deployer.deployable import Deployable, resolve_deployable
+from deployer.desired import desired_state, rollout_analysis
+from deployer.errors import DeployerError, ExitCode, PolicyError
+from deployer.github.runner import Runner
+from deployer.lease import held_by_other
+from deployer.plan import make_plan
+from deployer.policy import check_may_change, check_may_deploy_environment
+from deployer.preflight import check_metrics_readable, preflight
+from deployer.report import DeployReport, dump_json, plan_table, publish
+from deployer.results import (
+    failure_summarised,
+    github_presence,
+    hand_back,
+    live_comment,
+    report,
+    studio_url,
+)
+from deployer.session import Session, cancellation
+from deployer.state import EndpointState
+from deployer.timing import Phases
+
+
+class PlanExecutor(Protocol):
+    """What differs between `deploy` and `plan`: whether a refusal stops the run, and what is
+    done with the plan."""
+
+    def check(self, check: Callable[[], None]) -> None: ...
+
+    def execute(
+        self,
+        session: Session,
+        deployable: Deployable,
+        analysis: Analysis | None,
+        phases: Phases,
+        deadline: Deadline,
+    ) -> ExitCode: ...
+
+
+def run_pipeline(session: Session, executor: PlanExecutor) -> ExitCode:
+    phases = Phases()
+    name = session.endpoint_name
+    session.runner.info(f"endpoint {name} ({session.environment_name} environment)")
+    executor.check(lambda: check_may_deploy_environment(session.context, session.spec))
+    signed_in(session, phases)
+    deadline = Deadline.after(session.spec.rollout.timeout_minutes * 60, cancellation())
+    with phases("observe"):
+        deployable = resolve_deployable(session, phases)
+        observed = session.azure.endpoint(name)
+    # Every check that can refuse the run comes before its first write (to Azure or GitHub).
+    executor.check(lambda: check_may_change(session.owner, name, observed))
+    analysis = rollout_analysis(session)
+    return executor.execute(session, deployable, analysis, phases, deadline)
+
+
+def signed_in(session: Session, phases: Phases) -> None:
+    with phases("sign-in"):
+        session.runner.info(f"signing in ({session.sign_in.description})")
+        session.azure.check_workspace()
+
+
+class Executor:
+    """`deploy`: the plan executed under the endpoint's lease, shown on GitHub, reported."""
+
+    def check(self, check: Callable[[], None]) -> None:
+        check()
+
+    def execute(
+        self,
+        session: Session,
+        deployable: Deployable,
+        analysis: Analysis | None,
+        phases: Phases,
+        deadline: Deadline,
+    ) -> ExitCode:
+        studio = studio_url(session, session.endpoint_name)
+        presence = github_presence(session)
+        if presence is not None:
+            presence.started(studio)
+        try:
+            result = _rollout(session, deployable, analysis, phases, deadline)
+        except DeployerError as failure:
+            if presence is not None:
+                presence.failed(studio, failure.message)
+            raise
+        hand_back(session, result, phases)
+        if presence is not None:
+            presence.succeeded(studio, live_comment(result, phases, presence.run_url))
+        return ExitCode.OK
+
+
+def _rollout(
+    session: Session,
+    deployable: Deployable,
+    analysis: Analysis | None,
+    phases: Phases,
+    deadline: Deadline,
+) -> DeployReport:
+    with failure_summarised(session, analysis):
+        converged = converge(
+            session,
+            make_plan,
+            lambda: desired_state(session, deployable.reference, deployable.pending),
+            phases,
+            deadline,
+            build=deployable.build,
+            wait=session.options.wait,
+            pull=deployable.pull,
+            analysis=analysis,
+        )
+        outcome = "unchanged" if converged.outcome is None else "deployed"
+        return report(
+            session,
+            converged,
+            deployable.reference,
+            outcome,
+            deployable.tag,
+            deployable.work,
+            analysis,
+        )
+
+
+class DisplayOnlyExecutor:
+    """`plan`: the plan `deploy` would run now, and what it would refuse; no lease, no change."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+
+    def check(self, check: Callable[[], None]) -> None:
+        try:
+            check()
+        except PolicyError as refusal:
+            self._would_refuse(refusal)
+
+    def execute(
+        self,
+        session: Session,
+        deployable: Deployable,
+        analysis: Analysis | None,
+        phases: Phases,
+        deadline: Deadline,
+    ) -> ExitCode:
+        runner = session.runner
+        observed = observe_settled(session, deadline, wait=False)
+        self._lease(session, observed, deadline)
+        desired = desired_state(session, deployable.reference, deployable.pending)
+        plan = make_plan(desired, observed, deadline.clock.now())
+        for note in plan.notes:
+            runner.info(note)
+        runner.result(plan_table(plan))
+        for warning in preflight(session.azure, plan, desired.settings, observed):
+            runner.warning(warning)
+        if analysis is not None:
+            try:
+                check_metrics_readable(analysis, plan)
+            except DeployerError as refusal:
+                self._would_refuse(refusal)
+        outputs = {
+            "endpoint-name": plan.endpoint,
+            "plan": dump_json(plan.as_dict()),
+            **deployable.outputs(),
+        }
+        publish(runner, outputs, session.options.output_json)
+        return ExitCode.OK
+
+    def _lease(self, session: Session, observed: EndpointState | None, deadline: Deadline) -> None:
+        record = observed.record if observed is not None else None
+        if record is None or not held_by_other(record, holder(session), deadline.clock.now()):
+            return
+        if record.holder and record.lease_until:
+            session.runner.warning(
+                f"{record.holder.describe()} is changing endpoint {session.endpoint_name} (its "
+                f"lease runs until {record.lease_until:%H:%M:%S} UTC); a deploy now would wait "
+                "for it"
+            )
+
+    def _would_refuse(self, refusal: DeployerError) -> None:
+        self.runner.warning(f"deploy would refuse: {refusal.message}")
