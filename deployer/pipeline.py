@@ -7,6 +7,7 @@ display-only executor (aws/chalice's DisplayOnlyExecutor): it shows the plan, an
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from deployer.analysis import Analysis
@@ -34,20 +35,25 @@ from deployer.state import EndpointState
 from deployer.timing import Phases
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What the stages before the executor found: the session, what is deployed, the
+    analysis, the run's phases and its deadline."""
+
+    session: Session
+    deployable: Deployable
+    analysis: Analysis | None
+    phases: Phases
+    deadline: Deadline
+
+
 class PlanExecutor(Protocol):
     """What differs between `deploy` and `plan`: whether a refusal stops the run, and what is
     done with the plan."""
 
     def check(self, check: Callable[[], None]) -> None: ...
 
-    def execute(
-        self,
-        session: Session,
-        deployable: Deployable,
-        analysis: Analysis | None,
-        phases: Phases,
-        deadline: Deadline,
-    ) -> ExitCode: ...
+    def execute(self, run: Prepared) -> ExitCode: ...
 
 
 def run_pipeline(session: Session, executor: PlanExecutor) -> ExitCode:
@@ -63,7 +69,7 @@ def run_pipeline(session: Session, executor: PlanExecutor) -> ExitCode:
     # Every check that can refuse the run comes before its first write (to Azure or GitHub).
     executor.check(lambda: check_may_change(session.owner, name, observed))
     analysis = rollout_analysis(session)
-    return executor.execute(session, deployable, analysis, phases, deadline)
+    return executor.execute(Prepared(session, deployable, analysis, phases, deadline))
 
 
 def signed_in(session: Session, phases: Phases) -> None:
@@ -78,58 +84,41 @@ class Executor:
     def check(self, check: Callable[[], None]) -> None:
         check()
 
-    def execute(
-        self,
-        session: Session,
-        deployable: Deployable,
-        analysis: Analysis | None,
-        phases: Phases,
-        deadline: Deadline,
-    ) -> ExitCode:
+    def execute(self, run: Prepared) -> ExitCode:
+        session = run.session
         studio = studio_url(session, session.endpoint_name)
         presence = github_presence(session)
         if presence is not None:
             presence.started(studio)
         try:
-            result = _rollout(session, deployable, analysis, phases, deadline)
+            result = _rollout(run)
         except DeployerError as failure:
             if presence is not None:
                 presence.failed(studio, failure.message)
             raise
-        hand_back(session, result, phases)
+        hand_back(session, result, run.phases)
         if presence is not None:
-            presence.succeeded(studio, live_comment(result, phases, presence.run_url))
+            presence.succeeded(studio, live_comment(result, run.phases, presence.run_url))
         return ExitCode.OK
 
 
-def _rollout(
-    session: Session,
-    deployable: Deployable,
-    analysis: Analysis | None,
-    phases: Phases,
-    deadline: Deadline,
-) -> DeployReport:
-    with failure_summarised(session, analysis):
+def _rollout(run: Prepared) -> DeployReport:
+    session, what = run.session, run.deployable
+    with failure_summarised(session, run.analysis):
         converged = converge(
             session,
             make_plan,
-            lambda: desired_state(session, deployable.reference, deployable.pending),
-            phases,
-            deadline,
-            build=deployable.build,
+            lambda: desired_state(session, what.reference, what.pending),
+            run.phases,
+            run.deadline,
+            build=what.build,
             wait=session.options.wait,
-            pull=deployable.pull,
-            analysis=analysis,
+            pull=what.pull,
+            analysis=run.analysis,
         )
         outcome = "unchanged" if converged.outcome is None else "deployed"
         return report(
-            session,
-            converged,
-            deployable.reference,
-            outcome,
-            deployable.tag,
-            deployable.work,
-            analysis,
+            session, converged, what.reference, outcome, what.tag, what.work, run.analysis
         )
 
 
@@ -145,14 +134,8 @@ class DisplayOnlyExecutor:
         except PolicyError as refusal:
             self._would_refuse(refusal)
 
-    def execute(
-        self,
-        session: Session,
-        deployable: Deployable,
-        analysis: Analysis | None,
-        phases: Phases,
-        deadline: Deadline,
-    ) -> ExitCode:
+    def execute(self, run: Prepared) -> ExitCode:
+        session, deployable, deadline = run.session, run.deployable, run.deadline
         runner = session.runner
         observed = observe_settled(session, deadline, wait=False)
         self._lease(session, observed, deadline)
@@ -163,9 +146,9 @@ class DisplayOnlyExecutor:
         runner.result(plan_table(plan))
         for warning in preflight(session.azure, plan, desired.settings, observed):
             runner.warning(warning)
-        if analysis is not None:
+        if run.analysis is not None:
             try:
-                check_metrics_readable(analysis, plan)
+                check_metrics_readable(run.analysis, plan)
             except DeployerError as refusal:
                 self._would_refuse(refusal)
         outputs = {
