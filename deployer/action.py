@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from deployer.commands import BUILDS_AN_IMAGE, CHANGES_AN_ENDPOINT, COMMANDS
+
 # (input, command-line option); options of commands that do not take them are left out.
 AZURE_OPTIONS = [
     ("subscription-id", "--subscription-id"),
@@ -21,8 +23,6 @@ AZURE_OPTIONS = [
     ("audience", "--audience"),
     ("cloud", "--cloud"),
 ]
-COMMANDS = ("deploy", "plan", "validate", "delete", "cleanup", "rollback", "promote", "abort")
-CHANGES_AN_ENDPOINT = ("deploy", "rollback", "promote", "abort")
 
 
 def read_input(name: str, environ: Mapping[str, str]) -> str:
@@ -48,7 +48,7 @@ def arguments(environ: Mapping[str, str]) -> list[str]:
     waits = read_input("wait", environ).lower() not in ("false", "no", "0")
     if command in CHANGES_AN_ENDPOINT and not waits:
         args.append("--no-wait")
-    if command in ("deploy", "plan"):
+    if command in BUILDS_AN_IMAGE:
         if tag := read_input("image-tag", environ):
             args += ["--image-tag", tag]
         if image := read_input("image", environ):

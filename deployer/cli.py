@@ -9,29 +9,18 @@ from __future__ import annotations
 import argparse
 import os
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 
 from deployer import __version__
 from deployer.cloud import CLOUD_NAMES
+from deployer.commands import BUILDS_AN_IMAGE, CHANGES_AN_ENDPOINT, COMMANDS
 from deployer.diagnostics import one_line
 from deployer.errors import DeployerError, ExitCode, InvalidDeployFileError, UsageError
 from deployer.github.oidc import TOKEN_EXCHANGE_AUDIENCE
 from deployer.github.runner import Runner
 from deployer.options import Options
-
-COMMANDS = {
-    "validate": "check the deploy file offline (no credentials needed)",
-    "plan": "show what deploy would change, and change nothing",
-    "deploy": "build, push and roll out to the endpoint",
-    "delete": "delete this pull request's preview endpoint",
-    "cleanup": "delete preview endpoints older than their ttl_hours",
-    "rollback": "send all traffic back to the deployment kept by keep_previous",
-    "promote": "continue a canary rollout left at a step",
-    "abort": "stop a rollout: all traffic to the known-good deployment",
-}
-CHANGES_AN_ENDPOINT = ("deploy", "rollback", "promote", "abort")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_config_options(sub)
         if name != "validate":
             _add_azure_options(sub)
-        if name in ("plan", "deploy"):
+        if name in BUILDS_AN_IMAGE:
             sub.add_argument(
                 "--image-tag",
                 help="tag for the built image (default: <short sha>-<hash of the build inputs>)",
@@ -67,8 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
             )
             sub.add_argument(
                 "--build-network",
-                default=os.environ.get("AZUREML_DEPLOY_BUILD_NETWORK"),
-                help="network mode for the image build, e.g. host",
+                help="network mode for the image build, e.g. host; also "
+                "$AZUREML_DEPLOY_BUILD_NETWORK",
             )
         if name == "cleanup":
             sub.add_argument("--dry-run", action="store_true", help="list, do not delete")
@@ -100,9 +89,9 @@ def _add_azure_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workspace", help="default: $AZUREML_WORKSPACE")
     parser.add_argument(
         "--cloud",
-        default=os.environ.get("AZUREML_DEPLOY_CLOUD", "AzureCloud"),
         choices=CLOUD_NAMES,
-        help="AzureCloud (default), AzureUSGovernment, AzureChinaCloud, or local (the emulator)",
+        help="AzureCloud (default, or $AZUREML_DEPLOY_CLOUD), AzureUSGovernment, "
+        "AzureChinaCloud, or local (the emulator)",
     )
     parser.add_argument("--client-id", help="app registration (OIDC); default $AZURE_CLIENT_ID")
     parser.add_argument("--tenant-id", help="its tenant; default $AZURE_TENANT_ID")
@@ -114,11 +103,28 @@ def _add_azure_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-summary", dest="summary", action="store_false", help="no job summary")
 
 
-def _options(args: argparse.Namespace) -> Options:
+def _options(args: argparse.Namespace, environ: Mapping[str, str]) -> Options:
+    """The options, resolved once: each Azure value from its argument, else its environment
+    variable; the build's settings likewise; the workspace root from GITHUB_WORKSPACE."""
+    from deployer.context import workspace_root
     from deployer.inputs import check_inputs
 
+    def given(value: str | None, variable: str) -> str | None:
+        return value or environ.get(variable) or None
+
+    subscription_id = given(args.subscription_id, "AZURE_SUBSCRIPTION_ID")
+    resource_group = given(args.resource_group, "AZURE_RESOURCE_GROUP")
+    workspace = given(args.workspace, "AZUREML_WORKSPACE")
+    client_id = given(args.client_id, "AZURE_CLIENT_ID")
+    tenant_id = given(args.tenant_id, "AZURE_TENANT_ID")
+    cloud = given(args.cloud, "AZUREML_DEPLOY_CLOUD") or "AzureCloud"
+    if cloud not in CLOUD_NAMES:
+        raise UsageError(
+            f"AZUREML_DEPLOY_CLOUD is {cloud!r}, not a cloud",
+            hint=f"use one of: {', '.join(CLOUD_NAMES)}",
+        )
     build_args = {}
-    from_environment = os.environ.get("AZUREML_DEPLOY_BUILD_ARGS", "").split()
+    from_environment = environ.get("AZUREML_DEPLOY_BUILD_ARGS", "").split()
     for item in [*from_environment, *getattr(args, "build_arg", [])]:
         name, separator, value = item.partition("=")
         if not separator or not name:
@@ -126,44 +132,48 @@ def _options(args: argparse.Namespace) -> Options:
         build_args[name] = value
     check_inputs(
         {
-            "subscription-id": args.subscription_id,
-            "resource-group": args.resource_group,
-            "workspace": args.workspace,
-            "client-id": args.client_id,
-            "tenant-id": args.tenant_id,
+            "subscription-id": subscription_id,
+            "resource-group": resource_group,
+            "workspace": workspace,
+            "client-id": client_id,
+            "tenant-id": tenant_id,
             "image-tag": getattr(args, "image_tag", None),
         }
     )
     return Options(
         config=args.config,
+        root=workspace_root(Path(args.config), environ),
         environment=args.environment,
-        subscription_id=args.subscription_id,
-        resource_group=args.resource_group,
-        workspace=args.workspace,
-        cloud=args.cloud,
+        subscription_id=subscription_id,
+        resource_group=resource_group,
+        workspace=workspace,
+        cloud=cloud,
         image_tag=getattr(args, "image_tag", None),
         image=getattr(args, "image", None) or None,
-        client_id=args.client_id,
-        tenant_id=args.tenant_id,
+        client_id=client_id,
+        tenant_id=tenant_id,
         audience=args.audience,
         output_json=args.output_json,
         pr=args.pr,
         build_args=MappingProxyType(build_args),
-        build_network=getattr(args, "build_network", None),
+        build_network=given(getattr(args, "build_network", None), "AZUREML_DEPLOY_BUILD_NETWORK"),
         summary=args.summary,
         dry_run=getattr(args, "dry_run", False),
         wait=getattr(args, "wait", True),
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """The command line; `environ` is the one environment every part of the run reads
+    (this process's by default)."""
+    environ = dict(os.environ if environ is None else environ)
     parser = build_parser()
     args = parser.parse_args(argv)
-    runner = Runner()
-    debug = bool(args.debug) or os.environ.get("RUNNER_DEBUG") == "1"
+    runner = Runner(environ)
+    debug = bool(args.debug) or environ.get("RUNNER_DEBUG") == "1"
     runner.capture_logging(debug)
     try:
-        return int(_dispatch(args, runner))
+        return int(_dispatch(args, runner, environ))
     except InvalidDeployFileError as exc:
         runner.problems(exc.problems, args.config)
         return _fail(exc, runner, debug)
@@ -186,13 +196,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.FAILURE)
 
 
-def _dispatch(args: argparse.Namespace, runner: Runner) -> ExitCode:
+def _dispatch(args: argparse.Namespace, runner: Runner, environ: Mapping[str, str]) -> ExitCode:
     if args.command == "validate":
         from deployer.commands.validate import run_validate
+        from deployer.context import workspace_root
 
-        return run_validate(args.config, args.environment, runner)
-    options = _options(args)
-    environ = dict(os.environ)
+        root = workspace_root(Path(args.config), environ)
+        return run_validate(args.config, args.environment, runner, root)
+    options = _options(args, environ)
     if args.command == "deploy":
         from deployer.commands.deploy import run_deploy
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,17 +118,17 @@ PUBLIC = {
 CLOUD_NAMES = (*PUBLIC, "local")
 
 
-def emulator_connection_file() -> Path:
-    directory = os.environ.get(EMULATOR_DIR_VARIABLE) or ".emulator"
+def emulator_connection_file(environ: Mapping[str, str]) -> Path:
+    directory = environ.get(EMULATOR_DIR_VARIABLE) or ".emulator"
     return Path(directory) / "connection.json"
 
 
-def select_cloud(name: str) -> Cloud:
+def select_cloud(name: str, environ: Mapping[str, str]) -> Cloud:
     if name in PUBLIC:
         return PUBLIC[name]
     if name != "local":
         raise UsageError(f"unknown cloud {name!r}", hint=f"use one of: {', '.join(CLOUD_NAMES)}")
-    path = emulator_connection_file()
+    path = emulator_connection_file(environ)
     try:
         connection: dict[str, Any] = json.loads(path.read_text("utf-8"))
     except FileNotFoundError as exc:

@@ -4,7 +4,6 @@ checkout, and the workspace the deploy file's paths must stay in."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,12 +14,12 @@ from deployer.errors import UsageError
 from deployer.github.events import PullRequestRun, pull_request_run
 
 
-def workspace_root(deploy_file: Path) -> Path:
-    """The folder the deploy file's paths must stay in.
+def workspace_root(deploy_file: Path, environ: Mapping[str, str]) -> Path:
+    """The folder the deploy file's paths must stay in (computed once, into Options.root).
 
     GITHUB_WORKSPACE in Actions; else the git repository holding the deploy file; else its folder.
     """
-    configured = os.environ.get("GITHUB_WORKSPACE")
+    configured = environ.get("GITHUB_WORKSPACE")
     if configured:
         return Path(configured).resolve()
     folder = deploy_file.resolve().parent

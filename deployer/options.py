@@ -12,9 +12,13 @@ from deployer.github.oidc import TOKEN_EXCHANGE_AUDIENCE
 
 @dataclass(frozen=True)
 class Options:
-    """What the command line (or the action's inputs) asked for; `dataclasses.replace` to vary."""
+    """What the command line (or the action's inputs) asked for, resolved once from the
+    arguments and the one environment (cli.py): an Azure value the command line leaves out is
+    its environment variable's, and None only when neither names it (--cloud local then fills
+    it in from the emulator). `dataclasses.replace` to vary."""
 
     config: str = "deploy.yml"
+    root: Path = Path()  # the workspace the deploy file's paths stay in (context.workspace_root)
     environment: str | None = None
     subscription_id: str | None = None
     resource_group: str | None = None

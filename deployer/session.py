@@ -15,7 +15,7 @@ from types import FrameType
 from deployer.auth import SignIn, SignInSettings, sign_in
 from deployer.azure.client import AzureML
 from deployer.cloud import Cloud, select_cloud
-from deployer.context import RunContext, detect, workspace_root
+from deployer.context import RunContext, detect
 from deployer.errors import NameTemplateError, UsageError
 from deployer.github.runner import Runner
 from deployer.options import Options
@@ -38,8 +38,8 @@ class Session:
     @cached_property
     def sign_in(self) -> SignIn:
         settings = SignInSettings(
-            tenant_id=self.options.tenant_id or self.environ.get("AZURE_TENANT_ID"),
-            client_id=self.options.client_id or self.environ.get("AZURE_CLIENT_ID"),
+            tenant_id=self.options.tenant_id,
+            client_id=self.options.client_id,
             audience=self.options.audience,
         )
         return sign_in(self.cloud, settings, self.runner)
@@ -69,15 +69,9 @@ class Session:
     def _workspace_coordinates(self) -> tuple[str, str, str]:
         subscription, group, workspace = self.cloud.workspace_defaults()
         values = {
-            "subscription-id": self.options.subscription_id
-            or self.environ.get("AZURE_SUBSCRIPTION_ID")
-            or subscription,
-            "resource-group": self.options.resource_group
-            or self.environ.get("AZURE_RESOURCE_GROUP")
-            or group,
-            "workspace": self.options.workspace
-            or self.environ.get("AZUREML_WORKSPACE")
-            or workspace,
+            "subscription-id": self.options.subscription_id or subscription,
+            "resource-group": self.options.resource_group or group,
+            "workspace": self.options.workspace or workspace,
         }
         missing = [name for name, value in values.items() if not value]
         if missing:
@@ -120,10 +114,10 @@ def replace_endpoint(session: Session, name: str) -> Session:
 
 def open_session(options: Options, runner: Runner, environ: Mapping[str, str]) -> Session:
     path = Path(options.config)
-    spec = load_deploy_spec(path, options.environment, workspace=workspace_root(path))
+    spec = load_deploy_spec(path, options.environment, workspace=options.root)
     context = detect(environ, Path.cwd(), options.pr)
     check_pull_request_known(context)
-    cloud = select_cloud(options.cloud)
+    cloud = select_cloud(options.cloud, environ)
     configure_sdk(cloud)
     return Session(options, runner, spec, context, cloud, environ)
 

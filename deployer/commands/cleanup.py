@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deployer.azure.operation import Operation
-from deployer.context import workspace_root
 from deployer.converge import converge
 from deployer.deadline import Deadline
 from deployer.desired import desired_state
@@ -70,9 +69,7 @@ def preview_lifetimes(options: Options) -> Lifetimes:
     """The ttl_hours of the deploy file's environments (the default branch's file, since cleanup
     never runs for a pull request), and the default for previews of any other environment."""
     path = Path(options.config)
-    report = validate_deploy_file(
-        path, environment=options.environment, workspace=workspace_root(path)
-    )
+    report = validate_deploy_file(path, environment=options.environment, workspace=options.root)
     if report.deploy_file is None:
         raise InvalidDeployFileError(f"{path} is invalid", problems=report.problems)
     ttl = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from deployer.context import workspace_root
 from deployer.diagnostics import Severity, one_line
 from deployer.errors import ExitCode
 from deployer.github.runner import Runner
@@ -22,9 +21,9 @@ EXAMPLE_VALUES = {
 }
 
 
-def run_validate(config: str, environment: str | None, runner: Runner) -> ExitCode:
+def run_validate(config: str, environment: str | None, runner: Runner, root: Path) -> ExitCode:
     path = Path(config)
-    report = validate_deploy_file(path, environment=environment, workspace=workspace_root(path))
+    report = validate_deploy_file(path, environment=environment, workspace=root)
     runner.problems(report.problems, config)
     if report.deploy_file is None:
         errors = sum(1 for problem in report.problems if problem.severity is Severity.ERROR)

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
-from deployer.context import uncommitted_changes, workspace_root
+from deployer.context import uncommitted_changes
 from deployer.errors import DeployerError, ImageError, NameTemplateError, UsageError
 from deployer.image.build import (
     BuildLabels,
@@ -130,7 +130,7 @@ class Images:
                 return ImageLookup(
                     self.login_server, spec.repository, tag, ResolvedImage(reference, digest, tag)
                 )
-        check_sources(spec.build, workspace_root(self.session.spec.source), self.session.environ)
+        check_sources(spec.build, self.session.options.root, self.session.environ)
         return ImageLookup(self.login_server, spec.repository, tag, None)
 
     @property

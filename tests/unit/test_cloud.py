@@ -11,7 +11,7 @@ from deployer.errors import UsageError
 
 @pytest.mark.parametrize("name", ["AzureCloud", "AzureUSGovernment", "AzureChinaCloud"])
 def test_public_clouds(name: str) -> None:
-    cloud = select_cloud(name)
+    cloud = select_cloud(name, {})
     assert cloud is PUBLIC[name]
     assert cloud.arm_scope.startswith("https://management.") and cloud.arm_scope.endswith(
         "/.default"
@@ -21,17 +21,16 @@ def test_public_clouds(name: str) -> None:
 
 def test_unknown_cloud_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="unknown cloud 'Mars'"):
-        select_cloud("Mars")
+        select_cloud("Mars", {})
 
 
-def test_local_without_an_emulator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AZUREML_EMULATOR_DIR", str(tmp_path))
+def test_local_without_an_emulator(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="needs the local emulator") as caught:
-        select_cloud("local")
+        select_cloud("local", {"AZUREML_EMULATOR_DIR": str(tmp_path)})
     assert "python -m emulator up" in (caught.value.hint or "")
 
 
-def test_local_reads_the_connection_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_local_reads_the_connection_file(tmp_path: Path) -> None:
     (tmp_path / "connection.json").write_text(
         json.dumps(
             {
@@ -50,21 +49,17 @@ def test_local_reads_the_connection_file(tmp_path: Path, monkeypatch: pytest.Mon
             }
         )
     )
-    monkeypatch.setenv("AZUREML_EMULATOR_DIR", str(tmp_path))
-    cloud = select_cloud("local")
+    cloud = select_cloud("local", {"AZUREML_EMULATOR_DIR": str(tmp_path)})
     assert cloud.is_local and cloud.name == "AzureMLEmulator1234"
     assert cloud.arm_scope == "https://127.0.0.1:1234/.default"
     assert cloud.ca_bundle == "/x/ca.pem"
     assert cloud.local is not None and cloud.local.registry == "127.0.0.1:5000"
 
 
-def test_a_connection_file_that_lacks_a_value_says_so(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_connection_file_that_lacks_a_value_says_so(tmp_path: Path) -> None:
     (tmp_path / "connection.json").write_text(json.dumps({"arm_url": "https://127.0.0.1:1"}))
-    monkeypatch.setenv("AZUREML_EMULATOR_DIR", str(tmp_path))
     with pytest.raises(UsageError, match="lacks 'subscription_id'"):
-        select_cloud("local")
+        select_cloud("local", {"AZUREML_EMULATOR_DIR": str(tmp_path)})
 
 
 @pytest.mark.parametrize(
