@@ -45,8 +45,8 @@ docker:
 # queued tests from each other, so the long crash tests do not end the run alone.
 TEST_WORKERS ?= 4
 
-# Line coverage of the planner and the executor (their unit tests run them in-process).
-COVERAGE := --cov=deployer.plan --cov=deployer.execute --cov-report=term --cov-fail-under=90
+# Line coverage of the planners, the steps and the executor (their unit tests run them in-process).
+COVERAGE := --cov=deployer.plan --cov=deployer.plan_after --cov=deployer.steps --cov=deployer.execute --cov-report=term --cov-fail-under=90
 
 unit: setup
 	$(BIN)/pytest -n 2 -m "not docker"

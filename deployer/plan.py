@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from deployer.errors import NothingToDo, PolicyError
+from deployer.errors import PolicyError
 from deployer.spec.model import AutoscaleSpec, EndpointIdentity, IdentityType, ShadowSpec, Strategy
 from deployer.state import (
     AutoscaleState,
@@ -138,7 +138,7 @@ class Plan:
 
 
 @dataclass(frozen=True)
-class _Seen:
+class Seen:
     """The endpoint as the planner reads it."""
 
     observed: EndpointState | None
@@ -166,12 +166,12 @@ class _Seen:
         return self.observed.share(name) if self.observed else 0
 
 
-def read(endpoint: str, observed: EndpointState | None) -> _Seen:
+def read(endpoint: str, observed: EndpointState | None) -> Seen:
     """Who is who on the endpoint: the action's deployments and everyone else's, the known-good
     one and the unfinished candidate. PolicyError when someone else's deployment takes traffic,
     or when traffic is split and no record says which deployment is known-good."""
     if observed is None:
-        return _Seen(None, (), (), None, None, Record())
+        return Seen(None, (), (), None, None, Record())
     own = tuple(d.name for d in observed.deployments if d.ownership.managed)
     foreign = tuple(d.name for d in observed.deployments if not d.ownership.managed)
     serving_foreign = {n: observed.share(n) for n in foreign if observed.share(n) > 0}
@@ -191,7 +191,7 @@ def read(endpoint: str, observed: EndpointState | None) -> _Seen:
         # Traffic on one of the action's deployments that the record does not name: a rollout
         # whose record was cleared first (abort killed half-way). It is the candidate.
         candidate = next((n for n in own if n != known_good and observed.share(n) > 0), None)
-    return _Seen(observed, own, foreign, known_good, candidate, record)
+    return Seen(observed, own, foreign, known_good, candidate, record)
 
 
 def _known_good(
@@ -229,15 +229,15 @@ def make_plan(desired: Desired, observed: EndpointState | None, now: datetime.da
     return _side_by_side(desired, seen, now)
 
 
-def _plan(
+def assemble(
     desired: Desired,
-    seen: _Seen,
+    seen: Seen,
     target: str | None,
     steps: list[PlanStep],
     notes: tuple[str, ...] = (),
 ) -> Plan:
     steps = _with_autoscale_retired(seen, steps)
-    pinned = _owned_setting(seen, seen.known_good)
+    pinned = owned_setting(seen, seen.known_good)
     paused = (
         pinned.name
         if pinned is not None
@@ -262,7 +262,7 @@ def _plan(
     )
 
 
-def _notes(seen: _Seen) -> list[str]:
+def _notes(seen: Seen) -> list[str]:
     notes = []
     if seen.candidate is not None:
         share = seen.share(seen.candidate)
@@ -276,16 +276,16 @@ def _notes(seen: _Seen) -> list[str]:
 # --- autoscale: one setting of the action's, on the deployment that serves ---------------------
 
 
-def _setting(seen: _Seen, name: str | None) -> AutoscaleState | None:
+def _setting(seen: Seen, name: str | None) -> AutoscaleState | None:
     return seen.observed.autoscale_of(name) if seen.observed is not None and name else None
 
 
-def _owned_setting(seen: _Seen, name: str | None) -> AutoscaleState | None:
+def owned_setting(seen: Seen, name: str | None) -> AutoscaleState | None:
     setting = _setting(seen, name)
     return setting if setting is not None and setting.ownership.managed else None
 
 
-def _foreign_autoscale(seen: _Seen) -> list[str]:
+def _foreign_autoscale(seen: Seen) -> list[str]:
     """Settings someone else made on the action's deployments: never changed or deleted."""
     if seen.observed is None:
         return []
@@ -297,7 +297,7 @@ def _foreign_autoscale(seen: _Seen) -> list[str]:
     ]
 
 
-def _autoscale_serving(desired: Desired, seen: _Seen, target: str) -> list[PlanStep]:
+def autoscale_serving(desired: Desired, seen: Seen, target: str) -> list[PlanStep]:
     """`target` (serving 100 %) with the deploy file's setting, enabled, or none of the action's;
     every other deployment of the action's without one (a setting scales what serves)."""
     steps: list[PlanStep] = []
@@ -313,25 +313,25 @@ def _autoscale_serving(desired: Desired, seen: _Seen, target: str) -> list[PlanS
         elif desired.autoscale is None and current is not None:
             steps.append(SetAutoscale(target, None, current.name))
     for name in seen.own:
-        other = _owned_setting(seen, name)
+        other = owned_setting(seen, name)
         if name != target and other is not None:
             steps.append(SetAutoscale(name, None, other.name))
     return steps
 
 
-def _with_autoscale_retired(seen: _Seen, steps: list[PlanStep]) -> list[PlanStep]:
+def _with_autoscale_retired(seen: Seen, steps: list[PlanStep]) -> list[PlanStep]:
     """The action's setting of a deployment deleted just before the deployment."""
     deleted = {s.deployment for s in steps if isinstance(s, SetAutoscale) and s.setting is None}
     result: list[PlanStep] = []
     for step in steps:
-        setting = _owned_setting(seen, step.deployment) if isinstance(step, Retire) else None
+        setting = owned_setting(seen, step.deployment) if isinstance(step, Retire) else None
         if setting is not None and setting.deployment not in deleted:
             result.append(SetAutoscale(setting.deployment, None, setting.name))
         result.append(step)
     return result
 
 
-def _capacity(desired: Desired, seen: _Seen, running: str | None) -> int | None:
+def _capacity(desired: Desired, seen: Seen, running: str | None) -> int | None:
     """With autoscale: the instances a deployment is provisioned with, at least what `running`
     (the known-good one, which autoscale may have scaled out) runs now, within the setting's
     bounds; None: the deploy file's instance_count."""
@@ -343,22 +343,22 @@ def _capacity(desired: Desired, seen: _Seen, running: str | None) -> int | None:
     return count if count != desired.settings.instance_count else None
 
 
-def _pin(seen: _Seen, live: list[PlanStep]) -> list[PlanStep]:
+def pin(seen: Seen, live: list[PlanStep]) -> list[PlanStep]:
     """The known-good's setting paused while the candidate is watched beside it."""
-    setting = _owned_setting(seen, seen.known_good)
+    setting = owned_setting(seen, seen.known_good)
     watched = any(isinstance(step, WATCHES) for step in live)
     if setting is None or not setting.enabled or not watched or seen.known_good is None:
         return []
     return [PinAutoscale(seen.known_good, False, setting.name)]
 
 
-def _immutable(desired: Desired, seen: _Seen, name: str | None) -> tuple[str, ...]:
+def _immutable(desired: Desired, seen: Seen, name: str | None) -> tuple[str, ...]:
     """What the deploy file changes of deployment `name` that Azure cannot update in place."""
     deployment = seen.observed.deployment(name) if seen.observed else None
     return deployment.immutable_changes(desired.settings) if deployment else ()
 
 
-def _new_deployment_notes(desired: Desired, seen: _Seen, target: str) -> tuple[str, ...]:
+def _new_deployment_notes(desired: Desired, seen: Seen, target: str) -> tuple[str, ...]:
     """Why a deployment of the action's is not updated in place: its immutable fields."""
     notes = []
     for name in seen.own:
@@ -372,7 +372,7 @@ def _new_deployment_notes(desired: Desired, seen: _Seen, target: str) -> tuple[s
     return tuple(notes)
 
 
-def _fields_text(seen: _Seen, name: str, changed: tuple[str, ...]) -> str:
+def _fields_text(seen: Seen, name: str, changed: tuple[str, ...]) -> str:
     deployment = seen.observed.deployment(name) if seen.observed else None
     if deployment is None:
         return ""
@@ -383,14 +383,14 @@ def _fields_text(seen: _Seen, name: str, changed: tuple[str, ...]) -> str:
     return ", ".join(f"{field} {values[field]}" for field in changed)
 
 
-def _runs_desired(desired: Desired, seen: _Seen, name: str | None) -> bool:
+def _runs_desired(desired: Desired, seen: Seen, name: str | None) -> bool:
     if desired.image_pending or seen.observed is None:
         return False
     deployment = seen.observed.deployment(name)
     return deployment is not None and deployment.runs(desired.settings)
 
 
-def _endpoint_change(desired: Desired, seen: _Seen) -> EndpointChange | None:
+def _endpoint_change(desired: Desired, seen: Seen) -> EndpointChange | None:
     """What Azure can update of an existing endpoint that differs from the deploy file."""
     if seen.observed is None:
         return None
@@ -407,7 +407,7 @@ def _endpoint_change(desired: Desired, seen: _Seen) -> EndpointChange | None:
     return EndpointChange(tags, description)
 
 
-def _refused(desired: Desired, seen: _Seen) -> list[str]:
+def _refused(desired: Desired, seen: Seen) -> list[str]:
     """What of an existing endpoint the deploy file changes but the action will not."""
     observed = seen.observed
     if observed is None:
@@ -447,7 +447,7 @@ def _observed_identity(observed: EndpointState) -> str:
     return "a system-assigned identity"
 
 
-def _start(desired: Desired, seen: _Seen, record: Record) -> list[PlanStep]:
+def _start(desired: Desired, seen: Seen, record: Record) -> list[PlanStep]:
     """The first steps of every plan that changes something: the endpoint created, or the
     rollout recorded on it, with the run's lease (the first change a run makes) and what the
     deploy file changes of the endpoint itself; then the image."""
@@ -462,8 +462,8 @@ def _start(desired: Desired, seen: _Seen, record: Record) -> list[PlanStep]:
     return steps
 
 
-def _final_record(
-    desired: Desired, seen: _Seen, target: str, now: datetime.datetime
+def final_record(
+    desired: Desired, seen: Seen, target: str, now: datetime.datetime
 ) -> tuple[Record, str | None]:
     """The record once `target` serves 100 %, and the deployment kept for rollback."""
     kept = None
@@ -479,8 +479,8 @@ def _final_record(
     return record, kept
 
 
-def _retire_idle(
-    seen: _Seen, keep: set[str], now: datetime.datetime, why: str = "idle"
+def retire_idle(
+    seen: Seen, keep: set[str], now: datetime.datetime, why: str = "idle"
 ) -> list[PlanStep]:
     """Every deployment of the action's that will take no traffic and is not kept: retired."""
     steps: list[PlanStep] = []
@@ -488,7 +488,7 @@ def _retire_idle(
         if name in keep:
             continue
         if name == seen.record.kept and seen.record.kept_expired(now):
-            steps.append(Retire(name, "kept for rollback until " + _when(seen.record)))
+            steps.append(Retire(name, "kept for rollback until " + when_text(seen.record)))
         elif name == seen.known_good:
             steps.append(Retire(name, "the previous deployment"))
         else:
@@ -496,18 +496,18 @@ def _retire_idle(
     return steps
 
 
-def _when(record: Record) -> str:
+def when_text(record: Record) -> str:
     return record.kept_until.strftime("%Y-%m-%d %H:%M UTC") if record.kept_until else "replaced"
 
 
-def _kept_still(seen: _Seen, now: datetime.datetime) -> set[str]:
+def kept_still(seen: Seen, now: datetime.datetime) -> set[str]:
     record = seen.record
     if record.kept in seen.own and not record.kept_expired(now):
         return {record.kept} if record.kept else set()
     return set()
 
 
-def _side_by_side(desired: Desired, seen: _Seen, now: datetime.datetime) -> Plan:
+def _side_by_side(desired: Desired, seen: Seen, now: datetime.datetime) -> Plan:
     """Blue-green and canary: the candidate beside the known-good one, tested at 0 %."""
     known_good = seen.known_good
     if (
@@ -517,7 +517,7 @@ def _side_by_side(desired: Desired, seen: _Seen, now: datetime.datetime) -> Plan
         and _runs_desired(desired, seen, known_good)
     ):
         # Up to date: only what is idle goes (a candidate left over, an expired kept one).
-        return _tidy(desired, seen, known_good, {known_good} | _kept_still(seen, now), now)
+        return _tidy(desired, seen, known_good, {known_good} | kept_still(seen, now), now)
 
     candidate = seen.candidate
     resume = candidate is not None and _runs_desired(desired, seen, candidate)
@@ -530,13 +530,13 @@ def _side_by_side(desired: Desired, seen: _Seen, now: datetime.datetime) -> Plan
         # An unfinished rollout of something else: the known-good deployment takes all traffic
         # back first, so that the old candidate is changed at 0 %.
         steps.append(
-            SetTraffic(_all_to(known_good, seen), _rolling(seen, target, Step.PROVISIONING))
+            SetTraffic(all_to(known_good, seen), _rolling(seen, target, Step.PROVISIONING))
         )
-    final, kept = _final_record(desired, seen, target, now)
+    final, kept = final_record(desired, seen, target, now)
     notes = _new_deployment_notes(desired, seen, target)
     start = seen.share(target) if resume else 0
-    live, live_notes = _live_steps(desired, seen, target, start, final)
-    steps += _pin(seen, live)
+    live, live_notes = live_steps(desired, seen, target, start, final)
+    steps += pin(seen, live)
     if not resume:
         count = _capacity(desired, seen, known_good)
         steps.append(Provision(target, create=target not in seen.own, instance_count=count))
@@ -545,17 +545,17 @@ def _side_by_side(desired: Desired, seen: _Seen, now: datetime.datetime) -> Plan
     if desired.smoke_test:
         steps.append(SmokeTest(target))
     steps += live
-    steps += _autoscale_serving(desired, seen, target)
+    steps += autoscale_serving(desired, seen, target)
     notes += live_notes
     # The record names one kept deployment: an older one it no longer names is retired.
-    still = set() if kept else _kept_still(seen, now) - {known_good}
+    still = set() if kept else kept_still(seen, now) - {known_good}
     keep = {target} | ({kept} if kept else set()) | still
-    steps += _retire_idle(seen, keep, now)
-    return _plan(desired, seen, target, steps, notes)
+    steps += retire_idle(seen, keep, now)
+    return assemble(desired, seen, target, steps, notes)
 
 
-def _live_steps(
-    desired: Desired, seen: _Seen, target: str, start: int, final: Record
+def live_steps(
+    desired: Desired, seen: Seen, target: str, start: int, final: Record
 ) -> tuple[list[PlanStep], tuple[str, ...]]:
     """From the smoke test on: the shadow stage, the canary steps with their watches, 100 %,
     the bake, the final record. `start`: the share `target` already takes."""
@@ -583,36 +583,36 @@ def _live_steps(
             steps.append(SetTraffic(_split(target, share, known_good, seen), record))
             steps.append(Watch(target, desired.step_wait_seconds, share))
         elif desired.bake_seconds and known_good is not None:
-            steps.append(SetTraffic(_all_to(target, seen), _rolling(seen, target, Step.BAKING)))
+            steps.append(SetTraffic(all_to(target, seen), _rolling(seen, target, Step.BAKING)))
             steps.append(Bake(target, desired.bake_seconds))
-            steps.append(SetTraffic(_all_to(target, seen), final))
+            steps.append(SetTraffic(all_to(target, seen), final))
         else:
-            steps.append(SetTraffic(_all_to(target, seen), final))
+            steps.append(SetTraffic(all_to(target, seen), final))
     if desired.bake_seconds and known_good is None:
         notes.append("no bake: there is no previous deployment to go back to")
     return steps, tuple(notes)
 
 
 def _tidy(
-    desired: Desired, seen: _Seen, target: str, keep: set[str], now: datetime.datetime
+    desired: Desired, seen: Seen, target: str, keep: set[str], now: datetime.datetime
 ) -> Plan:
     """Nothing to roll out: retire what of the action's is idle and update what the deploy file
     changes of the endpoint itself, or do nothing at all."""
-    retire = [*_autoscale_serving(desired, seen, target), *_retire_idle(seen, keep, now)]
+    retire = [*autoscale_serving(desired, seen, target), *retire_idle(seen, keep, now)]
     change = _endpoint_change(desired, seen)
     mirror = seen.own_mirror
     steps: list[PlanStep] = (
         [Mark(seen.record, change, mirror), *retire] if retire or change or mirror else []
     )
-    return _plan(desired, seen, target, steps)
+    return assemble(desired, seen, target, steps)
 
 
-def _rolling(seen: _Seen, candidate: str, step: Step) -> Record:
+def _rolling(seen: Seen, candidate: str, step: Step) -> Record:
     """The record while `candidate` is being rolled out."""
     return replace(seen.record, candidate=candidate, step=step, holder=None, lease_until=None)
 
 
-def _replace(desired: Desired, seen: _Seen, now: datetime.datetime) -> Plan:
+def _replace(desired: Desired, seen: Seen, now: datetime.datetime) -> Plan:
     """Previews: their single deployment updated in place; recreated where Azure cannot
     update it (a new deployment beside it, tested, given the traffic, then the old one
     deleted), so that the endpoint is never without a serving deployment."""
@@ -632,14 +632,14 @@ def _replace(desired: Desired, seen: _Seen, now: datetime.datetime) -> Plan:
     steps.append(Provision(target, create=target not in seen.own, instance_count=count))
     if desired.smoke_test:
         steps.append(SmokeTest(target))
-    final, _ = _final_record(replace(desired, keep_previous=False), seen, target, now)
-    steps.append(SetTraffic(_all_to(target, seen), final))
-    steps += _autoscale_serving(desired, seen, target)
-    steps += _retire_idle(seen, {target}, now)
-    return _plan(desired, seen, target, steps)
+    final, _ = final_record(replace(desired, keep_previous=False), seen, target, now)
+    steps.append(SetTraffic(all_to(target, seen), final))
+    steps += autoscale_serving(desired, seen, target)
+    steps += retire_idle(seen, {target}, now)
+    return assemble(desired, seen, target, steps)
 
 
-def _free_name(seen: _Seen, desired: Desired | None = None) -> str:
+def _free_name(seen: Seen, desired: Desired | None = None) -> str:
     """The first of blue, green, blue-2, … that is neither someone else's nor the known-good
     one (an idle one of the action's, e.g. the one kept for rollback, is updated in place,
     unless Azure cannot update it to `desired`)."""
@@ -656,146 +656,15 @@ def _free_name(seen: _Seen, desired: Desired | None = None) -> str:
     )
 
 
-def _all_to(target: str | None, seen: _Seen) -> dict[str, int]:
+def all_to(target: str | None, seen: Seen) -> dict[str, int]:
     traffic = {name: 0 for name in seen.traffic}
     if target is not None:
         traffic[target] = 100
     return traffic
 
 
-def _split(target: str, share: int, known_good: str, seen: _Seen) -> dict[str, int]:
+def _split(target: str, share: int, known_good: str, seen: Seen) -> dict[str, int]:
     traffic = {name: 0 for name in seen.traffic}
     traffic[known_good] = 100 - share
     traffic[target] = share
     return traffic
-
-
-# --- after the job: rollback, promote, abort ---------------------------------------------------
-
-
-def plan_rollback(desired: Desired, observed: EndpointState | None, now: datetime.datetime) -> Plan:
-    """All traffic back to the deployment kept by keep_previous, at once: no build, the smoke
-    test first. The deployment it replaces becomes the kept one (a second rollback undoes the
-    first); an unfinished candidate is retired."""
-    seen = _existing(desired, observed, "rollback")
-    kept = seen.record.kept if seen.record.kept in seen.own else None
-    deployment = seen.observed.deployment(kept) if seen.observed and kept else None
-    if kept is None or deployment is None or not deployment.healthy:
-        raise NothingToDo(
-            f"endpoint {desired.endpoint} has no deployment kept for rollback",
-            hint="keep the previous deployment after each rollout with rollout.keep_previous: "
-            "true (or a duration such as 24h); to stop a rollout in progress, run abort",
-        )
-    record = Record(
-        known_good=kept,
-        known_good_image=deployment.image,
-        known_good_settings=deployment.settings_hash,
-        kept=seen.known_good,
-        kept_until=seen.record.kept_until,
-    )
-    steps: list[PlanStep] = [Mark(seen.record, stop_mirror=seen.own_mirror)]
-    if desired.smoke_test:
-        steps.append(SmokeTest(kept))
-    steps.append(SetTraffic(_all_to(kept, seen), record))
-    steps += _autoscale_serving(desired, seen, kept)
-    keep = {kept} | ({seen.known_good} if seen.known_good else set())
-    steps += _retire_idle(seen, keep, now, "unfinished candidate")
-    return _plan(desired, seen, kept, steps)
-
-
-def plan_promote(desired: Desired, observed: EndpointState | None, now: datetime.datetime) -> Plan:
-    """Continue a rollout left at a step (its run was lost, or stopped): the smoke test again,
-    then the remaining canary steps with their watches, then 100 %."""
-    seen = _existing(desired, observed, "promote")
-    candidate = seen.candidate
-    deployment = seen.observed.deployment(candidate) if seen.observed and candidate else None
-    if candidate is None or deployment is None or not deployment.healthy:
-        raise NothingToDo(
-            f"endpoint {desired.endpoint} has no rollout to promote (no unfinished candidate)",
-            hint="promote continues a canary a run left at a step; to roll out a new version, "
-            "run deploy",
-        )
-    as_deployed = replace(
-        desired,
-        settings=replace(desired.settings, image=deployment.image or ""),
-        image_pending=False,
-    )
-    final, kept = _final_record(as_deployed, seen, candidate, now)
-    final = replace(
-        final, known_good_image=deployment.image, known_good_settings=deployment.settings_hash
-    )
-    steps: list[PlanStep] = [Mark(seen.record, stop_mirror=seen.own_mirror)]
-    live, notes = _live_steps(desired, seen, candidate, seen.share(candidate), final)
-    steps += _pin(seen, live)
-    if desired.smoke_test:
-        steps.append(SmokeTest(candidate))
-    steps += live
-    steps += _autoscale_serving(desired, seen, candidate)
-    keep = {candidate} | ({kept} if kept else set()) | (_kept_still(seen, now) - {seen.known_good})
-    steps += _retire_idle(seen, keep, now)
-    return _plan(desired, seen, candidate, steps, notes)
-
-
-def plan_abort(desired: Desired, observed: EndpointState | None, now: datetime.datetime) -> Plan:
-    """Stop a rollout: all traffic to the known-good deployment, the candidate retired. No
-    rollout in progress: nothing to do."""
-    seen = _existing(desired, observed, "abort")
-    if seen.candidate is None:
-        return _plan(desired, seen, seen.known_good, [])
-    if seen.known_good is None:
-        raise NothingToDo(
-            f"endpoint {desired.endpoint} has no known-good deployment to go back to",
-            hint="its first rollout never finished; deploy again, or delete the endpoint",
-        )
-    record = replace(seen.record, candidate=None, step=None, holder=None, lease_until=None)
-    if seen.share(seen.candidate) > 0:
-        steps: list[PlanStep] = [
-            Mark(seen.record, stop_mirror=seen.own_mirror),
-            SetTraffic(_all_to(seen.known_good, seen), record),
-        ]
-    else:
-        steps = [Mark(record, stop_mirror=seen.own_mirror)]
-    steps += _resumed(seen)
-    steps.append(Retire(seen.candidate, "the aborted candidate"))
-    return _plan(desired, seen, seen.known_good, steps)
-
-
-def _resumed(seen: _Seen) -> list[PlanStep]:
-    """The known-good's setting, paused by the rollout that is stopped, resumed."""
-    setting = _owned_setting(seen, seen.known_good)
-    if setting is None or setting.enabled or seen.known_good is None:
-        return []
-    return [PinAutoscale(seen.known_good, True, setting.name)]
-
-
-def _existing(desired: Desired, observed: EndpointState | None, command: str) -> _Seen:
-    if observed is None:
-        raise NothingToDo(
-            f"endpoint {desired.endpoint} does not exist: nothing to {command}",
-            hint="check endpoint.name and --environment",
-        )
-    return read(desired.endpoint, observed)
-
-
-def plan_retire_kept(
-    desired: Desired, observed: EndpointState | None, now: datetime.datetime
-) -> Plan:
-    """The deployment kept for rollback, once its keep_previous duration is over (cleanup):
-    retired, and the record no longer names it. Nothing to do when it is not yet due, serves,
-    or is gone."""
-    seen = _existing(desired, observed, "retire")
-    record, kept = seen.record, seen.record.kept
-    if (
-        kept is None
-        or not record.kept_expired(now)
-        or kept not in seen.own
-        or kept == seen.known_good
-        or seen.share(kept) > 0
-    ):
-        return _plan(desired, seen, seen.known_good, [])
-    cleared = replace(record, kept=None, kept_until=None, holder=None, lease_until=None)
-    steps: list[PlanStep] = [
-        Mark(cleared, stop_mirror=seen.own_mirror),
-        Retire(kept, f"kept for rollback until {_when(record)}"),
-    ]
-    return _plan(desired, seen, seen.known_good, steps)

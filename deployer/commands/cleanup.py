@@ -24,7 +24,7 @@ from deployer.github.presence import github_api
 from deployer.github.pulls import closed_pull_requests
 from deployer.github.runner import Runner
 from deployer.options import Options
-from deployer.plan import plan_retire_kept
+from deployer.plan_after import plan_retire_kept
 from deployer.policy import check_may_sweep
 from deployer.report import cleanup_markdown, dump_json, publish
 from deployer.session import Session, cancellation, open_session, replace_endpoint

@@ -17,7 +17,8 @@ from deployer.errors import ExitCode
 from deployer.github.runner import Runner
 from deployer.options import Options
 from deployer.pipeline import signed_in
-from deployer.plan import Planner, plan_abort, plan_promote, plan_rollback
+from deployer.plan import Planner
+from deployer.plan_after import plan_abort, plan_promote, plan_rollback
 from deployer.results import failure_summarised, hand_back, report
 from deployer.session import cancellation, open_session
 from deployer.timing import Phases

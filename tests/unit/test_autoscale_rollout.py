@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from deployer.errors import RolloutFailed
-from deployer.plan import plan_abort, plan_promote
+from deployer.plan_after import plan_abort, plan_promote
 from deployer.spec.model import AutoscaleRule, AutoscaleSpec, Direction, Strategy
 from deployer.steps import PinAutoscale, Provision, SetAutoscale
 from deployer.tags import MANAGED_BY, Holder, Tag

@@ -28,16 +28,8 @@ from deployer.errors import (
 )
 from deployer.execute import Executor, Job, Outcome
 from deployer.github.runner import Runner
-from deployer.plan import (
-    Desired,
-    Plan,
-    Planner,
-    make_plan,
-    plan_abort,
-    plan_promote,
-    plan_retire_kept,
-    plan_rollback,
-)
+from deployer.plan import Desired, Plan, Planner, make_plan
+from deployer.plan_after import plan_abort, plan_promote, plan_retire_kept, plan_rollback
 from deployer.report import timing_text
 from deployer.spec.model import AnalysisSpec, AutoscaleSpec, ShadowSpec, Strategy
 from deployer.steps import Provision
