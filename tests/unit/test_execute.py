@@ -624,8 +624,21 @@ def test_a_long_watch_renews_the_lease() -> None:
     world.watch_seconds = 6 * 60  # longer than the lease: renewed while the watch goes on
     world.run("app@sha256:2", deadline=Deadline.after(3600, clock=world.clock))
     renewals = [c for c in world.azure.calls if c == "update endpoint ep"]
-    assert len(renewals) >= 2  # the Mark, and at least one renewal during the watch
+    # the Mark, and a renewal every half-lease (2.5 min) of the 6-minute watch
+    assert len(renewals) == 3
     world.assert_converged("app@sha256:2")
+
+
+def test_a_watch_tests_the_candidate_every_second_without_sleeping() -> None:
+    """On the run's clock: a 30 s canary step smoke-tests the candidate once a second."""
+    world = first(World(strategy=Strategy.CANARY, canary_steps=(50, 100)))
+    world.watch_seconds = 30
+    before = world.clock.elapsed
+    world.azure.calls.clear()
+    world.run("app@sha256:2")
+    smoke_tests = [c for c in world.azure.calls if c.startswith("smoke ")]
+    assert len(smoke_tests) == 1 + 30  # the candidate's own smoke test, then one a second
+    assert world.clock.elapsed - before == pytest.approx(30)
 
 
 def test_a_failed_preview_update_says_it_was_in_place() -> None:
