@@ -35,7 +35,7 @@ COPY entrypoint.py /app/entrypoint.py
 RUN /opt/venv/bin/python -m compileall -q /app \
  && PYTHONPATH=/app /opt/venv/bin/python -c "import deployer.action, deployer.cli, \
 deployer.commands.deploy, deployer.commands.cleanup, deployer.commands.delete, \
-deployer.commands.rollback, deployer.azure.client, deployer.image.resolve, deployer.run, \
+deployer.commands.rollback, deployer.azure.client, deployer.image.resolve, deployer.pipeline, \
 azure.ai.ml, azure.ai.ml.entities, azure.identity, docker" \
  && chmod 0755 /app/entrypoint.py
 ENV PATH=/opt/venv/bin:$PATH \
