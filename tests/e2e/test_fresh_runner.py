@@ -31,7 +31,7 @@ SMALL_BYTES = 1_000_000
 
 
 def _assert_only_the_changed_layer(
-    app: App, first: dict[str, str], second: dict[str, str], uploads: list[Upload]
+    app: App, first: dict[str, str], second: dict[str, str], uploads: list[Upload], code: str = "2"
 ) -> None:
     first_layers = app.emulator.image_layers(first["image"])
     dependency = max(first_layers, key=first_layers.__getitem__)
@@ -51,7 +51,7 @@ def _assert_only_the_changed_layer(
         f"{layer_bytes} bytes of layers pushed for {sum(changed.values())} changed: {uploads}"
     )
     assert sum(uploaded.values()) < SMALL_BYTES, f"pushed: {uploads}"
-    assert app.score(second).json()["color"] == served_code("2")
+    assert app.score(second).json()["color"] == served_code(code)
 
 
 def test_a_code_change_on_a_fresh_runner_pushes_only_the_changed_layer(
@@ -83,20 +83,24 @@ def _fresh_checkout(folder: Path) -> None:
 
 
 @pytest.mark.parametrize("variant", ["copy", "stages"])
-def test_a_cache_written_on_a_fresh_runner_serves_the_next_fresh_runner(
+def test_a_cache_written_on_a_fresh_runner_serves_the_next_fresh_runners(
     app: App, fresh_runner: Engine, variant: Variant
 ) -> None:
+    """Three jobs, each on an empty engine: the second and the third each push only their code
+    layer. The third reads a cache that the second wrote with steps served from the registry,
+    the one an engine before Docker 27 wrote without those steps' layers (moby/buildkit#1992)."""
     server = write_server(app.root / "server", code_version="1", variant=variant)
     app.commit(f"a model server with a 104 MiB dependency layer ({variant})")
-    first = app.outputs(env=fresh_runner.environ(), timeout=600)
-    assert app.score(first).json()["color"] == served_code("1")
-
-    change_code(server, "2")
-    app.commit("a code-only change")
-    _fresh_checkout(server)
+    before = app.outputs(env=fresh_runner.environ(), timeout=600)
+    assert app.score(before).json()["color"] == served_code("1")
     registry = app.emulator["registry"]
-    with fresh_engine(preinstalled=[base_image()], registries=[registry]) as next_runner:
-        mark = app.emulator.registry_mark()
-        second = app.outputs(env=next_runner.environ(), timeout=600)
-        uploads = app.emulator.registry_uploads(mark)
-    _assert_only_the_changed_layer(app, first, second, uploads)
+    for code in ("2", "3"):
+        change_code(server, code)
+        app.commit(f"a code-only change ({code})")
+        _fresh_checkout(server)
+        with fresh_engine(preinstalled=[base_image()], registries=[registry]) as next_runner:
+            mark = app.emulator.registry_mark()
+            after = app.outputs(env=next_runner.environ(), timeout=600)
+            uploads = app.emulator.registry_uploads(mark)
+        _assert_only_the_changed_layer(app, before, after, uploads, code)
+        before = after
