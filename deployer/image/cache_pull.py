@@ -19,7 +19,12 @@ engine's own registry client, which also reaches a loopback registry over HTTPS 
 resolver would speak plain HTTP.
 
 From BuildKit 0.14 on, the cache is imported from the registry as it is: moby/buildkit#5242
-reports the local import of an inline cache missing steps on Docker 27 and newer.
+reports the local import of an inline cache missing steps on Docker 27 and newer. GitHub's
+hosted runners run Docker 28.0.4 with buildx 0.36.1 (actions/runner-images,
+images/ubuntu/Ubuntu2404-Readme.md; the classic image store, as install-docker.sh leaves it):
+buildx's `docker` driver exports only the inline cache there (build/opt.go refuses every other
+`--cache-to` without the containerd image store), and moby v28.0.4 imports it through the same
+localinlinecache importer (builder/builder-next/controller.go) with BuildKit 0.20.2.
 """
 
 from __future__ import annotations
