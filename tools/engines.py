@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -80,7 +81,10 @@ def _command(root: Path, registries: Iterable[str]) -> list[str]:
     config = root / "daemon.json"
     insecure = ["127.0.0.0/8", *(f"https://{registry}" for registry in registries)]
     config.write_text(json.dumps({"insecure-registries": insecure}))
-    namespace = f"fresh-{root.name}"
+    # containerd's namespace rule: letters and digits, single separators between them
+    # (containerd namespaces.Validate); a temporary directory's name may end in "_", and an
+    # engine whose namespace breaks the rule fails every pull ("namespace validation").
+    namespace = "fresh" + re.sub(r"[^A-Za-z0-9]", "", root.name)
     return [
         _dockerd(),
         "--config-file", str(config),

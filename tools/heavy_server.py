@@ -2,6 +2,10 @@
 tests/images/heavy-server plus `wheels/`, a wheel of over 100 MB of incompressible data built
 here with `pip wheel` (hatchling, no build isolation: no network), as a private package index's
 torch-sized wheel would be. The requirements never change; a commit changes only server.py.
+
+Three Dockerfiles (`Dockerfile`, the default, or a `variant`): `install` installs the wheel in
+the final stage, `copy` copies the package in unpacked (`deps/`, a large folder of files), and
+`stages` installs it in a builder stage whose output the final stage copies.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
+from typing import Literal
 
 from tools.images import ROOT, TEST_SERVER
 
@@ -22,6 +28,7 @@ PACKAGE = "heavy_deps"
 DATA_FILES = 4
 DATA_FILE_BYTES = 26 * 1024 * 1024  # 104 MiB in all: the layer is over 100 MB compressed too
 _CODE_LINE = re.compile(r'^CODE_VERSION = "[^"]*"$', re.MULTILINE)
+Variant = Literal["install", "copy", "stages"]
 
 _PYPROJECT = """\
 [build-system]
@@ -85,18 +92,24 @@ def dependency_wheel() -> Path:
     return wheel
 
 
-def write_server(target: Path, code_version: str = "1") -> Path:
-    """The server's build context in `target` (created or refreshed): Dockerfiles, requirements,
-    the wheel, and server.py answering `code_version`."""
+def write_server(target: Path, code_version: str = "1", variant: Variant = "install") -> Path:
+    """The server's build context in `target` (created or refreshed): Dockerfiles (`Dockerfile`
+    is the `variant`'s), requirements, the wheel (and for `copy` the package unpacked in
+    `deps/`), and server.py answering `code_version`."""
     target.mkdir(parents=True, exist_ok=True)
     for path in SERVER.iterdir():
         shutil.copy2(path, target / path.name)
+    if variant != "install":
+        shutil.copy2(SERVER / f"Dockerfile.{variant}", target / "Dockerfile")
     shutil.copy2(TEST_SERVER / "server.py", target / "model_server.py")
     wheels = target / "wheels"
     wheels.mkdir(exist_ok=True)
     wheel = dependency_wheel()
     if not (wheels / wheel.name).exists():
         shutil.copy2(wheel, wheels / wheel.name)
+    if variant == "copy" and not (target / "deps" / PACKAGE).exists():
+        with zipfile.ZipFile(wheel) as archive:
+            archive.extractall(target / "deps")
     change_code(target, code_version)
     return target
 

@@ -2,8 +2,9 @@
 and pushing it with the registry session's token, so that it is deployed by digest.
 
 The build imports its cache from the registry (`<repository>:buildcache`, the last image this
-action pushed there, which carries BuildKit's inline cache), so a runner whose Docker starts empty
-rebuilds only the steps whose inputs changed and pushes only their layers.
+action pushed there, which carries BuildKit's inline cache; on engines before Docker 27 pulled
+into the engine first, cache_pull.py says why), so a runner whose Docker starts empty rebuilds
+only the steps whose inputs changed and pushes only their layers.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from deployer.errors import ImageError
 from deployer.github.runner import Runner
 from deployer.image import build_failures
 from deployer.image.build_config import cli_environment
+from deployer.image.cache_pull import needs_pull, pull_cache
 from deployer.image.docker_cli import DockerCli, find_buildkit_cli
 from deployer.image.progress import BuildProgress
 from deployer.image.registry import NULL_GUID, AcrSession, push_role
@@ -199,6 +201,8 @@ class ImageBuilder:
                     registry.login_server, NULL_GUID, registry.refresh_token(), environment
                 ) as environment,
             ):
+                if cache_from and needs_pull(self.engine_version):
+                    pull_cache(self.client, cache_from, registry.auth_config(), self.runner.info)
                 progress = BuildProgress(self.runner.info)
                 code = self._stream(command, environment, progress)
                 if code != 0:

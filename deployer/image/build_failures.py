@@ -65,7 +65,7 @@ def features_used(dockerfile: str) -> list[Feature]:
     return used
 
 
-def _engine_major(version: str) -> int | None:
+def engine_major(version: str) -> int | None:
     match = re.match(r"(\d+)\.", version)
     return int(match.group(1)) if match else None
 
@@ -137,7 +137,7 @@ def _parse_error(
 ) -> ImageError:
     detail = text.split("dockerfile parse error", 1)[-1].strip(" :")
     used = features_used(dockerfile)
-    major = _engine_major(engine_version)
+    major = engine_major(engine_version)
     if used and directive is None and major is not None and major < 23:
         names = ", ".join(f"{feature.name} (syntax {feature.syntax})" for feature in used)
         return ImageError(

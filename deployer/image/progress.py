@@ -19,6 +19,15 @@ _DONE = re.compile(r"^DONE (\d+(?:\.\d+)?)s$")
 _STEP = re.compile(r"^\[[^\]]*\d+/\d+\] ")  # "[builder 2/4] RUN …" or "[2/4] COPY …"
 _FROM = re.compile(r"^\[[^\]]*\] FROM ")
 _IMPORT = re.compile(r"^importing cache manifest from (\S+)")
+# BuildKit asks a registry on a loopback address over plain HTTP unless the engine's config
+# lists it as `https://host:port` under insecure-registries (containerd's resolver defaults,
+# moby's daemon.RegistryHosts). A TLS registry then answers as Go's HTTPS server answers any
+# plain-HTTP request: "400 Bad Request", before the registry itself sees it.
+_LOOPBACK = re.compile(r"^(?:localhost|127\.\d+\.\d+\.\d+|\[::1\])(?::\d+)?/")
+_PLAIN_HTTP_HINT = (
+    "; the engine's BuildKit reached this loopback registry over plain HTTP: if it serves "
+    'HTTPS, add "https://{host}" to the engine\'s insecure-registries'
+)
 MAX_KEPT_LINES = 400  # of a failing step's output: the end is what explains the failure
 MAX_NAME = 160
 
@@ -40,6 +49,12 @@ class Vertex:
     @property
     def is_step(self) -> bool:
         return bool(_STEP.match(self.name)) and not _FROM.match(self.name)
+
+
+def _hint(source: str | None, error: str) -> str:
+    if source is None or "400 Bad Request" not in error or not _LOOPBACK.match(source):
+        return ""
+    return _PLAIN_HTTP_HINT.format(host=source.split("/", 1)[0])
 
 
 @dataclass
@@ -84,7 +99,10 @@ class BuildProgress:
             source = vertex.cache_source
             if source in self.cache_sources:  # BuildKit goes on without it
                 self.cache_sources.remove(source)
-                self.say(f"no build cache from {source} ({vertex.error}): building without it")
+                self.say(
+                    f"no build cache from {source} ({vertex.error}{_hint(source, vertex.error)})"
+                    ": building without it"
+                )
         elif rest.startswith("sha256:"):
             return
         else:

@@ -141,3 +141,17 @@ def test_a_cache_that_cannot_be_imported_is_said_and_the_build_goes_on() -> None
     assert said[1].endswith("): building without it")
     assert progress.cache_sources == [] and progress.failed == []
     assert (progress.steps_built, progress.steps_cached) == (1, 0)
+
+
+def test_a_loopback_registry_asked_over_plain_http_is_explained() -> None:
+    # cache-plain-http.txt: an engine without an https:// insecure-registries entry for the
+    # emulator's registry (TLS on 127.0.0.1) importing its cache (issue 26's "400 Bad Request").
+    progress, said = read("cache-plain-http.txt")
+    source = "127.0.0.1:48351/model-server:buildcache"
+    assert said[1] == (
+        f"no build cache from {source} (pulling from host 127.0.0.1:48351 failed with status "
+        "code [manifests buildcache]: 400 Bad Request; the engine's BuildKit reached this "
+        'loopback registry over plain HTTP: if it serves HTTPS, add "https://127.0.0.1:48351" '
+        "to the engine's insecure-registries): building without it"
+    )
+    assert (progress.steps_built, progress.steps_cached) == (1, 0) and progress.failed == []

@@ -1,0 +1,2 @@
+FROM azureml-deploy/python-base:bookworm
+RUN echo built
