@@ -396,19 +396,14 @@ class ArmApp:
 
     def _operation_status(self, operation_id: str) -> Response:
         operation = self._operation(operation_id)
-        headers = {}
-        retry_after = self.ctx.timing().retry_after
-        if not operation.done and retry_after is not None:
-            headers["Retry-After"] = str(retry_after)
+        headers = {} if operation.done else self.ctx.timing().retry_headers()
         return json_response(operation.rest(), 200, headers)
 
     def _operation_result(self, operation_id: str) -> Response:
         operation = self._operation(operation_id)
         if not operation.done:
             headers = {"Location": self.ctx.engine.result_url(operation)}
-            retry_after = self.ctx.timing().retry_after
-            if retry_after is not None:
-                headers["Retry-After"] = str(retry_after)
+            headers |= self.ctx.timing().retry_headers()
             return Response(status_code=202, headers=headers)
         if operation.status == "Failed" and operation.error is not None:
             raise ArmError(400, operation.error["code"], operation.error["message"])

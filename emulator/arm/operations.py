@@ -136,10 +136,7 @@ class OperationEngine:
             "Location": location or self.result_url(operation),
             "x-ms-async-operation-timeout": "PT30M",
         }
-        retry_after = self.timing().retry_after
-        if retry_after is not None:
-            headers["Retry-After"] = str(retry_after)
-        return headers
+        return headers | self.timing().retry_headers()
 
     async def close(self) -> None:
         for task in list(self._tasks):
