@@ -13,7 +13,7 @@ UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --u
 help:
 	@echo "make demo    deploy the example model server to the local Azure emulator"
 	@echo "make unit    the tests that need no Docker (under 30 s)"
-	@echo "make test    set up everything the tests need and run the whole suite"
+	@echo "make test    set up everything the tests need and run the whole suite (CI_SPLIT=1: all but the unit tier)"
 	@echo "make reliability  the full reliability and security scenarios; rewrites docs/reliability.md"
 	@echo "make bench   the action against a naive baseline; rewrites docs/performance.md"
 	@echo "make fuzz    the property-based tests with thousands of examples each"
@@ -48,12 +48,22 @@ TEST_WORKERS ?= 4
 # Line coverage of the planners, the steps and the executor (their unit tests run them in-process).
 COVERAGE := --cov=deployer.plan --cov=deployer.plan_after --cov=deployer.steps --cov=deployer.execute --cov-report=term --cov-fail-under=90
 
+# CI runs each test once: with CI_SPLIT=1 (.ci/run, ci.yml) `make unit` also checks the coverage
+# above, and `make test` runs the rest, the tests marked `docker`. A developer's `make test`
+# runs everything.
+ifdef CI_SPLIT
+UNIT_EXTRA := $(COVERAGE)
+TEST_SELECTION := -m docker
+else
+TEST_SELECTION := $(COVERAGE)
+endif
+
 unit: setup
-	$(BIN)/pytest -n 2 -m "not docker"
+	$(BIN)/pytest -n 2 -m "not docker" $(UNIT_EXTRA)
 
 test: setup docker
 	scripts/base-image.sh >/dev/null
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal --durations=15 $(COVERAGE)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal --durations=15 $(TEST_SELECTION)
 
 reliability: setup docker
 	scripts/base-image.sh >/dev/null

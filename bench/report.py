@@ -47,6 +47,17 @@ def measured_alone(minutes: float) -> dict[str, Any]:
     }
 
 
+def merged(
+    earlier: list[dict[str, Any]], remeasured: list[dict[str, Any]], minutes: float
+) -> list[dict[str, Any]]:
+    """The earlier full run's results with `remeasured` in place of theirs, each marked with
+    when and at which commit it was measured alone (docs/performance.md says so)."""
+    by_name = {r["scenario"]: r for r in remeasured}
+    for result in remeasured:
+        result["measured_alone"] = measured_alone(minutes)
+    return [by_name.pop(r["scenario"], r) for r in earlier] + list(by_name.values())
+
+
 def _seconds(result: dict[str, Any], side: str) -> str:
     runs = result["runs"][side]
     return f"{result[f'{side}_s']:.1f} s ({spread(runs)})" if runs else "–"

@@ -375,17 +375,6 @@ def seed_previews(emulator: Emulator, count: int, prefix: str) -> list[str]:
     return names
 
 
-def merged(
-    earlier: list[dict[str, Any]], remeasured: list[dict[str, Any]], minutes: float
-) -> list[dict[str, Any]]:
-    """The earlier full run's results with `remeasured` in place of theirs, each marked with
-    when and at which commit it was measured alone (docs/performance.md says so)."""
-    by_name = {r["scenario"]: r for r in remeasured}
-    for result in remeasured:
-        result["measured_alone"] = report.measured_alone(minutes)
-    return [by_name.pop(r["scenario"], r) for r in earlier] + list(by_name.values())
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=2, help="rounds of each deploy scenario")
@@ -435,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     minutes = (time.monotonic() - started) / 60
     results = [s.result() for s in scenarios]
     if options.only is not None:
-        results = merged(json.loads(options.results.read_text()), results, minutes)
+        results = report.merged(json.loads(options.results.read_text()), results, minutes)
     options.results.write_text(json.dumps(results, indent=2) + "\n")
     options.doc.write_text(report.document(results, minutes, TIME_SCALE))
     for result in results:

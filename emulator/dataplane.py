@@ -174,6 +174,8 @@ class DockerDataPlane:
     http: httpx.AsyncClient = field(init=False)
     subnet: str = field(init=False, default="")
     _generations: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    # Containers of a reset being drained and removed in the background (retire_all).
+    _retiring: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         try:
@@ -229,6 +231,7 @@ class DockerDataPlane:
         raise RuntimeError(f"no free /24 subnet in {SUBNETS} for the emulator's network")
 
     async def close(self) -> None:
+        await self._retired()
         for instances in self.instances.values():
             for instance in instances:
                 if instance.monitor is not None:
@@ -240,6 +243,7 @@ class DockerDataPlane:
     # --- provisioning --------------------------------------------------------------------
 
     async def provision(self, deployment: Deployment) -> Outcome:
+        await self._retired()
         environment = self.environment_of(deployment)
         if environment is None:
             return Outcome(False, "BadArgument", "the deployment's environment no longer exists")
@@ -541,6 +545,23 @@ class DockerDataPlane:
     async def deprovision(self, deployment: Deployment) -> None:
         # Out of rotation first, then let requests in flight finish, as Azure drains a node.
         await self._retire(self.instances.pop(deployment.id, []))
+
+    def retire_all(self) -> None:
+        """Every instance out of rotation now; draining and removing their containers goes on
+        in the background, so that a reset answers at once. Provisioning waits for it first:
+        containers are then only ever those of deployments that exist (tests count them)."""
+        instances = [instance for group in self.instances.values() for instance in group]
+        self.instances.clear()
+        for instance in instances:
+            instance.ready = False
+        task = asyncio.create_task(self._retire(instances))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    async def _retired(self) -> None:
+        """Returns once the containers of earlier resets are gone."""
+        while self._retiring:
+            await asyncio.gather(*self._retiring, return_exceptions=True)
 
     # --- for the gateway and getLogs -----------------------------------------------------
 

@@ -50,16 +50,16 @@ class ArmError(Exception):
 
 
 async def json_body(request: Request, *, required: bool = True) -> Any:
+    from emulator.errors import InvalidRequestContent  # emulator.errors imports this module
+
     raw = await request.body()
     if not raw.strip():
         if required:
-            raise ArmError(400, "InvalidRequestContent", "The request content was empty.")
+            raise InvalidRequestContent("The request content was empty.")
         return None
     try:
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ArmError(
-            400,
-            "InvalidRequestContent",
+        raise InvalidRequestContent(
             f"The request content was invalid and could not be deserialized: {exc}.",
         ) from None

@@ -19,7 +19,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from emulator import __version__, scoring_hosts
 from emulator.acr import ACCESS_LIFETIME, NULL_GUID, REFRESH_LIFETIME, AcrTokenService, Registry
 from emulator.admin import AdminApi
-from emulator.arm import skus
 from emulator.arm.app import ArmApp
 from emulator.arm.context import ArmContext
 from emulator.arm.model import Workspace
@@ -323,22 +322,9 @@ class Emulator:
 
     async def reset(self) -> None:
         """Back to a fresh emulator with the same ports, keys and identities."""
-        for endpoint in list(self.store.endpoints.values()):
-            for deployment in list(endpoint.deployments.values()):
-                await self.provisioner.deprovision(deployment)
+        self.provisioner.retire_all()
         await self.engine.close()
-        self.store.endpoints.clear()
-        self.store.environments.clear()
-        self.store.operations.clear()
-        self.store.family_quota.clear()
-        self.store.limits = dict(skus.LIMITS)
-        self.store.taken_names.clear()
-        self.store.denied_actions.clear()
-        self.store.served.clear()
-        self.store.usage.clear()
-        self.store.autoscale.clear()
-        for key in [k for k in self.store.workspaces if k != self.workspace.key]:
-            del self.store.workspaces[key]
+        self.store.reset(self.workspace)
         self.faults.clear()
         self.github_rest.reset()
         if self.acr is not None:

@@ -1,6 +1,6 @@
 """How long operations take and how the service asks clients to poll.
 
-`fast` is for tests: short provisioning, `Retry-After: 1`, no throttling. `azure` behaves like
+`fast` is for tests: short provisioning, `retry-after-ms: 200`, no throttling. `azure` behaves like
 the real service: no `Retry-After` on long-running operations (so the SDK falls back to polling
 every 30 s for endpoints and 5 s for deployments), status `Updating` while running, Azure's
 provisioning times multiplied by `time_scale`, and ARM's request budget (token buckets per
@@ -60,7 +60,9 @@ _FAST_SECONDS = {
 class Timing:
     profile: str
     time_scale: float
-    retry_after: int | None  # seconds sent in Retry-After on LROs; None = not sent
+    # Milliseconds a client should wait before polling a running operation, sent in
+    # `retry-after-ms`; None: not sent (Azure sends no Retry-After on online-endpoint operations).
+    retry_after_ms: int | None
     running_status: str  # the operation status while it runs
     seconds: dict[str, float]
     # Probes' initial delay and period are capped at this many seconds (fast profile), so that
@@ -69,6 +71,17 @@ class Timing:
     # ARM's request budget by kind (reads, writes, deletes): [bucket size, refill per second];
     # None: ARM never throttles.
     arm_buckets: dict[str, tuple[int, float]] | None = None
+
+    def retry_headers(self) -> dict[str, str]:
+        """The header that asks a client to wait before polling a running operation. The fast
+        profile says it in milliseconds: azure-core reads `retry-after-ms` (and
+        `x-ms-retry-after-ms`) when no `Retry-After` is sent (azure/core/pipeline/policies/
+        _utils.py get_retry_after, which the LRO polling's delay uses:
+        polling/base_polling.py LROBasePolling._extract_delay), so tests poll every 0.2 s, not
+        on `Retry-After`'s whole seconds."""
+        if self.retry_after_ms is None:
+            return {}
+        return {"retry-after-ms": str(self.retry_after_ms)}
 
     def duration(self, operation: str) -> float:
         return self.seconds[operation] * self.time_scale
@@ -98,7 +111,7 @@ class Timing:
 
 def profile(name: str, time_scale: float = 1.0) -> Timing:
     if name == "fast":
-        return Timing("fast", time_scale, 1, "InProgress", dict(_FAST_SECONDS), probe_cap=0.5)
+        return Timing("fast", time_scale, 200, "InProgress", dict(_FAST_SECONDS), probe_cap=0.5)
     if name == "azure":
         buckets = {k: (b.size, b.refill_per_second) for k, b in AZURE_BUCKETS.items()}
         return Timing(

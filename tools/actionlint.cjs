@@ -62,8 +62,11 @@ async function findings(paths) {
   return found;
 }
 
+// `--repository` lints the repository's workflows as well as the files named (the unit test
+// lints its cases and the repository in one process: the WebAssembly takes seconds to load).
 async function main(argv) {
-  const paths = argv.length ? argv : workflowFiles();
+  const named = argv.filter((arg) => arg !== "--repository");
+  const paths = named.length === argv.length && argv.length ? named : [...workflowFiles(), ...named];
   if (paths.length === 0) {
     console.error("actionlint: no workflow files found");
     return 2;

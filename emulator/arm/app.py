@@ -24,6 +24,22 @@ from emulator.arm.model import PROVIDER, Workspace
 from emulator.arm.throttling import BucketSize, Throttle, Verdict
 from emulator.arm.usages import usages
 from emulator.entra import EntraId
+from emulator.errors import (
+    AuthenticationFailed,
+    AuthorizationFailed,
+    ExpiredAuthenticationToken,
+    InvalidApiVersionParameter,
+    InvalidAuthenticationToken,
+    InvalidAuthenticationTokenAudience,
+    InvalidResourceType,
+    MethodNotAllowed,
+    MissingApiVersionParameter,
+    NotFound,
+    ResourceGroupNotFound,
+    ResourceNotFound,
+    SubscriptionNotFound,
+    SubscriptionRequestsThrottled,
+)
 from emulator.http import ArmError, json_response
 
 Handler = Callable[[Request, Scope], Awaitable[Response]]
@@ -157,9 +173,7 @@ class ArmApp:
             if verdict.retry_after is not None:
                 # The envelope as ARM sends it (velero-io/velero#9171 quotes one).
                 subscription = re.search(r"/subscriptions/([^/]+)", request.url.path, re.I)
-                raise ArmError(
-                    429,
-                    "SubscriptionRequestsThrottled",
+                raise SubscriptionRequestsThrottled(
                     f"Number of '{verdict.kind.rstrip('s')}' requests for subscription "
                     f"'{subscription[1] if subscription else ''}' actor "
                     f"'{principal.get('oid')}' exceeded. Please try again after "
@@ -215,14 +229,10 @@ class ArmApp:
                 self._authorize_action(principal, METRICS_READ, path.rstrip("/"))
             return await route.handler(request, Scope(workspace, params, api_version))
         if matched_path:
-            raise ArmError(
-                405,
-                "MethodNotAllowed",
+            raise MethodNotAllowed(
                 f"The HTTP method '{request.method}' is not supported for this resource.",
             )
-        raise ArmError(
-            404,
-            "InvalidResourceType",
+        raise InvalidResourceType(
             f"The resource type for path '{path}' could not be found in the namespace "
             f"'{PROVIDER}' for api version '{api_version}'.",
         )
@@ -268,18 +278,14 @@ class ArmApp:
         header = request.headers.get("authorization")
         if not header:
             message = "Authentication failed. The 'Authorization' header is missing."
-            raise ArmError(
-                401,
-                "AuthenticationFailed",
+            raise AuthenticationFailed(
                 message,
                 headers=self._challenge("invalid_token", "The authentication failed"),
             )
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             message = "Authentication failed. The 'Authorization' header is not a bearer token."
-            raise ArmError(
-                401,
-                "AuthenticationFailed",
+            raise AuthenticationFailed(
                 message,
                 headers=self._challenge("invalid_token", "The authentication failed"),
             )
@@ -288,9 +294,7 @@ class ArmApp:
         except jwt.ExpiredSignatureError:
             expiry = _claim_time(token, "exp")
             now = datetime.datetime.now(datetime.UTC).strftime("%m/%d/%Y %H:%M:%S")
-            raise ArmError(
-                401,
-                "ExpiredAuthenticationToken",
+            raise ExpiredAuthenticationToken(
                 f"The access token expiry UTC time '{expiry}' is earlier than current UTC time "
                 f"'{now}'.",
                 headers=self._challenge("invalid_token", "The access token has expired"),
@@ -298,18 +302,14 @@ class ArmApp:
         except jwt.InvalidAudienceError:
             audience = _claim(token, "aud")
             allowed = "','".join(sorted(self.audiences))
-            raise ArmError(
-                401,
-                "InvalidAuthenticationTokenAudience",
+            raise InvalidAuthenticationTokenAudience(
                 f"The access token has been obtained for wrong audience or resource "
                 f"'{audience}'. It should exactly match with one of the allowed audiences "
                 f"'{allowed}'.",
                 headers=self._challenge("invalid_token", "The access token has a wrong audience"),
             ) from None
         except jwt.InvalidTokenError:
-            raise ArmError(
-                401,
-                "InvalidAuthenticationToken",
+            raise InvalidAuthenticationToken(
                 "The access token is invalid.",
                 headers=self._challenge("invalid_token", "The access token is invalid"),
             ) from None
@@ -321,9 +321,7 @@ class ArmApp:
         self, principal: dict[str, object], full_action: str, scope_id: str
     ) -> None:
         if full_action in self.ctx.store.denied_actions:
-            raise ArmError(
-                403,
-                "AuthorizationFailed",
+            raise AuthorizationFailed(
                 f"The client '{principal.get('appid')}' with object id '{principal.get('oid')}' "
                 f"does not have authorization to perform action '{full_action}' over scope "
                 f"'{scope_id}' or the scope is invalid. If access was recently granted, please "
@@ -332,17 +330,13 @@ class ArmApp:
 
     def _subscription(self, subscription: str) -> None:
         if subscription.lower() not in self.ctx.store.subscriptions():
-            raise ArmError(
-                404,
-                "SubscriptionNotFound",
+            raise SubscriptionNotFound(
                 f"The subscription '{subscription}' could not be found.",
             )
 
     def _resource_group(self, subscription: str, resource_group: str) -> None:
         if resource_group.lower() not in self.ctx.store.resource_groups(subscription):
-            raise ArmError(
-                404,
-                "ResourceGroupNotFound",
+            raise ResourceGroupNotFound(
                 f"Resource group '{resource_group}' could not be found.",
             )
 
@@ -354,9 +348,7 @@ class ArmApp:
         self._resource_group(subscription, resource_group)
         workspace = self.ctx.store.workspace(subscription, resource_group, name)
         if workspace is None:
-            raise ArmError(
-                404,
-                "ResourceNotFound",
+            raise ResourceNotFound(
                 f"The Resource '{PROVIDER}/workspaces/{name}' under resource group "
                 f"'{resource_group}' was not found. For more details please go to "
                 "https://aka.ms/ARMResourceNotFoundFix",
@@ -368,9 +360,7 @@ class ArmApp:
         role assignment mode)."""
         resource_id = path.rstrip("/")
         if REGISTRY_READ in self.ctx.store.denied_actions:
-            raise ArmError(
-                403,
-                "AuthorizationFailed",
+            raise AuthorizationFailed(
                 f"The client '{principal.get('appid')}' with object id '{principal.get('oid')}' "
                 f"does not have authorization to perform action '{REGISTRY_READ}' over scope "
                 f"'{resource_id}' or the scope is invalid.",
@@ -378,9 +368,7 @@ class ArmApp:
         registry = self.ctx.registries().get(resource_id.lower())
         if registry is None:
             name = resource_id.rsplit("/", 1)[-1]
-            raise ArmError(
-                404,
-                "ResourceNotFound",
+            raise ResourceNotFound(
                 f"The Resource 'Microsoft.ContainerRegistry/registries/{name}' was not found.",
             )
         return json_response(registry)
@@ -391,24 +379,19 @@ class ArmApp:
     def _operation(self, operation_id: str):  # type: ignore[no-untyped-def]
         operation = self.ctx.store.operations.get(operation_id)
         if operation is None:
-            raise ArmError(404, "NotFound", f"Operation '{operation_id}' was not found.")
+            raise NotFound(f"Operation '{operation_id}' was not found.")
         return operation
 
     def _operation_status(self, operation_id: str) -> Response:
         operation = self._operation(operation_id)
-        headers = {}
-        retry_after = self.ctx.timing().retry_after
-        if not operation.done and retry_after is not None:
-            headers["Retry-After"] = str(retry_after)
+        headers = {} if operation.done else self.ctx.timing().retry_headers()
         return json_response(operation.rest(), 200, headers)
 
     def _operation_result(self, operation_id: str) -> Response:
         operation = self._operation(operation_id)
         if not operation.done:
             headers = {"Location": self.ctx.engine.result_url(operation)}
-            retry_after = self.ctx.timing().retry_after
-            if retry_after is not None:
-                headers["Retry-After"] = str(retry_after)
+            headers |= self.ctx.timing().retry_headers()
             return Response(status_code=202, headers=headers)
         if operation.status == "Failed" and operation.error is not None:
             raise ArmError(400, operation.error["code"], operation.error["message"])
@@ -433,15 +416,11 @@ def _claim_time(token: str, name: str) -> str:
 def _api_version(request: Request) -> str:
     api_version = request.query_params.get("api-version")
     if not api_version:
-        raise ArmError(
-            400,
-            "MissingApiVersionParameter",
+        raise MissingApiVersionParameter(
             "The api-version query parameter (?api-version=) is required for all requests.",
         )
     if not _API_VERSION.match(api_version):
-        raise ArmError(
-            400,
-            "InvalidApiVersionParameter",
+        raise InvalidApiVersionParameter(
             f"The api-version '{api_version}' is invalid. The supported versions are "
             "dates such as '2023-04-01-preview'.",
         )

@@ -13,6 +13,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator.arm.store import Store
+from emulator.errors import (
+    LocationRequired,
+    MethodNotAllowed,
+    ResourceNotFound,
+    TargetResourceNotFound,
+    UnsupportedRequestContent,
+)
 from emulator.http import ArmError, json_body, json_response
 from emulator.monitor.autoscale import AutoscaleSetting, check_tags, parse_properties
 
@@ -67,9 +74,7 @@ class AutoscaleHandlers:
     def _find(self, key: tuple[str, str, str], name: str, resource_group: str) -> AutoscaleSetting:
         setting = self.store.autoscale.get(key)
         if setting is None:
-            raise ArmError(
-                404,
-                "ResourceNotFound",
+            raise ResourceNotFound(
                 f"The Resource 'microsoft.insights/autoscalesettings/{name}' under resource "
                 f"group '{resource_group}' was not found.",
             )
@@ -80,9 +85,9 @@ class AutoscaleHandlers:
     ) -> Response:
         body = await json_body(request)
         if not isinstance(body, dict):
-            raise ArmError(400, "UnsupportedRequestContent", "The request body must be an object.")
+            raise UnsupportedRequestContent("The request body must be an object.")
         if not body.get("location"):
-            raise ArmError(400, "LocationRequired", "The location property is required.")
+            raise LocationRequired("The location property is required.")
         tags = check_tags(body.get("tags"))
         properties, profiles = parse_properties(body.get("properties"))
         self._check_target(properties["targetResourceUri"])
@@ -105,7 +110,7 @@ class AutoscaleHandlers:
         setting = self._find(key, name, resource_group)
         body = await json_body(request)
         if not isinstance(body, dict):
-            raise ArmError(400, "UnsupportedRequestContent", "The request body must be an object.")
+            raise UnsupportedRequestContent("The request body must be an object.")
         tags = check_tags(body["tags"]) if "tags" in body else setting.tags
         changes = body.get("properties") or {}
         properties, profiles = parse_properties({**setting.properties, **changes})
@@ -119,17 +124,13 @@ class AutoscaleHandlers:
         """The setting scales an existing resource; here the scalable ones are online
         deployments (how-to-autoscale-endpoints.md sets `--resource` to the deployment's id)."""
         if self.store.deployment_by_id(target) is None:
-            raise ArmError(
-                400,
-                "TargetResourceNotFound",
+            raise TargetResourceNotFound(
                 f"The target resource '{target}' of the autoscale setting was not found.",
                 target="properties.targetResourceUri",
             )
 
 
 def _method(request: Request) -> ArmError:
-    return ArmError(
-        405,
-        "MethodNotAllowed",
+    return MethodNotAllowed(
         f"The HTTP method '{request.method}' is not supported for this resource.",
     )

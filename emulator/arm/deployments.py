@@ -13,7 +13,8 @@ from emulator.arm.context import ArmContext, Scope
 from emulator.arm.endpoints import find as find_endpoint
 from emulator.arm.model import Deployment, Endpoint, Environment, Operation, utc_now
 from emulator.arm.provisioning import Outcome
-from emulator.http import ArmError, json_body, json_response
+from emulator.errors import BadArgument, Conflict, NotFound
+from emulator.http import json_body, json_response
 
 MAX_INSTANCES = skus.LIMITS["instances_per_deployment"]
 MAX_REQUEST_TIMEOUT_SECONDS = skus.LIMITS["request_timeout_ms"] // 1000
@@ -35,9 +36,7 @@ _CONTAINER_TYPES = ("InferenceServer", "StorageInitializer")
 def _find(endpoint: Endpoint, name: str) -> Deployment:
     deployment = endpoint.deployment(name)
     if deployment is None:
-        raise ArmError(
-            404,
-            "NotFound",
+        raise NotFound(
             f"Deployment '{name}' was not found on online endpoint '{endpoint.name}'.",
         )
     return deployment
@@ -60,13 +59,9 @@ class DeploymentHandlers:
         name = scope.params["deployment"]
         body = await json_body(request)
         if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
-            raise ArmError(
-                400, "BadArgument", "The request body must be an online deployment with properties."
-            )
+            raise BadArgument("The request body must be an online deployment with properties.")
         if endpoint.provisioning_state in ("Creating", "Deleting"):
-            raise ArmError(
-                409,
-                "Conflict",
+            raise Conflict(
                 f"Online endpoint '{endpoint.name}' is {endpoint.provisioning_state}; a "
                 "deployment can be created once the endpoint has finished.",
             )
@@ -81,16 +76,12 @@ class DeploymentHandlers:
         sku = dict(body.get("sku") or {"name": "Default", "capacity": 1})
         capacity = sku.get("capacity", 1)
         if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
-            raise ArmError(
-                400,
-                "BadArgument",
+            raise BadArgument(
                 f"sku.capacity must be an integer >= 1 (got {capacity!r}).",
                 target="sku.capacity",
             )
         if capacity > MAX_INSTANCES:
-            raise ArmError(
-                400,
-                "BadArgument",
+            raise BadArgument(
                 f"A deployment can have at most {MAX_INSTANCES} instances (got {capacity}).",
                 target="sku.capacity",
             )
@@ -132,33 +123,25 @@ class DeploymentHandlers:
     def _properties(self, scope: Scope, given: dict[str, Any]) -> dict[str, Any]:
         compute = str(given.get("endpointComputeType", ""))
         if compute.lower() != "managed":
-            raise ArmError(
-                400,
-                "BadArgument",
+            raise BadArgument(
                 f"endpointComputeType '{compute}' is not supported here: managed online "
                 "endpoints take 'Managed' deployments.",
                 target="properties.endpointComputeType",
             )
         if not given.get("instanceType"):
-            raise ArmError(
-                400,
-                "BadArgument",
+            raise BadArgument(
                 "instanceType is required for managed deployments.",
                 target="properties.instanceType",
             )
         if given.get("model"):
-            raise ArmError(
-                400,
-                "BadArgument",
+            raise BadArgument(
                 "Model assets are not supported by this emulator; bake the model into the "
                 "image and deploy an image-only environment.",
                 target="properties.model",
             )
         environment_id = str(given.get("environmentId") or "")
         if self.ctx.store.environment_by_id(scope.workspace, environment_id) is None:
-            raise ArmError(
-                400,
-                "BadArgument",
+            raise BadArgument(
                 f"Environment '{environment_id}' was not found. Register the environment "
                 "version before deploying it.",
                 target="properties.environmentId",
@@ -166,9 +149,7 @@ class DeploymentHandlers:
         request_settings = {**_REQUEST_DEFAULTS, **(given.get("requestSettings") or {})}
         timeout = _duration(request_settings["requestTimeout"], "requestSettings.requestTimeout")
         if not 0 < timeout <= MAX_REQUEST_TIMEOUT_SECONDS:
-            raise ArmError(
-                400,
-                "BadArgument",
+            raise BadArgument(
                 f"requestSettings.requestTimeout must be between 1 ms and "
                 f"{MAX_REQUEST_TIMEOUT_SECONDS} s (got {request_settings['requestTimeout']}).",
                 target="properties.requestSettings.requestTimeout",
@@ -201,19 +182,11 @@ class DeploymentHandlers:
         async def work() -> Outcome:
             return await provisioner.provision(deployment)
 
-        def succeeded() -> None:
-            deployment.provisioning_state = "Succeeded"
-
-        def failed(code: str, message: str) -> None:
-            deployment.provisioning_state = "Failed"
-
-        return self.ctx.engine.start(
+        return self.ctx.engine.provision(
             kind=kind,
             method="PUT",
             resource=deployment,
             api_version=scope.api_version,
-            on_success=succeeded,
-            on_failure=failed,
             work=work,
         )
 
@@ -222,7 +195,7 @@ class DeploymentHandlers:
         deployment = _find(endpoint, scope.params["deployment"])
         body = await json_body(request)
         if not isinstance(body, dict):
-            raise ArmError(400, "BadArgument", "The request body must be an object.")
+            raise BadArgument("The request body must be an object.")
         rules.check_busy(endpoint, "changing its deployments")
         if "tags" in body:
             deployment.tags = dict(body["tags"] or {})
@@ -235,7 +208,7 @@ class DeploymentHandlers:
             or not isinstance(capacity, int)
             or not (1 <= capacity <= MAX_INSTANCES)
         ):
-            raise ArmError(400, "BadArgument", f"sku.capacity must be 1-{MAX_INSTANCES}.")
+            raise BadArgument(f"sku.capacity must be 1-{MAX_INSTANCES}.")
         sku = rules.check_instance_type(deployment.instance_type)
         rules.check_quota(
             self.ctx.store, endpoint.workspace.subscription, sku, capacity, deployment
@@ -243,7 +216,7 @@ class DeploymentHandlers:
         deployment.sku = {**deployment.sku, "capacity": capacity}
         deployment.provisioning_state = "Updating"
         operation = self._provision(deployment, scope, "deployment_update")
-        return Response(status_code=202, headers=self.ctx.engine.headers(operation))
+        return self.ctx.engine.accepted(operation)
 
     async def delete(self, request: Request, scope: Scope) -> Response:
         endpoint = find_endpoint(self.ctx, scope)
@@ -257,9 +230,7 @@ class DeploymentHandlers:
         ):
             share = values.get(deployment.name, 0)
             if share > 0:
-                raise ArmError(
-                    400,
-                    "BadArgument",
+                raise BadArgument(
                     f"Deployment '{deployment.name}' has {share}% {field}; a deployment with "
                     "traffic cannot be deleted. Set its traffic to 0 first.",
                 )
@@ -293,7 +264,7 @@ class DeploymentHandlers:
             on_failure=failed,
             work=work,
         )
-        return Response(status_code=202, headers=self.ctx.engine.headers(operation))
+        return self.ctx.engine.accepted(operation)
 
     async def get_logs(self, request: Request, scope: Scope) -> Response:
         endpoint = find_endpoint(self.ctx, scope)
@@ -301,9 +272,7 @@ class DeploymentHandlers:
         body = await json_body(request, required=False) or {}
         container = str(body.get("containerType") or "InferenceServer")
         if container not in _CONTAINER_TYPES:
-            raise ArmError(
-                400,
-                "BadArgument",
+            raise BadArgument(
                 f"containerType must be one of {', '.join(_CONTAINER_TYPES)} (got {container}).",
                 target="containerType",
             )
@@ -341,9 +310,7 @@ def _duration(value: Any, field: str) -> float:
     try:
         return durations.seconds(str(value))
     except ValueError:
-        raise ArmError(
-            400,
-            "BadArgument",
+        raise BadArgument(
             f"{field} must be an ISO 8601 duration such as PT5S (got {value!r}).",
             target=f"properties.{field}",
         ) from None
@@ -357,9 +324,7 @@ class EnvironmentHandlers:
         body = await json_body(request)
         properties = body.get("properties") if isinstance(body, dict) else None
         if not isinstance(properties, dict) or not properties.get("image"):
-            raise ArmError(
-                400,
-                "BadArgument",
+            raise BadArgument(
                 "An environment version needs properties.image (a container image reference).",
                 target="properties.image",
             )
@@ -380,9 +345,7 @@ class EnvironmentHandlers:
         )
         environment = self.ctx.store.environments.get(key)
         if environment is None:
-            raise ArmError(
-                404,
-                "NotFound",
+            raise NotFound(
                 f"Environment {scope.params['environment']}:{scope.params['version']} was not "
                 "found.",
             )

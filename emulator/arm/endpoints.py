@@ -14,6 +14,7 @@ from emulator.arm import rules
 from emulator.arm.context import ArmContext, Scope
 from emulator.arm.model import Endpoint, endpoint_key, utc_now
 from emulator.arm.provisioning import Outcome
+from emulator.errors import BadArgument, NotFound
 from emulator.http import ArmError, json_body, json_response
 from emulator.ledger import LEDGER
 
@@ -22,9 +23,7 @@ AML_TOKEN_LIFETIME = 24 * 3600
 
 
 def not_found(name: str, scope: Scope) -> ArmError:
-    return ArmError(
-        404,
-        "NotFound",
+    return NotFound(
         f"Online endpoint '{name}' was not found in workspace '{scope.workspace.name}'.",
     )
 
@@ -51,9 +50,7 @@ class EndpointHandlers:
     async def put(self, request: Request, scope: Scope) -> Response:
         body = await json_body(request)
         if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
-            raise ArmError(
-                400, "BadArgument", "The request body must be an online endpoint with properties."
-            )
+            raise BadArgument("The request body must be an online endpoint with properties.")
         existing = self.ctx.store.endpoint(scope.workspace, scope.params["endpoint"])
         if existing is None:
             return self._create(request, scope, body)
@@ -65,9 +62,7 @@ class EndpointHandlers:
         rules.check_name("endpoint", name)
         location = str(body.get("location", "")).replace(" ", "").lower()
         if location != workspace.location:
-            raise ArmError(
-                400,
-                "BadArgument",
+            raise BadArgument(
                 f"The endpoint location '{body.get('location')}' must be the workspace's "
                 f"location '{workspace.location}'.",
                 target="location",
@@ -98,22 +93,7 @@ class EndpointHandlers:
         )
         rules.check_traffic(endpoint, properties.get("traffic") or {}, {})
         self.ctx.store.endpoints[(workspace.key, name.lower())] = endpoint
-
-        def succeeded() -> None:
-            endpoint.provisioning_state = "Succeeded"
-
-        def failed(code: str, message: str) -> None:
-            endpoint.provisioning_state = "Failed"
-
-        return self._put_operation(
-            request,
-            scope,
-            endpoint,
-            "endpoint_create",
-            succeeded=succeeded,
-            failed=failed,
-            status=201,
-        )
+        return self._put_operation(request, scope, endpoint, "endpoint_create", status=201)
 
     def _identity(self, requested: Any) -> dict[str, Any]:
         """The endpoint's identity as Azure returns it: a new principal for a system-assigned
@@ -152,25 +132,17 @@ class EndpointHandlers:
         endpoint.provisioning_state = "Updating"
         endpoint.modified = utc_now()
 
-        def succeeded() -> None:
-            endpoint.provisioning_state = "Succeeded"
+        def routed() -> None:
             endpoint.live_traffic = dict(traffic)
             endpoint.live_mirror_traffic = dict(mirror)
 
-        def failed(code: str, message: str) -> None:
+        def not_routed() -> None:
             # The change did not take effect: the endpoint keeps routing as before.
-            endpoint.provisioning_state = "Failed"
             endpoint.traffic = dict(endpoint.live_traffic)
             endpoint.mirror_traffic = dict(endpoint.live_mirror_traffic)
 
         return self._put_operation(
-            request,
-            scope,
-            endpoint,
-            "endpoint_update",
-            succeeded=succeeded,
-            failed=failed,
-            status=200,
+            request, scope, endpoint, "endpoint_update", status=200, then=routed, undo=not_routed
         )
 
     def _put_operation(
@@ -180,17 +152,17 @@ class EndpointHandlers:
         endpoint: Endpoint,
         kind: str,
         *,
-        succeeded: Callable[[], None],
-        failed: Callable[[str, str], None],
         status: int,
+        then: Callable[[], None] | None = None,
+        undo: Callable[[], None] | None = None,
     ) -> Response:
-        operation = self.ctx.engine.start(
+        operation = self.ctx.engine.provision(
             kind=kind,
             method="PUT",
             resource=endpoint,
             api_version=scope.api_version,
-            on_success=succeeded,
-            on_failure=failed,
+            then=then,
+            undo=undo,
         )
         endpoint.async_operation_uri = self.ctx.engine.status_url(operation)
         headers = self.ctx.engine.headers(
@@ -202,7 +174,7 @@ class EndpointHandlers:
         endpoint = find(self.ctx, scope)
         body = await json_body(request)
         if not isinstance(body, dict):
-            raise ArmError(400, "BadArgument", "The request body must be an object.")
+            raise BadArgument("The request body must be an object.")
         rules.check_busy(endpoint, "updating it")
         if "tags" in body:
             endpoint.tags = dict(body["tags"] or {})
@@ -242,7 +214,7 @@ class EndpointHandlers:
             on_failure=failed,
             work=remove_containers,
         )
-        return Response(status_code=202, headers=self.ctx.engine.headers(operation))
+        return self.ctx.engine.accepted(operation)
 
     async def list_keys(self, request: Request, scope: Scope) -> Response:
         endpoint = find(self.ctx, scope)
@@ -257,9 +229,7 @@ class EndpointHandlers:
         body = await json_body(request)
         key_type = str((body or {}).get("keyType", ""))
         if key_type not in ("Primary", "Secondary"):
-            raise ArmError(
-                400,
-                "BadArgument",
+            raise BadArgument(
                 f"keyType must be Primary or Secondary (got {key_type!r}).",
                 target="keyType",
             )
@@ -282,14 +252,12 @@ class EndpointHandlers:
             api_version=scope.api_version,
             on_success=succeeded,
         )
-        return Response(status_code=202, headers=self.ctx.engine.headers(operation))
+        return self.ctx.engine.accepted(operation)
 
     async def token(self, request: Request, scope: Scope) -> Response:
         endpoint = find(self.ctx, scope)
         if endpoint.auth_mode != "AMLToken":
-            raise ArmError(
-                400,
-                "BadArgument",
+            raise BadArgument(
                 f"Tokens are only issued for endpoints whose authMode is AMLToken; endpoint "
                 f"'{endpoint.name}' uses {endpoint.auth_mode}.",
             )
@@ -316,9 +284,7 @@ class EndpointHandlers:
 
 def _require_key_auth(endpoint: Endpoint) -> None:
     if endpoint.auth_mode != "Key":
-        raise ArmError(
-            400,
-            "BadArgument",
+        raise BadArgument(
             f"Keys are only available for endpoints whose authMode is Key; endpoint "
             f"'{endpoint.name}' uses {endpoint.auth_mode}.",
         )
@@ -345,9 +311,7 @@ def _check_identity_kept(endpoint: Endpoint, requested: Any) -> None:
     Limitations). The documentation names no error code for trying; see the README."""
     if requested is None or _identity_key(requested) == _identity_key(endpoint.identity):
         return
-    raise ArmError(
-        400,
-        "BadArgument",
+    raise BadArgument(
         f"The identity of online endpoint '{endpoint.name}' cannot be changed after the "
         "endpoint is created.",
         target="identity",

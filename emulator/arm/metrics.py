@@ -10,7 +10,8 @@ from starlette.responses import Response
 
 from emulator.arm.context import ArmContext, Scope
 from emulator.arm.endpoints import find as find_endpoint
-from emulator.http import ArmError, json_response
+from emulator.errors import ResourceNotFound
+from emulator.http import json_response
 from emulator.monitor import metrics
 
 
@@ -25,9 +26,7 @@ class MetricsHandlers:
         if name is not None:
             deployment = endpoint.deployment(name)
             if deployment is None:
-                raise ArmError(
-                    404,
-                    "ResourceNotFound",
+                raise ResourceNotFound(
                     f"The Resource '{metrics.DEPLOYMENT_NAMESPACE}/{endpoint.name}/{name}' "
                     "was not found.",
                 )

@@ -9,6 +9,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.responses import Response
+
 from emulator.arm.model import Deployment, Endpoint, Operation, utc_now
 from emulator.arm.provisioning import Outcome
 from emulator.arm.store import Store
@@ -74,6 +76,44 @@ class OperationEngine:
         task.add_done_callback(self._tasks.discard)
         return operation
 
+    def provision(
+        self,
+        *,
+        kind: str,
+        method: str,
+        resource: Endpoint | Deployment,
+        api_version: str,
+        work: Work | None = None,
+        then: Callable[[], None] | None = None,
+        undo: Callable[[], None] | None = None,
+    ) -> Operation:
+        """An operation that creates, updates or scales `resource`: its provisioning state
+        becomes Succeeded (and `then` runs) or Failed (and `undo` runs) when it ends."""
+
+        def succeeded() -> None:
+            resource.provisioning_state = "Succeeded"
+            if then is not None:
+                then()
+
+        def failed(code: str, message: str) -> None:
+            resource.provisioning_state = "Failed"
+            if undo is not None:
+                undo()
+
+        return self.start(
+            kind=kind,
+            method=method,
+            resource=resource,
+            api_version=api_version,
+            on_success=succeeded,
+            on_failure=failed,
+            work=work,
+        )
+
+    def accepted(self, operation: Operation) -> Response:
+        """`202 Accepted` for an operation started by a POST, PATCH or DELETE."""
+        return Response(status_code=202, headers=self.headers(operation))
+
     async def _run(
         self,
         operation: Operation,
@@ -136,10 +176,7 @@ class OperationEngine:
             "Location": location or self.result_url(operation),
             "x-ms-async-operation-timeout": "PT30M",
         }
-        retry_after = self.timing().retry_after
-        if retry_after is not None:
-            headers["Retry-After"] = str(retry_after)
-        return headers
+        return headers | self.timing().retry_headers()
 
     async def close(self) -> None:
         for task in list(self._tasks):

@@ -21,6 +21,11 @@ class Provisioner(Protocol):
 
     async def deprovision(self, deployment: Deployment) -> None: ...
 
+    def retire_all(self) -> None:
+        """Every deployment out of service at once (the emulator's reset), without waiting on
+        what that takes: the next provisioning does."""
+        ...
+
     async def scale(self, deployment: Deployment) -> Outcome:
         """To `deployment.capacity` instances, starting or stopping only the difference."""
         ...
@@ -45,6 +50,9 @@ class NoContainers:
         return Outcome(ok=True)
 
     async def deprovision(self, deployment: Deployment) -> None:
+        return None
+
+    def retire_all(self) -> None:
         return None
 
     async def scale(self, deployment: Deployment) -> Outcome:

@@ -9,6 +9,7 @@ from typing import Any
 from emulator.arm import skus
 from emulator.arm.model import Deployment, Endpoint
 from emulator.arm.store import Store, reserved_cores
+from emulator.errors import BadArgument, BadRequest, Conflict, OutOfQuota, UserError
 from emulator.http import ArmError
 
 NAME = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")
@@ -19,9 +20,7 @@ AUTH_MODES = {"key": "Key", "amltoken": "AMLToken", "aadtoken": "AADToken"}
 
 def check_name(kind: str, name: str) -> None:
     if not 3 <= len(name) <= 32 or not NAME.match(name):
-        raise ArmError(
-            400,
-            "BadArgument",
+        raise BadArgument(
             f"Invalid {kind} name '{name}': it must be 3-32 characters long, start with a "
             "letter, contain only letters, digits and '-', and not end with '-'.",
             target="name",
@@ -31,9 +30,7 @@ def check_name(kind: str, name: str) -> None:
 def auth_mode(value: Any) -> str:
     mode = AUTH_MODES.get(str(value).lower())
     if mode is None:
-        raise ArmError(
-            400,
-            "BadArgument",
+        raise BadArgument(
             f"Invalid authMode '{value}'. Allowed values: Key, AMLToken, AADToken.",
             target="properties.authMode",
         )
@@ -42,9 +39,7 @@ def auth_mode(value: Any) -> str:
 
 def _percent(value: Any, deployment: str, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
-        raise ArmError(
-            400,
-            "BadArgument",
+        raise BadArgument(
             f"{field} for deployment '{deployment}' must be an integer from 0 to 100 "
             f"(got {value!r}).",
             target=f"properties.{field}",
@@ -57,23 +52,19 @@ def check_traffic(
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Validated (traffic, mirrorTraffic) for `endpoint`, or the error Azure ML answers."""
     if not isinstance(traffic, dict) or not isinstance(mirror, dict):
-        raise ArmError(400, "BadArgument", "traffic and mirrorTraffic must be objects.")
+        raise BadArgument("traffic and mirrorTraffic must be objects.")
     live = {name: _percent(value, name, "traffic") for name, value in traffic.items()}
     mirrored = {name: _percent(value, name, "mirrorTraffic") for name, value in mirror.items()}
     for field, values in (("traffic", live), ("mirrorTraffic", mirrored)):
         for name, value in values.items():
             deployment = endpoint.deployment(name)
             if deployment is None:
-                raise ArmError(
-                    400,
-                    "BadArgument",
+                raise BadArgument(
                     f"Deployment '{name}' in {field} does not exist on endpoint '{endpoint.name}'.",
                     target=f"properties.{field}",
                 )
             if value > 0 and deployment.provisioning_state != "Succeeded":
-                raise ArmError(
-                    400,
-                    "BadArgument",
+                raise BadArgument(
                     f"Deployment '{name}' cannot receive {field}: its provisioning state is "
                     f"'{deployment.provisioning_state}'. Only deployments in state 'Succeeded' "
                     "can receive traffic.",
@@ -81,33 +72,25 @@ def check_traffic(
                 )
     total = sum(live.values())
     if live and total not in (0, 100):
-        raise ArmError(
-            400,
-            "BadArgument",
+        raise BadArgument(
             f"Traffic values must add up to 100 (or all be 0); they add up to {total}.",
             target="properties.traffic",
         )
     targets = {name: value for name, value in mirrored.items() if value > 0}
     if len(targets) > 1:
-        raise ArmError(
-            400,
-            "BadArgument",
+        raise BadArgument(
             "Mirror traffic can go to one deployment only.",
             target="properties.mirrorTraffic",
         )
     for name, value in targets.items():
         if value > MAX_MIRROR_PERCENT:
-            raise ArmError(
-                400,
-                "BadArgument",
+            raise BadArgument(
                 f"Mirror traffic for deployment '{name}' is {value}%; at most "
                 f"{MAX_MIRROR_PERCENT}% can be mirrored.",
                 target="properties.mirrorTraffic",
             )
         if live.get(name, 0) > 0:
-            raise ArmError(
-                400,
-                "BadArgument",
+            raise BadArgument(
                 f"Deployment '{name}' receives live traffic; mirror traffic can only go to a "
                 "deployment with 0% live traffic.",
                 target="properties.mirrorTraffic",
@@ -129,9 +112,7 @@ def name_taken() -> ArmError:
         },
         "title": "One or more validation errors occurred.",
     }
-    return ArmError(
-        400,
-        "BadRequest",
+    return BadRequest(
         "The request is invalid.",
         details=[
             {
@@ -149,9 +130,7 @@ def check_endpoint_count(store: Store, subscription: str, location: str) -> None
     endpoints, _ = store.counts(subscription, location)
     limit = store.limits["endpoints_per_subscription_region"]
     if endpoints >= limit:
-        raise ArmError(
-            400,
-            "BadArgument",
+        raise BadArgument(
             f"The subscription already has {endpoints} endpoints in {location}; the limit is "
             f"{limit} per subscription and region. Delete endpoints or request an endpoint "
             "limit increase.",
@@ -162,17 +141,13 @@ def check_deployment_count(store: Store, endpoint: Endpoint) -> None:
     _, deployments = store.counts(endpoint.workspace.subscription, endpoint.location)
     limit = store.limits["deployments_per_subscription_region"]
     if deployments >= limit:
-        raise ArmError(
-            400,
-            "BadArgument",
+        raise BadArgument(
             f"The subscription already has {deployments} deployments in {endpoint.location}; "
             f"the limit is {limit} per subscription and region. Delete deployments or request "
             "an endpoint limit increase.",
         )
     if len(endpoint.deployments) >= MAX_DEPLOYMENTS:
-        raise ArmError(
-            400,
-            "BadArgument",
+        raise BadArgument(
             f"Endpoint '{endpoint.name}' already has {len(endpoint.deployments)} deployments; "
             f"an endpoint can have at most {MAX_DEPLOYMENTS}. Delete unused deployments first.",
         )
@@ -181,9 +156,7 @@ def check_deployment_count(store: Store, endpoint: Endpoint) -> None:
 def check_instance_type(instance_type: str) -> skus.Sku:
     sku = skus.find(instance_type)
     if sku is None:
-        raise ArmError(
-            400,
-            "UserError",
+        raise UserError(
             f"Invalid instance type {instance_type}",
             target="properties.instanceType",
             details=[
@@ -205,9 +178,7 @@ def check_quota(
     used = store.cores_in_use(subscription, sku.family, skip=replacing.id if replacing else None)
     needed = reserved_cores(sku, capacity)
     if used + needed > limit:
-        raise ArmError(
-            400,
-            "OutOfQuota",
+        raise OutOfQuota(
             f"Not enough quota available for {sku.name} in SubscriptionId {subscription}. "
             f"Current usage/limit: {used}/{limit}. Additional needed: {needed}. "
             "Azure ML reserves 20% extra instances for upgrades; request a quota increase "
@@ -236,9 +207,7 @@ def check_immutable(existing: Deployment, properties: dict[str, Any]) -> None:
         if field == "egressPublicNetworkAccess":
             before, after = before or "Enabled", after or "Enabled"
         if before.lower() != after.lower():
-            raise ArmError(
-                400,
-                "BadRequest",
+            raise BadRequest(
                 "The request is invalid.",
                 details=[
                     {
@@ -256,9 +225,7 @@ def check_liveness_success_threshold(value: Any) -> None:
     """reference-yaml-deployment-managed-online.md: "The value for liveness probe is fixed as
     1"."""
     if value != skus.LIVENESS_SUCCESS_THRESHOLD:
-        raise ArmError(
-            400,
-            "BadArgument",
+        raise BadArgument(
             f"livenessProbe.successThreshold must be {skus.LIVENESS_SUCCESS_THRESHOLD} "
             f"(got {value!r}): the value for liveness probe is fixed as 1.",
             target="properties.livenessProbe.successThreshold",
@@ -268,9 +235,7 @@ def check_liveness_success_threshold(value: Any) -> None:
 def check_busy(endpoint: Endpoint, what: str) -> None:
     operation = endpoint.busy()
     if operation is not None:
-        raise ArmError(
-            409,
-            "Conflict",
+        raise Conflict(
             f"Another operation is in progress on endpoint '{endpoint.name}' "
             f"({operation.kind.replace('_', ' ')}, operation {operation.id}); {what} must wait "
             "until it completes.",

@@ -3,7 +3,7 @@ quota and the permissions of the app registration."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from emulator.arm import skus
 from emulator.arm.model import Deployment, Endpoint, Environment, Operation, Workspace
@@ -31,6 +31,19 @@ class Store:
     usage: UsageLog = field(default_factory=UsageLog)  # the instances' CPU and memory
     # Microsoft.Insights/autoscaleSettings by (subscription, resource group, name), lower-cased
     autoscale: dict[tuple[str, str, str], AutoscaleSetting] = field(default_factory=dict)
+
+    def reset(self, workspace: Workspace) -> None:
+        """Back to a new store, as re-initialising it gives (the emulator's reset): every field
+        from its default but the profile's quota regime, with only `workspace` (the one the
+        emulator started with) in it. The two logs that other parts hold (the gateway records
+        what it served, the sampler the instances' usage) are emptied in place."""
+        fresh = Store(azure_default_quota=self.azure_default_quota)
+        fresh.add_workspace(workspace)
+        for each in fields(self):
+            if each.name in ("served", "usage"):
+                getattr(self, each.name).clear()
+            else:
+                setattr(self, each.name, getattr(fresh, each.name))
 
     def add_workspace(self, workspace: Workspace) -> None:
         self.workspaces[workspace.key] = workspace

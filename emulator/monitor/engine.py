@@ -251,19 +251,11 @@ class AutoscaleEngine:
         async def work() -> Outcome:
             return await provisioner.scale(deployment)
 
-        def succeeded() -> None:
-            deployment.provisioning_state = "Succeeded"
-
-        def failed(code: str, message: str) -> None:
-            deployment.provisioning_state = "Failed"
-
-        self.operations.start(
+        self.operations.provision(
             kind="deployment_update",
             method="PATCH",
             resource=deployment,
             api_version=DEPLOYMENTS_API,
-            on_success=succeeded,
-            on_failure=failed,
             work=work,
         )
 

@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from emulator.http import ArmError
+from emulator.errors import BadRequest
 from emulator.monitor.served import Served, ServedLog
 from emulator.monitor.usage import Sample, UsageLog
 
@@ -154,13 +154,11 @@ def parse(
     catalog = DEPLOYMENT_METRICS if namespace == DEPLOYMENT_NAMESPACE else ENDPOINT_METRICS
     names = [n.strip() for n in params.get("metricnames", "").split(",") if n.strip()]
     if not names:
-        raise ArmError(400, "BadRequest", "metricnames is required: the metrics to retrieve.")
+        raise BadRequest("metricnames is required: the metrics to retrieve.")
     unknown = [n for n in names if n.lower() not in catalog]
     if unknown:
         valid = ", ".join(d.name for d in catalog.values())
-        raise ArmError(
-            400,
-            "BadRequest",
+        raise BadRequest(
             f"Failed to find metric configuration for provider: "
             f"Microsoft.MachineLearningServices, resource Type: {namespace.split('/', 1)[1]}, "
             f"metric: {unknown[0]}, Valid metrics: {valid}",
@@ -173,9 +171,7 @@ def parse(
         a.strip().lower() for a in (params.get("aggregation") or "average").split(",")
     )
     if any(a not in AGGREGATIONS for a in aggregations):
-        raise ArmError(
-            400,
-            "BadRequest",
+        raise BadRequest(
             f"Invalid aggregation {params.get('aggregation')!r}: use "
             "Average, Minimum, Maximum, Total or Count.",
         )
@@ -200,13 +196,9 @@ def _timespan(
             else (start + datetime.timedelta(seconds=_duration(second)))
         )
     except ValueError:
-        raise ArmError(
-            400, "BadRequest", f"Invalid timespan {text!r}: use 'start/end' in ISO 8601."
-        ) from None
+        raise BadRequest(f"Invalid timespan {text!r}: use 'start/end' in ISO 8601.") from None
     if end <= start:
-        raise ArmError(
-            400, "BadRequest", f"Invalid timespan {text!r}: its end is not after its start."
-        )
+        raise BadRequest(f"Invalid timespan {text!r}: its end is not after its start.")
     return start, end
 
 
@@ -221,9 +213,7 @@ _DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)
 def _duration(text: str) -> float:
     match = _DURATION.match(text.strip())
     if match is None or not any(match.groups()):
-        raise ArmError(
-            400,
-            "BadRequest",
+        raise BadRequest(
             f"Invalid interval {text!r}: an ISO 8601 duration such as PT1M, PT1H, P1D, or FULL.",
         )
     days, hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
@@ -247,9 +237,7 @@ GRAINS = {
 def _grain(interval: str) -> float:
     seconds = _duration(interval)
     if seconds not in GRAINS.values():
-        raise ArmError(
-            400,
-            "BadRequest",
+        raise BadRequest(
             f"Invalid interval {interval!r}: the time grains are {', '.join(GRAINS)}, or FULL.",
         )
     return seconds
@@ -267,25 +255,19 @@ def _filter(text: str, dimensions: dict[str, str]) -> dict[str, set[str] | None]
         for clause in re.split(r"\s+or\s+", group, flags=re.I):
             match = _CLAUSE.match(clause)
             if match is None:
-                raise ArmError(
-                    400,
-                    "BadRequest",
+                raise BadRequest(
                     f"Invalid $filter clause {clause.strip()!r}: use dimension eq 'value'.",
                 )
             names.add(match["dim"].lower())
             wildcard = wildcard or match["value"] == "*"
             values.add(match["value"])
         if len(names) != 1:
-            raise ArmError(
-                400,
-                "BadRequest",
+            raise BadRequest(
                 "Invalid $filter: 'or' cannot separate two different dimension names.",
             )
         name = names.pop()
         if name not in dimensions:
-            raise ArmError(
-                400,
-                "BadRequest",
+            raise BadRequest(
                 f"Metric has no dimension {name!r} (it has: "
                 f"{', '.join(dimensions.values()) or 'none'}).",
             )

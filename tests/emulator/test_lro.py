@@ -10,7 +10,7 @@ from emulator.client import Emulator
 from tests.emulator.arm import Arm
 
 
-def test_fast_profile_sends_retry_after_1(emulator: Emulator) -> None:
+def test_fast_profile_asks_for_polls_every_200_ms(emulator: Emulator) -> None:
     arm = Arm(emulator)
     response = arm.call(
         "PUT",
@@ -18,7 +18,8 @@ def test_fast_profile_sends_retry_after_1(emulator: Emulator) -> None:
         {"location": emulator["location"], "properties": {"authMode": "Key"}},
     )
     assert response.status_code == 201
-    assert response.headers["Retry-After"] == "1"
+    assert response.headers["retry-after-ms"] == "200"
+    assert "Retry-After" not in response.headers  # it would win over retry-after-ms
     assert response.headers["x-ms-async-operation-timeout"] == "PT30M"
     assert response.headers["Location"].startswith(arm.url(arm.ws("/onlineEndpoints/lro-fast"), ""))
     assert response.json()["properties"]["provisioningState"] == "Creating"
@@ -29,6 +30,7 @@ def test_fast_profile_sends_retry_after_1(emulator: Emulator) -> None:
         timeout=30,
     )
     assert status.json()["status"] == "InProgress"
+    assert status.headers["retry-after-ms"] == "200"
     assert status.json()["endTime"] == "0001-01-01T00:00:00+00:00"
     assert arm.wait(response)["status"] == "Succeeded"
 
@@ -43,6 +45,7 @@ def test_azure_profile_behaves_like_the_real_service(azure_emulator: Emulator) -
     )
     assert response.status_code == 201
     assert "Retry-After" not in response.headers
+    assert "retry-after-ms" not in response.headers
     status = arm.session.get(
         response.headers["Azure-AsyncOperation"],
         headers={"Authorization": f"Bearer {arm.token}"},

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
-from bench.run import merged
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results.json"
 
@@ -28,7 +27,7 @@ def test_a_scenario_measured_alone_says_so_and_shows_the_budget_it_met() -> None
             "action": [9.5],
         },
     )
-    document = report.document(merged(earlier, [cleanup], 3.0), 3.0, 0.05)
+    document = report.document(report.merged(earlier, [cleanup], 3.0), 3.0, 0.05)
     assert "Scenario 6 was measured again on its own on" in document
     others = ", ".join(r["scenario"].split(".")[0] for r in earlier if r is not six)
     assert f"Scenarios {others} are from the last full run" in document

@@ -97,6 +97,47 @@ class StepResult:
         return "\n".join(self.log)
 
 
+# What Dockerfile copies into the action's image (.dockerignore keeps everything else out).
+IMAGE_SOURCES = (
+    "Dockerfile",
+    ".dockerignore",
+    "requirements.lock",
+    "entrypoint.py",
+    "deployer",
+    "schema",
+)
+
+
+def context_digest(base_image: str) -> str:
+    """A digest of the action image's inputs: the base image's id and every file of the build
+    context that .dockerignore lets in (compiled Python left out), by path and content."""
+    inspected = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.Id}}", base_image],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    digest = hashlib.sha256(f"{base_image}\0{inspected.stdout.strip()}\0".encode())
+    for name in IMAGE_SOURCES:
+        top = ROOT / name
+        paths = [top] if top.is_file() else sorted(top.rglob("*"))
+        for path in paths:
+            if "__pycache__" in path.parts or path.suffix == ".pyc" or path.is_dir():
+                continue
+            digest.update(f"{path.relative_to(ROOT)}\0".encode())
+            digest.update(path.read_bytes())
+            digest.update(b"\0")
+    return digest.hexdigest()[:32]
+
+
+def image_exists(tag: str) -> bool:
+    inspected = subprocess.run(
+        ["docker", "image", "inspect", tag], capture_output=True, check=False, timeout=60
+    )
+    return inspected.returncode == 0
+
+
 class ActionHarness:
     """Builds this repository's action like the runner and runs it like the runner."""
 
@@ -107,8 +148,18 @@ class ActionHarness:
         self.action = yaml.safe_load((ROOT / "action.yml").read_text())
         self.image = ""
 
-    def build(self) -> str:
+    def build(self, *, reuse: bool = True) -> str:
+        """`docker build` as the runner does it. With `reuse`, the image is tagged by what goes
+        into it (the base image and the build context) and built once per machine, as
+        scripts/base-image.sh builds the base image: every test worker and session with the
+        same sources runs the same image. `reuse=False` always builds (a benchmark of the
+        build)."""
         tag = f"{self.label}:{uuid.uuid4().hex}"
+        if reuse:
+            tag = f"{self.label}:{context_digest(self.base_image)}"
+            if image_exists(tag):
+                self.image = tag
+                return tag
         subprocess.run(
             [
                 "docker",
