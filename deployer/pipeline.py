@@ -1,5 +1,6 @@
-"""One pipeline for `deploy` and `plan`: observe → check → resolve what is deployed → plan →
-execute → report. Each stage is given the values it needs. `plan` is the same pipeline with a
+"""One pipeline for `deploy` and `plan`: check the environment (policy) → sign in → resolve
+what is deployed → observe the endpoint → check this run may change it → plan → execute →
+report. Each stage is given the values it needs. `plan` is the same pipeline with a
 display-only executor (aws/chalice's DisplayOnlyExecutor): it shows the plan, and every refusal
 `deploy` would give, and changes nothing.
 """

@@ -90,6 +90,9 @@ class PullRequestRun:
 class _Sign:
     what: str
     number: int | None = None
+    # A sign that should carry the number (the payload's pull request) but does not: the
+    # payload is not what GitHub sends, and no other sign may stand in for it.
+    lacks_number: bool = False
 
 
 def pull_request_run(
@@ -100,9 +103,10 @@ def pull_request_run(
     if not signs:
         return None
     numbers = {sign.number for sign in signs if sign.number is not None}
+    known = len(numbers) == 1 and not any(sign.lacks_number for sign in signs)
     head = _head(event_name or "", payload)
     return PullRequestRun(
-        number=numbers.pop() if len(numbers) == 1 else None,
+        number=numbers.pop() if known else None,
         signs=tuple(dict.fromkeys(sign.what for sign in signs)),
         head_ref=environ.get("GITHUB_HEAD_REF") or _text(head.get("ref")),
         head_sha=_text(head.get("sha")),
@@ -112,16 +116,14 @@ def pull_request_run(
 
 def _signs(event: str, payload: Mapping[str, Any], environ: Mapping[str, str]) -> Iterator[_Sign]:
     pull_request = payload.get("pull_request")
-    if isinstance(pull_request, dict):
-        number = _number(pull_request.get("number")) or _number(payload.get("number"))
-        yield _Sign(f"the {event or 'event'} payload names a pull request", number)
-    elif event in PULL_REQUEST_EVENTS:
-        yield _Sign(f"a {event} event", _number(payload.get("number")))
+    if isinstance(pull_request, dict) or event in PULL_REQUEST_EVENTS:
+        number = _number(_dict(pull_request).get("number")) or _number(payload.get("number"))
+        said = "a pull request" if number else "no pull request number"
+        yield _Sign(f"the {event or 'event'} payload names {said}", number, number is None)
     issue = _dict(payload.get("issue"))
     if issue.get("pull_request"):
-        yield _Sign(
-            "a comment on a pull request (issue.pull_request)", _number(issue.get("number"))
-        )
+        number = _number(issue.get("number"))
+        yield _Sign("a comment on a pull request (issue.pull_request)", number, number is None)
     yield from _workflow_run_signs(payload)
     for key in ("check_run", "check_suite"):
         yield from _listed(_dict(payload.get(key)).get("pull_requests"), f"{key}.pull_requests")

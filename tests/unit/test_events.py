@@ -129,15 +129,17 @@ def test_pr_must_agree_with_the_event(tmp_path: Path) -> None:
 def test_a_pull_request_event_without_a_number_may_only_validate(
     tmp_path: Path, payload: object
 ) -> None:
-    """Without its number a pull request's run could not be confined to its preview."""
+    """Without its number a pull request's run could not be confined to its preview; a ref
+    naming one does not stand in for the payload GitHub would have sent."""
     path = tmp_path / "event.json"
     path.write_text(json.dumps(payload))
     environ = {
         "GITHUB_ACTIONS": "true",
         "GITHUB_EVENT_NAME": "pull_request",
         "GITHUB_EVENT_PATH": str(path),
+        "GITHUB_REF": "refs/pull/1/merge",
     }
     context = detect(environ, tmp_path)
     assert context.is_pull_request and context.pr_number is None
-    with pytest.raises(PolicyError, match="may only validate"):
+    with pytest.raises(PolicyError, match="names no pull request number.*may only validate"):
         check_pull_request_known(context)

@@ -157,7 +157,9 @@ def concurrent_runs(new_app: AppFactory, *, wait: bool) -> Outcome:
     app = new_app()
     app.server_deploy_file(canary_steps="[50, 100]", step_wait=6, color="v1")
     app.outputs(*PRODUCTION)
-    app.server_deploy_file(canary_steps="[50, 100]", step_wait=6, color="a")
+    # A watches long enough that B, started once A's watch begins, meets A's lease even on
+    # a loaded machine (at 6 s, a slow start of B could arrive after A had finished).
+    app.server_deploy_file(canary_steps="[50, 100]", step_wait=20, color="a")
     out_a = app.root.parent / f"{app.root.name}-a.json"
     out_b = app.root.parent / f"{app.root.name}-b.json"
     a = app.start("deploy", *PRODUCTION, "--output-json", str(out_a))
