@@ -141,5 +141,5 @@ def test_a_pull_request_event_without_a_number_may_only_validate(
     }
     context = detect(environ, tmp_path)
     assert context.is_pull_request and context.pr_number is None
-    with pytest.raises(PolicyError, match="names no pull request number.*may only validate"):
+    with pytest.raises(PolicyError, match=r"names no pull request number.*may only validate"):
         check_pull_request_known(context)
