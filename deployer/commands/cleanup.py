@@ -15,7 +15,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from deployer.azure.operation import Operation
+from deployer.commands.delete import delete_endpoints
 from deployer.converge import converge
 from deployer.deadline import Deadline
 from deployer.desired import desired_state
@@ -156,19 +156,8 @@ def run_cleanup(options: Options, runner: Runner, environ: Mapping[str, str]) ->
     for item, (name, created, age) in zip(stale, rows, strict=True):
         runner.info(f"  {name}  created {created}  ({age} old; {item.why})")
     if not options.dry_run and stale:
-        # Deletions run side by side: Azure does the work, we only wait.
-        operations: list[Operation] = [
-            session.azure.begin_delete_endpoint(item.name) for item in stale
-        ]
         deadline = Deadline.after(CLEANUP_TIMEOUT_SECONDS, cancelled)
-        failed = []
-        for operation in operations:
-            try:
-                operation.wait(deadline, runner.info)
-            except DeployerError as exc:
-                failed.append(f"{operation.description}: {exc.message}")
-        if failed:
-            raise DeployerError("some preview endpoints were not deleted: " + "; ".join(failed))
+        delete_endpoints(session, [item.name for item in stale], deadline)
     gone = {item.name for item in stale}
     retired = retire_kept(session, [e for e in endpoints if e.name not in gone], now, cancelled)
     publish(runner, {"deleted": dump_json([item.name for item in stale])}, options.output_json)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from deployer.azure.operation import Operation
 from deployer.deadline import Deadline
 from deployer.errors import Cancelled, DeployerError, ExitCode
 from deployer.github.runner import Runner
@@ -24,12 +23,11 @@ DELETE_TIMEOUT_SECONDS = 30 * 60
 
 
 def previews_to_delete(session: Session) -> list[EndpointState]:
-    """The endpoints this run deletes: the deploy file's, once the policy allows it, and every
-    other endpoint tagged as this repository's preview for this pull request."""
+    """The endpoints this run would delete: the deploy file's, and every other endpoint tagged
+    as this repository's preview for this pull request (the policy checks each before any is
+    deleted)."""
     name, owner = session.endpoint_name, session.owner
     named = session.azure.endpoint(name)
-    if named is not None:
-        check_may_delete(owner, name, named)  # refused before anything is deleted
     if owner.pr is None:
         return [named] if named is not None else []
     tagged = [
@@ -56,16 +54,20 @@ def run_delete(options: Options, runner: Runner, environ: Mapping[str, str]) -> 
         check_may_delete(session.owner, target.name, target)
         why = "" if target.name == name else f" ({Ownership.of(target.tags).describe()})"
         runner.info(f"→ delete endpoint {target.name} (and its deployments){why}")
-    # Side by side: Azure does the work, we only wait.
-    operations = {t.name: session.azure.begin_delete_endpoint(t.name) for t in targets}
-    _wait_all(operations, Deadline.after(DELETE_TIMEOUT_SECONDS, cancelled), runner)
+    delete_endpoints(
+        session, [t.name for t in targets], Deadline.after(DELETE_TIMEOUT_SECONDS, cancelled)
+    )
     publish(runner, {"endpoint-name": name, "deleted": "true"}, options.output_json)
     if presence is not None:
         presence.deleted()
     return ExitCode.OK
 
 
-def _wait_all(operations: Mapping[str, Operation], deadline: Deadline, runner: Runner) -> None:
+def delete_endpoints(session: Session, names: list[str], deadline: Deadline) -> None:
+    """Delete `names` side by side (Azure does the work, we only wait), each already allowed
+    by the policy; every failure is named, and a cancel leaves Azure to finish."""
+    runner = session.runner
+    operations = {name: session.azure.begin_delete_endpoint(name) for name in names}
     failed = []
     for name, operation in operations.items():
         try:
