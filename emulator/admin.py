@@ -21,10 +21,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from emulator.arm.model import Endpoint, Workspace
 from emulator.http import json_response
 from emulator.identity import FederatedCredential
 from emulator.ledger import LEDGER
+from emulator.resources.model import Endpoint, Workspace
 
 if TYPE_CHECKING:
     from emulator.server import Emulator

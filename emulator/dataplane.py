@@ -32,10 +32,10 @@ from docker.models.containers import Container
 from docker.types import IPAMConfig, IPAMPool
 
 from emulator.acr import NULL_GUID
-from emulator.arm.durations import seconds
-from emulator.arm.model import Deployment, Environment
-from emulator.arm.provisioning import Outcome
 from emulator.faults import FaultStore
+from emulator.resources.durations import seconds
+from emulator.resources.model import Deployment, Environment
+from emulator.resources.provisioning import Outcome
 from emulator.timing import Timing
 
 log = logging.getLogger("emulator.dataplane")
@@ -161,7 +161,7 @@ class _Startup:
 
 @dataclass
 class DockerDataPlane:
-    """A Provisioner (see emulator.arm.provisioning) that runs deployments as containers."""
+    """A Provisioner (see emulator.resources.provisioning) that runs deployments as containers."""
 
     emulator_id: str
     timing: Callable[[], Timing]

@@ -32,14 +32,14 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from emulator import scoring_hosts
-from emulator.arm.durations import seconds
-from emulator.arm.model import PROVIDER, Deployment, Endpoint
-from emulator.arm.store import Store
 from emulator.dataplane import DockerDataPlane, Instance
 from emulator.entra import EntraId
 from emulator.faults import FaultStore
 from emulator.http import json_response
-from emulator.monitor.served import Served
+from emulator.resources.durations import seconds
+from emulator.resources.model import PROVIDER, Deployment, Endpoint
+from emulator.resources.served import Served
+from emulator.resources.store import Store
 from emulator.tokens import SigningKey
 
 DEPLOYMENT_HEADER = "azureml-model-deployment"

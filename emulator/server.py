@@ -21,10 +21,6 @@ from emulator.acr import ACCESS_LIFETIME, NULL_GUID, REFRESH_LIFETIME, AcrTokenS
 from emulator.admin import AdminApi
 from emulator.arm.app import ArmApp
 from emulator.arm.context import ArmContext
-from emulator.arm.model import Workspace
-from emulator.arm.operations import OperationEngine
-from emulator.arm.provisioning import NoContainers, Provisioner
-from emulator.arm.store import Store
 from emulator.dataplane import DockerDataPlane, RegistryAccess
 from emulator.entra import DEFAULT_TOKEN_LIFETIME, EntraId
 from emulator.faults import FaultStore, Instrumented
@@ -37,6 +33,10 @@ from emulator.lifecycle import CONNECTION_FILE
 from emulator.monitor.engine import AutoscaleEngine
 from emulator.monitor.sampler import UsageSampler
 from emulator.requestlog import RequestLog
+from emulator.resources.model import Workspace
+from emulator.resources.operations import OperationEngine
+from emulator.resources.provisioning import NoContainers, Provisioner
+from emulator.resources.store import Store
 from emulator.timing import Timing, profile
 from emulator.tls import ensure_tls
 from emulator.tokens import SigningKey

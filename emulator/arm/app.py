@@ -20,7 +20,6 @@ from emulator.arm.context import ArmContext, Scope
 from emulator.arm.deployments import DeploymentHandlers, EnvironmentHandlers
 from emulator.arm.endpoints import EndpointHandlers
 from emulator.arm.metrics import MetricsHandlers
-from emulator.arm.model import PROVIDER, Workspace
 from emulator.arm.throttling import BucketSize, Throttle, Verdict
 from emulator.arm.usages import usages
 from emulator.entra import EntraId
@@ -41,6 +40,7 @@ from emulator.errors import (
     SubscriptionRequestsThrottled,
 )
 from emulator.http import ArmError, json_response
+from emulator.resources.model import PROVIDER, Workspace
 
 Handler = Callable[[Request, Scope], Awaitable[Response]]
 

@@ -1,7 +1,7 @@
 """`Microsoft.Insights/autoscaleSettings` on ARM (resource-group scoped, api-version 2022-10-01):
 create or update (201 new, 200 replaced), get, update (PATCH), delete (200, or 204 when there
 was none) and list by resource group, the operations azure-mgmt-monitor 7.0 calls. The checks
-are in emulator/monitor/autoscale.py; the engine that enforces enabled settings is
+are in emulator/resources/autoscale_settings.py; the engine that enforces enabled settings is
 emulator/monitor/engine.py."""
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import re
 from starlette.requests import Request
 from starlette.responses import Response
 
-from emulator.arm.store import Store
 from emulator.errors import (
     LocationRequired,
     MethodNotAllowed,
@@ -21,7 +20,8 @@ from emulator.errors import (
     UnsupportedRequestContent,
 )
 from emulator.http import ArmError, json_body, json_response
-from emulator.monitor.autoscale import AutoscaleSetting, check_tags, parse_properties
+from emulator.resources.autoscale_settings import AutoscaleSetting, check_tags, parse_properties
+from emulator.resources.store import Store
 
 _PATH = re.compile(
     r"^/subscriptions/(?P<subscription>[^/]+)/resourceGroups/(?P<resource_group>[^/]+)"

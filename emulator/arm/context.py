@@ -8,10 +8,10 @@ from typing import Any
 
 from starlette.requests import Request
 
-from emulator.arm.model import Workspace
-from emulator.arm.operations import OperationEngine
-from emulator.arm.provisioning import Provisioner
-from emulator.arm.store import Store
+from emulator.resources.model import Workspace
+from emulator.resources.operations import OperationEngine
+from emulator.resources.provisioning import Provisioner
+from emulator.resources.store import Store
 from emulator.timing import Timing
 from emulator.tokens import SigningKey
 

@@ -8,13 +8,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from emulator.arm import durations, rules, skus
 from emulator.arm.context import ArmContext, Scope
 from emulator.arm.endpoints import find as find_endpoint
-from emulator.arm.model import Deployment, Endpoint, Environment, Operation, utc_now
-from emulator.arm.provisioning import Outcome
 from emulator.errors import BadArgument, Conflict, NotFound
 from emulator.http import json_body, json_response
+from emulator.resources import durations, rules, skus
+from emulator.resources.model import Deployment, Endpoint, Environment, Operation, utc_now
+from emulator.resources.provisioning import Outcome
 
 MAX_INSTANCES = skus.LIMITS["instances_per_deployment"]
 MAX_REQUEST_TIMEOUT_SECONDS = skus.LIMITS["request_timeout_ms"] // 1000

@@ -10,13 +10,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from emulator.arm import rules
 from emulator.arm.context import ArmContext, Scope
-from emulator.arm.model import Endpoint, endpoint_key, utc_now
-from emulator.arm.provisioning import Outcome
 from emulator.errors import BadArgument, NotFound
 from emulator.http import ArmError, json_body, json_response
 from emulator.ledger import LEDGER
+from emulator.resources import rules
+from emulator.resources.model import Endpoint, endpoint_key, utc_now
+from emulator.resources.provisioning import Outcome
 
 _SERVER_PROPERTIES = {"azureml.onlineendpointid", "AzureAsyncOperationUri"}
 AML_TOKEN_LIFETIME = 24 * 3600

@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from emulator.arm.model import PROVIDER
-from emulator.arm.store import Store
+from emulator.resources.model import PROVIDER
+from emulator.resources.store import Store
 
 
 def _display(family: str) -> str:

@@ -25,15 +25,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from emulator.arm import rules, skus
-from emulator.arm.model import Deployment, Endpoint
-from emulator.arm.operations import OperationEngine
-from emulator.arm.provisioning import Outcome, Provisioner
-from emulator.arm.store import Store
 from emulator.http import ArmError
 from emulator.monitor import metrics
-from emulator.monitor.autoscale import AutoscaleSetting, Profile, Rule, Trigger
 from emulator.monitor.periodic import Periodic
+from emulator.resources import rules, skus
+from emulator.resources.autoscale_settings import AutoscaleSetting, Profile, Rule, Trigger
+from emulator.resources.model import Deployment, Endpoint
+from emulator.resources.operations import OperationEngine
+from emulator.resources.provisioning import Outcome, Provisioner
+from emulator.resources.store import Store
 from emulator.timing import Timing
 
 log = logging.getLogger("emulator.autoscale")

@@ -20,8 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from emulator.errors import BadRequest
-from emulator.monitor.served import Served, ServedLog
-from emulator.monitor.usage import Sample, UsageLog
+from emulator.resources.served import Served, ServedLog
+from emulator.resources.usage import Sample, UsageLog
 
 ENDPOINT_NAMESPACE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
 DEPLOYMENT_NAMESPACE = ENDPOINT_NAMESPACE + "/deployments"

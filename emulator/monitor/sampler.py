@@ -18,7 +18,7 @@ import docker.errors
 
 from emulator.dataplane import Instance
 from emulator.monitor.periodic import Periodic
-from emulator.monitor.usage import Sample, UsageLog
+from emulator.resources.usage import Sample, UsageLog
 from emulator.timing import Timing
 
 

@@ -3,8 +3,8 @@ first, any scale-out rule, all scale-in rules, no flapping, the default without 
 
 from __future__ import annotations
 
-from emulator.monitor.autoscale import Action, Profile, Rule, Trigger
 from emulator.monitor.engine import Measured, decide
+from emulator.resources.autoscale_settings import Action, Profile, Rule, Trigger
 
 
 def _rule(direction: str, operator: str, threshold: float, value: int = 1) -> Rule:

@@ -4,7 +4,7 @@ score`), as `<endpoint>.<region>.inference.localhost` where such names resolve t
 from __future__ import annotations
 
 from emulator import scoring_hosts
-from emulator.arm.model import Endpoint, Workspace
+from emulator.resources.model import Endpoint, Workspace
 
 
 def endpoint(suffix: str | None) -> Endpoint:

@@ -131,7 +131,7 @@ class FakeAzure:
             if s.endpoint == endpoint
         )
 
-    # --- autoscale: Azure Monitor's rules (as emulator/monitor/autoscale.py has them) ---------
+    # --- autoscale: Azure Monitor's rules (as emulator/resources/autoscale_settings.py has them)
 
     def put_autoscale(self, wanted: NewAutoscale, tags: Mapping[str, str]) -> None:
         name, endpoint, deployment, setting = (
@@ -248,7 +248,7 @@ class FakeAzure:
     def _check_mirror(
         endpoint: FakeEndpoint, traffic: Mapping[str, int] | None, mirror: Mapping[str, int] | None
     ) -> None:
-        """Azure ML's mirror rules (as the emulator's emulator/arm/rules.py has them): one
+        """Azure ML's mirror rules (as the emulator's emulator/resources/rules.py has them): one
         deployment, at most 50 %, never one that takes live traffic."""
         live = dict(traffic if traffic is not None else endpoint.traffic)
         mirrored = {

@@ -11,10 +11,10 @@ from typing import Any
 
 from starlette.responses import Response
 
-from emulator.arm.model import Deployment, Endpoint, Operation, utc_now
-from emulator.arm.provisioning import Outcome
-from emulator.arm.store import Store
 from emulator.faults import FaultStore
+from emulator.resources.model import Deployment, Endpoint, Operation, utc_now
+from emulator.resources.provisioning import Outcome
+from emulator.resources.store import Store
 from emulator.timing import Timing
 
 log = logging.getLogger("emulator.arm")

@@ -6,11 +6,11 @@ import json
 import re
 from typing import Any
 
-from emulator.arm import skus
-from emulator.arm.model import Deployment, Endpoint
-from emulator.arm.store import Store, reserved_cores
 from emulator.errors import BadArgument, BadRequest, Conflict, OutOfQuota, UserError
 from emulator.http import ArmError
+from emulator.resources import skus
+from emulator.resources.model import Deployment, Endpoint
+from emulator.resources.store import Store, reserved_cores
 
 NAME = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")
 MAX_DEPLOYMENTS = skus.LIMITS["deployments_per_endpoint"]

@@ -20,8 +20,8 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.arm import durations
 from emulator.http import ArmError
+from emulator.resources import durations
 
 TYPE = "Microsoft.Insights/autoscaleSettings"
 MAX_PROFILES = 20

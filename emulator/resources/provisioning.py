@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from emulator.arm.model import Deployment
+from emulator.resources.model import Deployment
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-from emulator.arm import skus
-from emulator.arm.model import Deployment, Endpoint, Environment, Operation, Workspace
-from emulator.monitor.autoscale import AutoscaleSetting
-from emulator.monitor.served import ServedLog
-from emulator.monitor.usage import UsageLog
+from emulator.resources import skus
+from emulator.resources.autoscale_settings import AutoscaleSetting
+from emulator.resources.model import Deployment, Endpoint, Environment, Operation, Workspace
+from emulator.resources.served import ServedLog
+from emulator.resources.usage import UsageLog
 
 
 @dataclass
