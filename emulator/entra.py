@@ -264,6 +264,9 @@ class EntraId:
             "oid": self.identity.service_principal_id,
             "sub": self.identity.service_principal_id,
             "tid": self.identity.tenant_id,
+            # "Token identifier claim, equivalent to jti" (Learn: access-token-claims-reference):
+            # two tokens issued in the same second differ.
+            "uti": secrets.token_urlsafe(16),
             "ver": "1.0",
         }
         token = self.key.sign(claims, {"typ": "JWT"})

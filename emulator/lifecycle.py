@@ -143,6 +143,8 @@ def up(
                 profile,
                 "--time-scale",
                 str(time_scale),
+                "--data-plane",
+                data_plane,
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,

@@ -45,20 +45,43 @@ def session_emulator(
     run_cli("down", state_dir=state_dir)
 
 
+@pytest.fixture(scope="session")
+def control_plane_emulator(
+    tmp_path_factory: pytest.TempPathFactory, ca_bundle: Bundle
+) -> Iterator[Emulator]:
+    """One emulator without a data plane (fast profile): Entra, ARM, GitHub, the admin API.
+    Deployments provision without running anything; no Docker engine, no registry."""
+    state_dir = tmp_path_factory.mktemp("emulator-control-plane")
+    emulator = start(state_dir, "--profile", "fast", "--data-plane", "none")
+    ca_bundle.trust(emulator)
+    yield emulator
+    run_cli("down", state_dir=state_dir)
+
+
 @pytest.fixture
-def emulator(session_emulator: Emulator) -> Emulator:
-    """The session's emulator, reset to a fresh state for this test."""
-    session_emulator.reset()
-    return session_emulator
+def emulator(request: pytest.FixtureRequest) -> Emulator:
+    """The session's emulator, reset to a fresh state for this test: the one without a data
+    plane for a test marked `control_plane`, else the one with Docker's."""
+    which = (
+        "control_plane_emulator"
+        if request.node.get_closest_marker("control_plane")
+        else "session_emulator"
+    )
+    session: Emulator = request.getfixturevalue(which)
+    session.reset()
+    return session
 
 
 @pytest.fixture(scope="session")
 def azure_emulator(
     tmp_path_factory: pytest.TempPathFactory, ca_bundle: Bundle
 ) -> Iterator[Emulator]:
-    """The `azure` profile (no Retry-After, `Updating`), provisioning 50x faster than Azure."""
+    """The `azure` profile (no Retry-After, `Updating`), provisioning 50x faster than Azure;
+    the control plane alone (its tests time ARM's operations, not containers)."""
     state_dir = tmp_path_factory.mktemp("emulator-azure")
-    emulator = start(state_dir, "--profile", "azure", "--time-scale", "0.02")
+    emulator = start(
+        state_dir, "--profile", "azure", "--time-scale", "0.02", "--data-plane", "none"
+    )
     ca_bundle.trust(emulator)
     yield emulator
     run_cli("down", state_dir=state_dir)
@@ -88,14 +111,24 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 # Fixtures that need the Docker engine (and so the emulator's data plane, or an image build).
-_DOCKER_FIXTURES = {"session_emulator", "azure_emulator", "harness", "fresh_runner"}
+_DOCKER_FIXTURES = {"session_emulator", "harness", "fresh_runner"}
+# Fixtures of an emulator without a data plane.
+_CONTROL_PLANE_FIXTURES = {"control_plane_emulator", "azure_emulator"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Marks every test that needs Docker (`docker`) and the emulator (`emulator`), from the
-    fixtures it uses; `make unit` runs the others."""
+    """Marks every test that needs Docker (`docker`), or only an emulator's control plane
+    (`control_plane`), and the emulator (`emulator`), from the fixtures it uses and its marks;
+    `make unit` runs the others. `emulator` is the control plane's in a test marked so."""
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
-        if fixtures & _DOCKER_FIXTURES or item.get_closest_marker("docker"):
+        control_plane = bool(item.get_closest_marker("control_plane"))
+        needs_docker = bool(fixtures & _DOCKER_FIXTURES) or (
+            "emulator" in fixtures and not control_plane
+        )
+        if needs_docker or item.get_closest_marker("docker"):
             item.add_marker(pytest.mark.docker)
+            item.add_marker(pytest.mark.emulator)
+        elif control_plane or fixtures & _CONTROL_PLANE_FIXTURES:
+            item.add_marker(pytest.mark.control_plane)
             item.add_marker(pytest.mark.emulator)

@@ -14,6 +14,9 @@ import requests
 from emulator.client import AdminError, Emulator
 from tools.emulators import run_cli, start
 
+# ARM, Entra and GitHub alone: the emulator without a data plane (tests/conftest.py).
+pytestmark = pytest.mark.control_plane
+
 
 @pytest.fixture(scope="module")
 def other_start_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

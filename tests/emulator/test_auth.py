@@ -13,6 +13,9 @@ from emulator.client import Emulator
 from emulator.tokens import SigningKey
 from tests.emulator.arm import Arm, error_of
 
+# ARM, Entra and GitHub alone: the emulator without a data plane (tests/conftest.py).
+pytestmark = pytest.mark.control_plane
+
 
 def token_request(emulator: Emulator, **fields: str) -> requests.Response:
     form = {
@@ -116,14 +119,20 @@ def test_expired_assertion(emulator: Emulator) -> None:
 def test_a_fresh_assertion_per_token_request_survives_short_lived_id_tokens(
     emulator: Emulator,
 ) -> None:
-    # ID tokens that expire before the access token does: the second sign-in needs a new one.
-    emulator.github_job(lifetime=3)
+    # ID tokens that expire with the access token: the second sign-in, after both expired, asks
+    # GitHub for a new one (Entra refuses an expired one, test_expired_assertion).
+    emulator.github_job(lifetime=2)  # 1 s could expire on its way to Entra
     emulator.admin("POST", "/entra", {"token_lifetime_seconds": 1})
     credential = emulator.assertion_credential()
+    since = emulator.last_request()
     first = credential.get_token(emulator["arm_url"] + "/.default")
-    time.sleep(3.5)
+    time.sleep(2.1)  # past both expiries (whole seconds)
     second = credential.get_token(emulator["arm_url"] + "/.default")
     assert first.token != second.token
+    id_token_requests = [
+        entry for entry in emulator.requests_since(since, part="github") if "GET" in entry["method"]
+    ]
+    assert len(id_token_requests) == 2, id_token_requests
 
 
 def test_forged_assertion_is_refused(emulator: Emulator) -> None:

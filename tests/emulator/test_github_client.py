@@ -12,6 +12,9 @@ from deployer.github.rest import WAIT_BUDGET_SECONDS, GitHubApi
 from emulator.client import AdminError, Emulator
 from emulator.identity import GITHUB_REPOSITORY
 
+# ARM, Entra and GitHub alone: the emulator without a data plane (tests/conftest.py).
+pytestmark = pytest.mark.control_plane
+
 WRITE = {"deployments": "write", "pull-requests": "write"}
 
 

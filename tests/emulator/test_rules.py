@@ -10,10 +10,14 @@ from emulator.client import Emulator
 from tests.emulator.arm import DEPLOYMENTS_API, Arm, error_of
 from tests.emulator.test_sdk_flow import environment
 
+# ARM, Entra and GitHub alone: the emulator without a data plane (tests/conftest.py).
+pytestmark = pytest.mark.control_plane
+
 
 @pytest.fixture
-def arm(emulator: Emulator, image: str) -> Arm:
-    return Arm(emulator, image=image)
+def arm(emulator: Emulator) -> Arm:
+    """Deployments of an image by digest that nothing pulls (no data plane)."""
+    return Arm(emulator)
 
 
 @pytest.mark.parametrize("name", ["ab", "a" * 33, "1abc", "abc-", "ab_c"])
@@ -136,9 +140,7 @@ def test_unknown_instance_type(emulator: Emulator, blue: Arm) -> None:
     assert message == "Invalid instance type Standard_XYZ"
 
 
-def test_quota_is_enforced_with_the_upgrade_reserve(
-    emulator: Emulator, arm: Arm, image: str
-) -> None:
+def test_quota_is_enforced_with_the_upgrade_reserve(emulator: Emulator, arm: Arm) -> None:
     emulator.admin("POST", "/quota", {"standardDSv2Family": 20})
     arm.create_endpoint("quota")
     # 2 x Standard_DS3_v2 (4 cores) with the 20 % reserve: ceil(2.4) = 3 instances = 12 cores
@@ -149,7 +151,7 @@ def test_quota_is_enforced_with_the_upgrade_reserve(
             ManagedOnlineDeployment(
                 name="green",
                 endpoint_name="quota",
-                environment=environment(image),
+                environment=environment(arm.image),
                 instance_type="Standard_DS3_v2",
                 instance_count=2,
             )
@@ -302,7 +304,7 @@ def test_the_instance_type_of_a_deployment_cannot_be_updated(blue: Arm) -> None:
     assert "cannot be updated" in detail["message"]
 
 
-def test_egress_public_network_access_cannot_be_updated(emulator: Emulator, image: str) -> None:
+def test_egress_public_network_access_cannot_be_updated(emulator: Emulator) -> None:
     """concept-secure-online-endpoint.md: changing the flag on an update fails."""
     ml = emulator.ml_client()
     ml.online_endpoints.begin_create_or_update(ManagedOnlineEndpoint(name="egress")).result()
@@ -311,7 +313,7 @@ def test_egress_public_network_access_cannot_be_updated(emulator: Emulator, imag
         return ManagedOnlineDeployment(
             name="blue",
             endpoint_name="egress",
-            environment=environment(image),
+            environment=environment(Arm(emulator).image),
             instance_type="Standard_DS3_v2",
             instance_count=1,
             egress_public_network_access=egress,

@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from emulator.client import Emulator
 from tests.emulator.arm import Arm
+
+# ARM, Entra and GitHub alone: the emulator without a data plane (tests/conftest.py).
+pytestmark = pytest.mark.control_plane
 
 
 def test_a_spent_read_budget_answers_429_with_retry_after_until_it_refills(
