@@ -10,6 +10,11 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# Test workers may ask at once: one builds, the others then find the images built.
+if command -v flock >/dev/null 2>&1; then
+    exec 9>"${TMPDIR:-/tmp}/azureml-deploy-inference-images.lock"
+    flock 9
+fi
 context=$root/emulator/inference_images
 base=$("$root/scripts/base-image.sh" | tail -n 1)
 key=$(
