@@ -22,7 +22,7 @@ import docker
 import docker.errors
 
 from emulator.envbuild.conda import CondaFileInvalid, pip_install
-from emulator.envbuild.definition import EnvironmentDefinition
+from emulator.envbuild.definition import DefinitionInvalid, EnvironmentDefinition
 from emulator.envbuild.errors import BuildLogLocation, EnvironmentBuildFailed
 
 TAG = "latest"
@@ -58,7 +58,11 @@ def build_environment(
     client: docker.DockerClient | None = None,
 ) -> BuiltImage:
     """The environment's image in `registry`, built only when neither the registry nor the
-    engine has it. Blocks for the build (run it in a thread from async code)."""
+    engine has it. Blocks for the build (run it in a thread from async code). An environment
+    with an image alone is not built (`definition.needs_build` is false): its image is used as
+    it is."""
+    if not definition.needs_build:
+        raise DefinitionInvalid("an environment with an image alone is used as it is, not built")
     engine = client or docker.from_env(timeout=1800)
     repository = definition.image_name()
     image_id = repository.split("/")[-1]

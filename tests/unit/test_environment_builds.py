@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from emulator.envbuild import RegistryTarget, build_environment
 from emulator.envbuild.conda import CondaFileInvalid, pip_install
 from emulator.envbuild.definition import DefinitionInvalid, EnvironmentDefinition
 
@@ -76,3 +77,8 @@ def test_an_environment_has_an_image_or_a_context(tmp_path: Path) -> None:
         EnvironmentDefinition(image="x", context=tmp_path)
     with pytest.raises(DefinitionInvalid):
         EnvironmentDefinition(context=tmp_path, conda_file="dependencies: []")
+
+
+def test_an_image_alone_is_not_built() -> None:
+    with pytest.raises(DefinitionInvalid, match="used as it is"):
+        build_environment(EnvironmentDefinition(image="x"), RegistryTarget("127.0.0.1:5000", {}))
