@@ -64,6 +64,7 @@ unit: setup
 
 test: setup docker
 	scripts/base-image.sh >/dev/null
+	scripts/inference-images.sh >/dev/null
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal --durations=15 $(TEST_SELECTION)
 
 reliability: setup docker

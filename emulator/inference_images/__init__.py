@@ -1,0 +1,43 @@
+"""Azure ML's inference images, built locally once per machine under their real names.
+
+`ensure_inference_images()` runs scripts/inference-images.sh (idempotent: it builds only what is
+missing or stale) and returns the tags; `CURATED_ENVIRONMENTS` names the image behind each
+curated environment of the `azureml` registry that has a local stand-in.
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "inference-images.sh"
+
+MINIMAL_PY312 = "mcr.microsoft.com/azureml/minimal-py312-inference:latest"
+MINIMAL_PY311 = "mcr.microsoft.com/azureml/minimal-py311-inference:latest"
+OPENMPI_UBUNTU2204 = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
+SKLEARN_1_5 = "mcr.microsoft.com/azureml/curated/sklearn-1.5:latest"
+
+# Curated environment name → its image (the `image.name` of the environment's
+# environment.yaml in Azure/azureml-assets, published to mcr.microsoft.com).
+CURATED_ENVIRONMENTS = {
+    "sklearn-1.5": SKLEARN_1_5,
+    "minimal-py311-inference": "mcr.microsoft.com/azureml/curated/minimal-py311-inference:latest",
+}
+
+
+class InferenceImagesFailed(RuntimeError):
+    """scripts/inference-images.sh could not build the images."""
+
+
+@functools.cache
+def ensure_inference_images() -> tuple[str, ...]:
+    """Every local inference image's tag, building those missing (minutes the first time on a
+    machine, a fraction of a second after)."""
+    result = subprocess.run(
+        [str(SCRIPT)], capture_output=True, text=True, timeout=1800, check=False
+    )
+    if result.returncode != 0:
+        raise InferenceImagesFailed(f"scripts/inference-images.sh failed:\n{result.stderr}")
+    return tuple(line for line in result.stdout.splitlines() if line.strip())
