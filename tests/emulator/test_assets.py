@@ -1,0 +1,127 @@
+"""Models, code and environments with the real azure-ai-ml, their files through Azurite."""
+
+from __future__ import annotations
+
+import filecmp
+from pathlib import Path
+
+import pytest
+from azure.ai.ml.entities import BuildContext, Environment, Model
+from azure.core.exceptions import HttpResponseError
+
+from emulator.client import Emulator
+
+MLMODEL = """\
+artifact_path: model
+flavors:
+  python_function:
+    loader_module: mlflow.sklearn
+    model_path: model.pkl
+    python_version: 3.11.7
+  sklearn:
+    pickled_model: model.pkl
+    sklearn_version: 1.5.1
+mlflow_version: 2.16.0
+"""
+
+
+def _tree(root: Path, files: dict[str, bytes]) -> Path:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    return root
+
+
+def _same_tree(left: Path, right: Path) -> bool:
+    comparison = filecmp.dircmp(left, right)
+    if comparison.left_only or comparison.right_only or comparison.diff_files:
+        return False
+    _, mismatch, errors = filecmp.cmpfiles(left, right, comparison.common_files, shallow=False)
+    if mismatch or errors:
+        return False
+    return all(_same_tree(left / d, right / d) for d in comparison.common_dirs)
+
+
+def test_model_folder_uploads_registers_and_downloads(emulator: Emulator, tmp_path: Path) -> None:
+    ml = emulator.ml_client()
+    folder = _tree(
+        tmp_path / "model",
+        {"weights.bin": bytes(range(256)) * 64, "config/labels.json": b'["no", "yes"]'},
+    )
+    model = ml.models.create_or_update(Model(name="credit", path=folder, type="custom_model"))
+    assert model.version == "1"
+    assert "/datastores/workspaceblobstore/paths/LocalUpload/" in str(model.path)
+
+    ml.models.download("credit", "1", download_path=tmp_path / "out")
+    assert _same_tree(folder, tmp_path / "out" / "credit" / "model")
+
+    # A second version through the container's nextVersion; `@latest` and the label name it.
+    _tree(folder, {"weights.bin": b"retrained"})
+    second = ml.models.create_or_update(Model(name="credit", path=folder))
+    assert second.version == "2"
+    assert ml.models.get("credit", label="latest").version == "2"
+    assert [m.version for m in ml.models.list("credit")] == ["2", "1"]
+
+
+def test_model_file_and_mlflow_folder(emulator: Emulator, tmp_path: Path) -> None:
+    ml = emulator.ml_client()
+    weights = tmp_path / "weights.onnx"
+    weights.write_bytes(b"onnx" * 100)
+    single = ml.models.create_or_update(Model(name="onnx", version="3", path=weights))
+    assert str(single.path).endswith("/weights.onnx")
+    ml.models.download("onnx", "3", download_path=tmp_path / "single")
+    assert (tmp_path / "single" / "onnx" / "weights.onnx").read_bytes() == weights.read_bytes()
+
+    mlflow = _tree(tmp_path / "mlflow", {"MLmodel": MLMODEL.encode(), "model.pkl": b"pickle"})
+    model = ml.models.create_or_update(Model(name="flow", path=mlflow, type="mlflow_model"))
+    assert model.type == "mlflow_model"
+    assert ml.models.get("flow", "1").type == "mlflow_model"
+
+
+def test_versions_are_immutable_and_archived(emulator: Emulator, tmp_path: Path) -> None:
+    ml = emulator.ml_client()
+    folder = _tree(tmp_path / "m", {"a.txt": b"one"})
+    ml.models.create_or_update(Model(name="fixed", version="1", path=folder))
+    # Same content again: the same version, no error.
+    assert ml.models.create_or_update(Model(name="fixed", version="1", path=folder)).version == "1"
+
+    _tree(folder, {"a.txt": b"two"})
+    with pytest.raises(HttpResponseError, match="Asset paths cannot be updated"):
+        ml.models.create_or_update(Model(name="fixed", version="1", path=folder))
+
+    ml.models.create_or_update(Model(name="fixed", version="2", path=folder))
+    ml.models.archive("fixed", "2")
+    assert [m.version for m in ml.models.list("fixed")] == ["1"]
+    assert ml.models.get("fixed", label="latest").version == "1"
+    ml.models.restore("fixed", "2")
+    assert [m.version for m in ml.models.list("fixed")] == ["2", "1"]
+
+
+def test_code_and_environments(emulator: Emulator, tmp_path: Path) -> None:
+    ml = emulator.ml_client()
+    source = _tree(tmp_path / "src", {"score.py": b"def init():\n    pass\n"})
+    from azure.ai.ml.entities._assets import Code
+
+    code = ml._code.create_or_update(Code(name="scoring", version="1", path=source))
+    assert str(code.path).endswith("/src")
+
+    conda = tmp_path / "conda.yaml"
+    conda.write_text("name: env\ndependencies:\n  - python=3.11\n  - pip:\n    - numpy\n")
+    environment = ml.environments.create_or_update(
+        Environment(
+            name="scoring-env",
+            version="1",
+            image="mcr.microsoft.com/azureml/minimal-py312-inference:latest",
+            conda_file=conda,
+        )
+    )
+    assert environment.conda_file["dependencies"][0] == "python=3.11"
+    assert ml.environments.get("scoring-env", "1").image.endswith("minimal-py312-inference:latest")
+
+    context = _tree(tmp_path / "ctx", {"Dockerfile": b"FROM scratch\n", "app/x.txt": b"x"})
+    built = ml.environments.create_or_update(
+        Environment(name="built", version="1", build=BuildContext(path=context))
+    )
+    assert built.build.path.startswith("https://") or "datastores" in built.build.path
+    assert ml.environments.get("built", label="latest").version == "1"
