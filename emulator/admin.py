@@ -113,6 +113,7 @@ class AdminApi:
                 Route("/authorization", self.authorization, methods=["GET", "POST"]),
                 Route("/workspaces", self.workspaces, methods=["POST"]),
                 Route("/acr", self.acr, methods=["GET", "POST"]),
+                Route("/registries", self.registries, methods=["GET", "POST"]),
                 Route("/dataplane/restart", self.restart, methods=["POST"]),
                 Route("/state", self.state),
                 Route("/reset", self.reset, methods=["POST"]),
@@ -232,6 +233,23 @@ class AdminApi:
         if request.method == "POST":
             store.denied_actions = set((await request.json()).get("deny", []))
         return json_response({"deny": sorted(store.denied_actions)})
+
+    async def registries(self, request: Request) -> Response:
+        """Who holds a role on each Azure ML registry: `{"name": "<registry>", "principals":
+        ["<object id>"]}` replaces a registry's list (the curated registry is open to all)."""
+        store = self.emulator.store
+        if request.method == "POST":
+            spec: dict[str, Any] = await request.json()
+            registry = store.registry(str(spec.get("name", "")))
+            if registry is None or registry.principals is None:
+                return json_response({"error": f"no such user registry: {spec.get('name')}"}, 400)
+            registry.principals = {str(p) for p in spec.get("principals", [])}
+        return json_response(
+            {
+                r.name: None if r.principals is None else sorted(r.principals)
+                for r in store.registries.values()
+            }
+        )
 
     async def workspaces(self, request: Request) -> Response:
         """Another workspace, optionally holding endpoints (their names are then taken in

@@ -398,6 +398,9 @@ class Emulator:
         self.provisioner.retire_all()
         await self.engine.close()
         self.store.reset(self.workspace)
+        for registry in self.store.registries.values():
+            if registry.principals is not None:
+                registry.principals = {self.identity.service_principal_id}
         self.faults.clear()
         self.github_rest.reset()
         if self.acr is not None:

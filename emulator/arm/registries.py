@@ -22,11 +22,11 @@ from starlette.responses import Response
 
 from emulator.arm.assets import ROUTES, AssetHandlers
 from emulator.arm.context import ArmContext
-from emulator.errors import ResourceNotFound
+from emulator.errors import BadArgument, ResourceNotFound
 from emulator.http import ArmError, json_body, json_response
 from emulator.resources.assets import KINDS
 from emulator.resources.registries import Registry
-from emulator.storage_sas import blob_reference
+from emulator.storage_sas import blob_reference, container_sas, container_url
 
 MFE_PREFIX = "/mferp/managementfrontend"
 _DISCOVERY = re.compile(
@@ -39,6 +39,7 @@ _REGISTRY = (
 _TEMP = re.compile(
     _REGISTRY + r"/tempdatarefs/(?P<name>[^/]+)/versions/(?P<version>[^/]+)/?$", re.I
 )
+_DATAREF = re.compile(_REGISTRY + r"/datarefs/(?P<name>[^/]+)/versions/(?P<version>[^/]+)/?$", re.I)
 
 Handler = Callable[[Request, str, dict[str, str]], Awaitable[Response]]
 
@@ -74,6 +75,10 @@ class RegistryFront:
         if found is not None and request.method == "PUT":
             registry = self._registry(found["registry"], principal)
             return await self._temporary_reference(request, registry, found.groupdict())
+        found = _DATAREF.match(path)
+        if found is not None and request.method == "POST":
+            registry = self._registry(found["registry"], principal)
+            return await self._read_reference(request, registry)
         for method, pattern, handler in self.routes:
             found = pattern.match(path)
             if found is not None and method == request.method:
@@ -110,6 +115,32 @@ class RegistryFront:
                 "temporaryDataReferenceType": body.get("temporaryDataReferenceType"),
             },
             201,
+        )
+
+    async def _read_reference(self, request: Request, registry: Registry) -> Response:
+        """A SAS to read an asset's files (`get_storage_details_for_registry_assets`: POST
+        `{"assetId", "blobUri"}` → blobReferenceForConsumption.credential.sasUri)."""
+        body = await json_body(request)
+        blob_uri = str(body.get("blobUri") or "") if isinstance(body, dict) else ""
+        if not blob_uri.lower().startswith(f"https://{registry.storage_account}.blob."):
+            raise BadArgument(
+                f"blobUri must be in the registry's storage account ({blob_uri}).",
+                target="blobUri",
+            )
+        token = container_sas(registry.storage_account, registry.container, registry.storage_key)
+        container = container_url(
+            registry.storage_account, registry.container, self.ctx.storage_port
+        )
+        return json_response(
+            {
+                "blobReferenceForConsumption": {
+                    "blobUri": blob_uri,
+                    # The container's URL: azure-ai-ml opens it as a container and reads the
+                    # asset's path inside it (_model_operations.py `download`).
+                    "credential": {"credentialType": "SAS", "sasUri": f"{container}?{token}"},
+                },
+                "dataReferenceId": body.get("assetId"),
+            }
         )
 
 

@@ -49,7 +49,7 @@ class AssetVersion:
 
     @property
     def id(self) -> str:
-        return f"{self.owner_id}/{self.kind}/{self.name}/versions/{self.version}"
+        return f"{_prefix(self.owner_id)}/{self.kind}/{self.name}/versions/{self.version}"
 
     @property
     def image(self) -> str:
@@ -81,7 +81,7 @@ class AssetContainer:
 
     @property
     def id(self) -> str:
-        return f"{self.owner_id}/{self.kind}/{self.name}"
+        return f"{_prefix(self.owner_id)}/{self.kind}/{self.name}"
 
     def latest(self) -> AssetVersion | None:
         """The version created last (what the `latest` label and `@latest` name)."""
@@ -202,6 +202,14 @@ class AssetStore:
                 continue
             return container.versions.get(version.lower())
         return None
+
+
+def _prefix(owner_id: str) -> str:
+    """A registry's assets are named `azureml://registries/{registry}/…` (the ids of the
+    registry recordings of azure-sdk-for-python), a workspace's by their ARM id."""
+    if "/registries/" in owner_id.lower():
+        return "azureml://registries/" + owner_id.rsplit("/", 1)[-1]
+    return owner_id
 
 
 def _normal(value: Any) -> Any:
