@@ -10,6 +10,7 @@ use it just because it can reach 127.0.0.1. Anything else is answered 401 before
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from emulator.asset_files import AssetFilesError
 from emulator.http import json_response
 from emulator.identity import FederatedCredential
 from emulator.ledger import LEDGER
@@ -114,6 +116,7 @@ class AdminApi:
                 Route("/workspaces", self.workspaces, methods=["POST"]),
                 Route("/acr", self.acr, methods=["GET", "POST"]),
                 Route("/registries", self.registries, methods=["GET", "POST"]),
+                Route("/assets/files", self.asset_files, methods=["POST"]),
                 Route("/dataplane/restart", self.restart, methods=["POST"]),
                 Route("/state", self.state),
                 Route("/reset", self.reset, methods=["POST"]),
@@ -250,6 +253,16 @@ class AdminApi:
                 for r in store.registries.values()
             }
         )
+
+    async def asset_files(self, request: Request) -> Response:
+        """`{"id": "<asset version id>"}` → `{"path": …}`: the directory holding the version's
+        files as a deployment mounts them (emulator/asset_files.py)."""
+        spec: dict[str, Any] = await request.json()
+        try:
+            path = await asyncio.to_thread(self.emulator.asset_files.files, str(spec.get("id")))
+        except AssetFilesError as missing:
+            return json_response({"error": str(missing)}, 404)
+        return json_response({"path": str(path)})
 
     async def workspaces(self, request: Request) -> Response:
         """Another workspace, optionally holding endpoints (their names are then taken in

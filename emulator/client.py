@@ -199,6 +199,10 @@ class Emulator:
             **kwargs,
         )
 
+    def asset_files(self, asset_id: str) -> Path:
+        """The directory holding an asset version's files, as a deployment mounts them."""
+        return Path(self.admin("POST", "/assets/files", {"id": asset_id})["path"])
+
     # --- the emulated Azure Container Registry ------------------------------------------
 
     def acr_refresh_token(self, resource: str | None = None) -> str:

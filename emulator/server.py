@@ -23,6 +23,7 @@ from emulator.acr import ACCESS_LIFETIME, NULL_GUID, REFRESH_LIFETIME, AcrTokenS
 from emulator.admin import AdminApi
 from emulator.arm.app import ArmApp
 from emulator.arm.context import ArmContext
+from emulator.asset_files import AssetFiles
 from emulator.dataplane import DockerDataPlane, RegistryAccess
 from emulator.entra import DEFAULT_TOKEN_LIFETIME, EntraId
 from emulator.faults import FaultStore, Instrumented
@@ -199,6 +200,9 @@ class Emulator:
         )
         self.azurite.start()
         self.storage_proxy = StorageProxy(_listen())
+        self.asset_files = AssetFiles(
+            self.store, self.azurite, self.tls.ca_cert, self.state_dir / "assets"
+        )
         self.workspace.storage_account = (
             f"/subscriptions/{identity.subscription_id}/resourceGroups/{identity.resource_group}"
             f"/providers/Microsoft.Storage/storageAccounts/{workspace_account.name}"

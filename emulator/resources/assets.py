@@ -195,7 +195,7 @@ class AssetStore:
             if k != kind or n != name.lower():
                 continue
             if asset_id.lower().startswith("azureml://registries/"):
-                registry = parts[2].lower()
+                registry = parts[3].lower()
                 if not owner.endswith(f"/registries/{registry}"):
                     continue
             elif not asset_id.lower().startswith(owner):

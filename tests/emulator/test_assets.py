@@ -55,6 +55,8 @@ def test_model_folder_uploads_registers_and_downloads(emulator: Emulator, tmp_pa
 
     ml.models.download("credit", "1", download_path=tmp_path / "out")
     assert _same_tree(folder, tmp_path / "out" / "credit" / "model")
+    # What a deployment mounts: the same files, read by the emulator from storage.
+    assert _same_tree(folder, emulator.asset_files(model.id) / "model")
 
     # A second version through the container's nextVersion; `@latest` and the label name it.
     _tree(folder, {"weights.bin": b"retrained"})
@@ -72,6 +74,8 @@ def test_model_file_and_mlflow_folder(emulator: Emulator, tmp_path: Path) -> Non
     assert str(single.path).endswith("/weights.onnx")
     ml.models.download("onnx", "3", download_path=tmp_path / "single")
     assert (tmp_path / "single" / "onnx" / "weights.onnx").read_bytes() == weights.read_bytes()
+    mounted = emulator.asset_files(single.id)
+    assert [p.name for p in mounted.iterdir()] == ["weights.onnx"]
 
     mlflow = _tree(tmp_path / "mlflow", {"MLmodel": MLMODEL.encode(), "model.pkl": b"pickle"})
     model = ml.models.create_or_update(Model(name="flow", path=mlflow, type="mlflow_model"))
@@ -105,6 +109,7 @@ def test_code_and_environments(emulator: Emulator, tmp_path: Path) -> None:
 
     code = ml._code.create_or_update(Code(name="scoring", version="1", path=source))
     assert str(code.path).endswith("/src")
+    assert (emulator.asset_files(code.id) / "src" / "score.py").read_bytes().startswith(b"def init")
 
     conda = tmp_path / "conda.yaml"
     conda.write_text("name: env\ndependencies:\n  - python=3.11\n  - pip:\n    - numpy\n")
@@ -125,3 +130,4 @@ def test_code_and_environments(emulator: Emulator, tmp_path: Path) -> None:
     )
     assert built.build.path.startswith("https://") or "datastores" in built.build.path
     assert ml.environments.get("built", label="latest").version == "1"
+    assert (emulator.asset_files(built.id) / "ctx" / "Dockerfile").exists()

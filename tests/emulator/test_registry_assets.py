@@ -30,6 +30,8 @@ def test_registry_model_uploads_to_its_own_storage(emulator: Emulator, tmp_path:
     ml.models.download("shared", "1", download_path=tmp_path / "out")
     downloaded = next((tmp_path / "out").rglob("weights.bin"))
     assert downloaded.read_bytes() == (folder / "weights.bin").read_bytes()
+    mounted = emulator.asset_files(model.id) / "model" / "weights.bin"
+    assert mounted.read_bytes() == downloaded.read_bytes()
 
 
 def test_curated_environment(emulator: Emulator) -> None:
