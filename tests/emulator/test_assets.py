@@ -6,10 +6,19 @@ import filecmp
 from pathlib import Path
 
 import pytest
-from azure.ai.ml.entities import BuildContext, Environment, Model
+from azure.ai.ml.entities import (
+    BuildContext,
+    CodeConfiguration,
+    Environment,
+    ManagedOnlineDeployment,
+    ManagedOnlineEndpoint,
+    Model,
+)
+from azure.ai.ml.entities._assets import Code
 from azure.core.exceptions import HttpResponseError
 
 from emulator.client import Emulator
+from tests.emulator.arm import ROUTES
 
 MLMODEL = """\
 artifact_path: model
@@ -105,8 +114,7 @@ def test_versions_are_immutable_and_archived(emulator: Emulator, tmp_path: Path)
 def test_code_and_environments(emulator: Emulator, tmp_path: Path) -> None:
     ml = emulator.ml_client()
     source = _tree(tmp_path / "src", {"score.py": b"def init():\n    pass\n"})
-    from azure.ai.ml.entities._assets import Code
-
+    # MLClient keeps code operations private; deployments register code through them.
     code = ml._code.create_or_update(Code(name="scoring", version="1", path=source))
     assert str(code.path).endswith("/src")
     assert (emulator.asset_files(code.id) / "src" / "score.py").read_bytes().startswith(b"def init")
@@ -131,3 +139,32 @@ def test_code_and_environments(emulator: Emulator, tmp_path: Path) -> None:
     assert built.build.path.startswith("https://") or "datastores" in built.build.path
     assert ml.environments.get("built", label="latest").version == "1"
     assert (emulator.asset_files(built.id) / "ctx" / "Dockerfile").exists()
+
+
+def test_a_deployments_inline_code_is_an_anonymous_code_version(
+    emulator: Emulator, image: str, tmp_path: Path
+) -> None:
+    ml = emulator.ml_client()
+    source = _tree(tmp_path / "app", {"score.py": b"def init():\n    pass\n"})
+    ml.online_endpoints.begin_create_or_update(ManagedOnlineEndpoint(name="with-code")).result()
+    since = emulator.last_request()
+    ml.online_deployments.begin_create_or_update(
+        ManagedOnlineDeployment(
+            name="blue",
+            endpoint_name="with-code",
+            environment=Environment(image=image, inference_config=ROUTES),
+            code_configuration=CodeConfiguration(code=str(source), scoring_script="score.py"),
+            instance_type="Standard_DS3_v2",
+            instance_count=1,
+        )
+    ).result()
+    registered = [
+        entry["path"]
+        for entry in emulator.requests_since(since, part="arm")
+        if entry["method"] == "PUT" and "/codes/" in entry["path"]
+    ]
+    assert len(registered) == 1
+    name, version = registered[0].split("/codes/")[1].split("/versions/")
+    code = ml._code.get(name, version)
+    assert code._is_anonymous
+    assert (emulator.asset_files(code.id) / "app" / "score.py").exists()
