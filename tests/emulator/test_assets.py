@@ -168,3 +168,43 @@ def test_a_deployments_inline_code_is_an_anonymous_code_version(
     code = ml._code.get(name, version)
     assert code._is_anonymous
     assert (emulator.asset_files(code.id) / "app" / "score.py").exists()
+
+
+def test_datastores_and_the_workspace_storage_account(emulator: Emulator) -> None:
+    ml = emulator.ml_client()
+    default = ml.datastores.get_default()
+    assert default.name == "workspaceblobstore"
+    assert default.type == "AzureBlob" and default.protocol == "https"
+    assert default.container_name.startswith("azureml-blobstore-")
+    assert [d.name for d in ml.datastores.list()] == ["workspaceblobstore"]
+    # The SDK asks for an expirable secret: a SAS, not the account key.
+    with_secret = ml.datastores.get("workspaceblobstore", include_secrets=True)
+    assert "se=" in with_secret.credentials.sas_token
+    workspace = ml.workspaces.get(emulator["workspace"])
+    assert workspace.storage_account.endswith(
+        f"/providers/Microsoft.Storage/storageAccounts/{default.account_name}"
+    )
+
+
+def test_triton_model_and_environment_with_inference_config(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    ml = emulator.ml_client()
+    repository = _tree(
+        tmp_path / "models", {"densenet/1/model.onnx": b"onnx", "densenet/config.pbtxt": b"x"}
+    )
+    triton = ml.models.create_or_update(Model(name="triton", path=repository, type="triton_model"))
+    assert triton.type == "triton_model"
+
+    environment = ml.environments.create_or_update(
+        Environment(
+            name="served", version="7", image="registry.local/app:1", inference_config=ROUTES
+        )
+    )
+    assert environment.inference_config.scoring_route.path == "/score"
+    with pytest.raises(HttpResponseError, match="already exists with other content"):
+        ml.environments.create_or_update(
+            Environment(
+                name="served", version="7", image="registry.local/app:2", inference_config=ROUTES
+            )
+        )
