@@ -99,9 +99,10 @@ def preflight(data_plane: str) -> str | None:
     """Why the emulator cannot start here, in one line, or None."""
     from emulator import storage
 
-    problem = storage.missing()
-    if problem is not None:
-        return problem
+    return _data_plane_missing(data_plane) or storage.missing()
+
+
+def _data_plane_missing(data_plane: str) -> str | None:
     if data_plane != "docker":
         return None
     fix = (

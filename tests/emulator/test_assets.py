@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import socket
 from pathlib import Path
 
 import pytest
@@ -208,3 +209,11 @@ def test_triton_model_and_environment_with_inference_config(
                 name="served", version="7", image="registry.local/app:2", inference_config=ROUTES
             )
         )
+
+
+def test_the_storage_proxy_refuses_other_names(emulator: Emulator) -> None:
+    host, port = emulator["storage_proxy"].removeprefix("http://").split(":")
+    for target in ("example.com:443", "127.0.0.1:22", "acct.blob.core.windows.net:443"):
+        with socket.create_connection((host, int(port)), timeout=5) as connection:
+            connection.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
+            assert connection.recv(100).startswith(b"HTTP/1.1 403 ")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from azure.ai.ml.entities import Model
+from azure.ai.ml.entities import Environment, Model
 from azure.core.exceptions import HttpResponseError
 
 from emulator.client import Emulator
@@ -48,3 +48,15 @@ def test_principal_without_a_role_is_refused(emulator: Emulator) -> None:
     with pytest.raises(HttpResponseError, match="not allowed to access registry") as refused:
         emulator.ml_client(registry_name=registry)
     assert refused.value.status_code == 403
+
+
+def test_registry_environment(emulator: Emulator, tmp_path: Path) -> None:
+    registry = emulator["ml_registry"]
+    ml = emulator.ml_client(registry_name=registry)
+    conda = tmp_path / "conda.yaml"
+    conda.write_text("name: shared\ndependencies:\n  - python=3.12\n")
+    created = ml.environments.create_or_update(
+        Environment(name="shared-env", version="1", image="registry.local/base:1", conda_file=conda)
+    )
+    assert created.id == f"azureml://registries/{registry}/environments/shared-env/versions/1"
+    assert ml.environments.get("shared-env", label="latest").version == "1"
