@@ -68,6 +68,7 @@ class DatastoreHandlers:
             name,
             stored,
             account_key=secrets.get("key") or (existing.account_key if existing else None),
+            sas_token=secrets.get("sasToken") or (existing.sas_token if existing else None),
         )
         self.ctx.store.datastores[key] = datastore
         return json_response(datastore.rest(), 200 if existing else 201)
@@ -75,6 +76,8 @@ class DatastoreHandlers:
     async def list_secrets(self, request: Request, scope: Scope) -> Response:
         datastore = self._find(scope)
         body = await json_body(request, required=False) or {}
+        if datastore.sas_token is not None:
+            return json_response({"secretsType": "Sas", "sasToken": datastore.sas_token})
         if datastore.account_key is None:
             raise BadArgument(f"Datastore {datastore.name} has no secrets.")
         if not body.get("expirableSecret"):

@@ -26,6 +26,7 @@ class Datastore:
     properties: dict[str, Any]
     # The secret listSecrets hands out (an account key), never in a GET.
     account_key: str | None = None
+    sas_token: str | None = None  # a Sas-credential datastore's token
     created: datetime.datetime = field(default_factory=utc_now)
 
     @property

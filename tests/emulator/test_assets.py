@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 from azure.ai.ml.entities import (
+    AzureBlobDatastore,
     BuildContext,
     CodeConfiguration,
     Environment,
     ManagedOnlineDeployment,
     ManagedOnlineEndpoint,
     Model,
+    SasTokenConfiguration,
 )
 from azure.ai.ml.entities._assets import Code
 from azure.core.exceptions import HttpResponseError
@@ -181,6 +183,17 @@ def test_datastores_and_the_workspace_storage_account(emulator: Emulator) -> Non
     # The SDK asks for an expirable secret: a SAS, not the account key.
     with_secret = ml.datastores.get("workspaceblobstore", include_secrets=True)
     assert "se=" in with_secret.credentials.sas_token
+    other = AzureBlobDatastore(
+        name="shared",
+        account_name=default.account_name,
+        container_name="shared",
+        credentials=SasTokenConfiguration(sas_token="sv=2024-01-01&sig=given"),
+    )
+    ml.datastores.create_or_update(other)
+    assert ml.datastores.get("shared", include_secrets=True).credentials.sas_token == (
+        "sv=2024-01-01&sig=given"
+    )
+    assert not ml.datastores.get("shared").credentials.sas_token
     workspace = ml.workspaces.get(emulator["workspace"])
     assert workspace.storage_account.endswith(
         f"/providers/Microsoft.Storage/storageAccounts/{default.account_name}"
