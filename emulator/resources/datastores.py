@@ -3,9 +3,11 @@ storage account) and any the user adds.
 
 Shape: the REST specification's Datastore / AzureBlobDatastore (`datastoreType`, `accountName`,
 `containerName`, `endpoint`, `protocol`, `credentials.credentialsType`, `isDefault`;
-api-version 2024-10-01-preview, as azure-ai-ml 1.35 sends it). Azure names the default
-container `azureml-blobstore-<workspace id>` (Learn "Create datastores", concept-data.md:
-"workspaceblobstore … azureml-blobstore-<workspace id>").
+api-version 2024-10-01-preview, as azure-ai-ml 1.35 sends it). "When you create a workspace, an
+Azure Storage account is automatically created … A blob container is created in this account,
+and its connection information is stored as a datastore named 'workspaceblobstore'" (Learn,
+`az ml datastore` reference). The container's name, `azureml-blobstore-<workspace id>`, is the
+one Azure gives it (public scripts and URLs show it; the docs do not spell it out).
 """
 
 from __future__ import annotations
