@@ -19,7 +19,6 @@ import datetime
 import json
 import logging
 import shutil
-import socket
 import ssl
 import subprocess
 import time
@@ -39,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from emulator import children
 from emulator.entra import EntraId
 from emulator.http import json_response
 from emulator.ledger import LEDGER
@@ -66,12 +66,6 @@ ABAC_ROLES = {
 
 class RegistryMissing(RuntimeError):
     """docker-registry is not installed."""
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -315,7 +309,7 @@ class Registry:
         self.binary = binary
         self.state_dir = state_dir
         self.tls = tls
-        self.port = _free_port()
+        self.port = children.free_port()
         self.login_server = f"127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -377,11 +371,4 @@ class Registry:
         raise RuntimeError(f"docker-registry did not start within {timeout:.0f} s")
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        children.stop(self.process)

@@ -10,6 +10,7 @@ use it just because it can reach 127.0.0.1. Anything else is answered 401 before
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from emulator.asset_files import AssetFilesError
 from emulator.http import json_response
 from emulator.identity import FederatedCredential
 from emulator.ledger import LEDGER
@@ -113,6 +115,8 @@ class AdminApi:
                 Route("/authorization", self.authorization, methods=["GET", "POST"]),
                 Route("/workspaces", self.workspaces, methods=["POST"]),
                 Route("/acr", self.acr, methods=["GET", "POST"]),
+                Route("/registries", self.registries, methods=["GET", "POST"]),
+                Route("/assets/files", self.asset_files, methods=["POST"]),
                 Route("/dataplane/restart", self.restart, methods=["POST"]),
                 Route("/state", self.state),
                 Route("/reset", self.reset, methods=["POST"]),
@@ -232,6 +236,33 @@ class AdminApi:
         if request.method == "POST":
             store.denied_actions = set((await request.json()).get("deny", []))
         return json_response({"deny": sorted(store.denied_actions)})
+
+    async def registries(self, request: Request) -> Response:
+        """Who holds a role on each Azure ML registry: `{"name": "<registry>", "principals":
+        ["<object id>"]}` replaces a registry's list (the curated registry is open to all)."""
+        store = self.emulator.store
+        if request.method == "POST":
+            spec: dict[str, Any] = await request.json()
+            registry = store.registry(str(spec.get("name", "")))
+            if registry is None or registry.principals is None:
+                return json_response({"error": f"no such user registry: {spec.get('name')}"}, 400)
+            registry.principals = {str(p) for p in spec.get("principals", [])}
+        return json_response(
+            {
+                r.name: None if r.principals is None else sorted(r.principals)
+                for r in store.registries.values()
+            }
+        )
+
+    async def asset_files(self, request: Request) -> Response:
+        """`{"id": "<asset version id>"}` → `{"path": …}`: the directory holding the version's
+        files as a deployment mounts them (emulator/asset_files.py)."""
+        spec: dict[str, Any] = await request.json()
+        try:
+            path = await asyncio.to_thread(self.emulator.asset_files.files, str(spec.get("id")))
+        except AssetFilesError as missing:
+            return json_response({"error": str(missing)}, 404)
+        return json_response({"path": str(path)})
 
     async def workspaces(self, request: Request) -> Response:
         """Another workspace, optionally holding endpoints (their names are then taken in

@@ -4,6 +4,7 @@ objects pointed at it. Used by the tests, the benchmark and `make demo`."""
 from __future__ import annotations
 
 import json
+import os
 import ssl
 import time
 import urllib.error
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from emulator import uploads
-from emulator.lifecycle import admin_headers, read_connection
+from emulator.lifecycle import admin_headers, read_connection, storage_environment
 
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient
@@ -182,18 +183,25 @@ class Emulator:
         return f"AzureMLEmulator{port}"
 
     def ml_client(self, credential: TokenCredential | None = None, **kwargs: Any) -> MLClient:
+        """An MLClient for the workspace, or with `registry_name=` for an Azure ML registry.
+        Sets this process's proxy for the storage's blob names (`storage_environment`)."""
         from azure.ai.ml import MLClient
 
+        os.environ.update(storage_environment(self.connection))
         return MLClient(
             credential or self.assertion_credential(),
             self.connection["subscription_id"],
             self.connection["resource_group"],
-            self.connection["workspace"],
+            None if kwargs.get("registry_name") else self.connection["workspace"],
             cloud=self.cloud_name,
             cloud_metadata=self.connection["cloud_metadata"],
             enable_telemetry=False,
             **kwargs,
         )
+
+    def asset_files(self, asset_id: str) -> Path:
+        """The directory holding an asset version's files, as a deployment mounts them."""
+        return Path(self.admin("POST", "/assets/files", {"id": asset_id})["path"])
 
     # --- the emulated Azure Container Registry ------------------------------------------
 

@@ -33,8 +33,9 @@ from docker.types import IPAMConfig, IPAMPool
 
 from emulator.acr import NULL_GUID
 from emulator.faults import FaultStore
+from emulator.resources.assets import AssetVersion
 from emulator.resources.durations import seconds
-from emulator.resources.model import Deployment, Environment
+from emulator.resources.model import Deployment
 from emulator.resources.provisioning import Outcome
 from emulator.timing import Timing
 
@@ -166,7 +167,7 @@ class DockerDataPlane:
     emulator_id: str
     timing: Callable[[], Timing]
     faults: FaultStore
-    environment_of: Callable[[Deployment], Environment | None]
+    environment_of: Callable[[Deployment], AssetVersion | None]
     registry: RegistryAccess
     client: docker.DockerClient = field(init=False)
     network_name: str = field(init=False)
@@ -597,7 +598,7 @@ class DockerDataPlane:
         return len(instances)
 
 
-def _routes(environment: Environment) -> dict[str, Route]:
+def _routes(environment: AssetVersion) -> dict[str, Route]:
     config = environment.properties.get("inferenceConfig") or {}
     routes = {}
     for name in ("livenessRoute", "readinessRoute", "scoringRoute"):

@@ -84,8 +84,25 @@ def running(directory: Path) -> dict[str, Any] | None:
     return connection if _healthy(connection) else None
 
 
+def storage_environment(connection: dict[str, Any]) -> dict[str, str]:
+    """What a process sets so that the SDK's blob URLs (`https://<account>.blob.storage.
+    localhost:<port>`) reach Azurite: the emulator's storage proxy, which takes those names
+    alone (emulator/storage_proxy.py); everything the emulator serves on 127.0.0.1 and the
+    scoring gateway's host-style names go direct."""
+    return {
+        "HTTPS_PROXY": str(connection["storage_proxy"]),
+        "NO_PROXY": "127.0.0.1,inference.localhost",
+    }
+
+
 def preflight(data_plane: str) -> str | None:
     """Why the emulator cannot start here, in one line, or None."""
+    from emulator import storage
+
+    return _data_plane_missing(data_plane) or storage.missing()
+
+
+def _data_plane_missing(data_plane: str) -> str | None:
     if data_plane != "docker":
         return None
     fix = (
@@ -241,6 +258,7 @@ def env(directory: Path) -> int:
         "AZURE_AUTHORITY_HOST": connection["authority_url"],
         "ACTIONS_ID_TOKEN_REQUEST_URL": connection["oidc"]["request_url"],
         "ACTIONS_ID_TOKEN_REQUEST_TOKEN": connection["oidc"]["request_token"],
+        **storage_environment(connection),
     }
     for name, value in exports.items():
         print(f"export {name}={shlex.quote(value)}")

@@ -3,6 +3,8 @@ server that dispatches by the port a request arrived on, sharing one in-memory s
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -16,11 +18,12 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from emulator import __version__, scoring_hosts
+from emulator import __version__, scoring_hosts, storage
 from emulator.acr import ACCESS_LIFETIME, NULL_GUID, REFRESH_LIFETIME, AcrTokenService, Registry
 from emulator.admin import AdminApi
 from emulator.arm.app import ArmApp
 from emulator.arm.context import ArmContext
+from emulator.asset_files import AssetFiles
 from emulator.dataplane import DockerDataPlane, RegistryAccess
 from emulator.entra import DEFAULT_TOKEN_LIFETIME, EntraId
 from emulator.faults import FaultStore, Instrumented
@@ -33,10 +36,14 @@ from emulator.lifecycle import CONNECTION_FILE
 from emulator.monitor.engine import AutoscaleEngine
 from emulator.monitor.sampler import UsageSampler
 from emulator.requestlog import RequestLog
+from emulator.resources.datastores import default_blobstore
 from emulator.resources.model import Workspace
 from emulator.resources.operations import OperationEngine
 from emulator.resources.provisioning import NoContainers, Provisioner
+from emulator.resources.registries import CURATED
+from emulator.resources.registries import Registry as MlRegistry
 from emulator.resources.store import Store
+from emulator.storage_proxy import StorageProxy
 from emulator.timing import Timing, profile
 from emulator.tls import ensure_tls
 from emulator.tokens import SigningKey
@@ -89,7 +96,8 @@ class Emulator:
         self.identity = Identity.load_or_create(self.state_dir / "identity.json")
         # The scoring gateway's host-style names (emulator/scoring_hosts.py): one label each.
         self.tls = ensure_tls(
-            self.state_dir / "tls", [f"*.{scoring_hosts.suffix(self.identity.location)}"]
+            self.state_dir / "tls",
+            [f"*.{scoring_hosts.suffix(self.identity.location)}", f"*.blob.{storage.SUFFIX}"],
         )
         self.launch_timing = profile(profile_name, time_scale)
         self.timing: Timing = self.launch_timing
@@ -122,6 +130,7 @@ class Emulator:
             location=self.identity.location,
             workspace_id=self.identity.workspace_id,
         )
+        self._start_storage()
         self.store.add_workspace(self.workspace)
         self.engine = OperationEngine(
             self.store, lambda: self.timing, self.faults, self.urls["arm"]
@@ -153,6 +162,7 @@ class Emulator:
             tenant_id=self.identity.tenant_id,
             scoring_key=self.scoring_key,
             registries=self.registry_resources,
+            storage_port=self.azurite.port,
         )
         apps: dict[str, ASGIApp] = {
             "entra": self.entra.app(),
@@ -172,6 +182,70 @@ class Emulator:
             sock.getsockname()[1]: Instrumented(apps[part], part, self.log, self.faults)
             for part, sock in self.sockets.items()
         }
+
+    def _start_storage(self) -> None:
+        """Azurite with the workspace's storage account and one per Azure ML registry (the
+        process starts now; `_lifespan` waits for it), and the proxy that carries the SDK's
+        blob host names to it (emulator/storage_proxy.py)."""
+        identity = self.identity
+        ids = (identity.subscription_id, identity.resource_group)
+        workspace_account = storage.Account.new(storage.account_name(*ids, identity.workspace))
+        self.ml_registry = f"{identity.workspace}-registry"
+        self.registry_accounts = {
+            name: storage.Account.new(storage.account_name(*ids, name))
+            for name in (self.ml_registry, CURATED)
+        }
+        self.azurite = storage.Azurite(
+            self.state_dir, self.tls, [workspace_account, *self.registry_accounts.values()]
+        )
+        self.azurite.start()
+        self.storage_proxy = StorageProxy(_listen())
+        self.asset_files = AssetFiles(
+            self.store, self.azurite, self.tls.ca_cert, self.state_dir / "assets"
+        )
+        self.workspace.storage_account = (
+            f"/subscriptions/{identity.subscription_id}/resourceGroups/{identity.resource_group}"
+            f"/providers/Microsoft.Storage/storageAccounts/{workspace_account.name}"
+        )
+        self.workspace.blobstore = default_blobstore(
+            self.workspace.id,
+            self.workspace.workspace_id,
+            workspace_account.name,
+            workspace_account.key,
+            self.azurite.endpoint,
+        )
+        for name, account in self.registry_accounts.items():
+            self.store.add_registry(
+                MlRegistry(
+                    subscription=identity.subscription_id,
+                    resource_group=identity.resource_group,
+                    name=name,
+                    location=identity.location,
+                    storage_account=account.name,
+                    storage_key=account.key,
+                    principals=None if name == CURATED else {identity.service_principal_id},
+                )
+            )
+
+    def _storage_containers(self) -> None:
+        """The blob containers Azure creates with the workspace and the registries."""
+        from azure.core.exceptions import ResourceExistsError
+        from azure.storage.blob import BlobServiceClient
+
+        blobstore = self.workspace.blobstore
+        assert blobstore is not None and blobstore.account_key is not None
+        wanted = [(blobstore.account, blobstore.account_key, blobstore.container)]
+        wanted += [
+            (r.storage_account, r.storage_key, r.container) for r in self.store.registries.values()
+        ]
+        for account, key, container in wanted:
+            client = BlobServiceClient(
+                self.azurite.account_url(account),
+                credential={"account_name": account, "account_key": key},
+                connection_verify=str(self.tls.ca_cert),
+            )
+            with contextlib.suppress(ResourceExistsError):
+                client.create_container(container)
 
     def _start_data_plane(self) -> None:
         self.registry = Registry(self.state_dir, self.tls)
@@ -294,6 +368,9 @@ class Emulator:
             "registry": self.registry.login_server if self.registry else None,
             "acr_url": self.urls["acr"] if self.acr else None,
             "registry_name": self.identity.registry_name,
+            "ml_registry": self.ml_registry,
+            "storage_proxy": self.storage_proxy.url,
+            "storage_url": f"https://127.0.0.1:{self.azurite.port}",
             "data_plane": self.data_plane,
             "ca_bundle": str(self.tls.ca_bundle),
             "ca_cert": str(self.tls.ca_cert),
@@ -315,7 +392,7 @@ class Emulator:
                 "resource_manager": arm + "/",
                 "active_directory": self.urls["entra"] + "/",
                 "aml_resource_id": arm + "/",
-                "storage_endpoint": "core.windows.net",
+                "storage_endpoint": self.azurite.endpoint,
                 "registry_discovery_endpoint": arm + "/",
             },
         }
@@ -325,6 +402,9 @@ class Emulator:
         self.provisioner.retire_all()
         await self.engine.close()
         self.store.reset(self.workspace)
+        for registry in self.store.registries.values():
+            if registry.principals is not None:
+                registry.principals = {self.identity.service_principal_id}
         self.faults.clear()
         self.github_rest.reset()
         if self.acr is not None:
@@ -357,9 +437,12 @@ class Emulator:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
+                    await self.storage_proxy.start()
                     if self.registry is not None and self.acr is not None:
                         self.registry.start(self.acr)
                         await self.registry.wait_ready(self.tls.ca_cert)
+                    await self.azurite.wait_ready()
+                    await asyncio.to_thread(self._storage_containers)
                 except Exception as exc:
                     log.exception("the registry did not start")
                     await self._stop()
@@ -383,6 +466,8 @@ class Emulator:
         await self.provisioner.close()
         if self.registry is not None:
             self.registry.stop()
+        await self.storage_proxy.close()
+        self.azurite.stop()
 
     def _write_connection(self) -> None:
         """Atomically, and readable by its owner alone from the moment it exists: mkstemp

@@ -16,10 +16,14 @@ from starlette.types import Receive, Send
 from starlette.types import Scope as AsgiScope
 
 from emulator.arm import autoscale
+from emulator.arm.assets import ROUTES as ASSET_ROUTES
+from emulator.arm.assets import AssetHandlers
 from emulator.arm.context import ArmContext, Scope
-from emulator.arm.deployments import DeploymentHandlers, EnvironmentHandlers
+from emulator.arm.datastores import DatastoreHandlers
+from emulator.arm.deployments import DeploymentHandlers
 from emulator.arm.endpoints import EndpointHandlers
 from emulator.arm.metrics import MetricsHandlers
+from emulator.arm.registries import RegistryFront
 from emulator.arm.throttling import BucketSize, Throttle, Verdict
 from emulator.arm.usages import usages
 from emulator.entra import EntraId
@@ -40,6 +44,7 @@ from emulator.errors import (
     SubscriptionRequestsThrottled,
 )
 from emulator.http import ArmError, json_response
+from emulator.resources.assets import KINDS
 from emulator.resources.model import PROVIDER, Workspace
 
 Handler = Callable[[Request, Scope], Awaitable[Response]]
@@ -52,6 +57,7 @@ _WS = (
 )
 _EP = _WS + r"/onlineEndpoints/(?P<endpoint>[^/]+)"
 _DEP = _EP + r"/deployments/(?P<deployment>[^/]+)"
+_DS = _WS + r"/datastores/(?P<datastore>[^/]+)"
 _OPERATIONS = _SUB + r"/providers/Microsoft\.MachineLearningServices/locations/(?P<location>[^/]+)"
 _REGISTRY = re.compile(
     _SUB + r"/resourceGroups/[^/]+/providers/Microsoft\.ContainerRegistry/registries/[^/]+/?$",
@@ -89,7 +95,8 @@ class ArmApp:
         self.audiences = audiences | {audience + "/" for audience in audiences}
         endpoints = EndpointHandlers(ctx)
         deployments = DeploymentHandlers(ctx)
-        environments = EnvironmentHandlers(ctx)
+        datastores = DatastoreHandlers(ctx)
+        self.registry_front = RegistryFront(ctx)
         metrics = MetricsHandlers(ctx)
         self.autoscale = autoscale.AutoscaleHandlers(ctx.store)
         insights = r"/providers/Microsoft\.Insights/metrics"
@@ -98,7 +105,7 @@ class ArmApp:
             "workspaces/onlineEndpoints",
             "workspaces/onlineEndpoints/deployments",
         )
-        env = "workspaces/environments/versions"
+        ds = "workspaces/datastores"
         self.routes = [
             _route("GET", _WS, self._workspace, f"{ws}/read"),
             _route("GET", _WS + "/onlineEndpoints", endpoints.list, f"{ep}/read"),
@@ -124,18 +131,13 @@ class ArmApp:
             # Also Microsoft.Insights/metrics/read (METRICS_READ), checked with the route's.
             _route("GET", _EP + insights, metrics.list, f"{ep}/read"),
             _route("GET", _DEP + insights, metrics.list, f"{dep}/read"),
+            _route("GET", _WS + "/datastores", datastores.list, f"{ds}/read"),
+            _route("GET", _DS, datastores.get, f"{ds}/read"),
+            _route("PUT", _DS, datastores.put, f"{ds}/write"),
             _route(
-                "PUT",
-                _WS + r"/environments/(?P<environment>[^/]+)/versions/(?P<version>[^/]+)",
-                environments.put,
-                f"{env}/write",
+                "POST", _DS + "/listSecrets", datastores.list_secrets, f"{ds}/listSecrets/action"
             ),
-            _route(
-                "GET",
-                _WS + r"/environments/(?P<environment>[^/]+)/versions/(?P<version>[^/]+)",
-                environments.get,
-                f"{env}/read",
-            ),
+            *_asset_routes(ctx),
         ]
         self.operation_routes = [
             (
@@ -186,6 +188,10 @@ class ArmApp:
         path = request.url.path
         if path.rstrip("/").lower() == "/metadata/endpoints":
             return self._metadata()
+        if self.registry_front.handles(path):
+            principal = self._authenticate(request)
+            self._throttle(principal, request, budget)
+            return await self.registry_front.handle(request, principal)
         api_version = _api_version(request)
         principal = self._authenticate(request)
         self._throttle(principal, request, budget)
@@ -396,6 +402,27 @@ class ArmApp:
         if operation.status == "Failed" and operation.error is not None:
             raise ArmError(400, operation.error["code"], operation.error["message"])
         return Response(status_code=200)
+
+
+def _asset_routes(ctx: ArmContext) -> list[_Route]:
+    """A workspace's models, codes and environments (emulator/arm/assets.py)."""
+    routes = []
+    for kind in KINDS:
+        handlers = AssetHandlers(ctx, kind)
+        for method, suffix, attribute, verb in ASSET_ROUTES:
+            handler = getattr(handlers, attribute)
+            action = f"workspaces/{kind}/{'versions/' if '/versions' in suffix else ''}{verb}"
+            routes.append(_route(method, _WS + f"/{kind}" + suffix, _in_workspace(handler), action))
+    return routes
+
+
+def _in_workspace(
+    handler: Callable[[Request, str, dict[str, str]], Awaitable[Response]],
+) -> Handler:
+    async def handle(request: Request, scope: Scope) -> Response:
+        return await handler(request, scope.workspace.id, scope.params)
+
+    return handle
 
 
 def _claim(token: str, name: str) -> object:

@@ -31,6 +31,7 @@ class ArmContext:
     # `<region>.inference.localhost` where such hosts resolve here (emulator/scoring_hosts.py);
     # None: path-style scoring URIs.
     scoring_host_suffix: str | None = None
+    storage_port: int | None = None  # Azurite's (emulator/storage.py)
 
     def resource_url(self, resource_id: str, request: Request) -> str:
         api_version = request.query_params.get("api-version", "")

@@ -13,7 +13,7 @@ from emulator.arm.endpoints import find as find_endpoint
 from emulator.errors import BadArgument, Conflict, NotFound
 from emulator.http import json_body, json_response
 from emulator.resources import durations, rules, skus
-from emulator.resources.model import Deployment, Endpoint, Environment, Operation, utc_now
+from emulator.resources.model import Deployment, Endpoint, Operation, utc_now
 from emulator.resources.provisioning import Outcome
 
 MAX_INSTANCES = skus.LIMITS["instances_per_deployment"]
@@ -314,39 +314,3 @@ def _duration(value: Any, field: str) -> float:
             f"{field} must be an ISO 8601 duration such as PT5S (got {value!r}).",
             target=f"properties.{field}",
         ) from None
-
-
-class EnvironmentHandlers:
-    def __init__(self, ctx: ArmContext) -> None:
-        self.ctx = ctx
-
-    async def put(self, request: Request, scope: Scope) -> Response:
-        body = await json_body(request)
-        properties = body.get("properties") if isinstance(body, dict) else None
-        if not isinstance(properties, dict) or not properties.get("image"):
-            raise BadArgument(
-                "An environment version needs properties.image (a container image reference).",
-                target="properties.image",
-            )
-        name, version = scope.params["environment"], scope.params["version"]
-        key = (scope.workspace.key, name.lower(), version.lower())
-        existing = self.ctx.store.environments.get(key)
-        environment = Environment(scope.workspace, name, version, dict(properties))
-        if existing is not None:
-            environment.created = existing.created
-        self.ctx.store.environments[key] = environment
-        return json_response(environment.rest(), 200 if existing else 201)
-
-    async def get(self, request: Request, scope: Scope) -> Response:
-        key = (
-            scope.workspace.key,
-            scope.params["environment"].lower(),
-            scope.params["version"].lower(),
-        )
-        environment = self.ctx.store.environments.get(key)
-        if environment is None:
-            raise NotFound(
-                f"Environment {scope.params['environment']}:{scope.params['version']} was not "
-                "found.",
-            )
-        return json_response(environment.rest())

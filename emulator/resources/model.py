@@ -7,9 +7,12 @@ import datetime
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emulator.ledger import LEDGER
+
+if TYPE_CHECKING:
+    from emulator.resources.datastores import Datastore
 
 PROVIDER = "Microsoft.MachineLearningServices"
 RUNNING_STATES = {"Creating", "Updating", "Deleting", "Scaling"}
@@ -37,6 +40,8 @@ class Workspace:
     location: str
     workspace_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     container_registry: str | None = None  # ARM id of the workspace's ACR
+    storage_account: str | None = None  # ARM id of the workspace's storage account
+    blobstore: Datastore | None = None  # its default datastore, workspaceblobstore
 
     @property
     def id(self) -> str:
@@ -68,6 +73,7 @@ class Workspace:
                 "workspaceId": self.workspace_id,
                 "provisioningState": "Succeeded",
                 "containerRegistry": self.container_registry,
+                "storageAccount": self.storage_account,
                 "discoveryUrl": f"https://{self.location}.api.azureml.ms/discovery",
                 "mlFlowTrackingUri": f"azureml://{self.location}.api.azureml.ms/mlflow/v1.0"
                 f"{self.id}",
@@ -115,32 +121,6 @@ class Operation:
         if self.error is not None:
             body["error"] = self.error
         return body
-
-
-@dataclass
-class Environment:
-    workspace: Workspace
-    name: str
-    version: str
-    properties: dict[str, Any]
-    created: datetime.datetime = field(default_factory=utc_now)
-
-    @property
-    def id(self) -> str:
-        return f"{self.workspace.id}/environments/{self.name}/versions/{self.version}"
-
-    @property
-    def image(self) -> str:
-        return str(self.properties.get("image", ""))
-
-    def rest(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.version,
-            "type": f"{PROVIDER}/workspaces/environments/versions",
-            "properties": self.properties,
-            "systemData": _system_data(self.created, self.created),
-        }
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The control plane's state: workspaces, endpoints, deployments, environments, operations,
+"""The control plane's state: workspaces, endpoints, deployments, assets, operations,
 quota and the permissions of the app registration."""
 
 from __future__ import annotations
@@ -6,8 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from emulator.resources import skus
+from emulator.resources.assets import AssetStore, AssetVersion
 from emulator.resources.autoscale_settings import AutoscaleSetting
-from emulator.resources.model import Deployment, Endpoint, Environment, Operation, Workspace
+from emulator.resources.datastores import Datastore
+from emulator.resources.model import Deployment, Endpoint, Operation, Workspace
+from emulator.resources.registries import Registry, curated_environments
 from emulator.resources.served import ServedLog
 from emulator.resources.usage import UsageLog
 
@@ -16,9 +19,10 @@ from emulator.resources.usage import UsageLog
 class Store:
     workspaces: dict[tuple[str, str, str], Workspace] = field(default_factory=dict)
     endpoints: dict[tuple[tuple[str, str, str], str], Endpoint] = field(default_factory=dict)
-    environments: dict[tuple[tuple[str, str, str], str, str], Environment] = field(
-        default_factory=dict
-    )
+    # models, codes and environments of every workspace and registry
+    assets: AssetStore = field(default_factory=AssetStore)
+    datastores: dict[tuple[tuple[str, str, str], str], Datastore] = field(default_factory=dict)
+    registries: dict[str, Registry] = field(default_factory=dict)  # by lower-cased name
     operations: dict[str, Operation] = field(default_factory=dict)
     family_quota: dict[str, int] = field(default_factory=dict)  # cores, set by the admin API
     # Azure's default quotas (24 cores per CPU family, none for GPUs) in the `azure` profile;
@@ -39,6 +43,8 @@ class Store:
         what it served, the sampler the instances' usage) are emptied in place."""
         fresh = Store(azure_default_quota=self.azure_default_quota)
         fresh.add_workspace(workspace)
+        for registry in self.registries.values():
+            fresh.add_registry(registry)
         for each in fields(self):
             if each.name in ("served", "usage"):
                 getattr(self, each.name).clear()
@@ -47,6 +53,35 @@ class Store:
 
     def add_workspace(self, workspace: Workspace) -> None:
         self.workspaces[workspace.key] = workspace
+        if workspace.blobstore is not None:
+            self.datastores[(workspace.key, workspace.blobstore.name.lower())] = workspace.blobstore
+
+    def add_registry(self, registry: Registry) -> None:
+        self.registries[registry.name.lower()] = registry
+        if registry.principals is None:  # the curated registry holds Azure ML's environments
+            for name, version, properties in curated_environments():
+                self.assets.put_version(registry.id, "environments", name, version, properties)
+
+    def workspace_by_id(self, workspace_id: str) -> Workspace | None:
+        return next(
+            (w for w in self.workspaces.values() if w.id.lower() == workspace_id.lower()), None
+        )
+
+    def default_datastore(self, workspace_id: str) -> Datastore | None:
+        workspace = self.workspace_by_id(workspace_id)
+        if workspace is None:
+            return None
+        return next(
+            (
+                d
+                for (key, _), d in self.datastores.items()
+                if key == workspace.key and d.properties.get("isDefault")
+            ),
+            None,
+        )
+
+    def registry(self, name: str) -> Registry | None:
+        return self.registries.get(name.lower())
 
     def subscriptions(self) -> set[str]:
         return {workspace.subscription.lower() for workspace in self.workspaces.values()}
@@ -80,13 +115,14 @@ class Store:
     def endpoints_in(self, workspace: Workspace) -> list[Endpoint]:
         return [ep for (key, _), ep in self.endpoints.items() if key == workspace.key]
 
-    def environment_by_id(self, workspace: Workspace, environment_id: str) -> Environment | None:
-        """The environment version an ARM id names, if it is in `workspace`."""
-        parts = environment_id.strip("/").split("/")
-        if len(parts) < 4 or parts[-2].lower() != "versions" or parts[-4].lower() != "environments":
+    def environment_by_id(self, workspace: Workspace, environment_id: str) -> AssetVersion | None:
+        """The environment version an ARM id names in `workspace`, or an `azureml://registries/`
+        id names in a registry."""
+        environment = self.assets.by_id(environment_id)
+        if environment is None or environment.kind != "environments":
             return None
-        environment = self.environments.get((workspace.key, parts[-3].lower(), parts[-1].lower()))
-        if environment is None or environment.workspace.id.lower() not in environment_id.lower():
+        registry = environment_id.lower().startswith("azureml://registries/")
+        if not registry and environment.owner_id.lower() != workspace.id.lower():
             return None
         return environment
 
