@@ -18,7 +18,7 @@ fi
 context=$root/emulator/inference_images
 base=$("$root/scripts/base-image.sh" | tail -n 1)
 key=$(
-    { cat "$0" "$context/Dockerfile" "$context/gunicorn-run";
+    { cat "$0" "$context/Dockerfile" "$context/gunicorn-run" "$context/mlflow_score_script.py";
       docker image inspect --format '{{.Id}}' "$base"; } | sha256sum | cut -c1-16
 )
 label=azureml-deploy.inference-images
@@ -28,10 +28,11 @@ declare -A tags=(
     [inference-base]="mcr.microsoft.com/azureml/inference-base-2204:latest mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
     [minimal]="mcr.microsoft.com/azureml/minimal-py312-inference:latest mcr.microsoft.com/azureml/minimal-py311-inference:latest mcr.microsoft.com/azureml/curated/minimal-py311-inference:latest"
     [sklearn-1.5]="mcr.microsoft.com/azureml/curated/sklearn-1.5:latest"
+    [mlflow]="mcr.microsoft.com/azureml/curated/mlflow-py312-inference:latest mcr.microsoft.com/azureml/mlflow-py312-inference:latest"
 )
 # openmpi4.1.0-ubuntu22.04 is the base stage, which runs as root as the real image does.
 
-for target in inference-base minimal sklearn-1.5; do
+for target in inference-base minimal sklearn-1.5 mlflow; do
     read -r -a names <<<"${tags[$target]}"
     have=$(docker image inspect --format "{{index .Config.Labels \"$label\"}}" "${names[0]}" 2>/dev/null || true)
     if [[ $have != "$key" ]]; then

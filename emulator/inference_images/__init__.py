@@ -18,12 +18,15 @@ MINIMAL_PY312 = "mcr.microsoft.com/azureml/minimal-py312-inference:latest"
 MINIMAL_PY311 = "mcr.microsoft.com/azureml/minimal-py311-inference:latest"
 OPENMPI_UBUNTU2204 = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
 SKLEARN_1_5 = "mcr.microsoft.com/azureml/curated/sklearn-1.5:latest"
+# No-code MLflow deployments' image; also tagged mcr.microsoft.com/azureml/mlflow-py312-inference.
+MLFLOW_PY312 = "mcr.microsoft.com/azureml/curated/mlflow-py312-inference:latest"
 
 # Curated environment name → its image (the `image.name` of the environment's
 # environment.yaml in Azure/azureml-assets, published to mcr.microsoft.com).
 CURATED_ENVIRONMENTS = {
     "sklearn-1.5": SKLEARN_1_5,
     "minimal-py311-inference": "mcr.microsoft.com/azureml/curated/minimal-py311-inference:latest",
+    "mlflow-py312-inference": MLFLOW_PY312,
 }
 
 

@@ -50,11 +50,15 @@ def deployment_variables() -> dict[str, str]:
 
 
 @contextmanager
-def running(image: str, files: dict[str, bytes]) -> Iterator[Container]:
-    """A container of `image` with no network, `files` in place before it starts."""
+def running(
+    image: str, files: dict[str, bytes], variables: dict[str, str] | None = None
+) -> Iterator[Container]:
+    """A container of `image` with no network, `files` in place before it starts, and the
+    deployment's variables (`deployment_variables()` unless given)."""
     client = docker.from_env()
+    environment = deployment_variables() if variables is None else variables
     container = client.containers.create(
-        image, network_mode="none", environment=deployment_variables(), labels=[LABEL]
+        image, network_mode="none", environment=environment, labels=[LABEL]
     )
     try:
         container.put_archive("/", archive(files))

@@ -12,29 +12,16 @@ from pathlib import Path
 import docker
 import pytest
 
-from emulator.acr import NULL_GUID
-from emulator.client import Emulator
 from emulator.envbuild import (
     EnvironmentBuildFailed,
     EnvironmentDefinition,
     RegistryTarget,
     build_environment,
 )
-from emulator.inference_images import MINIMAL_PY312, OPENMPI_UBUNTU2204, ensure_inference_images
+from emulator.inference_images import MINIMAL_PY312, OPENMPI_UBUNTU2204
 from tests.emulator.inference import MODEL_FILES, app_files, ask, running
 
 CONDA_FILE = (MODEL_FILES / "environment" / "conda.yaml").read_text()
-
-
-@pytest.fixture(scope="module")
-def images() -> tuple[str, ...]:
-    return ensure_inference_images()
-
-
-@pytest.fixture
-def registry(emulator: Emulator, images: tuple[str, ...]) -> RegistryTarget:
-    auth = {"username": NULL_GUID, "password": emulator.acr_refresh_token()}
-    return RegistryTarget(emulator["registry"], auth)
 
 
 def docker_events(since: float) -> list[dict[str, object]]:

@@ -14,16 +14,10 @@ from emulator.inference_images import (
     MINIMAL_PY312,
     OPENMPI_UBUNTU2204,
     SKLEARN_1_5,
-    ensure_inference_images,
 )
 from tests.emulator.inference import app_files, ask, running, wait_for_log
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture(scope="module")
-def images() -> tuple[str, ...]:
-    return ensure_inference_images()
 
 
 def test_the_images_have_azure_names_user_and_entry_point(images: tuple[str, ...]) -> None:
