@@ -62,10 +62,13 @@ endif
 unit: setup
 	$(BIN)/pytest -n 2 -m "not docker and not control_plane" $(UNIT_EXTRA)
 
+# Azure ML's inference images build (once per machine) while the tests that do not need them
+# run; those that do wait on the script's lock (emulator/inference_images), and report a failure.
 test: setup docker
 	scripts/base-image.sh >/dev/null
-	scripts/inference-images.sh >/dev/null
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal --durations=15 $(TEST_SELECTION)
+	scripts/inference-images.sh >/dev/null 2>&1 & \
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal --durations=15 $(TEST_SELECTION); \
+	status=$$?; wait; exit $$status
 
 reliability: setup docker
 	scripts/base-image.sh >/dev/null

@@ -56,6 +56,8 @@ ACCESS_LIFETIME = 20 * 60
 # and permissions" (AcrPull, AcrPush) and "container-registry-rbac-abac-repository-permissions":
 # a registry whose roleAssignmentMode is AbacRepositoryPermissions honours only the
 # "Container Registry Repository …" roles for repository content, not AcrPull/AcrPush.
+# The principal Azure ML's image builds run as (the workspace's managed identity).
+WORKSPACE_BUILDER = "azureml-workspace-identity"
 LEGACY_ROLES = {"AcrPull": {"pull"}, "AcrPush": {"pull", "push"}}
 ABAC_ROLES = {
     "Container Registry Repository Reader": {"pull"},
@@ -149,6 +151,8 @@ class AcrTokenService:
 
     def allowed(self, principal: str, system_assigned_endpoint: bool = False) -> set[str]:
         """What `principal` may do with any repository of this registry."""
+        if principal == WORKSPACE_BUILDER and self.is_workspace_registry:
+            return {"pull", "push"}
         honoured = ABAC_ROLES if self.abac else LEGACY_ROLES
         actions = {
             action
@@ -158,6 +162,15 @@ class AcrTokenService:
         if system_assigned_endpoint and self.is_workspace_registry and self.workspace_can_pull:
             actions.add("pull")
         return actions
+
+    def builder_credentials(self) -> dict[str, str]:
+        """What Azure ML's image builds push with: the workspace's identity, which Azure gives
+        a role on the workspace's registry when it creates the workspace (container-registry-
+        rbac-built-in-roles-overview.md lists the "Azure Machine Learning workspace identity"
+        among the identities ACR roles are assigned to), whatever the admin API set for
+        others."""
+        token = self.refresh_token(WORKSPACE_BUILDER, self.entra.identity.tenant_id)
+        return {"username": NULL_GUID, "password": token}
 
     def endpoint_refresh_token(self, principal: str, system_assigned: bool) -> str:
         """What the Azure ML data plane pulls with: the endpoint's identity."""

@@ -117,6 +117,7 @@ class AdminApi:
                 Route("/acr", self.acr, methods=["GET", "POST"]),
                 Route("/registries", self.registries, methods=["GET", "POST"]),
                 Route("/assets/files", self.asset_files, methods=["POST"]),
+                Route("/storage/blob", self.storage_blob, methods=["POST"]),
                 Route("/dataplane/restart", self.restart, methods=["POST"]),
                 Route("/state", self.state),
                 Route("/reset", self.reset, methods=["POST"]),
@@ -263,6 +264,20 @@ class AdminApi:
         except AssetFilesError as missing:
             return json_response({"error": str(missing)}, 404)
         return json_response({"path": str(path)})
+
+    async def storage_blob(self, request: Request) -> Response:
+        """`{"account", "container", "path"}` → the blob's text as the account's owner reads it
+        (an image's build log in the workspace's storage)."""
+        spec: dict[str, Any] = await request.json()
+        content = await asyncio.to_thread(
+            self.emulator.azurite.get_blob,
+            str(spec.get("account")),
+            str(spec.get("container")),
+            str(spec.get("path")),
+        )
+        if content is None:
+            return json_response({"error": "no such blob"}, 404)
+        return json_response({"text": content.decode(errors="replace")})
 
     async def workspaces(self, request: Request) -> Response:
         """Another workspace, optionally holding endpoints (their names are then taken in

@@ -131,6 +131,9 @@ class AssetFiles:
             return target
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".download-"))
+        # mkdtemp makes it its owner's alone; the container's user (dockeruser in Azure ML's
+        # images) reads the mounted model and code, as it does from Azure's mounts.
+        staging.chmod(0o755)
         try:
             download(
                 location,

@@ -203,6 +203,11 @@ class Emulator:
         """The directory holding an asset version's files, as a deployment mounts them."""
         return Path(self.admin("POST", "/assets/files", {"id": asset_id})["path"])
 
+    def storage_blob(self, account: str, container: str, path: str) -> str:
+        """A blob of one of the emulator's storage accounts, as its owner reads it."""
+        spec = {"account": account, "container": container, "path": path}
+        return str(self.admin("POST", "/storage/blob", spec)["text"])
+
     # --- the emulated Azure Container Registry ------------------------------------------
 
     def acr_refresh_token(self, resource: str | None = None) -> str:

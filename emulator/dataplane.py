@@ -33,7 +33,7 @@ from docker.types import IPAMConfig, IPAMPool
 
 from emulator.acr import NULL_GUID
 from emulator.faults import FaultStore
-from emulator.resources.assets import AssetVersion
+from emulator.launch import Launch, Launcher, LaunchFailed
 from emulator.resources.durations import seconds
 from emulator.resources.model import Deployment
 from emulator.resources.provisioning import Outcome
@@ -167,11 +167,12 @@ class DockerDataPlane:
     emulator_id: str
     timing: Callable[[], Timing]
     faults: FaultStore
-    environment_of: Callable[[Deployment], AssetVersion | None]
+    launcher: Launcher  # what a deployment's containers run (image, mounts, variables)
     registry: RegistryAccess
     client: docker.DockerClient = field(init=False)
     network_name: str = field(init=False)
     instances: dict[str, list[Instance]] = field(default_factory=dict)
+    launches: dict[str, Launch] = field(default_factory=dict)  # by deployment id, for scaling
     http: httpx.AsyncClient = field(init=False)
     subnet: str = field(init=False, default="")
     _generations: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -245,23 +246,30 @@ class DockerDataPlane:
 
     async def provision(self, deployment: Deployment) -> Outcome:
         await self._retired()
-        environment = self.environment_of(deployment)
-        if environment is None:
-            return Outcome(False, "BadArgument", "the deployment's environment no longer exists")
         storage_log = deployment.logs["StorageInitializer"]
-        image = environment.image
+        try:
+            launch = await asyncio.to_thread(
+                self.launcher.resolve, deployment.properties, storage_log
+            )
+        except LaunchFailed as refused:
+            storage_log.append(_stamp(refused.message))
+            return Outcome(False, refused.code, refused.message)
+        image = launch.image
         slow = self.faults.take({"slow_pull"}, "dataplane", "PULL", deployment.id)
         if slow is not None:
             storage_log.append(_stamp(f"Pulling image {image} (slowly)"))
             await asyncio.sleep(slow.delay_seconds)
         storage_log.append(_stamp(f"Pulling image {image}"))
         puller = Puller.of(deployment.endpoint.identity)
-        refusal = await self._refusal(image, puller)
-        if refusal is None:
-            try:
-                await asyncio.to_thread(self._pull, image, puller)
-            except docker.errors.DockerException as exc:
-                refusal = _Refusal(False, _docker_reason(exc))
+        if launch.from_registry:
+            refusal = await self._refusal(image, puller)
+            if refusal is None:
+                try:
+                    await asyncio.to_thread(self._pull, image, puller)
+                except docker.errors.DockerException as exc:
+                    refusal = _Refusal(False, _docker_reason(exc))
+        else:
+            refusal = await asyncio.to_thread(self._held, image)
         if refusal is not None:
             storage_log.append(_stamp(f"Failed to pull image {image}: {refusal.reason}"))
             if refusal.unauthorized:
@@ -279,16 +287,13 @@ class DockerDataPlane:
             )
         storage_log.append(_stamp(f"Pulled image {image}"))
 
-        routes = _routes(environment)
         properties = deployment.properties
         cap = self.timing().probe_cap
         readiness = Probe.of(properties.get("readinessProbe") or {}, cap)
         generation = next(self._generations)
         try:
             started = [
-                await asyncio.to_thread(
-                    self._run, deployment, image, routes, f"{generation}-{index}"
-                )
+                await asyncio.to_thread(self._run, deployment, launch, f"{generation}-{index}")
                 for index in range(deployment.capacity)
             ]
         except docker.errors.DockerException as exc:
@@ -302,6 +307,7 @@ class DockerDataPlane:
 
         previous = self.instances.get(deployment.id, [])
         self.instances[deployment.id] = started
+        self.launches[deployment.id] = launch
         for instance in started:
             instance.monitor = asyncio.get_running_loop().create_task(
                 self._watch(instance, properties)
@@ -313,25 +319,22 @@ class DockerDataPlane:
         """Autoscale's change of the instance count: only the instances added start (from the
         image already pulled) and only those removed stop, drained first; the others keep
         serving throughout."""
-        environment = self.environment_of(deployment)
+        launch = self.launches.get(deployment.id)
         current = list(self.instances.get(deployment.id, []))
-        if environment is None or not current:
+        if launch is None or not current:
             return await self.provision(deployment)
         if deployment.capacity < len(current):
             kept, removed = current[: deployment.capacity], current[deployment.capacity :]
             self.instances[deployment.id] = kept
             await self._retire(removed)
             return Outcome(True)
-        routes = _routes(environment)
         readiness = Probe.of(
             deployment.properties.get("readinessProbe") or {}, self.timing().probe_cap
         )
         generation = next(self._generations)
         try:
             added = [
-                await asyncio.to_thread(
-                    self._run, deployment, environment.image, routes, f"{generation}-{index}"
-                )
+                await asyncio.to_thread(self._run, deployment, launch, f"{generation}-{index}")
                 for index in range(deployment.capacity - len(current))
             ]
         except docker.errors.DockerException as exc:
@@ -383,9 +386,15 @@ class DockerDataPlane:
         auth = self.registry.credentials(puller.principal, puller.system_assigned)
         self.client.images.pull(image, auth_config=auth)
 
-    def _run(
-        self, deployment: Deployment, image: str, routes: dict[str, Route], suffix: str
-    ) -> Instance:
+    def _held(self, image: str) -> _Refusal | None:
+        """An Azure ML public image is the engine's local stand-in; missing, it is not pulled."""
+        try:
+            self.client.images.get(image)
+        except docker.errors.ImageNotFound:
+            return _Refusal(False, f"{image} is not in the engine (scripts/inference-images.sh)")
+        return None
+
+    def _run(self, deployment: Deployment, launch: Launch, suffix: str) -> Instance:
         endpoint = deployment.endpoint
         name = f"azml-{self.emulator_id}-{endpoint.name}-{deployment.name}-{suffix}"[:120]
         environment = {
@@ -394,12 +403,17 @@ class DockerDataPlane:
         }
         environment.setdefault("AZUREML_ENDPOINT_NAME", endpoint.name)
         environment.setdefault("AZUREML_DEPLOYMENT_NAME", deployment.name)
+        environment.update(launch.environment)  # where Azure put the model and the code
+        routes = {kind: Route(port, path) for kind, (port, path) in launch.routes.items()}
         container = self.client.containers.run(
-            image,
+            launch.image,
             name=name,
             detach=True,
             network=self.network_name,
             environment=environment,
+            volumes={
+                str(mount.source): {"bind": mount.target, "mode": "ro"} for mount in launch.mounts
+            },
             labels={
                 LABEL: self.emulator_id,
                 f"{LABEL}.endpoint": endpoint.name,
@@ -545,6 +559,7 @@ class DockerDataPlane:
 
     async def deprovision(self, deployment: Deployment) -> None:
         # Out of rotation first, then let requests in flight finish, as Azure drains a node.
+        self.launches.pop(deployment.id, None)
         await self._retire(self.instances.pop(deployment.id, []))
 
     def retire_all(self) -> None:
@@ -553,6 +568,7 @@ class DockerDataPlane:
         containers are then only ever those of deployments that exist (tests count them)."""
         instances = [instance for group in self.instances.values() for instance in group]
         self.instances.clear()
+        self.launches.clear()
         for instance in instances:
             instance.ready = False
         task = asyncio.create_task(self._retire(instances))
@@ -596,15 +612,6 @@ class DockerDataPlane:
             with contextlib.suppress(docker.errors.DockerException):
                 await asyncio.to_thread(instance.container.restart, timeout=1)
         return len(instances)
-
-
-def _routes(environment: AssetVersion) -> dict[str, Route]:
-    config = environment.properties.get("inferenceConfig") or {}
-    routes = {}
-    for name in ("livenessRoute", "readinessRoute", "scoringRoute"):
-        route = config.get(name) or {}
-        routes[name] = Route(int(route.get("port", 5001)), str(route.get("path", "/")))
-    return routes
 
 
 def _docker_reason(exc: docker.errors.DockerException) -> str:

@@ -26,16 +26,20 @@ from emulator.arm.context import ArmContext
 from emulator.asset_files import AssetFiles
 from emulator.dataplane import DockerDataPlane, RegistryAccess
 from emulator.entra import DEFAULT_TOKEN_LIFETIME, EntraId
+from emulator.envbuild import RegistryTarget, build_environment
 from emulator.faults import FaultStore, Instrumented
 from emulator.gateway import ScoringGateway
 from emulator.github_oidc import GitHubIssuer
 from emulator.github_rest import GitHubRest
 from emulator.identity import DEFAULT_SUBJECTS, FederatedCredential, Identity
+from emulator.inference_images import local_stand_in
+from emulator.launch import Launcher
 from emulator.ledger import LEDGER
 from emulator.lifecycle import CONNECTION_FILE
 from emulator.monitor.engine import AutoscaleEngine
 from emulator.monitor.sampler import UsageSampler
 from emulator.requestlog import RequestLog
+from emulator.resources.assets import AssetVersion
 from emulator.resources.datastores import default_blobstore
 from emulator.resources.model import Workspace
 from emulator.resources.operations import OperationEngine
@@ -261,7 +265,7 @@ class Emulator:
             emulator_id=self.emulator_id,
             timing=lambda: self.timing,
             faults=self.faults,
-            environment_of=lambda d: self.store.environment_by_id(d.workspace, d.environment_id),
+            launcher=self._launcher(acr),
             registry=RegistryAccess(
                 login_server=self.registry.login_server,
                 ca_cert=str(self.tls.ca_cert),
@@ -279,6 +283,28 @@ class Emulator:
         )
         self.provisioner = self.dataplane
         self.workspace.container_registry = self.registry_ids()[0]
+
+    def _asset(self, asset_id: str) -> AssetVersion | None:
+        return self.store.assets.by_id(asset_id)  # looked up anew: a reset renews the assets
+
+    def _launcher(self, acr: AcrTokenService) -> Launcher:
+        """What a deployment runs: its assets out of storage, its environment built into the
+        workspace's registry as the workspace's identity, the build log kept in storage."""
+        assert self.registry is not None and self.workspace.blobstore is not None
+        target = self.registry.login_server
+        account = self.workspace.blobstore.account
+        return Launcher(
+            asset_of=self._asset,
+            files=self.asset_files,
+            build=lambda definition: build_environment(
+                definition, RegistryTarget(target, acr.builder_credentials())
+            ),
+            keep_build_log=lambda where, text: self.azurite.put_blob(
+                account, where.container, where.path, text
+            ),
+            storage_account=lambda: account,
+            public_image=local_stand_in,
+        )
 
     def registry_ids(self) -> tuple[str, str]:
         """The ARM ids of the workspace's registry and of the registry the emulator runs: the

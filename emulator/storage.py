@@ -24,9 +24,13 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from emulator import children
 from emulator.tls import TlsFiles
+
+if TYPE_CHECKING:
+    from azure.storage.blob import ContainerClient
 
 ROOT = Path(__file__).resolve().parent.parent
 AZURITE = ROOT / "node_modules" / ".bin" / "azurite-blob"
@@ -135,6 +139,37 @@ class Azurite:
                 return
             await asyncio.sleep(0.1)
         raise RuntimeError(f"azurite did not start within {timeout:.0f} s")
+
+    def get_blob(self, account: str, container: str, path: str) -> bytes | None:
+        """A blob as the account's owner reads it (the admin API's view), None if missing."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        if account not in self.accounts:
+            return None
+        try:
+            return bytes(self._container(account, container).download_blob(path).readall())
+        except ResourceNotFoundError:
+            return None
+
+    def _container(self, account: str, container: str) -> ContainerClient:
+        from azure.storage.blob import ContainerClient
+
+        return ContainerClient(
+            self.account_url(account),
+            container,
+            credential={"account_name": account, "account_key": self.accounts[account].key},
+            connection_verify=str(self.tls.ca_cert),
+        )
+
+    def put_blob(self, account: str, container: str, path: str, text: str) -> None:
+        """Writes what the emulator itself stores for Azure (an image's build log), creating
+        the container if it is not there."""
+        from azure.core.exceptions import ResourceExistsError
+
+        client = self._container(account, container)
+        with contextlib.suppress(ResourceExistsError):
+            client.create_container()
+        client.upload_blob(path, text.encode(), overwrite=True)
 
     def stop(self) -> None:
         children.stop(self.process)

@@ -120,6 +120,10 @@ class DeploymentHandlers:
         )
         return json_response(deployment.rest(), status, headers)
 
+    def _no_code_mlflow(self, model_id: str) -> bool:
+        model = self.ctx.store.assets.by_id(model_id) if model_id else None
+        return model is not None and model.properties.get("modelType") == "mlflow_model"
+
     def _properties(self, scope: Scope, given: dict[str, Any]) -> dict[str, Any]:
         compute = str(given.get("endpointComputeType", ""))
         if compute.lower() != "managed":
@@ -133,14 +137,13 @@ class DeploymentHandlers:
                 "instanceType is required for managed deployments.",
                 target="properties.instanceType",
             )
-        if given.get("model"):
-            raise BadArgument(
-                "Model assets are not supported by this emulator; bake the model into the "
-                "image and deploy an image-only environment.",
-                target="properties.model",
-            )
+        # A model or code version that cannot be found fails the deployment while it
+        # provisions ("Unable to download user model", how-to-troubleshoot-online-endpoints.md;
+        # emulator/launch.py), as on Azure, not this request.
         environment_id = str(given.get("environmentId") or "")
-        if self.ctx.store.environment_by_id(scope.workspace, environment_id) is None:
+        if not environment_id and self._no_code_mlflow(str(given.get("model") or "")):
+            pass  # Azure ML generates the environment (how-to-deploy-mlflow-models.md)
+        elif self.ctx.store.environment_by_id(scope.workspace, environment_id) is None:
             raise BadArgument(
                 f"Environment '{environment_id}' was not found. Register the environment "
                 "version before deploying it.",

@@ -44,3 +44,17 @@ def ensure_inference_images() -> tuple[str, ...]:
     if result.returncode != 0:
         raise InferenceImagesFailed(f"scripts/inference-images.sh failed:\n{result.stderr}")
     return tuple(line for line in result.stdout.splitlines() if line.strip())
+
+
+PUBLIC_PREFIX = "mcr.microsoft.com/azureml/"
+
+
+def local_stand_in(image: str) -> str | None:
+    """The local image that stands in for `image` when it names one of Azure ML's public
+    images (`mcr.microsoft.com/azureml/...`, `latest` when no tag is given), building the
+    stand-ins first if this machine has none; None for any other image, or one of Azure ML's
+    that has no stand-in here."""
+    if not image.startswith(PUBLIC_PREFIX) or "@" in image:
+        return None
+    name = image if ":" in image.rsplit("/", 1)[-1] else f"{image}:latest"
+    return name if name in ensure_inference_images() else None

@@ -18,7 +18,7 @@ from emulator.envbuild import (
     RegistryTarget,
     build_environment,
 )
-from emulator.inference_images import MINIMAL_PY312, OPENMPI_UBUNTU2204
+from emulator.inference_images import MINIMAL_PY312
 from tests.emulator.inference import MODEL_FILES, app_files, ask, running
 
 CONDA_FILE = (MODEL_FILES / "environment" / "conda.yaml").read_text()
@@ -38,7 +38,8 @@ def docker_events(since: float) -> list[dict[str, object]]:
 
 
 def test_image_and_conda_file_build_once_and_are_reused(registry: RegistryTarget) -> None:
-    definition = EnvironmentDefinition(image=OPENMPI_UBUNTU2204, conda_file=CONDA_FILE)
+    # The seed's environment (test_deployments_with_assets.py): one build serves both.
+    definition = EnvironmentDefinition(image=MINIMAL_PY312, conda_file=CONDA_FILE)
     first = build_environment(definition, registry)
     assert first.repository == definition.image_name()
     assert first.repository.startswith("azureml/azureml_") and len(first.repository) == 48
