@@ -26,7 +26,7 @@ label=azureml-deploy.inference-images
 # target: the tags it carries (the first is the one checked).
 declare -A tags=(
     [inference-base]="mcr.microsoft.com/azureml/inference-base-2204:latest mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
-    [minimal]="mcr.microsoft.com/azureml/minimal-py312-inference:latest mcr.microsoft.com/azureml/minimal-py311-inference:latest mcr.microsoft.com/azureml/curated/minimal-py311-inference:latest"
+    [minimal]="mcr.microsoft.com/azureml/minimal-py312-inference:latest mcr.microsoft.com/azureml/minimal-py311-inference:latest mcr.microsoft.com/azureml/curated/minimal-py311-inference:latest mcr.microsoft.com/azureml/curated/minimal-py312-inference:latest"
     [sklearn-1.5]="mcr.microsoft.com/azureml/curated/sklearn-1.5:latest"
     [mlflow]="mcr.microsoft.com/azureml/curated/mlflow-py312-inference:latest mcr.microsoft.com/azureml/mlflow-py312-inference:latest"
 )

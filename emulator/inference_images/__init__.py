@@ -25,6 +25,7 @@ MLFLOW_PY312 = "mcr.microsoft.com/azureml/curated/mlflow-py312-inference:latest"
 # environment.yaml in Azure/azureml-assets, published to mcr.microsoft.com).
 CURATED_ENVIRONMENTS = {
     "sklearn-1.5": SKLEARN_1_5,
+    "minimal-py312-inference": "mcr.microsoft.com/azureml/curated/minimal-py312-inference:latest",
     "minimal-py311-inference": "mcr.microsoft.com/azureml/curated/minimal-py311-inference:latest",
     "mlflow-py312-inference": MLFLOW_PY312,
 }

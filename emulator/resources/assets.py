@@ -186,9 +186,11 @@ class AssetStore:
 
     def by_id(self, asset_id: str) -> AssetVersion | None:
         """The version an ARM id (`{owner}/{kind}/{name}/versions/{version}`) or an
-        `azureml://registries/{r}/{kind}/{name}/versions/{version}` names."""
+        `azureml://registries/{r}/{kind}/{name}/versions/{version}` names, or `labels/latest`
+        in place of `versions/{version}`."""
         parts = asset_id.strip("/").split("/")
-        if len(parts) < 4 or parts[-2].lower() != "versions" or parts[-4].lower() not in KINDS:
+        by = parts[-2].lower() if len(parts) >= 4 else ""
+        if by not in ("versions", "labels") or parts[-4].lower() not in KINDS:
             return None
         kind, name, version = parts[-4].lower(), parts[-3], parts[-1]
         for (owner, k, n), container in self.containers.items():
@@ -200,6 +202,10 @@ class AssetStore:
                     continue
             elif not asset_id.lower().startswith(owner):
                 continue
+            if by == "labels":
+                # `.../labels/latest`, as deployments name a curated environment and the
+                # service resolves it (the SDK sends it as it is); no other label is kept here.
+                return container.latest() if version.lower() == "latest" else None
             return container.versions.get(version.lower())
         return None
 

@@ -15,18 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from emulator.inference_images import CURATED_ENVIRONMENTS
 from emulator.resources.model import PROVIDER
 
 CURATED = "azureml"
 # Azure ML's curated environments that deployments name (`azureml://registries/azureml/
-# environments/<name>/labels/latest`, as azureml-examples and the docs write them); Azure ML
-# publishes their images as mcr.microsoft.com/azureml/curated/<name> (Azure/azureml-assets,
+# environments/<name>/labels/latest`, as azureml-examples and the docs write them) are
+# emulator/inference_images' CURATED_ENVIRONMENTS: Azure ML publishes their images as
+# mcr.microsoft.com/azureml/curated/<name> (Azure/azureml-assets,
 # assets/inference/environments/<name>, and resource-curated-environments.md).
-CURATED_ENVIRONMENTS = {
-    "sklearn-1.5": "mcr.microsoft.com/azureml/curated/sklearn-1.5:latest",
-    "minimal-py312-inference": "mcr.microsoft.com/azureml/curated/minimal-py312-inference:latest",
-    "minimal-py311-inference": "mcr.microsoft.com/azureml/curated/minimal-py311-inference:latest",
-}
 
 
 @dataclass

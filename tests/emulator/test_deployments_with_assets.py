@@ -219,3 +219,21 @@ def test_a_no_code_mlflow_model(emulator: Emulator, tmp_path: Path) -> None:
         "no-code-mlflow", request_file=str(request), deployment_name="blue"
     )
     assert json.loads(answer) == pytest.approx([6.5])
+
+
+def test_a_curated_environment_of_the_azureml_registry(emulator: Emulator, tmp_path: Path) -> None:
+    """The way azureml-examples deploy with Azure ML's own environments: by the registry's
+    label, the image Azure ML publishes for it, no build."""
+    ml = emulator.ml_client()
+    deployment = _deploy_seed(
+        ml,
+        "curated-env",
+        environment="azureml://registries/azureml/environments/sklearn-1.5/labels/latest",
+    )
+    assert deployment.provisioning_state == "Succeeded"
+    assert _invoke(ml, "curated-env", tmp_path) == ANSWER
+    storage = ml.online_deployments.get_logs(
+        "blue", "curated-env", lines=100, container_type="storage-initializer"
+    )
+    assert "mcr.microsoft.com/azureml/curated/sklearn-1.5:latest" in storage
+    assert "Building image" not in storage
