@@ -21,6 +21,7 @@ import datetime
 import ipaddress
 import itertools
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -465,13 +466,19 @@ class DockerDataPlane:
                 successes, failures = 0, failures + 1
                 if failures >= probe.failure_threshold:
                     route = instance.readiness
+                    error = await asyncio.to_thread(_last_error, instance.container)
+                    hint = (
+                        f"The container's log ends in an error: {error} (getLogs, "
+                        "InferenceServer, shows the traceback)."
+                        if error
+                        else "The container is running but never became ready; check "
+                        "inference_config.readiness_route against what the server serves."
+                    )
                     return _Startup(
                         False,
                         "ResourceNotReady",
                         f"Readiness probe failed: GET {route.path} on port {route.port} failed "
-                        f"{failures} times in a row (last: {last}). The container is running but "
-                        "never became ready; check inference_config.readiness_route against what "
-                        "the server serves.",
+                        f"{failures} times in a row (last: {last}). {hint}",
                     )
             await asyncio.sleep(probe.period)
 
@@ -612,6 +619,27 @@ class DockerDataPlane:
             with contextlib.suppress(docker.errors.DockerException):
                 await asyncio.to_thread(instance.container.restart, timeout=1)
         return len(instances)
+
+
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b: ?.*$")
+
+
+def _last_error(container: Container) -> str | None:
+    """The last exception a Python traceback in the container's log names (a scoring script's
+    `init()` that raised, as Azure ML's troubleshooting guide lists it for ResourceNotReady),
+    or None."""
+    try:
+        text = container.logs(tail=300).decode(errors="replace")
+    except docker.errors.DockerException:
+        return None
+    if "Traceback (most recent call last)" not in text:
+        return None
+    errors = [line.strip() for line in text.splitlines() if _EXCEPTION_LINE.match(line.strip())]
+    # The server wraps what the script raised ("The above exception was the direct cause"):
+    # the script's own exception says more.
+    own = [line for line in errors if "UserScriptException" not in line]
+    chosen = (own or errors)[-1:]
+    return chosen[0][:300] if chosen else None
 
 
 def _docker_reason(exc: docker.errors.DockerException) -> str:

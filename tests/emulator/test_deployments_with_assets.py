@@ -169,6 +169,7 @@ def test_a_scoring_script_that_raises_in_init_shows_its_traceback(
             readiness_probe=ProbeSettings(failure_threshold=5, period=1, initial_delay=1),
         )
     assert "ResourceNotReady" in str(failure.value)
+    assert "RuntimeError: the model file is corrupt" in str(failure.value)
     logs = ml.online_deployments.get_logs("blue", "init-fails", lines=200)
     assert "Traceback" in logs
     assert "RuntimeError: the model file is corrupt" in logs
