@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 
@@ -103,6 +104,34 @@ def fresh_runner(session_emulator: Emulator) -> Iterator[Engine]:
     registry = session_emulator["registry"]
     with fresh_engine(preinstalled=[base_image()], registries=[registry]) as engine:
         yield engine
+
+
+class _LongestFirst:
+    """Starts the tests marked `long` first. pytest-xdist's worksteal hands each worker an
+    equal, contiguous share of the collection and steals from the tails of the shares: a
+    test of minutes collected late ends the run alone. Each share here begins with its part of
+    the long tests (the shares computed as the scheduler computes them)."""
+
+    @pytest.hookimpl(trylast=True)  # after `-m` deselected what this run leaves out
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+        long = [item for item in items if item.get_closest_marker("long")]
+        if workers < 2 or not long:
+            return
+        rest = iter([item for item in items if not item.get_closest_marker("long")])
+        shares: list[list[pytest.Item]] = [long[index::workers] for index in range(workers)]
+        remaining = len(items)
+        for index, share in enumerate(shares):
+            size = remaining // (workers - index)  # xdist's WorkStealingScheduling
+            remaining -= size
+            share.extend(itertools.islice(rest, max(0, size - len(share))))
+        items[:] = [item for share in shares for item in share] + list(rest)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_LongestFirst(), "longest-first")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -22,7 +22,8 @@ from tools.heavy_server import Variant, change_code, served_code, write_server
 from tools.images import base_image
 from tools.repo import App
 
-pytestmark = pytest.mark.docker
+# Minutes each: started first (tests/conftest.py, _LongestFirst).
+pytestmark = [pytest.mark.docker, pytest.mark.long]
 
 # The code layer is a few kilobytes; a pushed image also uploads its config (a few kilobytes
 # more, with the inline build cache in it) and its manifest. Anything near a megabyte means a

@@ -203,6 +203,7 @@ def test_an_environment_build_that_fails_points_at_its_log(
 MLFLOW_MODEL = Path(__file__).resolve().parents[1] / "images" / "mlflow-sklearn-model" / "model"
 
 
+@pytest.mark.long
 def test_a_no_code_mlflow_model(emulator: Emulator, tmp_path: Path) -> None:
     """No environment, no scoring script: Azure ML generates both (how-to-deploy-mlflow-
     models.md); the answer is the scikit-learn model's, y = a + 2b + 3c + 0.5."""

@@ -59,6 +59,7 @@ def test_the_mlflow_image_has_azure_names_and_the_scoring_script(
     assert probe.decode().strip() == "3.18.0"
 
 
+@pytest.mark.long
 def test_the_generated_environment_serves_the_model(registry: RegistryTarget) -> None:
     generated = no_code_mlflow(MODEL)
     built = build_environment(generated.environment, registry)

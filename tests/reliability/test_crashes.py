@@ -8,6 +8,9 @@ import pytest
 from tools.reliability import crashes
 from tools.reliability.scenarios import FAST, AppFactory
 
+# Minutes each: started first (tests/conftest.py, _LongestFirst).
+pytestmark = pytest.mark.long
+
 
 @pytest.mark.parametrize("canary", [False, True], ids=["blue-green", "canary"])
 def test_a_run_killed_after_any_step_is_finished_by_the_next(

@@ -13,6 +13,7 @@ from tools.reliability.scenarios import AppFactory
 SMOKE_ONLY, ANALYSED, SHADOWED, SLOWER, HEALTHY = JUDGED_CASES
 
 
+@pytest.mark.long
 def test_analysis_rolls_back_at_the_first_step_what_the_smoke_test_lets_through(
     new_app: AppFactory,
 ) -> None:

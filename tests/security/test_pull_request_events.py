@@ -63,6 +63,7 @@ def staging(app: App) -> dict[str, Any]:
     }
 
 
+@pytest.mark.long
 def test_no_event_of_a_pull_request_rolls_out_onto_an_endpoint_main_deployed(
     app: App, tmp_path: Path
 ) -> None:

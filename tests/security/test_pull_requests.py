@@ -183,6 +183,7 @@ def test_another_repositorys_endpoint_is_refused(app: App, tmp_path: Path, image
     assert mutating_arm_calls(app, since) == []
 
 
+@pytest.mark.long
 def test_a_pull_requests_build_cache_never_reaches_a_production_build(app: App) -> None:
     """An inline cache maps build steps to layers: one a pull request wrote, imported by a
     release, would give the release the pull request's layers. A pull request's run writes a
