@@ -11,6 +11,7 @@ index) and the classic builder of the Docker SDK, whose step-by-step output is t
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping
@@ -73,8 +74,9 @@ def build_environment(
         if digest:
             return BuiltImage(f"{remote}@{digest}", repository, digest, False, None, location)
         log: str | None = None
-        if not _local_image(engine, repository):
-            log = _build(engine, definition, repository, location)
+        with _machine_lock(repository):
+            if not _local_image(engine, repository):
+                log = _build(engine, definition, repository, location)
         digest, error = _push(engine, repository, remote, registry.auth_config)
         if error is not None:
             reason = f"pushing to the workspace's container registry failed: {error}"
@@ -85,6 +87,19 @@ def build_environment(
 def _lock(repository: str) -> threading.Lock:
     with _locks_guard:
         return _locks.setdefault(repository, threading.Lock())
+
+
+@contextlib.contextmanager
+def _machine_lock(repository: str) -> Iterator[None]:
+    """One build of an image at a time on this machine: another process (another emulator, a
+    test) waits, then finds the image the first one built in the engine and only pushes it."""
+    path = Path(tempfile.gettempdir()) / f"azureml-emulator-{repository.replace('/', '-')}.lock"
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _registry_digest(
