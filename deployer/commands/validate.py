@@ -41,7 +41,7 @@ def _summary(config: str, report: ValidationReport, deploy_file: DeployFile) -> 
     heading = f"{one_line(config)} is valid ({', '.join(checked)})"
     if warnings:
         heading += f", with {warnings} warning{'s' if warnings != 1 else ''}"
-    rows = [("environment", "endpoint", "image", "deployment", "rollout")]
+    rows = [("environment", "endpoint", "runs", "deployment", "rollout")]
     rows.append(_row("(base)", deploy_file.base))
     rows.extend(_row(name, spec) for name, spec in deploy_file.environments.items())
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
@@ -52,16 +52,45 @@ def _summary(config: str, report: ValidationReport, deploy_file: DeployFile) -> 
     return "\n".join([heading, "", *lines])
 
 
+def _runs(spec: DeploySpec) -> str:
+    """What the deployment runs, in a few words: the image, or Azure ML's assets."""
+    folder = spec.source.resolve().parent
+
+    def shown(path: Path) -> str:
+        return Path(os.path.relpath(path, folder)).as_posix()
+
+    image, deployment = spec.image, spec.deployment
+    parts = []
+    if image.build is not None:
+        parts.append(f"build {shown(image.build.context)} -> {image.registry}/{image.repository}")
+    elif image.ref is not None:
+        parts.append(f"ref {image.ref}")
+    model = deployment.model
+    if model is not None:
+        what = model.reference or ""
+        if model.path is not None:
+            what = shown(model.path) + "/" * model.path.is_dir()
+        parts.append(f"model {what}" + (" (mlflow)" if model.type == "mlflow_model" else ""))
+    code = deployment.code_configuration
+    if code is not None:
+        parts.append(f"code {shown(code.code / code.scoring_script)}")
+    environment = deployment.environment
+    if environment is not None:
+        if environment.reference is not None:
+            parts.append(f"environment {environment.reference}")
+        elif environment.build_context is not None:
+            parts.append(f"environment build {shown(environment.build_context)}")
+        else:
+            conda = f" + {shown(environment.conda_file)}" if environment.conda_file else ""
+            parts.append(f"environment {environment.image}{conda}")
+    return ", ".join(parts)
+
+
 def _row(label: str, spec: DeploySpec) -> tuple[str, str, str, str, str]:
     endpoint = spec.endpoint.name_template
     if spec.endpoint.placeholders:
         endpoint += f" (e.g. {spec.endpoint.render_name(EXAMPLE_VALUES)})"
-    image = spec.image
-    if image.build is not None:
-        shown = Path(os.path.relpath(image.build.context, spec.source.resolve().parent))
-        source = f"build {shown.as_posix()} -> {image.registry}/{image.repository}"
-    else:
-        source = f"ref {image.ref}"
+    source = _runs(spec)
     deployment = f"{spec.deployment.instance_count} x {spec.deployment.instance_type}"
     scale = spec.deployment.autoscale
     if scale is not None:

@@ -99,10 +99,52 @@ class BuildSpec:
 
 @dataclass(frozen=True)
 class ImageSpec:
+    """A custom container; all None when the deploy file deploys Azure ML's assets instead."""
+
     registry: str | None = None
     repository: str | None = None
     build: BuildSpec | None = None
     ref: str | None = None
+
+    @property
+    def given(self) -> bool:
+        return self.build is not None or self.ref is not None
+
+
+class ModelType(StrEnum):
+    CUSTOM = "custom_model"
+    MLFLOW = "mlflow_model"
+    TRITON = "triton_model"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """deployment.model: a local file or folder (registered from its content), or a reference
+    to a registered model (`azureml:…`) resolved to an exact version before anything changes."""
+
+    path: Path | None = None  # absolute, inside the workspace
+    reference: str | None = None
+    type: ModelType = ModelType.CUSTOM
+
+
+@dataclass(frozen=True)
+class CodeSpec:
+    """deployment.code_configuration: the folder uploaded and the scoring script in it."""
+
+    code: Path  # absolute, inside the workspace
+    scoring_script: str  # relative to `code`, POSIX
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """deployment.environment: an image (with a conda file built onto it), a build context
+    Azure ML builds, or a reference to a registered environment."""
+
+    reference: str | None = None
+    image: str | None = None
+    conda_file: Path | None = None  # absolute, inside the workspace
+    build_context: Path | None = None  # absolute, inside the workspace
+    dockerfile_path: str = "Dockerfile"
 
 
 @dataclass(frozen=True)
@@ -116,6 +158,15 @@ class InferenceConfig:
     liveness_route: Route
     readiness_route: Route
     scoring_route: Route
+
+
+# Azure ML's inference server (azureml-inference-server-http) in Azure ML's inference images:
+# port 5001, GET / for liveness and readiness, POST /score (how-to-inference-server-http).
+INFERENCE_SERVER_ROUTES = InferenceConfig(
+    liveness_route=Route(5001, "/"),
+    readiness_route=Route(5001, "/"),
+    scoring_route=Route(5001, "/score"),
+)
 
 
 @dataclass(frozen=True)
@@ -189,6 +240,20 @@ class DeploymentSpec:
     app_insights_enabled: bool = False
     egress_public_network_access: str = "enabled"
     autoscale: AutoscaleSpec | None = None
+    model: ModelSpec | None = None
+    model_mount_path: str | None = None
+    code_configuration: CodeSpec | None = None
+    environment: EnvironmentSpec | None = None
+
+    @property
+    def uses_assets(self) -> bool:
+        """Whether Azure ML's assets are deployed (a model, code, an environment) rather than
+        a self-contained custom container."""
+        return (
+            self.model is not None
+            or self.code_configuration is not None
+            or self.environment is not None
+        )
 
 
 @dataclass(frozen=True)
@@ -277,7 +342,7 @@ def build_spec(
     folder = source.resolve().parent
     data = document.data
     endpoint = data["endpoint"]
-    image = data["image"]
+    image = data.get("image", {})
     deployment = data["deployment"]
     rollout = data.get("rollout", {})
     smoke = data.get("smoke_test")
@@ -320,7 +385,9 @@ def build_spec(
                     name: Route(port=int(route["port"]), path=route["path"])
                     for name, route in deployment["inference_config"].items()
                 }
-            ),
+            )
+            if "inference_config" in deployment
+            else INFERENCE_SERVER_ROUTES,
             instance_count=int(deployment.get("instance_count", 1)),
             environment_variables=reader.strings(("deployment", "environment_variables")),
             request_settings=RequestSettings(**_ints(deployment.get("request_settings"))),
@@ -331,6 +398,10 @@ def build_spec(
             autoscale=_autoscale(
                 deployment.get("autoscale"), int(deployment.get("instance_count", 1))
             ),
+            model=_model(deployment.get("model"), folder),
+            model_mount_path=deployment.get("model_mount_path"),
+            code_configuration=_code(deployment.get("code_configuration"), folder),
+            environment=_environment(deployment.get("environment"), folder),
         ),
         rollout=RolloutSpec(
             strategy=Strategy(rollout.get("strategy", Strategy.BLUE_GREEN)),
@@ -356,6 +427,46 @@ def build_spec(
         ),
         ttl_hours=ttl_hours,
         allow_pull_requests=data.get("allow_pull_requests"),
+    )
+
+
+def is_reference(written: str) -> bool:
+    """Whether deployment.model or deployment.environment names a registered asset."""
+    return written.startswith("azureml:")
+
+
+def _model(raw: str | dict[str, str] | None, folder: Path) -> ModelSpec | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        if is_reference(raw):
+            return ModelSpec(reference=raw)
+        return ModelSpec(path=(folder / raw).resolve())
+    return ModelSpec(
+        path=(folder / raw["path"]).resolve(), type=ModelType(raw.get("type", ModelType.CUSTOM))
+    )
+
+
+def _code(raw: dict[str, str] | None, folder: Path) -> CodeSpec | None:
+    if raw is None:
+        return None
+    return CodeSpec(
+        code=(folder / raw["code"]).resolve(),
+        scoring_script=Path(raw["scoring_script"]).as_posix(),
+    )
+
+
+def _environment(raw: str | dict[str, Any] | None, folder: Path) -> EnvironmentSpec | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        return EnvironmentSpec(reference=raw)
+    build = raw.get("build")
+    return EnvironmentSpec(
+        image=raw.get("image"),
+        conda_file=(folder / raw["conda_file"]).resolve() if "conda_file" in raw else None,
+        build_context=(folder / build["path"]).resolve() if build else None,
+        dockerfile_path=build.get("dockerfile_path", "Dockerfile") if build else "Dockerfile",
     )
 
 

@@ -1,7 +1,8 @@
 """Environment overlays: deep-merge an overlay over the base, keeping where each value came from.
 
 Mappings merge key by key; lists and scalars replace. `image.build` and `image.ref` are
-alternatives, so an overlay that gives one of them drops the other from the base.
+alternatives, and so are `deployment.environment`'s `build` and `image`: an overlay that gives
+one of them drops the other from the base.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from typing import Any
 
 from deployer.spec.source import Document, JsonPath
 
-_ALTERNATIVES: dict[JsonPath, tuple[str, ...]] = {("image",): ("build", "ref")}
+_ALTERNATIVES: dict[JsonPath, tuple[str, ...]] = {
+    ("image",): ("build", "ref"),
+    ("deployment", "environment"): ("build", "image"),
+}
 
 
 def merge(base: Document, overlay: Document) -> Document:

@@ -20,9 +20,17 @@ from jsonschema.exceptions import SchemaError
 from deployer.diagnostics import did_you_mean
 from deployer.files import MAX_REQUEST_BYTES, MAX_SCHEMA_BYTES, UnreadableFile, read_bounded
 from deployer.spec import names
+from deployer.spec.asset_rules import (
+    CODE,
+    ENVIRONMENT,
+    MODEL,
+    conda_problem,
+    reference_findings,
+    what_runs_findings,
+)
 from deployer.spec.autoscale_rules import autoscale_findings
 from deployer.spec.findings import Finding, error, warning
-from deployer.spec.model import RESERVED_VARIABLE_PREFIXES, reserved_variable
+from deployer.spec.model import RESERVED_VARIABLE_PREFIXES, is_reference, reserved_variable
 from deployer.spec.schemacheck import deploy_schema
 from deployer.spec.skus import (
     LIMITS,
@@ -52,7 +60,10 @@ def rule_findings(document: Document, places: Places) -> list[Finding]:
         *_liveness_success_threshold(document),
         *_instance_count(document),
         *autoscale_findings(document),
+        *what_runs_findings(document),
+        *reference_findings(document),
         *_files(document, places),
+        *_asset_files(document, places),
     ]
 
 
@@ -341,10 +352,64 @@ def _secret_files(document: Document, places: Places) -> Iterator[Finding]:
                 yield problem
 
 
+def _asset_files(document: Document, places: Places) -> Iterator[Finding]:
+    model = document.get(MODEL)
+    model_path = MODEL if isinstance(model, str) else (*MODEL, "path")
+    if isinstance(model, dict) or (isinstance(model, str) and not is_reference(model)):
+        _, problem = _resolve(document, places, _PathField(model_path, "entry"), places.folder)
+        if problem is not None:
+            yield problem
+    if isinstance(document.get(CODE), dict):
+        code, problem = _resolve(
+            document, places, _PathField((*CODE, "code"), "directory"), places.folder
+        )
+        if problem is not None:
+            yield problem
+        elif code is not None:
+            script = _PathField((*CODE, "scoring_script"), "file")
+            yield from _inside(document, places, script, code)
+    environment = document.get(ENVIRONMENT)
+    if not isinstance(environment, dict):
+        return
+    conda_path: JsonPath = (*ENVIRONMENT, "conda_file")
+    conda, problem = _resolve(document, places, _PathField(conda_path, "file"), places.folder)
+    if problem is not None:
+        yield problem
+    elif conda is not None and (reason := conda_problem(conda)) is not None:
+        shown = conda.relative_to(places.workspace.resolve()).as_posix()
+        yield error(conda_path, f"names {shown}, which {reason}", document.value_mark(conda_path))
+    if isinstance(environment.get("build"), dict):
+        build: JsonPath = (*ENVIRONMENT, "build")
+        context, problem = _resolve(
+            document, places, _PathField((*build, "path"), "directory"), places.folder
+        )
+        if problem is not None:
+            yield problem
+        elif context is not None:
+            dockerfile = _PathField((*build, "dockerfile_path"), "file", default="Dockerfile")
+            yield from _inside(document, places, dockerfile, context)
+
+
+def _inside(
+    document: Document, places: Places, field: _PathField, folder: Path
+) -> Iterator[Finding]:
+    """A path relative to `folder` that must stay inside it (it is uploaded with it)."""
+    resolved, problem = _resolve(document, places, field, folder)
+    if problem is not None:
+        yield problem
+    elif resolved is not None and not resolved.is_relative_to(folder):
+        written = document.get(field.path)
+        yield error(
+            field.path,
+            f"names {written}, which is outside {folder.name}/, the folder uploaded with it",
+            document.value_mark(field.path),
+        )
+
+
 @dataclass(frozen=True)
 class _PathField:
     path: JsonPath
-    kind: Literal["file", "directory"]
+    kind: Literal["file", "directory", "entry"]  # entry: a file or a directory
     default: str | None = None
     exists_now: bool = True  # False: only where it points is checked
 

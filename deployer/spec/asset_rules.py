@@ -1,0 +1,157 @@
+"""What runs, and Azure ML's assets: the rules a JSON Schema cannot express.
+
+A deployment runs exactly one of: a custom container (`image`), Azure ML's environment with a
+scoring script (`deployment.environment` and `code_configuration`), or an MLflow model with
+neither (Azure ML's no-code deployment, how-to-deploy-mlflow-models.md). `inference_config` is
+the custom container's contract; Azure ML's inference images have their own. `model_mount_path`
+applies to custom containers only (how-to-deploy-custom-container.md). Paths stay inside the
+workspace, the scoring script inside its code folder, and a conda file must be a YAML mapping
+whose `dependencies` is a list, as conda reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from deployer.files import UnreadableFile, read_bounded
+from deployer.spec.findings import Finding, error
+from deployer.spec.model import is_reference
+from deployer.spec.references import AssetKind, ReferenceSyntaxError, parse_reference
+from deployer.spec.source import Document, JsonPath
+
+MAX_CONDA_BYTES = 1024 * 1024
+
+DEPLOYMENT: JsonPath = ("deployment",)
+MODEL: JsonPath = ("deployment", "model")
+CODE: JsonPath = ("deployment", "code_configuration")
+ENVIRONMENT: JsonPath = ("deployment", "environment")
+
+WHAT_RUNS = (
+    "`image` (a custom container), `deployment.environment` with `code_configuration` (a "
+    "scoring script in Azure ML's environment), or an MLflow model alone (`model: {path: "
+    "model/, type: mlflow_model}`)"
+)
+
+
+def what_runs_findings(document: Document) -> Iterator[Finding]:
+    deployment = document.get(DEPLOYMENT)
+    if not isinstance(deployment, dict):
+        return
+    has_image = isinstance(document.get(("image",)), dict)
+    environment = deployment.get("environment")
+    model = deployment.get("model")
+    if has_image and environment is not None:
+        yield error(
+            ENVIRONMENT,
+            "and `image` both say what runs; keep one: `image` for a custom container, "
+            "`deployment.environment` for Azure ML's environment with a scoring script",
+            document.key_mark(ENVIRONMENT),
+        )
+    if has_image and "inference_config" not in deployment:
+        yield error(
+            (*DEPLOYMENT, "inference_config"),
+            "is required with `image`: a custom container's liveness, readiness and scoring "
+            "routes (Azure ML's inference images need none)",
+            document.key_mark(DEPLOYMENT),
+        )
+    if not has_image and environment is None and not _may_run_alone(model):
+        yield error(
+            DEPLOYMENT,
+            f"says nothing about what runs; give {WHAT_RUNS}",
+            document.key_mark(DEPLOYMENT),
+        )
+    if not has_image and environment is None and "code_configuration" in deployment:
+        yield error(
+            CODE,
+            "needs `deployment.environment`, the Python environment the scoring script runs in "
+            "(e.g. {image: mcr.microsoft.com/azureml/minimal-py312-inference:latest, "
+            "conda_file: conda.yaml})",
+            document.key_mark(CODE),
+        )
+    if not has_image and "model_mount_path" in deployment:
+        path: JsonPath = (*DEPLOYMENT, "model_mount_path")
+        yield error(
+            path,
+            "only applies to a custom container (`image`); Azure ML's inference images find "
+            "the model at AZUREML_MODEL_DIR: remove it",
+            document.key_mark(path),
+        )
+    if isinstance(environment, dict):
+        yield from _environment_parts(document, environment)
+
+
+def _may_run_alone(model: Any) -> bool:
+    """An MLflow model deploys with no environment; a registered model may be one (Azure
+    decides when it deploys)."""
+    if isinstance(model, str):
+        return is_reference(model)
+    return isinstance(model, dict) and model.get("type") == "mlflow_model"
+
+
+def _environment_parts(document: Document, environment: dict[str, Any]) -> Iterator[Finding]:
+    if "image" in environment and "build" in environment:
+        yield error(
+            (*ENVIRONMENT, "build"),
+            "and `image` are alternatives: Azure ML builds the environment from a build "
+            "context, or from an image (with a conda file); keep one",
+            document.key_mark((*ENVIRONMENT, "build")),
+        )
+    elif "image" not in environment and "build" not in environment:
+        yield error(
+            ENVIRONMENT,
+            "needs `image` (with an optional `conda_file`) or `build: {path: …}`",
+            document.key_mark(ENVIRONMENT),
+        )
+    if "conda_file" in environment and "image" not in environment:
+        path: JsonPath = (*ENVIRONMENT, "conda_file")
+        yield error(
+            path,
+            "is built onto `environment.image`; give the image, e.g. "
+            "mcr.microsoft.com/azureml/minimal-py312-inference:latest",
+            document.key_mark(path),
+        )
+
+
+def reference_findings(document: Document) -> Iterator[Finding]:
+    for path, kind in ((MODEL, "models"), (ENVIRONMENT, "environments")):
+        written = document.get(path)
+        if isinstance(written, str) and (is_reference(written) or kind == "environments"):
+            yield from _reference(document, path, written, kind)  # type: ignore[arg-type]
+
+
+def _reference(
+    document: Document, path: JsonPath, written: str, kind: AssetKind
+) -> Iterator[Finding]:
+    try:
+        parse_reference(written, kind)
+    except ReferenceSyntaxError as exc:
+        yield error(path, str(exc), document.value_mark(path))
+
+
+def conda_problem(file: Path) -> str | None:
+    """Why conda (and Azure ML's image build) would refuse `file`, or None."""
+    try:
+        text = read_bounded(file, MAX_CONDA_BYTES).decode("utf-8-sig")
+    except UnreadableFile as exc:
+        return str(exc)
+    except UnicodeDecodeError:
+        return "is not UTF-8 text"
+    try:
+        content = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at its line {mark.line + 1}" if mark is not None else ""
+        return f"is not valid YAML{where}"
+    if not isinstance(content, dict):
+        return "is not a conda environment file (a mapping with `dependencies`)"
+    dependencies = content.get("dependencies")
+    if not isinstance(dependencies, list):
+        return "has no `dependencies` list, so conda would install nothing"
+    for item in dependencies:
+        if isinstance(item, dict) and not isinstance(item.get("pip", []), list):
+            return "has a `pip` entry that is not a list of requirements"
+    return None
