@@ -25,6 +25,9 @@ class LocalConnection:
     registry: str  # its registry's login server
     oidc_request_url: str  # what GitHub puts in ACTIONS_ID_TOKEN_REQUEST_URL / _TOKEN
     oidc_request_token: str
+    # The emulator's proxy for its storage's blob names (`<account>.blob.storage.localhost`,
+    # which no resolver here answers): the SDK uploads assets through it.
+    storage_proxy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,7 @@ def select_cloud(name: str, environ: Mapping[str, str]) -> Cloud:
             registry=str(connection["registry"]),
             oidc_request_url=str(connection["oidc"]["request_url"]),
             oidc_request_token=str(connection["oidc"]["request_token"]),
+            storage_proxy=connection.get("storage_proxy"),
         )
         arm = str(connection["arm_url"]).rstrip("/")
         authority = str(connection["authority_url"]).rstrip("/")

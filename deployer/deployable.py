@@ -2,15 +2,16 @@
 
 `resolve_deployable` decides, from the deploy file and the inputs, what the deployment will run,
 and hands the pipeline a Deployable: its exact reference once known (an image by digest), or
-the promise to make it (build and push) when the plan says so. Today that is a container image,
-built or referenced; Azure ML assets (a model, code, an environment) slot in as another
-Deployable, without the planner's strategy code knowing.
+the promise to make it (build and push, or register) when the plan says so: a container image,
+built or referenced, or Azure ML's assets (a model, code, an environment; deployer/assets/),
+without the planner's strategy code knowing which.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
+from deployer.assets.resolve import resolve_assets
 from deployer.azure.pull import PullAccess
 from deployer.image.resolve import ImageLookup, Images
 from deployer.session import Session
@@ -23,6 +24,7 @@ class Deployable(Protocol):
     reference: str
     tag: str  # a human handle on it (the image tag), "" when none
     work: str  # what making it did (built, pushed), "" when nothing was made
+    making: str  # what making it will do, as the plan says it
 
     @property
     def pull(self) -> PullAccess | None:
@@ -54,6 +56,7 @@ class ContainerImage:
         self.reference = lookup.reference
         self.tag = lookup.tag or ""
         self.work = ""
+        self.making = "build and push the image"
 
     @property
     def pending(self) -> bool:
@@ -72,6 +75,8 @@ class ContainerImage:
 
 def resolve_deployable(session: Session, phases: Phases) -> Deployable:
     """What this run deploys (no build yet: the plan builds only if it must)."""
+    if not session.spec.image.given:
+        return resolve_assets(session)
     images = Images(session)
     pull = pull_access(session, images.login_server)
     images.acr.abac = pull.registry_abac

@@ -33,7 +33,9 @@ def deployment_settings(spec: DeploySpec, image: str) -> DeploymentSettings:
     )
 
 
-def desired_state(session: Session, image: str, image_pending: bool) -> Desired:
+def desired_state(
+    session: Session, image: str, image_pending: bool, making: str = "build and push the image"
+) -> Desired:
     spec = session.spec
     return Desired(
         endpoint=session.endpoint_name,
@@ -46,6 +48,7 @@ def desired_state(session: Session, image: str, image_pending: bool) -> Desired:
         keep_for=spec.rollout.keep_for,
         smoke_test=spec.smoke_test is not None,
         image_pending=image_pending,
+        making=making,
         description=spec.endpoint.description,
         tags=dict(spec.endpoint.tags),
         identity=spec.endpoint.identity,

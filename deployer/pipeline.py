@@ -109,7 +109,7 @@ def _rollout(run: Prepared) -> DeployReport:
         converged = converge(
             session,
             make_plan,
-            lambda: desired_state(session, what.reference, what.pending),
+            lambda: desired_state(session, what.reference, what.pending, what.making),
             run.phases,
             run.deadline,
             build=what.build,
@@ -140,7 +140,9 @@ class DisplayOnlyExecutor:
         runner = session.runner
         observed = observe_settled(session, deadline, wait=False)
         self._lease(session, observed, deadline)
-        desired = desired_state(session, deployable.reference, deployable.pending)
+        desired = desired_state(
+            session, deployable.reference, deployable.pending, deployable.making
+        )
         plan = make_plan(desired, observed, deadline.clock.now())
         for note in plan.notes:
             runner.info(note)

@@ -69,6 +69,7 @@ class Desired:
     keep_for: datetime.timedelta | None = None  # with keep_previous: then retired; None: kept
     smoke_test: bool = True
     image_pending: bool = False
+    making: str = "build and push the image"  # the BuildImage step's words while pending
     description: str | None = None
     tags: Mapping[str, str] | None = None  # the deploy file's endpoint tags; None: not managed
     identity: EndpointIdentity = field(default_factory=EndpointIdentity)
@@ -458,7 +459,7 @@ def _start(desired: Desired, seen: Seen, record: Record) -> list[PlanStep]:
     )
     steps: list[PlanStep] = [first]
     if desired.image_pending:
-        steps.append(BuildImage())
+        steps.append(BuildImage(desired.making))
     return steps
 
 

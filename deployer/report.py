@@ -9,6 +9,7 @@ from pathlib import Path
 
 from deployer import markdown as md
 from deployer.analysis import Verdict, Window
+from deployer.assets.deployed import asset_outputs, parse_deployed, what_runs
 from deployer.github.runner import Runner
 from deployer.plan import Plan
 from deployer.smoke import SmokeResult
@@ -26,6 +27,9 @@ OUTPUT_NAMES = (
     "image",
     "digest",
     "image-tag",
+    "model",
+    "code",
+    "environment",
     "traffic",
     "previous-deployment",
     "plan",
@@ -65,8 +69,9 @@ class DeployReport:
             # a token that expires is no key: a later step gets its own (README, "Outputs")
             "primary-key": self.keys.primary if self.keys and not self.keys.expires else "",
             "secondary-key": (self.keys.secondary or "") if self.keys else "",
-            "image": self.image,
-            "digest": self.image.partition("@")[2],
+            "image": "" if parse_deployed(self.image) else self.image,
+            "digest": "" if parse_deployed(self.image) else self.image.partition("@")[2],
+            **asset_outputs(self.image),
             "image-tag": self.image_tag,
             "traffic": dump_json(dict(self.endpoint.traffic)),
             "previous-deployment": self.previous or "",
@@ -154,8 +159,8 @@ def summary_markdown(report: DeployReport, phases: Phases, environment: str | No
         ("Environment", md.code(environment) if environment else "base"),
         ("Scoring URI", md.code(report.endpoint.scoring_uri or "")),
         ("Deployment", deployment),
-        ("Image", md.code(report.image)),
-        *([("Image build", md.text(report.image_work))] if report.image_work else []),
+        *[(label, md.code(value)) for label, value in what_runs(report.image)],
+        *([(_work_label(report.image), md.text(report.image_work))] if report.image_work else []),
         (
             "Traffic",
             md.text(
@@ -192,6 +197,10 @@ def summary_markdown(report: DeployReport, phases: Phases, environment: str | No
     return "\n".join(lines) + "\n" + analysis_markdown(report.windows)
 
 
+def _work_label(reference: str) -> str:
+    return "Registered" if parse_deployed(reference) else "Image build"
+
+
 def _url(url: str) -> str:
     """A link destination of ours (the studio URL), kept inside its angle brackets."""
     return url.replace("<", "%3C").replace(">", "%3E").replace(" ", "%20").replace("\n", "")
@@ -216,15 +225,26 @@ def console_summary(report: DeployReport, phases: Phases) -> str:
             if report.previous and report.previous != report.deployment
             else ""
         ),
-        f"image         {report.image}"
-        + (f" (tag {report.image_tag})" if report.image_tag else ""),
-        *([f"image build   {report.image_work}"] if report.image_work else []),
+        *_console_runs(report),
+        *(
+            [f"{_work_label(report.image).lower():<14}{report.image_work}"]
+            if report.image_work
+            else []
+        ),
         f"traffic       {traffic_text(report.plan.traffic_before)} → "
         f"{traffic_text(report.endpoint.traffic)}",
         f"smoke test    {report.smoke.describe() if report.smoke else 'not run'}",
         f"timing        {timing_text(phases)}",
     ]
     return "\n".join(lines)
+
+
+def _console_runs(report: DeployReport) -> list[str]:
+    rows = what_runs(report.image)
+    lines = [f"{label.lower():<14}{value}" for label, value in rows]
+    if report.image_tag and rows[0][0] == "Image":
+        lines[0] += f" (tag {report.image_tag})"
+    return lines
 
 
 def plan_table(plan: Plan) -> str:

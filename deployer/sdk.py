@@ -17,7 +17,8 @@ _configured: set[str] = set()
 
 def configure_sdk(cloud: Cloud) -> None:
     """- REQUESTS_CA_BUNDLE: the emulator's CA (`--cloud local`), for the SDK and every request
-      this process makes;
+      this process makes; HTTPS_PROXY/NO_PROXY: the emulator's storage proxy, for the blob
+      names of its storage;
     - AZUREML_CURRENT_CLOUD: azure-ai-ml reads it while it is imported (for class defaults) and
       fails on a cloud it does not know yet, e.g. one a notebook or another tool registered in
       its own process; it is imported with the cloud this run uses (MLClient registers a custom
@@ -28,6 +29,11 @@ def configure_sdk(cloud: Cloud) -> None:
     - the SDK's loggers: routed to the root logger (Runner.capture_logging)."""
     if cloud.ca_bundle:
         os.environ["REQUESTS_CA_BUNDLE"] = cloud.ca_bundle
+    if cloud.local is not None and cloud.local.storage_proxy:
+        # Only the storage's blob names go through the emulator's proxy; everything it serves
+        # on 127.0.0.1 and the scoring gateway's names go direct.
+        os.environ["HTTPS_PROXY"] = cloud.local.storage_proxy
+        os.environ["NO_PROXY"] = "127.0.0.1,inference.localhost"
     os.environ["AZUREML_CURRENT_CLOUD"] = cloud.name if cloud.name in PUBLIC else "AzureCloud"
     if "sdk" in _configured:
         return

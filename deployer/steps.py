@@ -82,10 +82,13 @@ class Mark(BaseStep):
 
 @dataclass(frozen=True)
 class BuildImage(BaseStep):
+    """Make what is deployed: build and push the image, or register Azure ML's assets."""
+
     KIND: ClassVar[str] = "build-image"
+    making: str = "build and push the image"
 
     def describe(self) -> str:
-        return "build and push the image"
+        return self.making
 
 
 @dataclass(frozen=True)

@@ -67,9 +67,12 @@ class AzureML:
             "cloud": cloud.name,
             "polling_interval": POLL_SECONDS,
             "retry_status": STATUS_RETRIES,
+            # Its upload progress bars write to stdout; the action says what it uploads.
+            "show_progress": False,
         }
         if cloud.metadata:
             options["cloud_metadata"] = cloud.metadata
+        self._options = options
         self.client = MLClient(
             sign_in.credential,
             subscription_id,
@@ -242,6 +245,24 @@ class AzureML:
 
     def delete_autoscale(self, name: str) -> None:
         self.autoscale.delete(name)
+
+    def registry_client(self, registry: str) -> Any:
+        """An MLClient for an Azure ML registry, signed in as the workspace's."""
+        from azure.ai.ml import MLClient
+
+        with self._errors(f"connecting to registry {registry}"):
+            return MLClient(
+                self.sign_in.credential,
+                self.subscription_id,
+                self.resource_group,
+                registry_name=registry,
+                enable_telemetry=False,
+                **self._options,
+            )
+
+    def errors(self, doing: str) -> Translated:
+        """Azure's errors while `doing` something, turned into AzureError with a fix."""
+        return self._errors(doing)
 
     def _errors(self, doing: str) -> Translated:
         return Translated(doing, self.sign_in)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from deployer.assets.deployed import DeployedAssets, parse_deployed
 from deployer.spec.model import EndpointIdentity, IdentityType, Probe, Route
 from deployer.state import (
     DeploymentSettings,
@@ -93,18 +94,25 @@ def build_deployment(
             failure_threshold=value.failure_threshold,
         )
 
-    environment = Environment(
-        image=settings.image,
-        inference_config={
-            "liveness_route": route(settings.liveness_route),
-            "readiness_route": route(settings.readiness_route),
-            "scoring_route": route(settings.scoring_route),
-        },
-    )
+    assets = parse_deployed(settings.image)
+    runs: dict[str, Any]
+    if assets is None:
+        runs = {
+            "environment": Environment(
+                image=settings.image,
+                inference_config={
+                    "liveness_route": route(settings.liveness_route),
+                    "readiness_route": route(settings.readiness_route),
+                    "scoring_route": route(settings.scoring_route),
+                },
+            )
+        }
+    else:
+        runs = _assets(assets)
     return ManagedOnlineDeployment(
         name=name,
         endpoint_name=endpoint,
-        environment=environment,
+        **runs,
         instance_type=settings.instance_type,
         instance_count=settings.instance_count,
         environment_variables=dict(settings.environment_variables),
@@ -119,6 +127,19 @@ def build_deployment(
         egress_public_network_access=settings.egress_public_network_access,
         tags=dict(tags),
     )
+
+
+def _assets(assets: DeployedAssets) -> dict[str, Any]:
+    """A deployment's model, code and environment by id, as azure-ai-ml sends them: the ids
+    as they are (`azureml:name:version`, a registry's `azureml://registries/...`)."""
+    from azure.ai.ml.entities import CodeConfiguration
+
+    runs: dict[str, Any] = {"model": assets.model, "environment": assets.environment}
+    if assets.code is not None:
+        runs["code_configuration"] = CodeConfiguration(
+            code=assets.code, scoring_script=assets.scoring_script
+        )
+    return runs
 
 
 def identity_configuration(identity: EndpointIdentity) -> Any:

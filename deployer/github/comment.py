@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from deployer import markdown as md
+from deployer.assets.deployed import what_runs
 
 MARKER_PREFIX = "<!-- azureml-deploy preview "
 MAX_BODY = 65536  # characters GitHub keeps of a comment's body
@@ -103,7 +104,7 @@ def live(where: Where, commit: str, state: Live) -> str:
     rows = [
         ("Scoring URI", md.code(state.scoring_uri)),
         ("Deployment", md.code(state.deployment)),
-        ("Image", md.code(state.image)),
+        *[(label, md.code(value)) for label, value in what_runs(state.image)],
         ("Traffic", md.text(state.traffic)),
         ("Smoke test", md.text(state.smoke)),
         ("Timings", md.text(state.timings)),

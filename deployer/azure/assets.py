@@ -1,0 +1,140 @@
+"""Azure ML's assets through azure-ai-ml: models, code and environments, in the workspace and in
+Azure ML registries. Reads find exact versions (a label resolved: `get(name, label=...)`);
+writes register a version of staged local files (the SDK uploads them to the workspace's
+default datastore, then creates the version)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from azure.core.exceptions import ResourceNotFoundError
+
+from deployer.errors import AzureError
+from deployer.spec.references import AssetReference
+
+if TYPE_CHECKING:
+    from deployer.azure.client import AzureML
+
+ASSET_WORDS = {"models": "model", "environments": "environment", "codes": "code"}
+
+
+class AssetNotFound(AzureError):
+    """A referenced model or environment (version or label) that Azure does not have."""
+
+
+class AzureAssets:
+    def __init__(self, azure: AzureML) -> None:
+        self.azure = azure
+        self._registries: dict[str, Any] = {}
+
+    def exact(self, reference: AssetReference) -> AssetReference:
+        """`reference` at an exact version: a label resolved, an exact version checked."""
+        operations = self._operations(reference)
+        word = ASSET_WORDS[reference.kind]
+        where = f"registry {reference.registry}" if reference.registry else "the workspace"
+        with self.azure.errors(f"reading {word} {reference}"):
+            try:
+                if reference.exact:
+                    found = operations.get(reference.name, version=reference.version)
+                else:
+                    found = operations.get(reference.name, label=reference.label)
+            except ResourceNotFoundError as exc:
+                raise AssetNotFound(
+                    f"{word} {reference} was not found in {where}",
+                    code="ResourceNotFound",
+                    status=404,
+                    hint=_not_found_hint(reference, word),
+                ) from exc
+        return reference.at(str(found.version))
+
+    def has(self, kind: str, name: str, version: str) -> bool:
+        """Whether the workspace has this version of a model, code or environment."""
+        operations = self._workspace_operations(kind)
+        with self.azure.errors(f"reading {ASSET_WORDS[kind]} {name}:{version}"):
+            try:
+                operations.get(name=name, version=version)
+            except ResourceNotFoundError:
+                return False
+        return True
+
+    def register_model(self, name: str, version: str, path: Path, model_type: str) -> str:
+        from azure.ai.ml.entities import Model
+
+        model = Model(name=name, version=version, path=str(path), type=model_type)
+        with self.azure.errors(f"registering model {name}:{version}"), _quiet_upload():
+            self.azure.client.models.create_or_update(model)
+        return f"azureml:{name}:{version}"
+
+    def register_code(self, name: str, version: str, path: Path) -> str:
+        from azure.ai.ml.entities._assets import Code
+
+        # azure-ai-ml exposes code assets only as MLClient._code (CodeOperations).
+        code = Code(name=name, version=version, path=str(path))
+        with self.azure.errors(f"registering code {name}:{version}"), _quiet_upload():
+            self.azure.client._code.create_or_update(code)
+        return f"azureml:{name}:{version}"
+
+    def register_environment(
+        self,
+        name: str,
+        version: str,
+        *,
+        image: str | None = None,
+        conda_file: Path | None = None,
+        build_context: Path | None = None,
+        dockerfile_path: str = "Dockerfile",
+    ) -> str:
+        from azure.ai.ml.entities import BuildContext, Environment
+
+        environment = Environment(
+            name=name,
+            version=version,
+            image=image,
+            conda_file=str(conda_file) if conda_file is not None else None,
+            build=BuildContext(path=str(build_context), dockerfile_path=dockerfile_path)
+            if build_context is not None
+            else None,
+        )
+        with self.azure.errors(f"registering environment {name}:{version}"), _quiet_upload():
+            self.azure.client.environments.create_or_update(environment)
+        return f"azureml:{name}:{version}"
+
+    def _operations(self, reference: AssetReference) -> Any:
+        if reference.registry is None:
+            return self._workspace_operations(reference.kind)
+        client = self._registries.get(reference.registry)
+        if client is None:
+            client = self._registries[reference.registry] = self.azure.registry_client(
+                reference.registry
+            )
+        return getattr(client, reference.kind)
+
+    def _workspace_operations(self, kind: str) -> Any:
+        client = self.azure.client
+        return client._code if kind == "codes" else getattr(client, kind)
+
+
+@contextlib.contextmanager
+def _quiet_upload() -> Iterator[None]:
+    """azure-ai-ml's blob upload prints a colour reset and a blank line to stderr after every
+    upload, progress bars off or not (_blob_storage_helper.py); the action says what it
+    uploads itself."""
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        yield
+
+
+def _not_found_hint(reference: AssetReference, word: str) -> str:
+    if reference.registry is not None:
+        return (
+            f"check the {word}'s name and version in registry {reference.registry}; the "
+            "run's identity needs the AzureML Registry User role on the registry to read it"
+        )
+    what = "version" if reference.exact else f"label {reference.label!r}"
+    return (
+        f"check the {word}'s name and {what} in the workspace "
+        f"(az ml {word} list --name {reference.name})"
+    )

@@ -1,0 +1,282 @@
+"""The action deploying Azure ML's assets — a model, a scoring script and an environment Azure
+ML builds — with the real command line against the emulator, as Azure/azureml-examples
+cli/endpoints/online/model-1 lays them out: registered by their content, resolved to exact
+versions, rolled out like an image."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import requests
+from azure.ai.ml.entities import Model
+from azure.core.exceptions import ResourceNotFoundError
+
+from tests.e2e.conftest import App
+
+SEED = Path(__file__).resolve().parents[1] / "images" / "azureml-model"
+MLFLOW = Path(__file__).resolve().parents[1] / "images" / "mlflow-sklearn-model"
+ROWS = {"data": [[1, 2, 3], [4, 5, 6]]}
+ANSWER = [14.5, 32.5]  # linear.json: coefficients [1, 2, 3], intercept 0.5
+
+SCORING_DEPLOY = """\
+version: 1
+endpoint: {{name: {name}}}
+deployment:
+  instance_type: Standard_DS3_v2
+  model: {model}
+  code_configuration: {{code: onlinescoring, scoring_script: score.py}}
+  environment: {environment}
+  readiness_probe: {{initial_delay: 1, period: 1, failure_threshold: 5}}
+rollout: {{strategy: blue-green, timeout_minutes: 5}}
+smoke_test: {{request: request.json, attempts: 2, timeout_seconds: 10}}
+environments:
+  preview:
+    endpoint: {{name: "{name}-pr{{pr}}"}}
+    rollout: {{strategy: replace}}
+    ttl_hours: 1
+"""
+CONDA_ENVIRONMENT = (
+    "{image: mcr.microsoft.com/azureml/minimal-py312-inference:latest, "
+    "conda_file: environment/conda.yaml}"
+)
+
+
+def scoring_app(
+    app: App, *, name: str = "seed", model: str = "model/", environment: str = CONDA_ENVIRONMENT
+) -> Path:
+    """The seed's model, scoring script and conda file in `seed/`, with its deploy file."""
+    folder = app.root / "seed"
+    if not folder.exists():
+        shutil.copytree(SEED, folder)
+        (folder / "request.json").write_text(json.dumps(ROWS))
+    deploy_file = folder / "deploy.yml"
+    deploy_file.write_text(SCORING_DEPLOY.format(name=name, model=model, environment=environment))
+    app.commit(f"deploy {name}")
+    return deploy_file
+
+
+def score(app: App, outputs: dict[str, str]) -> object:
+    response = requests.post(
+        outputs["scoring-uri"],
+        json=ROWS,
+        headers={"Authorization": f"Bearer {outputs['primary-key']}"},
+        verify=app.emulator["ca_bundle"],
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def versions(app: App, kind: str, name: str) -> list[str]:
+    """The versions of a model, code or environment in the workspace (none: [])."""
+    ml = app.emulator.ml_client()
+    if kind == "codes":  # azure-ai-ml's CodeOperations cannot list: its REST client can
+        c = app.emulator.connection
+        found = ml._code._version_operation.list(
+            name=name, resource_group_name=c["resource_group"], workspace_name=c["workspace"]
+        )
+        return sorted(str(v.name) for v in found)
+    try:
+        return sorted(str(v.version) for v in getattr(ml, kind).list(name=name))
+    except ResourceNotFoundError:
+        return []
+
+
+@pytest.mark.long
+def test_a_scoring_script_deploys_then_changes_only_what_changed(app: App) -> None:
+    scoring_app(app)
+    config = "seed/deploy.yml"
+    first = app.outputs(config=config)
+    assert score(app, first) == ANSWER
+    assert first["image"] == "" and first["digest"] == ""
+    model, code, environment = first["model"], first["code"], first["environment"]
+    assert model.startswith("azureml:seed:") and code.startswith("azureml:seed:")
+    assert environment.startswith("azureml:seed:")
+    assert json.loads(first["traffic"]) == {"blue": 100}
+    registered = {kind: versions(app, kind, "seed") for kind in ("models", "codes", "environments")}
+    assert all(len(found) == 1 for found in registered.values()), registered
+
+    # Unchanged: nothing to upload, nothing to register, nothing to change.
+    again = app.run("plan", config=config)
+    assert again.returncode == 0, again.stderr
+    assert "nothing to do" in again.stdout + again.stderr
+    rerun = app.deploy(config=config)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "registering" not in rerun.stdout + rerun.stderr
+    assert {k: versions(app, k, "seed") for k in registered} == registered
+
+    # score.py alone: only the code is registered, and a new deployment rolls out.
+    script = app.root / "seed" / "onlinescoring" / "score.py"
+    script.write_text(
+        script.read_text().replace("return prediction.tolist()", "return (prediction * 2).tolist()")
+    )
+    app.commit("double the answer")
+    plan = app.run("plan", config=config)
+    assert "register the code\n" in plan.stdout + plan.stderr
+    second = app.outputs(config=config)
+    assert score(app, second) == [2 * value for value in ANSWER]
+    assert (second["model"], second["environment"]) == (model, environment)
+    assert second["code"] != code
+    assert json.loads(second["traffic"]) == {"green": 100}
+    assert versions(app, "models", "seed") == registered["models"]
+    assert versions(app, "environments", "seed") == registered["environments"]
+    assert len(versions(app, "codes", "seed")) == 2
+
+
+def test_code_uploads_honour_ignore_files_and_never_carry_git(app: App) -> None:
+    scoring_app(app, name="ignored")
+    code = app.root / "seed" / "onlinescoring"
+    (code / ".git").mkdir()
+    (code / ".git" / "config").write_text("[credential]\n\thelper = store\n")
+    (code / "notes.tmp").write_text("scratch\n")
+    (code / ".amlignore").write_text("*.tmp\n")
+    app.commit("scratch files")
+    outputs = app.outputs(config="seed/deploy.yml")
+    files = app.emulator.asset_files(_arm_id(app, outputs["code"], "codes"))
+    uploaded = sorted(p.relative_to(files).as_posix() for p in files.rglob("*") if p.is_file())
+    assert uploaded == ["onlinescoring/.amlignore", "onlinescoring/score.py"]
+
+
+def test_a_registered_model_by_label_is_recorded_by_version(app: App) -> None:
+    ml = app.emulator.ml_client()
+    for _ in range(2):
+        ml.models.create_or_update(Model(name="linear", path=str(SEED / "model")))
+    scoring_app(app, name="labelled", model="azureml:linear@latest")
+    outputs = app.outputs(config="seed/deploy.yml")
+    assert outputs["model"] == "azureml:linear:2"
+    assert score(app, outputs) == ANSWER
+    assert versions(app, "models", "labelled") == []  # nothing registered of its own
+
+    ml.models.create_or_update(Model(name="linear", path=str(SEED / "model")))
+    plan = app.run("plan", config="seed/deploy.yml")
+    assert "create deployment green" in plan.stdout + plan.stderr
+    assert app.outputs(config="seed/deploy.yml")["model"] == "azureml:linear:3"
+
+
+def test_a_registry_model_with_a_curated_environment(app: App) -> None:
+    registry = app.emulator["ml_registry"]
+    app.emulator.ml_client(registry_name=registry).models.create_or_update(
+        Model(name="linear-shared", version="4", path=str(SEED / "model"))
+    )
+    scoring_app(
+        app,
+        name="shared",
+        model=f"azureml://registries/{registry}/models/linear-shared/versions/4",
+        environment="azureml://registries/azureml/environments/sklearn-1.5/labels/latest",
+    )
+    outputs = app.outputs(config="seed/deploy.yml")
+    assert outputs["model"] == f"azureml://registries/{registry}/models/linear-shared/versions/4"
+    assert outputs["environment"].startswith(
+        "azureml://registries/azureml/environments/sklearn-1.5/versions/"
+    )
+    assert score(app, outputs) == ANSWER
+
+
+def test_a_missing_model_is_refused_before_anything_changes(app: App) -> None:
+    scoring_app(app, name="missing", model="azureml:no-such-model:1")
+    result = app.deploy(config="seed/deploy.yml")
+    assert result.returncode == 1, result.stderr
+    assert "model azureml:no-such-model:1 was not found in the workspace" in result.stderr
+    assert "az ml model list --name no-such-model" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert app.endpoint("missing") is None
+
+
+def test_a_pull_request_registers_only_names_of_its_own(app: App, tmp_path: Path) -> None:
+    scoring_app(app, name="trusted")
+    production = app.outputs(config="seed/deploy.yml")
+    ml = app.emulator.ml_client()
+    latest = ml.models.get("trusted", label="latest").version
+
+    model = app.root / "seed" / "model" / "linear.json"
+    model.write_text(model.read_text().replace("0.5", "1.5"))
+    app.commit("a new intercept")
+    run = app.in_a_job(
+        "deploy",
+        tmp_path / "job",
+        "--environment",
+        "preview",
+        pull_request=9,
+        config="seed/deploy.yml",
+    )
+    assert run.result.returncode == 0, run.result.stderr
+    preview = run.outputs()
+    assert preview["model"].startswith("azureml:trusted-pr9:")
+    assert score(app, {**preview, "primary-key": preview["primary-key"]}) == [15.5, 33.5]
+    # production's names: no new version, no label moved
+    assert versions(app, "models", "trusted") == [production["model"].rsplit(":", 1)[1]]
+    assert ml.models.get("trusted", label="latest").version == latest
+
+
+# Azure's documented payload for an MLflow model with a column signature (pandas "split").
+SPLIT = {"columns": ["a", "b", "c"], "index": [0], "data": [[1, 1, 1]]}
+
+
+def test_a_no_code_mlflow_model(app: App) -> None:
+    folder = app.root / "mlflow"
+    shutil.copytree(MLFLOW / "model", folder / "model")
+    (folder / "request.json").write_text(json.dumps({"input_data": SPLIT}))
+    (folder / "deploy.yml").write_text(
+        "version: 1\n"
+        "endpoint: {name: no-code}\n"
+        "deployment:\n"
+        "  instance_type: Standard_DS3_v2\n"
+        "  model: {path: model, type: mlflow_model}\n"
+        "  readiness_probe: {initial_delay: 1, period: 1, failure_threshold: 5}\n"
+        "smoke_test: {request: request.json}\n"
+    )
+    app.commit("an MLflow model")
+    outputs = app.outputs(config="mlflow/deploy.yml")
+    assert outputs["environment"] == ""
+    assert outputs["model"].startswith("azureml:no-code:")
+    response = requests.post(
+        outputs["scoring-uri"],
+        json={"input_data": SPLIT},
+        headers={"Authorization": f"Bearer {outputs['primary-key']}"},
+        verify=app.emulator["ca_bundle"],
+        timeout=30,
+    )
+    assert response.json() == pytest.approx([6.5])
+
+
+def test_a_scoring_script_deploys_with_no_docker_on_the_runner(app: App) -> None:
+    """Azure ML builds the environment: the runner needs no Docker for this shape."""
+    scoring_app(app, name="dockerless")
+    outputs = app.outputs(
+        config="seed/deploy.yml", env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    )
+    assert score(app, outputs) == ANSWER
+
+
+def test_init_raising_fails_with_its_traceback_and_production_keeps_serving(app: App) -> None:
+    scoring_app(app, name="init-fails")
+    first = app.outputs(config="seed/deploy.yml")
+    script = app.root / "seed" / "onlinescoring" / "score.py"
+    script.write_text(
+        "def init():\n    raise RuntimeError('the model file is corrupt')\n\n"
+        "def run(raw_data):\n    return raw_data\n"
+    )
+    app.commit("a broken scoring script")
+    result = app.deploy(config="seed/deploy.yml")
+    assert result.returncode == 1
+    # the scoring script's traceback, from the container's log, then what failed
+    log, _, failure = result.stderr.partition("azureml-deploy: ")
+    assert 'File "/var/azureml-app/onlinescoring/score.py", line 2, in init' in log
+    assert "RuntimeError: the model file is corrupt" in failure
+    assert "Traceback" not in failure
+    assert score(app, first) == ANSWER
+    endpoint = app.endpoint("init-fails")
+    assert endpoint is not None and endpoint["properties"]["traffic"] == {"blue": 100}
+
+
+def _arm_id(app: App, short: str, kind: str) -> str:
+    _, name, version = short.split(":")
+    c = app.emulator.connection
+    return (
+        f"/subscriptions/{c['subscription_id']}/resourceGroups/{c['resource_group']}"
+        f"/providers/Microsoft.MachineLearningServices/workspaces/{c['workspace']}"
+        f"/{kind}/{name}/versions/{version}"
+    )
