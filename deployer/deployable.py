@@ -9,9 +9,10 @@ without the planner's strategy code knowing which.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Protocol
 
-from deployer.assets.resolve import resolve_assets
+from deployer.assets.resolve import AzureMLAssets, resolve_assets
 from deployer.azure.pull import PullAccess
 from deployer.image.resolve import ImageLookup, Images
 from deployer.session import Session
@@ -73,6 +74,41 @@ class ContainerImage:
         return {"digest": resolved.digest if resolved else "", "image-tag": self.lookup.tag or ""}
 
 
+class ContainerWithAssets:
+    """A custom container serving Azure ML's model (mounted; TF Serving, TorchServe, Triton)
+    and, if it has one, a scoring script's code: both made by the plan's one BuildImage step."""
+
+    def __init__(self, image: ContainerImage, assets: AzureMLAssets) -> None:
+        self.image, self.assets = image, assets
+        self.pull = image.pull
+        self.tag = image.tag
+        self.work = ""
+        self.making = image.making if image.pending else ""
+        if assets.pending:
+            self.making = ", then ".join(filter(None, (self.making, assets.making)))
+        self.reference = "" if self.pending else self._reference()
+
+    @property
+    def pending(self) -> bool:
+        return self.image.pending or self.assets.pending
+
+    def build(self) -> str:
+        if self.image.pending:
+            self.image.build()
+        if self.assets.pending:
+            self.assets.build()
+        self.tag = self.image.tag
+        self.work = "; ".join(filter(None, (self.image.work, self.assets.work)))
+        self.reference = self._reference()
+        return self.reference
+
+    def outputs(self) -> dict[str, str]:
+        return {**self.image.outputs(), **self.assets.outputs()}
+
+    def _reference(self) -> str:
+        return replace(self.assets.assets, image=self.image.reference).text()
+
+
 def resolve_deployable(session: Session, phases: Phases) -> Deployable:
     """What this run deploys (no build yet: the plan builds only if it must)."""
     if not session.spec.image.given:
@@ -80,7 +116,10 @@ def resolve_deployable(session: Session, phases: Phases) -> Deployable:
     images = Images(session)
     pull = pull_access(session, images.login_server)
     images.acr.abac = pull.registry_abac
-    return ContainerImage(images, images.lookup(), phases, pull)
+    image = ContainerImage(images, images.lookup(), phases, pull)
+    if session.spec.deployment.uses_assets:
+        return ContainerWithAssets(image, resolve_assets(session))
+    return image
 
 
 def pull_access(session: Session, login_server: str) -> PullAccess:

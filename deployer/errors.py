@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Sequence
 from enum import IntEnum
 from typing import TYPE_CHECKING
@@ -165,6 +166,27 @@ class ImagePullFailed(AzureError):
         if code == "BadArgument":
             return "container image" in text
         return code == "ResourceNotFound" and "container registry" in text
+
+
+class ImageBuildFailed(AzureError):
+    """Azure ML could not build the environment's image: `ImageBuildFailure`, its message
+    naming where the build log is ("the build log under the storage account '<account>' in the
+    container '<container>' at the path '<path>'", how-to-troubleshoot-online-endpoints.md)."""
+
+    _WHERE = re.compile(
+        r"storage account '(?P<account>[^']+)' in the container '(?P<container>[^']+)' at "
+        r"the path '(?P<path>[^']+)'"
+    )
+
+    @staticmethod
+    def describes(code: str, message: str) -> bool:
+        return code == "ImageBuildFailure" or message.lower().startswith("image build failed")
+
+    @property
+    def log_location(self) -> tuple[str, str, str] | None:
+        """(storage account, blob container, blob path) of the build log, if named."""
+        found = self._WHERE.search(self.message)
+        return (found["account"], found["container"], found["path"]) if found else None
 
 
 class PreflightFailed(AzureError):

@@ -13,6 +13,7 @@ so a run killed at any point leaves a record the next run can trust.
 from __future__ import annotations
 
 import datetime
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol, assert_never
@@ -23,6 +24,7 @@ from deployer.errors import (
     AzureError,
     Cancelled,
     DeployerError,
+    ImageBuildFailed,
     ImagePullFailed,
     LeaseHeld,
     LeaseLost,
@@ -63,6 +65,8 @@ from deployer.tags import Holder, Record, with_record, with_user_tags
 from deployer.timing import Phases
 
 LOG_LINES = 100
+BUILD_LOG_LINES = 60  # the failing step and its error are at the end of a build log
+BUILD_LOG_BYTES = 64 * 1024
 WATCH_CHECK_SECONDS = 1.0
 RESTORE_GRACE_SECONDS = 60.0
 
@@ -96,6 +100,10 @@ class Platform(Protocol):
     def begin_delete_deployment(self, endpoint: str, name: str) -> Waitable: ...
 
     def logs(self, endpoint: str, deployment: str, container: str, lines: int) -> str: ...
+
+    def build_log(self, account: str, container: str, path: str, max_bytes: int) -> str:
+        """The end of an environment's image build log ("" when there is none)."""
+        ...
 
     # Azure Monitor's autoscale settings on the endpoint's deployments
     def autoscale_settings(self, endpoint: str) -> tuple[AutoscaleState, ...]: ...
@@ -626,6 +634,25 @@ class Executor:
                 "next deploy resumes it"
             )
 
+    def _show_build_log(self, where: tuple[str, str, str]) -> None:
+        try:
+            content = self.platform.build_log(*where, BUILD_LOG_BYTES)
+        except DeployerError as exc:
+            self.runner.warning(f"could not read the environment's build log: {exc.message}")
+            return
+        if content.strip():
+            lines = content.rstrip().splitlines()[-BUILD_LOG_LINES:]
+            title = f"Build log of the environment's image (last {len(lines)} lines)"
+            with self.runner.group(title):
+                self.runner.info("\n".join(lines))
+            return
+        account, container, path = (shlex.quote(part) for part in where)
+        self.runner.info(
+            f"the environment's build log is in storage account {account}, container "
+            f"{container}, at {path}: az storage blob download --account-name {account} "
+            f"--container-name {container} --name {path} --file build.log --auth-mode login"
+        )
+
     def _try_release(self) -> None:
         try:
             self._write(self._current_record(), None, release=True)
@@ -633,7 +660,11 @@ class Executor:
             self.runner.warning(f"could not hand back the endpoint's lease: {exc.message}")
 
     def _show_logs(self, deployment: str, failure: DeployerError) -> None:
-        """The container's log, or the image pull's when the container never started."""
+        """The container's log, the image pull's when the container never started, or the
+        environment's build log when its image did not build."""
+        if isinstance(failure, ImageBuildFailed) and failure.log_location is not None:
+            self._show_build_log(failure.log_location)
+            return
         order = ["InferenceServer", "StorageInitializer"]
         if isinstance(failure, ImagePullFailed):
             order = ["StorageInitializer"]

@@ -60,6 +60,8 @@ class DeployReport:
     analysed: bool = False  # whether the deploy file asked for rollout.analysis
 
     def outputs(self) -> dict[str, str]:
+        assets = parse_deployed(self.image)
+        image = self.image if assets is None else assets.image or ""
         return {
             "endpoint-name": self.endpoint.name,
             "deployment-name": self.deployment or "",
@@ -69,8 +71,8 @@ class DeployReport:
             # a token that expires is no key: a later step gets its own (README, "Outputs")
             "primary-key": self.keys.primary if self.keys and not self.keys.expires else "",
             "secondary-key": (self.keys.secondary or "") if self.keys else "",
-            "image": "" if parse_deployed(self.image) else self.image,
-            "digest": "" if parse_deployed(self.image) else self.image.partition("@")[2],
+            "image": image,
+            "digest": image.partition("@")[2],
             **asset_outputs(self.image),
             "image-tag": self.image_tag,
             "traffic": dump_json(dict(self.endpoint.traffic)),

@@ -117,7 +117,9 @@ def resolve_assets(session: Session) -> AzureMLAssets:
     scoring_script = (
         deployment.code_configuration.scoring_script if deployment.code_configuration else None
     )
-    assets = DeployedAssets(model, code, scoring_script, environment)
+    assets = DeployedAssets(
+        model, code, scoring_script, environment, model_mount_path=deployment.model_mount_path
+    )
     return AzureMLAssets(assets, local, session.runner)
 
 

@@ -152,6 +152,35 @@ class AzureML:
                 kwargs["container_type"] = sdk_names[container_type]
             return str(self.client.online_deployments.get_logs(deployment, endpoint, **kwargs))
 
+    def build_log(self, account: str, container: str, path: str, max_bytes: int) -> str:
+        """The end of an environment's image build log, from the workspace's default storage
+        (where Azure ML writes it), read with the account key its datastore holds: the
+        datastore's expiring secret is a SAS of its own blob container only. "" when that
+        storage has no account key this run may read."""
+        from azure.storage.blob import BlobClient
+
+        with self._errors("reading the environment's build log"):
+            store = self.client.datastores.get_default()
+            if store.account_name != account:
+                return ""  # not the workspace's storage: nothing this run may read
+            # azure-ai-ml asks for an expiring secret in public calls; the account key is
+            # what listSecrets answers without one (DatastoreOperations._list_secrets).
+            secrets = self.client.datastores._list_secrets(store.name, expirable_secret=False)
+            key = getattr(secrets, "key", None)
+            if not key:
+                return ""
+            blob = BlobClient(
+                f"{store.protocol}://{account}.blob.{store.endpoint}",
+                container,
+                path,
+                credential={"account_name": account, "account_key": key},
+            )
+            size = int(blob.get_blob_properties().size)
+            start = max(0, size - max_bytes)
+            data = blob.download_blob(offset=start, length=size - start).readall()
+        text = data.decode("utf-8", "replace")
+        return text.split("\n", 1)[-1] if start else text  # from a whole line
+
     # --- changing ---------------------------------------------------------------------------
 
     def begin_create_endpoint(self, endpoint: NewEndpoint) -> Operation:

@@ -94,21 +94,22 @@ def build_deployment(
             failure_threshold=value.failure_threshold,
         )
 
+    def container(image: str) -> Any:
+        """A custom container's inline environment: its image and routes."""
+        routes = ("liveness_route", "readiness_route", "scoring_route")
+        return Environment(
+            image=image,
+            inference_config={field: route(getattr(settings, field)) for field in routes},
+        )
+
     assets = parse_deployed(settings.image)
     runs: dict[str, Any]
     if assets is None:
-        runs = {
-            "environment": Environment(
-                image=settings.image,
-                inference_config={
-                    "liveness_route": route(settings.liveness_route),
-                    "readiness_route": route(settings.readiness_route),
-                    "scoring_route": route(settings.scoring_route),
-                },
-            )
-        }
+        runs = {"environment": container(settings.image)}
     else:
         runs = _assets(assets)
+        if assets.image is not None:  # a custom container, serving the model it mounts
+            runs["environment"] = container(assets.image)
     return ManagedOnlineDeployment(
         name=name,
         endpoint_name=endpoint,
@@ -134,7 +135,11 @@ def _assets(assets: DeployedAssets) -> dict[str, Any]:
     as they are (`azureml:name:version`, a registry's `azureml://registries/...`)."""
     from azure.ai.ml.entities import CodeConfiguration
 
-    runs: dict[str, Any] = {"model": assets.model, "environment": assets.environment}
+    runs: dict[str, Any] = {
+        "model": assets.model,
+        "environment": assets.environment,
+        "model_mount_path": assets.model_mount_path,
+    }
     if assets.code is not None:
         runs["code_configuration"] = CodeConfiguration(
             code=assets.code, scoring_script=assets.scoring_script

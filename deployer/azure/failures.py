@@ -5,7 +5,7 @@ from __future__ import annotations
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
 from deployer.auth import SignIn, explain
-from deployer.errors import AzureError, DeployerError, ImagePullFailed
+from deployer.errors import AzureError, DeployerError, ImageBuildFailed, ImagePullFailed
 
 
 class Translated:
@@ -46,7 +46,11 @@ def translate(error: HttpResponseError, doing: str) -> AzureError:
         hint: str | None = _NAME_TAKEN_HINT
     else:
         hint = hint_for(code, status, message)
-    kind = ImagePullFailed if ImagePullFailed.describes(code, message) else AzureError
+    kind: type[AzureError] = AzureError
+    if ImagePullFailed.describes(code, message):
+        kind = ImagePullFailed
+    elif ImageBuildFailed.describes(code, message):
+        kind = ImageBuildFailed
     return kind(
         f"Azure refused {doing}: {message}" if refused else f"{doing} failed: {message}",
         code=code,
@@ -99,6 +103,12 @@ def hint_for(code: str, status: int | None, message: str) -> str | None:
             "the deployment pulls with the endpoint's identity: grant it AcrPull (in an "
             "ABAC-mode registry: Container Registry Repository Reader) on the image's registry, "
             "and check that the image exists"
+        )
+    if ImageBuildFailed.describes(code, message):
+        return (
+            "Azure ML could not build the environment's image: its build log (above) names the "
+            "step or package that failed; fix deployment.environment (its conda file or "
+            "Dockerfile) and deploy again"
         )
     if code == "ResourceNotReady" and "Readiness" in message:
         return (

@@ -280,3 +280,58 @@ def _arm_id(app: App, short: str, kind: str) -> str:
         f"/providers/Microsoft.MachineLearningServices/workspaces/{c['workspace']}"
         f"/{kind}/{name}/versions/{version}"
     )
+
+
+def test_a_custom_container_serves_the_model_it_mounts(app: App) -> None:
+    """`image` with `deployment.model`: the model registered from the workspace and mounted
+    where the deploy file says (model_mount_path), as TF Serving or Triton would read it."""
+    shutil.copytree(SEED / "model", app.root / "server" / "model")
+    deploy_file = app.root / "server" / "deploy.yml"
+    deploy_file.write_text(
+        deploy_file.read_text().replace(
+            "  instance_count: 1\n",
+            "  instance_count: 1\n  model: model/\n  model_mount_path: /var/models\n",
+        )
+    )
+    app.commit("mount the model")
+    outputs = app.outputs()
+    assert outputs["digest"].startswith("sha256:")
+    assert outputs["model"].startswith("azureml:models:")
+    answer = app.score(outputs).json()
+    assert answer["model_dir"] == "/var/models"
+    assert "model/linear.json" in answer["model_files"]
+    again = app.run("plan")
+    assert "nothing to do" in again.stdout + again.stderr
+
+
+def test_a_build_context_environment(app: App) -> None:
+    context = app.root / "seed" / "docker"
+    scoring_app(app, name="context", environment="{build: {path: docker}}")
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        "FROM mcr.microsoft.com/azureml/minimal-py312-inference:latest\n"
+        "# the minimal image carries the inference server and numpy\n"
+        "ENV EXTRA=from-the-build-context\n"
+    )
+    app.commit("a build context")
+    outputs = app.outputs(config="seed/deploy.yml")
+    assert outputs["environment"].startswith("azureml:context:")
+    assert score(app, outputs) == ANSWER
+
+
+def test_an_environment_build_that_fails_shows_its_log_and_the_fix(app: App) -> None:
+    scoring_app(app, name="build-fails")
+    (app.root / "seed" / "environment" / "conda.yaml").write_text(
+        "name: broken\ndependencies:\n  - pip\n  - pip:\n"
+        "    - azureml-inference-server-http==1.5.1\n"
+        "    - this-package-does-not-exist-anywhere==0.0.1\n"
+    )
+    app.commit("a package that does not exist")
+    result = app.deploy(config="seed/deploy.yml")
+    assert result.returncode == 1
+    log, _, failure = result.stderr.partition("azureml-deploy: ")
+    # the build log's end, read from the workspace's storage, names the package
+    assert "Build log of the environment's image" in log
+    assert "this-package-does-not-exist-anywhere" in log
+    assert failure.startswith("provisioning deployment blue failed: Image build failed")
+    assert "fix deployment.environment (its conda file or Dockerfile)" in failure

@@ -124,6 +124,9 @@ class FakeAzure:
     def logs(self, endpoint: str, deployment: str, container: str, lines: int) -> str:
         return f"{container} log of {deployment}"
 
+    def build_log(self, account: str, container: str, path: str, max_bytes: int) -> str:
+        return f"build log {account}/{container}/{path}"
+
     def autoscale_settings(self, endpoint: str) -> tuple[AutoscaleState, ...]:
         return tuple(
             AutoscaleState(s.name, s.deployment, s.enabled, dict(s.tags))

@@ -8,7 +8,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 
 from deployer.azure.failures import translate
-from deployer.errors import AzureError, ImagePullFailed
+from deployer.errors import AzureError, ImageBuildFailed, ImagePullFailed
 
 
 class _Response:
@@ -44,3 +44,18 @@ def test_an_image_pull_failure_is_typed_with_its_fix(code: str, message: str) ->
 def test_other_failures_stay_azure_errors() -> None:
     error = translate(azure_error("BadArgument", "instance_count must be > 0"), "creating blue")
     assert type(error) is AzureError
+
+
+def test_an_image_build_failure_is_typed_with_where_its_log_is() -> None:
+    """Azure's wording for ImageBuildFailure (how-to-troubleshoot-online-endpoints.md)."""
+    message = (
+        "Image build failed: pip install returned 1. For more details, check the build log "
+        "under the storage account 'mlwstore' in the container 'azureml' at the path "
+        "'ImageLogs/azureml_0123/build.log'."
+    )
+    error = translate(azure_error("ImageBuildFailure", message), "provisioning blue")
+    assert isinstance(error, ImageBuildFailed)
+    assert error.log_location == ("mlwstore", "azureml", "ImageLogs/azureml_0123/build.log")
+    assert error.hint is not None and "fix deployment.environment" in error.hint
+    unnamed = translate(azure_error("ImageBuildFailure", "Image build failed."), "provisioning")
+    assert isinstance(unnamed, ImageBuildFailed) and unnamed.log_location is None

@@ -19,6 +19,7 @@ from deployer.deadline import Deadline
 from deployer.errors import (
     AzureError,
     Cancelled,
+    ImageBuildFailed,
     ImagePullFailed,
     LeaseHeld,
     LeaseLost,
@@ -708,6 +709,19 @@ def test_an_image_that_cannot_be_pulled_shows_the_pull_log() -> None:
     with pytest.raises(RolloutFailed):
         world.run("app@sha256:2")
     assert "StorageInitializer log of green" in world.log.getvalue()
+
+
+def test_an_environment_that_did_not_build_shows_its_build_log() -> None:
+    world = first(World())
+    world.azure.failures["deploy green"] = ImageBuildFailed(
+        "Image build failed: pip returned 1. For more details, check the build log under the "
+        "storage account 'st1' in the container 'azureml' at the path 'ImageLogs/i/build.log'.",
+        code="ImageBuildFailure",
+    )
+    with pytest.raises(RolloutFailed):
+        world.run("app@sha256:2")
+    assert "build log st1/azureml/ImageLogs/i/build.log" in world.log.getvalue()
+    assert world.serving() == {"blue": 100}
 
 
 def test_cleanup_retires_a_kept_deployment_once_its_time_is_up() -> None:

@@ -5,7 +5,8 @@ SCORE_DROP=1 closes the connection on /score without an answer. FAIL_INPUT=<key>
 to a scoring request whose JSON object has that key (an input the smoke request lacks: a new
 version's bug that only real clients hit). SWAGGER=1 serves
 /swagger.json. /score answers which deployment and instance served it, how many scoring
-requests this instance has seen, and the FLAVOR build argument of its image.
+requests this instance has seen, the FLAVOR build argument of its image, and the files of the
+model Azure ML mounts for it (AZUREML_MODEL_DIR), if any.
 """
 
 import json
@@ -75,12 +76,26 @@ class Handler(BaseHTTPRequestHandler):
                 "echo": payload,
                 "color": os.environ.get("COLOR"),
                 "flavor": os.environ.get("FLAVOR"),
+                **model_files(),
             },
         )
 
     def log_message(self, format, *args):
         sys.stdout.write(f"{self.command} {self.path}\n")
         sys.stdout.flush()
+
+
+def model_files():
+    """The model Azure ML mounts for a custom container (AZUREML_MODEL_DIR), if any."""
+    root = os.environ.get("AZUREML_MODEL_DIR")
+    if not root:
+        return {}
+    found = sorted(
+        os.path.relpath(os.path.join(folder, name), root)
+        for folder, _, names in os.walk(root)
+        for name in names
+    )
+    return {"model_dir": root, "model_files": found}
 
 
 if MODE == "crash":
