@@ -91,7 +91,8 @@ class AzureMLAssets:
 
 def resolve_assets(session: Session) -> AzureMLAssets:
     """The exact ids of what the deployment runs; nothing is uploaded or registered here."""
-    azure = AzureAssets(session.azure)
+    client_id = session.options.client_id or session.cloud.app_registration_defaults()[1]
+    azure = AzureAssets(session.azure, client_id)
     deployment = session.spec.deployment
     name = session.endpoint_name
     workspace = session.options.root

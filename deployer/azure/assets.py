@@ -27,8 +27,9 @@ class AssetNotFound(AzureError):
 
 
 class AzureAssets:
-    def __init__(self, azure: AzureML) -> None:
+    def __init__(self, azure: AzureML, client_id: str | None = None) -> None:
         self.azure = azure
+        self.client_id = client_id  # the app registration this run signs in as, for hints
         self._registries: dict[str, Any] = {}
 
     def exact(self, reference: AssetReference) -> AssetReference:
@@ -108,9 +109,18 @@ class AzureAssets:
             return self._workspace_operations(reference.kind)
         client = self._registries.get(reference.registry)
         if client is None:
-            client = self._registries[reference.registry] = self.azure.registry_client(
-                reference.registry
-            )
+            try:
+                client = self.azure.registry_client(reference.registry)
+            except AzureError as refused:
+                if refused.status != 403:
+                    raise
+                raise AzureError(
+                    refused.message,
+                    code=refused.code,
+                    status=403,
+                    hint=registry_role_hint(reference.registry, self.client_id),
+                ) from refused
+            self._registries[reference.registry] = client
         return getattr(client, reference.kind)
 
     def _workspace_operations(self, kind: str) -> Any:
@@ -125,6 +135,18 @@ def _quiet_upload() -> Iterator[None]:
     uploads itself."""
     with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
         yield
+
+
+def registry_role_hint(registry: str, client_id: str | None) -> str:
+    """What to grant so that this run (and Azure ML, deploying as the workspace) may read a
+    registry's assets: the built-in AzureML Registry User role on the registry
+    (how-to-manage-registries.md, "Choose Azure AD identity roles")."""
+    assignee = client_id or "<the app registration's client id>"
+    return (
+        f"grant the AzureML Registry User role on registry {registry} to the identity this run "
+        f"signs in as: az role assignment create --role 'AzureML Registry User' --assignee "
+        f"{assignee} --scope $(az ml registry show --name {registry} --query id -o tsv)"
+    )
 
 
 def _not_found_hint(reference: AssetReference, word: str) -> str:

@@ -335,3 +335,48 @@ def test_an_environment_build_that_fails_shows_its_log_and_the_fix(app: App) -> 
     assert "this-package-does-not-exist-anywhere" in log
     assert failure.startswith("provisioning deployment blue failed: Image build failed")
     assert "fix deployment.environment (its conda file or Dockerfile)" in failure
+
+
+def test_a_registry_the_run_may_not_read_says_which_role_to_grant(app: App) -> None:
+    registry = app.emulator["ml_registry"]
+    app.emulator.admin("POST", "/registries", {"name": registry, "principals": []})
+    scoring_app(
+        app, name="denied", model=f"azureml://registries/{registry}/models/linear/versions/1"
+    )
+    result = app.deploy(config="seed/deploy.yml")
+    assert result.returncode == 1
+    assert "not allowed to access registry" in result.stderr
+    assert "grant the AzureML Registry User role on registry" in result.stderr
+    assert f"--assignee {app.emulator['client_id']}" in result.stderr
+    assert app.endpoint("denied") is None
+
+
+@pytest.mark.long
+def test_rollback_restores_exactly_the_assets_that_served(app: App) -> None:
+    deploy_file = scoring_app(app, name="rollback")
+    without_previews = deploy_file.read_text().partition("environments:")[0]
+    deploy_file.write_text(
+        without_previews.replace(
+            "rollout: {strategy: blue-green, timeout_minutes: 5}",
+            "rollout: {strategy: blue-green, keep_previous: true, timeout_minutes: 5}",
+        )
+    )
+    app.commit("keep the previous deployment")
+    first = app.outputs(config="seed/deploy.yml")
+    script = app.root / "seed" / "onlinescoring" / "score.py"
+    script.write_text(
+        script.read_text().replace("return prediction.tolist()", "return (prediction * 2).tolist()")
+    )
+    app.commit("double the answer")
+    result = app.deploy(config="seed/deploy.yml")
+    assert result.returncode == 0, result.stderr
+    assert app.endpoint("rollback")["properties"]["traffic"] == {"green": 100}
+    assert score(app, first) == [2 * value for value in ANSWER]
+
+    rolled = app.run("rollback", config="seed/deploy.yml")
+    assert rolled.returncode == 0, rolled.stderr
+    assert app.endpoint("rollback")["properties"]["traffic"] == {"blue": 100}
+    assert score(app, first) == ANSWER
+    # the next deploy compares exact ids: the file still names the doubled script
+    plan = app.run("plan", config="seed/deploy.yml")
+    assert "nothing to do" not in plan.stdout + plan.stderr
