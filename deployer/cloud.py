@@ -43,6 +43,9 @@ class Cloud:
     # registries under the policy that disables ARM-audience tokens (Learn
     # "container-registry-disable-authentication-as-arm").
     registry_audience: str = "https://containerregistry.azure.net"
+    # A registry's login server is <name>.<suffix>: azurecr.io, .us and .cn in the sovereign
+    # clouds (container-registry-faq, "azurecr.us" / Azure China's "azurecr.cn").
+    registry_suffix: str = "azurecr.io"
     # Only for the emulator: what MLClient needs for a custom cloud, and the CA to trust.
     metadata: dict[str, str] | None = None
     ca_bundle: str | None = None
@@ -109,6 +112,7 @@ PUBLIC = {
         "https://login.microsoftonline.us",
         "https://ml.azure.us",
         registry_audience="https://containerregistry.azure.us",
+        registry_suffix="azurecr.us",
     ),
     "AzureChinaCloud": Cloud(
         "AzureChinaCloud",
@@ -116,6 +120,7 @@ PUBLIC = {
         "https://login.chinacloudapi.cn",
         "https://studio.ml.azure.cn",
         registry_audience="https://containerregistry.azure.cn",
+        registry_suffix="azurecr.cn",
     ),
 }
 CLOUD_NAMES = (*PUBLIC, "local")

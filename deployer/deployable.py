@@ -112,13 +112,13 @@ class ContainerWithAssets:
 def resolve_deployable(session: Session, phases: Phases) -> Deployable:
     """What this run deploys (no build yet: the plan builds only if it must)."""
     if not session.spec.image.given:
-        return resolve_assets(session)
+        return resolve_assets(session, phases)
     images = Images(session)
     pull = pull_access(session, images.login_server)
     images.acr.abac = pull.registry_abac
     image = ContainerImage(images, images.lookup(), phases, pull)
     if session.spec.deployment.uses_assets:
-        return ContainerWithAssets(image, resolve_assets(session))
+        return ContainerWithAssets(image, resolve_assets(session, phases))
     return image
 
 

@@ -17,7 +17,7 @@ import hashlib
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from deployer.assets.deployed import DeployedAssets
@@ -26,9 +26,11 @@ from deployer.azure.assets import AzureAssets
 from deployer.azure.pull import PullAccess
 from deployer.errors import UsageError
 from deployer.github.runner import Runner
+from deployer.image.resolve import Images
 from deployer.session import Session
-from deployer.spec.model import DeploymentSpec, EnvironmentSpec, ModelSpec
+from deployer.spec.model import BuildSpec, CodeSpec, EnvironmentSpec, ImageSpec, ModelSpec
 from deployer.spec.references import parse_reference
+from deployer.timing import Phases
 
 
 @dataclass(frozen=True)
@@ -89,115 +91,146 @@ class AzureMLAssets:
         }
 
 
-def resolve_assets(session: Session) -> AzureMLAssets:
+def resolve_assets(session: Session, phases: Phases) -> AzureMLAssets:
     """The exact ids of what the deployment runs; nothing is uploaded or registered here."""
     client_id = session.options.client_id or session.cloud.app_registration_defaults()[1]
-    azure = AzureAssets(session.azure, client_id)
+    resolver = _Resolver(
+        AzureAssets(session.azure, client_id),
+        session.endpoint_name,
+        session.options.root,
+        _runner_build(session, phases),
+    )
     deployment = session.spec.deployment
-    name = session.endpoint_name
-    workspace = session.options.root
-    local: list[LocalAsset] = []
-    model = _model(azure, deployment.model, name, workspace, local)
-    code = None
-    if deployment.code_configuration is not None:
-        configuration = deployment.code_configuration
-        files = snapshot(configuration.code, workspace)
-        _check_script_uploaded(files, configuration.scoring_script)
-        local.append(
-            LocalAsset(
-                "codes",
-                name,
-                files.version,
-                _describe(files, workspace),
-                lambda folder: azure.register_code(name, files.version, files.stage(folder)),
-                azure.has("codes", name, files.version),
-            )
-        )
-        code = local[-1].id
-    environment = _environment(azure, deployment, name, workspace, local)
-    scoring_script = (
-        deployment.code_configuration.scoring_script if deployment.code_configuration else None
-    )
+    code = deployment.code_configuration
     assets = DeployedAssets(
-        model, code, scoring_script, environment, model_mount_path=deployment.model_mount_path
+        model=resolver.model(deployment.model),
+        code=resolver.code(code),
+        scoring_script=code.scoring_script if code is not None else None,
+        environment=resolver.environment(deployment.environment),
+        model_mount_path=deployment.model_mount_path,
     )
-    return AzureMLAssets(assets, local, session.runner)
+    return AzureMLAssets(assets, resolver.local, session.runner)
 
 
-def _model(
-    azure: AzureAssets,
-    spec: ModelSpec | None,
-    name: str,
-    workspace: Path,
-    local: list[LocalAsset],
-) -> str | None:
-    if spec is None:
-        return None
-    if spec.reference is not None:
-        return str(azure.exact(parse_reference(spec.reference, "models")))
-    assert spec.path is not None  # a ModelSpec names a path or a reference
-    files = snapshot(spec.path, workspace)
-    model_type = str(spec.type)
-    local.append(
-        LocalAsset(
-            "models",
-            name,
-            files.version,
-            _describe(files, workspace),
-            lambda folder: azure.register_model(
-                name, files.version, files.stage(folder), model_type
-            ),
-            azure.has("models", name, files.version),
-        )
-    )
-    return local[-1].id
+@dataclass
+class _Resolver:
+    """Each asset by exact id; the local ones also as what registering them takes."""
 
+    azure: AzureAssets
+    name: str  # what local assets are registered as: the endpoint's name
+    workspace: Path
+    runner_build: Callable[[EnvironmentSpec], str]
+    local: list[LocalAsset] = field(default_factory=list)
 
-def _environment(
-    azure: AzureAssets,
-    deployment: DeploymentSpec,
-    name: str,
-    workspace: Path,
-    local: list[LocalAsset],
-) -> str | None:
-    spec: EnvironmentSpec | None = deployment.environment
-    if spec is None:
-        return None
-    if spec.reference is not None:
-        return str(azure.exact(parse_reference(spec.reference, "environments")))
-    if spec.build_context is not None:
-        files = snapshot(spec.build_context, workspace)
-        dockerfile = spec.dockerfile_path
-        version = _digest(files.digest, dockerfile)
-        described = f"a build context, {_describe(files, workspace)}"
+    def model(self, spec: ModelSpec | None) -> str | None:
+        if spec is None:
+            return None
+        if spec.reference is not None:
+            return str(self.azure.exact(parse_reference(spec.reference, "models")))
+        assert spec.path is not None  # a ModelSpec names a path or a reference
+        files = snapshot(spec.path, self.workspace)
+        model_type, name = str(spec.type), self.name
 
         def register(folder: Path) -> str:
-            return azure.register_environment(
-                name, version, build_context=files.stage(folder), dockerfile_path=dockerfile
+            return self.azure.register_model(name, files.version, files.stage(folder), model_type)
+
+        return self._local("models", files.version, self._describe(files), register)
+
+    def code(self, spec: CodeSpec | None) -> str | None:
+        if spec is None:
+            return None
+        files = snapshot(spec.code, self.workspace)
+        _check_script_uploaded(files, spec.scoring_script)
+        name = self.name
+
+        def register(folder: Path) -> str:
+            return self.azure.register_code(name, files.version, files.stage(folder))
+
+        return self._local("codes", files.version, self._describe(files), register)
+
+    def environment(self, spec: EnvironmentSpec | None) -> str | None:
+        if spec is None:
+            return None
+        if spec.reference is not None:
+            return str(self.azure.exact(parse_reference(spec.reference, "environments")))
+        azure, name, context = self.azure, self.name, spec.build_context
+        register: Callable[[Path], str]
+        if context is not None and spec.build_on == "runner":
+            files = snapshot(context, self.workspace)
+            version = _digest(files.digest, spec.dockerfile_path, "built on the runner")
+            described = f"an image built on the runner from {self._describe(files)}"
+            build = self.runner_build
+
+            def register(folder: Path) -> str:
+                return azure.register_environment(name, version, image=build(spec))
+
+        elif context is not None:
+            files = snapshot(context, self.workspace)
+            dockerfile = spec.dockerfile_path
+            version = _digest(files.digest, dockerfile)
+            described = f"a build context, {self._describe(files)}"
+
+            def register(folder: Path) -> str:
+                return azure.register_environment(
+                    name, version, build_context=files.stage(folder), dockerfile_path=dockerfile
+                )
+
+        else:
+            image, conda = spec.image, spec.conda_file
+            conda_text = conda.read_bytes().decode("utf-8", "replace") if conda else ""
+            version = _digest(str(image), conda_text)
+            described = str(image)
+            if conda is not None:
+                described += f" + {conda.relative_to(self.workspace.resolve()).as_posix()}"
+
+            def register(folder: Path) -> str:
+                return azure.register_environment(name, version, image=image, conda_file=conda)
+
+        return self._local("environments", version, described, register)
+
+    def _local(
+        self, kind: str, version: str, described: str, register: Callable[[Path], str]
+    ) -> str:
+        present = self.azure.has(kind, self.name, version)
+        self.local.append(LocalAsset(kind, self.name, version, described, register, present))
+        return self.local[-1].id
+
+    def _describe(self, files: Snapshot) -> str:
+        where = files.root.relative_to(self.workspace.resolve()).as_posix()
+        count = len(files.files)
+        return f"{where} ({count} file{'s' * (count != 1)}, {_size(files.size)})"
+
+
+def _runner_build(session: Session, phases: Phases) -> Callable[[EnvironmentSpec], str]:
+    """An environment's build context built by the action (BuildKit, the registry cache) and
+    pushed to the workspace's registry, where Azure ML pulls environment images from; the
+    image by digest."""
+
+    def build(environment: EnvironmentSpec) -> str:
+        assert environment.build_context is not None
+        facts = session.azure.workspace_registry()
+        if facts is None:
+            raise UsageError(
+                "build_on: runner pushes the environment's image to the workspace's container "
+                "registry, and this workspace has none",
+                hint="remove build_on (Azure ML then builds the image), or attach a registry "
+                "to the workspace",
             )
-
-    else:
-        image, conda = spec.image, spec.conda_file
-        conda_bytes = conda.read_bytes() if conda is not None else b""
-        version = _digest(str(image), conda_bytes.decode("utf-8", "replace"))
-        described = f"{image}" + (
-            f" + {conda.relative_to(workspace.resolve()).as_posix()}" if conda else ""
+        server = facts.login_server or f"{facts.name}.{session.cloud.registry_suffix}"
+        spec = ImageSpec(
+            registry=server,
+            repository=f"azureml-deploy/{session.endpoint_name}-environment",
+            build=BuildSpec(
+                context=environment.build_context,
+                dockerfile=(environment.build_context / environment.dockerfile_path).resolve(),
+            ),
         )
+        images = Images(session, spec)
+        lookup = images.lookup()
+        resolved = lookup.resolved or images.build_and_push(lookup, phases)
+        return resolved.reference
 
-        def register(folder: Path) -> str:
-            return azure.register_environment(name, version, image=image, conda_file=conda)
-
-    local.append(
-        LocalAsset(
-            "environments",
-            name,
-            version,
-            described,
-            register,
-            azure.has("environments", name, version),
-        )
-    )
-    return local[-1].id
+    return build
 
 
 def _check_script_uploaded(files: Snapshot, script: str) -> None:
@@ -211,12 +244,6 @@ def _check_script_uploaded(files: Snapshot, script: str) -> None:
 
 def _digest(*parts: str) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
-
-
-def _describe(files: Snapshot, workspace: Path) -> str:
-    where = files.root.relative_to(workspace.resolve()).as_posix()
-    count = len(files.files)
-    return f"{where} ({count} file{'s' * (count != 1)}, {_size(files.size)})"
 
 
 def _size(size: int) -> str:

@@ -24,6 +24,7 @@ from deployer.image.registry import AcrSession
 from deployer.image.secrets import check_sources
 from deployer.session import Session
 from deployer.spec import names
+from deployer.spec.model import ImageSpec
 from deployer.spec.schemacheck import deploy_schema
 from deployer.timing import Phases
 
@@ -69,12 +70,18 @@ class ImageLookup:
 
 
 class Images:
-    def __init__(self, session: Session) -> None:
+    """`spec`: the image to find or build; the deploy file's top-level `image` unless given
+    (an Azure ML environment's build context built on the runner)."""
+
+    def __init__(self, session: Session, spec: ImageSpec | None = None) -> None:
         self.session = session
+        self.spec = spec if spec is not None else session.spec.image
+        # the `image` input replaces the deploy file's image, not an environment's
+        self.given = session.options.image if spec is None else None
 
     @cached_property
     def login_server(self) -> str:
-        spec = self.session.spec.image
+        spec = self.spec
         given = spec.registry or (spec.ref.split("/", 1)[0] if spec.ref else "")
         server = self.session.cloud.registry_for(given)
         if server != given:
@@ -95,8 +102,8 @@ class Images:
         )
 
     def lookup(self) -> ImageLookup:
-        spec = self.session.spec.image
-        given = self.session.options.image
+        spec = self.spec
+        given = self.given
         if given is not None:
             if spec.build is not None:
                 self.session.runner.info(
@@ -135,7 +142,7 @@ class Images:
 
     @property
     def _declared_registry(self) -> str:
-        spec = self.session.spec.image
+        spec = self.spec
         return spec.registry or (spec.ref or "").split("/", 1)[0]
 
     def _in_registry(self, given: str) -> str:
@@ -197,7 +204,7 @@ class Images:
         )
 
     def build_and_push(self, lookup: ImageLookup, phases: Phases) -> ResolvedImage:
-        build = self.session.spec.image.build
+        build = self.spec.build
         if build is None:
             raise DeployerError("nothing to build: the deploy file gives image.ref")
         context = self.session.context

@@ -106,6 +106,15 @@ def _environment_parts(document: Document, environment: dict[str, Any]) -> Itera
             "needs `image` (with an optional `conda_file`) or `build: {path: …}`",
             document.key_mark(ENVIRONMENT),
         )
+    if environment.get("build_on") == "runner" and "build" not in environment:
+        path_on: JsonPath = (*ENVIRONMENT, "build_on")
+        yield error(
+            path_on,
+            "runner builds a build context (`build: {path: …}`) on the runner; an image with "
+            "a conda file is built by Azure ML: remove build_on, or write the image's "
+            "Dockerfile and give its folder as build.path",
+            document.value_mark(path_on),
+        )
     if "conda_file" in environment and "image" not in environment:
         path: JsonPath = (*ENVIRONMENT, "conda_file")
         yield error(

@@ -145,6 +145,7 @@ class EnvironmentSpec:
     conda_file: Path | None = None  # absolute, inside the workspace
     build_context: Path | None = None  # absolute, inside the workspace
     dockerfile_path: str = "Dockerfile"
+    build_on: str = "azure"  # or "runner": the action builds the build context itself
 
 
 @dataclass(frozen=True)
@@ -467,6 +468,7 @@ def _environment(raw: str | dict[str, Any] | None, folder: Path) -> EnvironmentS
         conda_file=(folder / raw["conda_file"]).resolve() if "conda_file" in raw else None,
         build_context=(folder / build["path"]).resolve() if build else None,
         dockerfile_path=build.get("dockerfile_path", "Dockerfile") if build else "Dockerfile",
+        build_on=raw.get("build_on", "azure"),
     )
 
 

@@ -29,7 +29,9 @@ deployment:
   model: {model}
   code_configuration: {{code: onlinescoring, scoring_script: score.py}}
   environment: {environment}
-  readiness_probe: {{initial_delay: 1, period: 1, failure_threshold: 5}}
+  # a server that starts slowly on a busy test machine is given 30 s; one whose init()
+  # raises never answers (the init() test asks for less)
+  readiness_probe: {{initial_delay: 1, period: 1, failure_threshold: {readiness_failures}}}
 rollout: {{strategy: blue-green, timeout_minutes: 5}}
 smoke_test: {{request: request.json, attempts: 2, timeout_seconds: 10}}
 environments:
@@ -45,7 +47,12 @@ CONDA_ENVIRONMENT = (
 
 
 def scoring_app(
-    app: App, *, name: str = "seed", model: str = "model/", environment: str = CONDA_ENVIRONMENT
+    app: App,
+    *,
+    name: str = "seed",
+    model: str = "model/",
+    environment: str = CONDA_ENVIRONMENT,
+    readiness_failures: int = 30,
 ) -> Path:
     """The seed's model, scoring script and conda file in `seed/`, with its deploy file."""
     folder = app.root / "seed"
@@ -53,7 +60,14 @@ def scoring_app(
         shutil.copytree(SEED, folder)
         (folder / "request.json").write_text(json.dumps(ROWS))
     deploy_file = folder / "deploy.yml"
-    deploy_file.write_text(SCORING_DEPLOY.format(name=name, model=model, environment=environment))
+    deploy_file.write_text(
+        SCORING_DEPLOY.format(
+            name=name,
+            model=model,
+            environment=environment,
+            readiness_failures=readiness_failures,
+        )
+    )
     app.commit(f"deploy {name}")
     return deploy_file
 
@@ -252,7 +266,7 @@ def test_a_scoring_script_deploys_with_no_docker_on_the_runner(app: App) -> None
 
 
 def test_init_raising_fails_with_its_traceback_and_production_keeps_serving(app: App) -> None:
-    scoring_app(app, name="init-fails")
+    scoring_app(app, name="init-fails", readiness_failures=5)
     first = app.outputs(config="seed/deploy.yml")
     script = app.root / "seed" / "onlinescoring" / "score.py"
     script.write_text(
@@ -380,3 +394,24 @@ def test_rollback_restores_exactly_the_assets_that_served(app: App) -> None:
     # the next deploy compares exact ids: the file still names the doubled script
     plan = app.run("plan", config="seed/deploy.yml")
     assert "nothing to do" not in plan.stdout + plan.stderr
+
+
+def test_an_environment_built_on_the_runner(app: App) -> None:
+    """build_on: runner: the action builds the build context with its BuildKit path, pushes
+    it to the workspace's registry, and registers the environment with the image by digest."""
+    context = app.root / "seed" / "docker"
+    scoring_app(app, name="on-runner", environment="{build: {path: docker}, build_on: runner}")
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        "FROM mcr.microsoft.com/azureml/minimal-py312-inference:latest\n"
+        "ENV EXTRA=built-on-the-runner\n"
+    )
+    app.commit("build the environment on the runner")
+    result = app.deploy(config="seed/deploy.yml")
+    assert result.returncode == 0, result.stderr
+    assert "an image built on the runner from seed/docker" in result.stderr
+    outputs = app.outputs(config="seed/deploy.yml")
+    assert score(app, outputs) == ANSWER
+    _, name, version = outputs["environment"].split(":")
+    image = app.emulator.ml_client().environments.get(name, version=version).image
+    assert image.startswith(app.emulator["registry"] + "/azureml-deploy/on-runner-environment@")

@@ -197,3 +197,21 @@ def test_an_overlay_switches_the_environment_from_image_to_build(seed: Workspace
     assert spec.deployment.environment is not None
     assert spec.deployment.environment.image is None
     assert spec.deployment.environment.build_context == seed.root / "docker"
+
+
+def test_build_on_runner_builds_a_build_context_only(seed: Workspace) -> None:
+    text = SCORING_SCRIPT.replace(
+        "    conda_file: environment/conda.yaml\n",
+        "    conda_file: environment/conda.yaml\n    build_on: runner\n",
+    )
+    [(line, _, message)] = seed.errors(text)
+    assert line == 10
+    assert message.startswith("deployment.environment.build_on runner builds a build context")
+    seed.write("docker/Dockerfile", "FROM scratch\n")
+    context = before(SCORING_SCRIPT, "  environment:") + (
+        "  environment: {build: {path: docker}, build_on: runner}\n"
+    )
+    assert seed.errors(context) == []
+    spec = load_deploy_spec(seed.root / "deploy.yml", None, workspace=seed.root)
+    assert spec.deployment.environment is not None
+    assert spec.deployment.environment.build_on == "runner"
