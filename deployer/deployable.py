@@ -45,6 +45,10 @@ class Deployable(Protocol):
         """What `plan` shows of it before anything is made."""
         ...
 
+    def describe(self) -> list[tuple[str, str]]:
+        """What it is, for people: (label, exact id or what making it makes) rows."""
+        ...
+
 
 class ContainerImage:
     """A container image: found in the registry (by tag of the build inputs, or as given), or
@@ -72,6 +76,12 @@ class ContainerImage:
     def outputs(self) -> dict[str, str]:
         resolved = self.lookup.resolved
         return {"digest": resolved.digest if resolved else "", "image-tag": self.lookup.tag or ""}
+
+    def describe(self) -> list[tuple[str, str]]:
+        if self.reference:
+            return [("Image", self.reference)]
+        lookup = self.lookup
+        return [("Image", f"{lookup.login_server}/{lookup.repository}:{lookup.tag} (to build)")]
 
 
 class ContainerWithAssets:
@@ -104,6 +114,9 @@ class ContainerWithAssets:
 
     def outputs(self) -> dict[str, str]:
         return {**self.image.outputs(), **self.assets.outputs()}
+
+    def describe(self) -> list[tuple[str, str]]:
+        return [*self.image.describe(), *self.assets.describe()]
 
     def _reference(self) -> str:
         return replace(self.assets.assets, image=self.image.reference).text()

@@ -146,6 +146,8 @@ class DisplayOnlyExecutor:
         plan = make_plan(desired, observed, deadline.clock.now())
         for note in plan.notes:
             runner.info(note)
+        for label, value in deployable.describe():
+            runner.info(f"{label.lower()}: {value}")
         runner.result(plan_table(plan))
         for warning in preflight(session.azure, plan, desired.settings, observed):
             runner.warning(warning)

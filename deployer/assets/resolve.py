@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deployer.assets.deployed import DeployedAssets
+from deployer.assets.deployed import DeployedAssets, what_runs
 from deployer.assets.snapshot import Snapshot, snapshot
 from deployer.azure.assets import AzureAssets
 from deployer.azure.pull import PullAccess
@@ -82,6 +82,13 @@ class AzureMLAssets:
         self.work = ", ".join(registered)
         self.reference = self.assets.text()
         return self.reference
+
+    def describe(self) -> list[tuple[str, str]]:
+        missing = {asset.id for asset in self.local if not asset.present}
+        return [
+            (label, value + (" (to register)" if value.split(" ")[0] in missing else ""))
+            for label, value in what_runs(self.assets.text())
+        ]
 
     def outputs(self) -> dict[str, str]:
         return {
