@@ -1,5 +1,6 @@
 """The four workflows users copy, each run with its event through the runner-faithful harness
-against the emulator."""
+against the emulator: as they are (the custom container of examples/credit-risk), and pointed
+at the other examples by their one DEPLOY_FILE line."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.action.conftest import Repo
@@ -19,6 +21,31 @@ from tools.runner.workflow import JobRun
 def single(runs: list[JobRun]) -> JobRun:
     assert len(runs) == 1, [run.job for run in runs]
     return runs[0]
+
+
+def pointed_at(workflow: str, deploy_file: str, folder: Path) -> Path:
+    """`folder` holding the example `workflow` with its DEPLOY_FILE line changed, as a user
+    copying it changes it."""
+    text = (ROOT / "examples" / "workflows" / workflow).read_text()
+    line = "  DEPLOY_FILE: examples/credit-risk/deploy.yml\n"
+    assert text.count(line) == 1
+    (folder / workflow).write_text(text.replace(line, f"  DEPLOY_FILE: {deploy_file}\n"))
+    return folder
+
+
+def score(repo: Repo, outputs: dict[str, str], request: str) -> object:
+    answer = requests.post(
+        outputs["scoring-uri"],
+        data=(repo.root / request).read_bytes(),
+        headers={
+            "Authorization": f"Bearer {outputs['primary-key']}",
+            "Content-Type": "application/json",
+        },
+        verify=repo.emulator["ca_bundle"],
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
 
 
 def test_pr_preview_deploys_on_open_and_deletes_on_close(repo: Repo) -> None:
@@ -34,17 +61,7 @@ def test_pr_preview_deploys_on_open_and_deletes_on_close(repo: Repo) -> None:
     # The runner drops job outputs that hold a masked value: keys stay step outputs.
     assert set(result.job_outputs_dropped) >= {"primary-key", "secondary-key"}
     assert "| Endpoint | <code>credit-risk-pr7</code>" in result.summary
-    answer = requests.post(
-        outputs["scoring-uri"],
-        data=(repo.root / "examples/credit-risk/tests/sample-request.json").read_bytes(),
-        headers={
-            "Authorization": f"Bearer {outputs['primary-key']}",
-            "Content-Type": "application/json",
-        },
-        verify=repo.emulator["ca_bundle"],
-        timeout=30,
-    )
-    assert answer.status_code == 200
+    score(repo, outputs, "examples/credit-risk/tests/sample-request.json")
 
     closed = single(repo.run("pr-preview.yml", Event.pull_request(7, action="closed")))
     assert closed.job == "teardown"
@@ -149,3 +166,36 @@ def test_validate_passes_on_the_example(repo: Repo) -> None:
     run = single(repo.run("validate.yml", Event.pull_request(7, action="opened", fork=True)))
     assert run.result.exit_code == 0, run.result.text
     assert "is valid" in run.result.text
+
+
+def test_pr_preview_of_the_scoring_script_example(repo: Repo, tmp_path: Path) -> None:
+    """A model, score.py and a conda file: registered under the preview's name, Azure ML's
+    environment built, no image; deleted on close."""
+    folder = pointed_at("pr-preview.yml", "examples/scoring-script/deploy.yml", tmp_path)
+    run = single(repo.run("pr-preview.yml", Event.pull_request(7, action="opened"), folder))
+    assert run.result.exit_code == 0, run.result.text
+    outputs = run.result.outputs
+    assert outputs["endpoint-name"] == "scoring-script-pr7"
+    assert outputs["image"] == "" and outputs["digest"] == ""
+    for asset in ("model", "code", "environment"):
+        assert outputs[asset].startswith("azureml:scoring-script-pr7:"), outputs[asset]
+    request = "examples/scoring-script/tests/sample-request.json"
+    assert score(repo, outputs, request) == [14.5, 32.5]
+
+    closed = single(repo.run("pr-preview.yml", Event.pull_request(7, action="closed"), folder))
+    assert closed.result.exit_code == 0, closed.result.text
+    assert closed.result.outputs["deleted"] == "true"
+    assert repo.emulator.admin("GET", "/state")["endpoints"] == []
+
+
+def test_release_of_the_mlflow_no_code_example(repo: Repo, tmp_path: Path) -> None:
+    """An MLflow model alone: no environment, no code, Azure's input_data request."""
+    folder = pointed_at("release.yml", "examples/mlflow-no-code/deploy.yml", tmp_path)
+    run = single(repo.run("release.yml", Event.push("refs/tags/v1.2.0"), folder))
+    assert run.result.exit_code == 0, run.result.text
+    outputs = run.result.outputs
+    assert outputs["endpoint-name"] == "mlflow-no-code"
+    assert outputs["model"].startswith("azureml:mlflow-no-code:")
+    assert (outputs["code"], outputs["environment"], outputs["image"]) == ("", "", "")
+    request = "examples/mlflow-no-code/tests/sample-request.json"
+    assert score(repo, outputs, request) == pytest.approx([6.5])  # a + 2b + 3c + 0.5

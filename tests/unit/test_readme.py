@@ -1,13 +1,16 @@
-"""The README's inputs and outputs tables are action.yml's, word for word."""
+"""The README's inputs and outputs tables are action.yml's, word for word, and its quickstart's
+deploy file is valid."""
 
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from deployer.spec import validate_deploy_file
 from tools import docs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,3 +32,19 @@ def test_the_entrypoint_is_one_executable_path() -> None:
     assert runs["using"] == "docker" and runs["image"] == "Dockerfile"
     assert re.fullmatch(r"/[\w/.-]+", runs["entrypoint"])
     assert (ROOT / runs["entrypoint"].removeprefix("/app/")).stat().st_mode & 0o111
+
+
+def test_the_quickstarts_deploy_file_is_valid_beside_the_scoring_script_example(
+    tmp_path: Path,
+) -> None:
+    """The deploy file "Use it" shows, with the files of examples/scoring-script it names."""
+    readme = (ROOT / "README.md").read_text("utf-8")
+    quickstart = readme[readme.index("## Use it\n") :]
+    start = quickstart.index("```yaml\n") + len("```yaml\n")
+    deploy_yml = quickstart[start : quickstart.index("```", start)]
+    assert "code_configuration" in deploy_yml and "image:" in deploy_yml
+    shutil.copytree(ROOT / "examples" / "scoring-script", tmp_path, dirs_exist_ok=True)
+    (tmp_path / "deploy.yml").write_text(deploy_yml, "utf-8")
+    report = validate_deploy_file(tmp_path / "deploy.yml", workspace=tmp_path)
+    assert report.problems == ()
+    assert report.environment_names == ("preview", "production")

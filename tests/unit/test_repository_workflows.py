@@ -128,3 +128,21 @@ def test_no_script_gets_a_secret_or_an_output_pasted_in(path: Path) -> None:
         step["run"] for step in steps(load(path)) if "run" in step and PASTED.search(step["run"])
     ]
     assert pasted == [], "pass it through the step's env: and use the variable"
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yml")), ids=lambda path: path.name)
+def test_an_example_workflow_names_its_deploy_file_in_one_line(path: Path) -> None:
+    """A user points a copied workflow at their deploy file (or another example's) by its
+    `env: DEPLOY_FILE`, which every step of the action reads; the comment beside it names the
+    other examples."""
+    workflow = load(path)
+    deploy_file = workflow["env"]["DEPLOY_FILE"]
+    assert (ROOT / deploy_file).is_file()
+    text = path.read_text("utf-8")
+    assert text.count(deploy_file) == 1
+    ours = [step for step in steps(workflow) if FIRST_PARTY.match(str(step.get("uses", "")))]
+    assert ours
+    assert [step["with"]["config"] for step in ours] == ["${{ env.DEPLOY_FILE }}"] * len(ours)
+    for example in (ROOT / "examples").glob("*/deploy.yml"):
+        named = example.relative_to(ROOT / "examples").as_posix()
+        assert named in text, f"the comment on DEPLOY_FILE does not name {named}"

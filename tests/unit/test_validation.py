@@ -37,11 +37,24 @@ def test_the_valid_file_builds_a_spec_for_the_base_and_each_environment(
     assert production.endpoint.name_template == "credit-risk"
 
 
-def test_the_example_in_the_repository_is_valid() -> None:
-    example = Path(__file__).resolve().parents[2] / "examples" / "credit-risk" / "deploy.yml"
-    report = validate_deploy_file(example, workspace=example.parents[2])
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*/deploy.yml"))
+
+
+def test_the_examples_are_the_three_shapes() -> None:
+    names = {example.parent.name for example in EXAMPLES}
+    assert names >= {"credit-risk", "scoring-script", "mlflow-no-code"}
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda example: example.parent.name)
+def test_every_example_in_the_repository_is_valid(example: Path) -> None:
+    """As `azureml-deploy validate --config examples/<x>/deploy.yml [--environment E]`."""
+    workspace = example.parents[2]
+    report = validate_deploy_file(example, workspace=workspace)
     assert report.problems == ()
     assert report.environment_names == ("preview", "production")
+    for environment in report.environment_names:
+        alone = validate_deploy_file(example, environment=environment, workspace=workspace)
+        assert alone.problems == (), environment
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,8 @@
 """Runs a workflow file's steps that use this action, for one event, through the harness: job
 `if:` conditions, `permissions` (OIDC only with id-token: write, never for forks), the job's
-GitHub environment (it sets the OIDC subject), `with:` expressions and `environment.url`."""
+GitHub environment (it sets the OIDC subject), the workflow's and the job's `env:` (the `env`
+context, and the action's environment, as the runner passes them), `with:` expressions and
+`environment.url`."""
 
 from __future__ import annotations
 
@@ -111,6 +113,10 @@ def run_workflow(
         }
         if "if" in job and not truthy(evaluate(str(job["if"]), context)):
             continue
+        # The job's env over the workflow's (no `env` context in a job's `if:`, as on GitHub).
+        for scope in (workflow, job):
+            for key, value in (scope.get("env") or {}).items():
+                context["env"][str(key)] = interpolate(str(value), context)
         environment = job.get("environment")
         environment_name = environment.get("name") if isinstance(environment, dict) else environment
         oidc = None
@@ -146,7 +152,7 @@ def run_workflow(
                 event=event,
                 oidc=oidc,
                 run_id=run_id,
-                env=step_env,
+                env={**context["env"], **step_env},
                 mounts=[f"{emulator.state_dir}:{emulator.state_dir}:ro"],
                 issued_secrets=functools.partial(emulator.secrets_since, issued_from),
                 github_token=token,
