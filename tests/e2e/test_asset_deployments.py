@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from azure.ai.ml.entities import Model
 from azure.core.exceptions import ResourceNotFoundError
 
 from tests.e2e.conftest import App
+from tools.checks import mutating_arm_calls
 
 SEED = Path(__file__).resolve().parents[1] / "images" / "azureml-model"
 MLFLOW = Path(__file__).resolve().parents[1] / "images" / "mlflow-sklearn-model"
@@ -117,9 +120,11 @@ def test_a_scoring_script_deploys_then_changes_only_what_changed(app: App) -> No
     again = app.run("plan", config=config)
     assert again.returncode == 0, again.stderr
     assert "nothing to do" in again.stdout + again.stderr
+    since = app.emulator.last_request()
     rerun = app.deploy(config=config)
     assert rerun.returncode == 0, rerun.stderr
     assert "registering" not in rerun.stdout + rerun.stderr
+    assert mutating_arm_calls(app, since) == []
     assert {k: versions(app, k, "seed") for k in registered} == registered
 
     # score.py alone: only the code is registered, and a new deployment rolls out.
@@ -415,3 +420,46 @@ def test_an_environment_built_on_the_runner(app: App) -> None:
     _, name, version = outputs["environment"].split(":")
     image = app.emulator.ml_client().environments.get(name, version=version).image
     assert image.startswith(app.emulator["registry"] + "/azureml-deploy/on-runner-environment@")
+
+
+@pytest.mark.long
+def test_a_run_killed_after_any_call_is_finished_by_the_next(app: App) -> None:
+    """SIGKILL after each mutating call (asset registrations included) of a score.py change,
+    then the same deploy again: it converges, registering nothing twice."""
+    config = "seed/deploy.yml"
+    scoring_app(app, name="killed")
+    app.outputs(config=config)
+    script = app.root / "seed" / "onlinescoring" / "score.py"
+    original = script.read_text()
+
+    def change(factor: int) -> None:
+        script.write_text(
+            original.replace(
+                "return prediction.tolist()", f"return (prediction * {factor}).tolist()"
+            )
+        )
+        app.commit(f"times {factor}")
+
+    change(2)
+    since = app.emulator.last_request()
+    assert app.deploy(config=config).returncode == 0
+    calls = len(mutating_arm_calls(app, since))
+    assert calls >= 4  # register code, create deployment, traffic, delete the old one, lease
+    for kill in range(1, calls + 1):
+        change(kill + 2)
+        since = app.emulator.last_request()
+        process = app.start("deploy", config=config)
+        while process.poll() is None and len(mutating_arm_calls(app, since)) < kill:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        stdout, stderr = process.communicate(timeout=120)
+        app.record(f"deploy (killed after call {kill})", stdout, stderr)
+        outputs = app.outputs(config=config)
+        assert score(app, outputs) == [(kill + 2) * value for value in ANSWER], kill
+        endpoint = app.endpoint("killed")
+        assert endpoint is not None
+        serving = [name for name, share in endpoint["properties"]["traffic"].items() if share]
+        assert [d["name"] for d in endpoint["deployments"]] == serving, kill
+        assert "azureml-deploy.lease-holder" not in endpoint["tags"], kill
+    assert len(versions(app, "models", "killed")) == 1
+    assert len(versions(app, "codes", "killed")) == calls + 2
