@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,6 +106,8 @@ def resolve_assets(session: Session, phases: Phases) -> AzureMLAssets:
         session.endpoint_name,
         session.options.root,
         _runner_build(session, phases),
+        # whose versions they are: a preview's are archived with its endpoint (retire.py)
+        session.owner.tags(),
     )
     deployment = session.spec.deployment
     code = deployment.code_configuration
@@ -127,6 +129,7 @@ class _Resolver:
     name: str  # what local assets are registered as: the endpoint's name
     workspace: Path
     runner_build: Callable[[EnvironmentSpec], str]
+    tags: Mapping[str, str]
     local: list[LocalAsset] = field(default_factory=list)
 
     def model(self, spec: ModelSpec | None) -> str | None:
@@ -139,7 +142,9 @@ class _Resolver:
         model_type, name = str(spec.type), self.name
 
         def register(folder: Path) -> str:
-            return self.azure.register_model(name, files.version, files.stage(folder), model_type)
+            return self.azure.register_model(
+                name, files.version, files.stage(folder), model_type, self.tags
+            )
 
         return self._local("models", files.version, self._describe(files), register)
 
@@ -151,7 +156,7 @@ class _Resolver:
         name = self.name
 
         def register(folder: Path) -> str:
-            return self.azure.register_code(name, files.version, files.stage(folder))
+            return self.azure.register_code(name, files.version, files.stage(folder), self.tags)
 
         return self._local("codes", files.version, self._describe(files), register)
 
@@ -160,7 +165,7 @@ class _Resolver:
             return None
         if spec.reference is not None:
             return str(self.azure.exact(parse_reference(spec.reference, "environments")))
-        azure, name, context = self.azure, self.name, spec.build_context
+        azure, name, context, tags = self.azure, self.name, spec.build_context, self.tags
         register: Callable[[Path], str]
         if context is not None and spec.build_on == "runner":
             files = snapshot(context, self.workspace)
@@ -169,7 +174,7 @@ class _Resolver:
             build = self.runner_build
 
             def register(folder: Path) -> str:
-                return azure.register_environment(name, version, image=build(spec))
+                return azure.register_environment(name, version, tags=tags, image=build(spec))
 
         elif context is not None:
             files = snapshot(context, self.workspace)
@@ -179,7 +184,11 @@ class _Resolver:
 
             def register(folder: Path) -> str:
                 return azure.register_environment(
-                    name, version, build_context=files.stage(folder), dockerfile_path=dockerfile
+                    name,
+                    version,
+                    tags=tags,
+                    build_context=files.stage(folder),
+                    dockerfile_path=dockerfile,
                 )
 
         else:
@@ -191,7 +200,9 @@ class _Resolver:
                 described += f" + {conda.relative_to(self.workspace.resolve()).as_posix()}"
 
             def register(folder: Path) -> str:
-                return azure.register_environment(name, version, image=image, conda_file=conda)
+                return azure.register_environment(
+                    name, version, tags=tags, image=image, conda_file=conda
+                )
 
         return self._local("environments", version, described, register)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,19 +62,21 @@ class AzureAssets:
                 return False
         return True
 
-    def register_model(self, name: str, version: str, path: Path, model_type: str) -> str:
+    def register_model(
+        self, name: str, version: str, path: Path, model_type: str, tags: Mapping[str, str]
+    ) -> str:
         from azure.ai.ml.entities import Model
 
-        model = Model(name=name, version=version, path=str(path), type=model_type)
+        model = Model(name=name, version=version, path=str(path), type=model_type, tags=dict(tags))
         with self.azure.errors(f"registering model {name}:{version}"), _quiet_upload():
             self.azure.client.models.create_or_update(model)
         return f"azureml:{name}:{version}"
 
-    def register_code(self, name: str, version: str, path: Path) -> str:
+    def register_code(self, name: str, version: str, path: Path, tags: Mapping[str, str]) -> str:
         from azure.ai.ml.entities._assets import Code
 
         # azure-ai-ml exposes code assets only as MLClient._code (CodeOperations).
-        code = Code(name=name, version=version, path=str(path))
+        code = Code(name=name, version=version, path=str(path), tags=dict(tags))
         with self.azure.errors(f"registering code {name}:{version}"), _quiet_upload():
             self.azure.client._code.create_or_update(code)
         return f"azureml:{name}:{version}"
@@ -84,6 +86,7 @@ class AzureAssets:
         name: str,
         version: str,
         *,
+        tags: Mapping[str, str],
         image: str | None = None,
         conda_file: Path | None = None,
         build_context: Path | None = None,
@@ -94,6 +97,7 @@ class AzureAssets:
         environment = Environment(
             name=name,
             version=version,
+            tags=dict(tags),
             image=image,
             conda_file=str(conda_file) if conda_file is not None else None,
             build=BuildContext(path=str(build_context), dockerfile_path=dockerfile_path)
@@ -103,6 +107,19 @@ class AzureAssets:
         with self.azure.errors(f"registering environment {name}:{version}"), _quiet_upload():
             self.azure.client.environments.create_or_update(environment)
         return f"azureml:{name}:{version}"
+
+    def versions(self, kind: str, name: str) -> list[tuple[str, Mapping[str, str]]]:
+        """A workspace model's or environment's versions and their tags ([] for none)."""
+        with self.azure.errors(f"listing {ASSET_WORDS[kind]} {name}"):
+            try:
+                found = list(getattr(self.azure.client, kind).list(name=name))
+            except ResourceNotFoundError:
+                return []
+        return [(str(item.version), dict(item.tags or {})) for item in found]
+
+    def archive(self, kind: str, name: str, version: str) -> None:
+        with self.azure.errors(f"archiving {ASSET_WORDS[kind]} {name}:{version}"):
+            getattr(self.azure.client, kind).archive(name=name, version=version)
 
     def _operations(self, reference: AssetReference) -> Any:
         if reference.registry is None:

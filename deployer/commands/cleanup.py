@@ -157,7 +157,8 @@ def run_cleanup(options: Options, runner: Runner, environ: Mapping[str, str]) ->
         runner.info(f"  {name}  created {created}  ({age} old; {item.why})")
     if not options.dry_run and stale:
         deadline = Deadline.after(CLEANUP_TIMEOUT_SECONDS, cancelled)
-        delete_endpoints(session, [item.name for item in stale], deadline)
+        names = {item.name for item in stale}
+        delete_endpoints(session, [e for e in endpoints if e.name in names], deadline)
     gone = {item.name for item in stale}
     retired = retire_kept(session, [e for e in endpoints if e.name not in gone], now, cancelled)
     publish(runner, {"deleted": dump_json([item.name for item in stale])}, options.output_json)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from deployer.assets.retire import archive_preview_assets
 from deployer.deadline import Deadline
 from deployer.errors import Cancelled, DeployerError, ExitCode
 from deployer.github.runner import Runner
@@ -54,20 +55,20 @@ def run_delete(options: Options, runner: Runner, environ: Mapping[str, str]) -> 
         check_may_delete(session.owner, target.name, target)
         why = "" if target.name == name else f" ({Ownership.of(target.tags).describe()})"
         runner.info(f"→ delete endpoint {target.name} (and its deployments){why}")
-    delete_endpoints(
-        session, [t.name for t in targets], Deadline.after(DELETE_TIMEOUT_SECONDS, cancelled)
-    )
+    delete_endpoints(session, targets, Deadline.after(DELETE_TIMEOUT_SECONDS, cancelled))
     publish(runner, {"endpoint-name": name, "deleted": "true"}, options.output_json)
     if presence is not None:
         presence.deleted()
     return ExitCode.OK
 
 
-def delete_endpoints(session: Session, names: list[str], deadline: Deadline) -> None:
-    """Delete `names` side by side (Azure does the work, we only wait), each already allowed
-    by the policy; every failure is named, and a cancel leaves Azure to finish."""
+def delete_endpoints(session: Session, targets: list[EndpointState], deadline: Deadline) -> None:
+    """Delete `targets` side by side (Azure does the work, we only wait), each already allowed
+    by the policy, and archive each preview's registered assets; every failure is named, and a
+    cancel leaves Azure to finish."""
     runner = session.runner
-    operations = {name: session.azure.begin_delete_endpoint(name) for name in names}
+    by_name = {target.name: target for target in targets}
+    operations = {name: session.azure.begin_delete_endpoint(name) for name in by_name}
     failed = []
     for name, operation in operations.items():
         try:
@@ -79,5 +80,6 @@ def delete_endpoints(session: Session, names: list[str], deadline: Deadline) -> 
             failed.append(f"{operation.description}: {exc.message}")
             continue
         runner.info(f"endpoint {name} deleted")
+        archive_preview_assets(session, by_name[name])
     if failed:
         raise DeployerError("some preview endpoints were not deleted: " + "; ".join(failed))

@@ -229,6 +229,21 @@ def test_a_pull_request_registers_only_names_of_its_own(app: App, tmp_path: Path
     assert versions(app, "models", "trusted") == [production["model"].rsplit(":", 1)[1]]
     assert ml.models.get("trusted", label="latest").version == latest
 
+    # the preview's delete archives its model and environment, and nothing of production's
+    closed = app.in_a_job(
+        "delete",
+        tmp_path / "close",
+        "--environment",
+        "preview",
+        pull_request=9,
+        config="seed/deploy.yml",
+    )
+    assert closed.result.returncode == 0, closed.result.stderr
+    assert "archived the preview's model trusted-pr9:" in closed.result.stdout
+    assert versions(app, "models", "trusted-pr9") == []
+    assert versions(app, "environments", "trusted-pr9") == []
+    assert versions(app, "models", "trusted") == [production["model"].rsplit(":", 1)[1]]
+
 
 # Azure's documented payload for an MLflow model with a column signature (pandas "split").
 SPLIT = {"columns": ["a", "b", "c"], "index": [0], "data": [[1, 1, 1]]}
