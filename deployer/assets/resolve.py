@@ -14,6 +14,7 @@ run resolves and moves no label of production's (the trust model, DESIGN.md).
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
@@ -28,7 +29,14 @@ from deployer.errors import UsageError
 from deployer.github.runner import Runner
 from deployer.image.resolve import Images
 from deployer.session import Session
-from deployer.spec.model import BuildSpec, CodeSpec, EnvironmentSpec, ImageSpec, ModelSpec
+from deployer.spec.model import (
+    INFERENCE_SERVER_ROUTES,
+    BuildSpec,
+    CodeSpec,
+    EnvironmentSpec,
+    ImageSpec,
+    ModelSpec,
+)
 from deployer.spec.references import parse_reference
 from deployer.timing import Phases
 
@@ -111,6 +119,11 @@ def resolve_assets(session: Session, phases: Phases) -> AzureMLAssets:
     )
     deployment = session.spec.deployment
     code = deployment.code_configuration
+    if deployment.inference_config != INFERENCE_SERVER_ROUTES:
+        resolver.routes = {
+            name: (route.port, route.path)
+            for name, route in vars(deployment.inference_config).items()
+        }
     assets = DeployedAssets(
         model=resolver.model(deployment.model),
         code=resolver.code(code),
@@ -130,6 +143,7 @@ class _Resolver:
     workspace: Path
     runner_build: Callable[[EnvironmentSpec], str]
     tags: Mapping[str, str]
+    routes: Mapping[str, tuple[int, str]] | None = None  # the deploy file's inference_config
     local: list[LocalAsset] = field(default_factory=list)
 
     def model(self, spec: ModelSpec | None) -> str | None:
@@ -166,20 +180,26 @@ class _Resolver:
         if spec.reference is not None:
             return str(self.azure.exact(parse_reference(spec.reference, "environments")))
         azure, name, context, tags = self.azure, self.name, spec.build_context, self.tags
+        routes = self.routes
+        shown_routes = json.dumps(routes, sort_keys=True) if routes else ""
         register: Callable[[Path], str]
         if context is not None and spec.build_on == "runner":
             files = snapshot(context, self.workspace)
-            version = _digest(files.digest, spec.dockerfile_path, "built on the runner")
+            version = _digest(
+                files.digest, spec.dockerfile_path, "built on the runner", shown_routes
+            )
             described = f"an image built on the runner from {self._describe(files)}"
             build = self.runner_build
 
             def register(folder: Path) -> str:
-                return azure.register_environment(name, version, tags=tags, image=build(spec))
+                return azure.register_environment(
+                    name, version, tags=tags, image=build(spec), routes=routes
+                )
 
         elif context is not None:
             files = snapshot(context, self.workspace)
             dockerfile = spec.dockerfile_path
-            version = _digest(files.digest, dockerfile)
+            version = _digest(files.digest, dockerfile, shown_routes)
             described = f"a build context, {self._describe(files)}"
 
             def register(folder: Path) -> str:
@@ -189,19 +209,20 @@ class _Resolver:
                     tags=tags,
                     build_context=files.stage(folder),
                     dockerfile_path=dockerfile,
+                    routes=routes,
                 )
 
         else:
             image, conda = spec.image, spec.conda_file
             conda_text = conda.read_bytes().decode("utf-8", "replace") if conda else ""
-            version = _digest(str(image), conda_text)
+            version = _digest(str(image), conda_text, shown_routes)
             described = str(image)
             if conda is not None:
                 described += f" + {conda.relative_to(self.workspace.resolve()).as_posix()}"
 
             def register(folder: Path) -> str:
                 return azure.register_environment(
-                    name, version, tags=tags, image=image, conda_file=conda
+                    name, version, tags=tags, image=image, conda_file=conda, routes=routes
                 )
 
         return self._local("environments", version, described, register)

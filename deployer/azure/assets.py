@@ -91,6 +91,7 @@ class AzureAssets:
         conda_file: Path | None = None,
         build_context: Path | None = None,
         dockerfile_path: str = "Dockerfile",
+        routes: Mapping[str, tuple[int, str]] | None = None,
     ) -> str:
         from azure.ai.ml.entities import BuildContext, Environment
 
@@ -102,6 +103,12 @@ class AzureAssets:
             conda_file=str(conda_file) if conda_file is not None else None,
             build=BuildContext(path=str(build_context), dockerfile_path=dockerfile_path)
             if build_context is not None
+            else None,
+            # a server of its own answers on its own routes; None: Azure ML's inference server
+            inference_config={
+                name: {"port": port, "path": path} for name, (port, path) in routes.items()
+            }
+            if routes
             else None,
         )
         with self.azure.errors(f"registering environment {name}:{version}"), _quiet_upload():

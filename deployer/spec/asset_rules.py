@@ -80,6 +80,16 @@ def what_runs_findings(document: Document) -> Iterator[Finding]:
             "the model at AZUREML_MODEL_DIR: remove it",
             document.key_mark(path),
         )
+    registered = isinstance(environment, str) or (environment is None and not has_image)
+    if registered and "inference_config" in deployment:
+        path = (*DEPLOYMENT, "inference_config")
+        yield error(
+            path,
+            "does not apply to a registered or generated environment (a reference, or an "
+            "MLflow model's): its own routes are used; remove it, or give the environment as "
+            "{image, conda_file} or {build: …} with these routes",
+            document.key_mark(path),
+        )
     if isinstance(environment, dict):
         yield from _environment_parts(document, environment)
 

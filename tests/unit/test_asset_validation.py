@@ -215,3 +215,19 @@ def test_build_on_runner_builds_a_build_context_only(seed: Workspace) -> None:
     spec = load_deploy_spec(seed.root / "deploy.yml", None, workspace=seed.root)
     assert spec.deployment.environment is not None
     assert spec.deployment.environment.build_on == "runner"
+
+
+def test_routes_apply_to_an_environment_the_deploy_file_describes(seed: Workspace) -> None:
+    routes = (
+        "  inference_config:\n"
+        "    liveness_route: {port: 8080, path: /live}\n"
+        "    readiness_route: {port: 8080, path: /ready}\n"
+        "    scoring_route: {port: 8080, path: /predict}\n"
+    )
+    assert seed.errors(SCORING_SCRIPT + routes) == []
+    referenced = before(SCORING_SCRIPT, "  environment:") + (
+        "  environment: azureml:sklearn-env:3\n" + routes
+    )
+    [(line, _, message)] = seed.errors(referenced)
+    assert line == 8
+    assert message.startswith("deployment.inference_config does not apply to a registered")
