@@ -12,7 +12,14 @@ from types import MappingProxyType
 from typing import Any
 
 from deployer.spec.model import AutoscaleSpec, EndpointIdentity, Probe, Route
-from deployer.tags import Ownership, Record, Tag, deployed_image, deployed_settings
+from deployer.tags import (
+    Ownership,
+    Record,
+    Tag,
+    deployed_image,
+    deployed_settings,
+    tag_value,
+)
 
 
 class ProvisioningState(StrEnum):
@@ -142,7 +149,7 @@ class DeploymentState:
         """Whether this deployment runs exactly `settings` (its image and the rest)."""
         return (
             self.healthy
-            and self.image == settings.image
+            and self.image == tag_value(settings.image)
             and self.settings_hash == settings.settings_hash
         )
 

@@ -15,6 +15,7 @@ where it stopped, and the next run starts from it.
 from __future__ import annotations
 
 import datetime
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -165,8 +166,22 @@ def endpoint_tags(owner: Owner, user_tags: Mapping[str, str]) -> dict[str, str]:
     return {**theirs, **owner.tags()}
 
 
+# ARM caps a tag's value at 256 characters (azure-resource-manager/management/tag-resources.md,
+# "Limitations"); whether Azure ML's deployments and endpoints inherit the cap is not
+# documented. What is deployed (an image by digest, or the assets' ids) is kept whole when it
+# fits, else by its hash: both sides of every comparison go through tag_value.
+MAX_TAG_VALUE = 256
+
+
+def tag_value(reference: str) -> str:
+    """What is deployed, as a tag holds it."""
+    if len(reference) <= MAX_TAG_VALUE:
+        return reference
+    return "sha256:" + hashlib.sha256(reference.encode()).hexdigest()
+
+
 def deployment_tags(owner: Owner, image: str, settings_hash: str) -> dict[str, str]:
-    return {**owner.tags(), Tag.IMAGE: image, Tag.SETTINGS: settings_hash}
+    return {**owner.tags(), Tag.IMAGE: tag_value(image), Tag.SETTINGS: settings_hash}
 
 
 def autoscale_tags(owner: Owner, fingerprint: str) -> dict[str, str]:
@@ -267,7 +282,9 @@ class Record:
     def tags(self) -> dict[str, str]:
         values: dict[Tag, str | None] = {
             Tag.KNOWN_GOOD: self.known_good,
-            Tag.KNOWN_GOOD_IMAGE: self.known_good_image,
+            Tag.KNOWN_GOOD_IMAGE: tag_value(self.known_good_image)
+            if self.known_good_image
+            else None,
             Tag.KNOWN_GOOD_SETTINGS: self.known_good_settings,
             Tag.CANDIDATE: self.candidate,
             Tag.STEP: str(self.step) if self.step else None,

@@ -122,3 +122,30 @@ def test_references_parse_and_print_as_written(text: str, expected: AssetReferen
 def test_a_reference_the_action_cannot_read_says_the_forms(text: str) -> None:
     with pytest.raises(ReferenceSyntaxError, match="azureml:<name>:<version>"):
         parse_reference(text, "models")
+
+
+def test_ids_longer_than_a_tag_holds_are_kept_by_hash_and_still_compare() -> None:
+    from types import MappingProxyType
+
+    from deployer.state import DeploymentState, ProvisioningState
+    from deployer.tags import MAX_TAG_VALUE, Tag, tag_value
+
+    long_name = "a-very-long-endpoint-name-for-a-team" * 2
+    assets = DeployedAssets(
+        model=f"azureml://registries/shared-models/models/{long_name}/versions/1",
+        code=f"azureml:{long_name}:0123456789abcdef",
+        scoring_script="src/score.py",
+        environment=f"azureml:{long_name}:fedcba9876543210",
+    ).text()
+    assert len(assets) > MAX_TAG_VALUE
+    held = tag_value(assets)
+    assert held.startswith("sha256:") and len(held) <= MAX_TAG_VALUE
+    assert tag_value("registry.io/app@sha256:" + "0" * 64) == "registry.io/app@sha256:" + "0" * 64
+    deployed = DeploymentState(
+        "blue",
+        ProvisioningState.SUCCEEDED,
+        "Standard_DS3_v2",
+        1,
+        MappingProxyType({Tag.IMAGE: held}),
+    )
+    assert deployed.image == held
