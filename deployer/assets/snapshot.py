@@ -4,8 +4,9 @@ unchanged folder maps to the version already there, so nothing is uploaded or re
 
 The files are chosen as azure-ai-ml chooses them (`get_ignore_file`: `.amlignore`, else
 `.gitignore`, at the folder's root), and `.git` is never among them. They are staged as hard
-links (a copy across file systems) in a folder of their own, which is what the SDK uploads: the
-files hashed are exactly the files uploaded.
+links (a copy across file systems) in a folder of their own when the SDK would otherwise take
+more than them (a `.git` it does not skip); else the folder itself is uploaded, the SDK applying
+the same ignore file. Either way the files hashed are exactly the files uploaded.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Snapshot:
     files: tuple[tuple[Path, str], ...]  # (absolute path, POSIX path relative to root)
     size: int
     digest: str  # sha256 hex over the relative paths, sizes and contents
+    pruned: bool = False  # a folder the SDK would upload (.git) was left out
 
     @property
     def version(self) -> str:
@@ -36,7 +38,10 @@ class Snapshot:
         return self.digest[:16]
 
     def stage(self, into: Path) -> Path:
-        """The files under `into/<root name>` (hard links where possible); that path."""
+        """What to hand the SDK's upload: the folder itself, or, when it holds what must not
+        be uploaded, its files under `into/<root name>` (hard links where possible)."""
+        if not self.pruned:
+            return self.root
         target = into / self.root.name
         if self.root.is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -52,7 +57,10 @@ class Snapshot:
 
 def snapshot(root: Path, workspace: Path) -> Snapshot:
     """The files of `root` that would be uploaded; every one must stay inside `workspace`."""
-    files = [(root, root.name)] if root.is_file() else sorted(_walk(root), key=lambda f: f[1])
+    pruned: list[Path] = []
+    files = (
+        [(root, root.name)] if root.is_file() else sorted(_walk(root, pruned), key=lambda f: f[1])
+    )
     digest = hashlib.sha256(f"{len(files)}".encode())
     size = 0
     for path, relative in files:
@@ -70,10 +78,10 @@ def snapshot(root: Path, workspace: Path) -> Snapshot:
         with path.open("rb") as stream:
             while chunk := stream.read(CHUNK):
                 digest.update(chunk)
-    return Snapshot(root, tuple(files), size, digest.hexdigest())
+    return Snapshot(root, tuple(files), size, digest.hexdigest(), bool(pruned))
 
 
-def _walk(root: Path) -> Iterator[tuple[Path, str]]:
+def _walk(root: Path, pruned: list[Path]) -> Iterator[tuple[Path, str]]:
     from azure.ai.ml._utils._asset_utils import get_ignore_file
 
     ignore = get_ignore_file(root)
@@ -83,7 +91,10 @@ def _walk(root: Path) -> Iterator[tuple[Path, str]]:
         kept = []
         for name in sorted(directories):
             resolved = (here / name).resolve()
-            if name in NEVER_UPLOADED or ignore.is_file_excluded(here / name) or resolved in seen:
+            if ignore.is_file_excluded(here / name):
+                continue
+            if name in NEVER_UPLOADED or resolved in seen:  # .git, or a link back up the tree
+                pruned.append(here / name)
                 continue
             seen.add(resolved)
             kept.append(name)

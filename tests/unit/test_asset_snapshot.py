@@ -75,6 +75,10 @@ def test_a_link_out_of_the_workspace_is_refused_and_a_cycle_is_walked_once(
 
 
 def test_staging_holds_exactly_the_files_hashed(tmp_path: Path) -> None:
+    clean = _tree(tmp_path / "clean", {"a.json": "1", ".amlignore": "*.tmp\n", "x.tmp": ""})
+    # nothing the SDK's own ignore file would not skip: the folder is uploaded as it is
+    assert snapshot(clean, tmp_path).stage(tmp_path / "unused") == clean
+    assert not (tmp_path / "unused").exists()
     root = _tree(tmp_path / "model", {"a.json": "1", ".git/HEAD": "ref", "sub/b.json": "2"})
     staged = snapshot(root, tmp_path).stage(tmp_path / "staging")
     assert staged.name == "model"
