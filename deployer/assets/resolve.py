@@ -25,7 +25,7 @@ from deployer.assets.deployed import DeployedAssets, what_runs
 from deployer.assets.snapshot import Snapshot, snapshot
 from deployer.azure.assets import AzureAssets
 from deployer.azure.pull import PullAccess
-from deployer.errors import UsageError
+from deployer.errors import DeployerError, PolicyError
 from deployer.github.runner import Runner
 from deployer.image.resolve import Images
 from deployer.session import Session
@@ -38,6 +38,7 @@ from deployer.spec.model import (
     ModelSpec,
 )
 from deployer.spec.references import parse_reference
+from deployer.tags import Ownership
 from deployer.timing import Phases
 
 
@@ -230,9 +231,14 @@ class _Resolver:
     def _local(
         self, kind: str, version: str, described: str, register: Callable[[Path], str]
     ) -> str:
-        present = self.azure.has(kind, self.name, version)
-        self.local.append(LocalAsset(kind, self.name, version, described, register, present))
-        return self.local[-1].id
+        found = self.azure.tags_of(kind, self.name, version)
+        asset = LocalAsset(kind, self.name, version, described, register, found is not None)
+        # azure-ai-ml drops a code version's tags (CodeVersionDetails has none): only models'
+        # and environments' say who registered them.
+        if found is not None and kind != "codes":
+            _check_registered_by_us(asset, found, self.tags)
+        self.local.append(asset)
+        return asset.id
 
     def _describe(self, files: Snapshot) -> str:
         where = files.root.relative_to(self.workspace.resolve()).as_posix()
@@ -249,7 +255,7 @@ def _runner_build(session: Session, phases: Phases) -> Callable[[EnvironmentSpec
         assert environment.build_context is not None
         facts = session.azure.workspace_registry()
         if facts is None:
-            raise UsageError(
+            raise DeployerError(
                 "build_on: runner pushes the environment's image to the workspace's container "
                 "registry, and this workspace has none",
                 hint="remove build_on (Azure ML then builds the image), or attach a registry "
@@ -272,9 +278,25 @@ def _runner_build(session: Session, phases: Phases) -> Callable[[EnvironmentSpec
     return build
 
 
+def _check_registered_by_us(
+    asset: LocalAsset, found: Mapping[str, str], ours: Mapping[str, str]
+) -> None:
+    """A version named by this content is reused only if this repository registered it: one
+    made another way under the same name and version may hold other files."""
+    owner, wanted = Ownership.of(found), Ownership.of(ours)
+    if owner.managed and owner.repository == wanted.repository:
+        return
+    raise PolicyError(
+        f"{asset.kind[:-1]} {asset.id} exists, but was not registered by azureml-deploy for "
+        f"this repository ({owner.describe()}): its files may not be {asset.describe}",
+        hint=f"archive or delete that version, or deploy under another endpoint name "
+        f"(local assets are registered under the endpoint's name, {asset.name})",
+    )
+
+
 def _check_script_uploaded(files: Snapshot, script: str) -> None:
     if script not in {relative for _, relative in files.files}:
-        raise UsageError(
+        raise DeployerError(
             f"the scoring script {script} would not be uploaded with "
             f"{files.root.name}/: an ignore file (.amlignore or .gitignore) excludes it",
             hint=f"remove the pattern that matches {script} from the code folder's ignore file",

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from deployer.errors import UsageError
+from deployer.errors import DeployerError
 
 CHUNK = 1024 * 1024
 NEVER_UPLOADED = frozenset({".git"})
@@ -66,7 +66,7 @@ def snapshot(root: Path, workspace: Path) -> Snapshot:
     for path, relative in files:
         resolved = path.resolve()
         if not resolved.is_relative_to(workspace.resolve()):
-            raise UsageError(
+            raise DeployerError(
                 f"{root.relative_to(workspace.resolve()).as_posix()}/{relative} links to "
                 f"{resolved}, outside the workspace; it would be uploaded with the asset",
                 hint="replace the link with the file, or list it in .amlignore",

@@ -52,15 +52,16 @@ class AzureAssets:
                 ) from exc
         return reference.at(str(found.version))
 
-    def has(self, kind: str, name: str, version: str) -> bool:
-        """Whether the workspace has this version of a model, code or environment."""
+    def tags_of(self, kind: str, name: str, version: str) -> Mapping[str, str] | None:
+        """The tags of this version of a workspace model, code or environment; None when
+        the workspace does not have it."""
         operations = self._workspace_operations(kind)
         with self.azure.errors(f"reading {ASSET_WORDS[kind]} {name}:{version}"):
             try:
-                operations.get(name=name, version=version)
+                found = operations.get(name=name, version=version)
             except ResourceNotFoundError:
-                return False
-        return True
+                return None
+        return dict(getattr(found, "tags", None) or {})
 
     def register_model(
         self, name: str, version: str, path: Path, model_type: str, tags: Mapping[str, str]

@@ -478,3 +478,25 @@ def test_a_run_killed_after_any_call_is_finished_by_the_next(app: App) -> None:
         assert "azureml-deploy.lease-holder" not in endpoint["tags"], kill
     assert len(versions(app, "models", "killed")) == 1
     assert len(versions(app, "codes", "killed")) == calls + 2
+
+
+def test_a_version_someone_else_registered_under_the_same_id_is_not_trusted(
+    app: App, tmp_path: Path
+) -> None:
+    from deployer.assets.snapshot import snapshot
+
+    scoring_app(app, name="squatted")
+    version = snapshot(app.root / "seed" / "model", app.root).version
+    other = tmp_path / "model"
+    other.mkdir()
+    (other / "linear.json").write_text('{"coefficients": [0, 0, 0], "intercept": 666}')
+    app.emulator.ml_client().models.create_or_update(
+        Model(name="squatted", version=version, path=str(other))
+    )
+    result = app.deploy(config="seed/deploy.yml")
+    assert result.returncode == 1
+    assert (
+        f"model azureml:squatted:{version} exists, but was not registered by azureml-deploy"
+        in result.stderr
+    )
+    assert app.endpoint("squatted") is None

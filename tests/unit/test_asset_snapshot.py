@@ -9,7 +9,7 @@ import pytest
 
 from deployer.assets.deployed import DeployedAssets, asset_outputs, parse_deployed, what_runs
 from deployer.assets.snapshot import snapshot
-from deployer.errors import UsageError
+from deployer.errors import DeployerError
 from deployer.spec.references import AssetReference, ReferenceSyntaxError, parse_reference
 
 
@@ -70,7 +70,7 @@ def test_a_link_out_of_the_workspace_is_refused_and_a_cycle_is_walked_once(
     assert [r for _, r in snapshot(root, workspace).files] == ["weights.json"]
     (tmp_path / "secret").write_text("token")
     os.symlink(tmp_path / "secret", root / "secret")
-    with pytest.raises(UsageError, match="outside the workspace"):
+    with pytest.raises(DeployerError, match="outside the workspace"):
         snapshot(root, workspace)
 
 
