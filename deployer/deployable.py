@@ -76,7 +76,7 @@ class ContainerImage:
 def resolve_deployable(session: Session, phases: Phases) -> Deployable:
     """What this run deploys (no build yet: the plan builds only if it must)."""
     if not session.spec.image.given:
-        return resolve_assets(session)
+        return resolve_assets(session, phases)
     images = Images(session)
     pull = pull_access(session, images.login_server)
     images.acr.abac = pull.registry_abac

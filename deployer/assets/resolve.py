@@ -29,6 +29,7 @@ from deployer.github.runner import Runner
 from deployer.session import Session
 from deployer.spec.model import DeploymentSpec, EnvironmentSpec, ModelSpec
 from deployer.spec.references import parse_reference
+from deployer.timing import Phases
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,15 @@ class AzureMLAssets:
     tag = ""
     pull: PullAccess | None = None  # Azure ML pulls the environment's image itself
 
-    def __init__(self, assets: DeployedAssets, local: list[LocalAsset], runner: Runner) -> None:
+    def __init__(
+        self,
+        assets: DeployedAssets,
+        local: list[LocalAsset],
+        runner: Runner,
+        phases: Phases | None = None,
+    ) -> None:
         self.assets, self.local, self.runner = assets, local, runner
+        self.phases = phases or Phases()
         self.work = ""
         self.reference = "" if self.pending else assets.text()
         missing = [asset.kind for asset in local if not asset.present]
@@ -74,7 +82,9 @@ class AzureMLAssets:
                 self.runner.info(f"registering {asset.id}: {asset.describe}")
                 folder = Path(staging) / asset.kind
                 folder.mkdir()
-                asset.register(folder)
+                # its own phase of the timing line ("register model"): the upload is in it
+                with self.phases(f"register {asset.kind[:-1]}"):
+                    asset.register(folder)
                 shutil.rmtree(folder, ignore_errors=True)
                 registered.append(f"{asset.kind[:-1]} {asset.id}")
         self.work = ", ".join(registered)
@@ -89,7 +99,7 @@ class AzureMLAssets:
         }
 
 
-def resolve_assets(session: Session) -> AzureMLAssets:
+def resolve_assets(session: Session, phases: Phases | None = None) -> AzureMLAssets:
     """The exact ids of what the deployment runs; nothing is uploaded or registered here."""
     azure = AzureAssets(session.azure)
     deployment = session.spec.deployment
@@ -118,7 +128,7 @@ def resolve_assets(session: Session) -> AzureMLAssets:
         deployment.code_configuration.scoring_script if deployment.code_configuration else None
     )
     assets = DeployedAssets(model, code, scoring_script, environment)
-    return AzureMLAssets(assets, local, session.runner)
+    return AzureMLAssets(assets, local, session.runner, phases)
 
 
 def _model(
