@@ -6,29 +6,43 @@ the keys — every step every time, nothing skipped because it is already done. 
 deploys the same example, and the endpoint answers), just naive.
 
     python -m bench.baseline deploy --emulator .emulator --endpoint credit-risk-baseline
+
+For Azure ML's assets (scenarios 8 and 9) the tutorial is azureml-examples' model-1: the
+deployment names its model, code and conda environment inline as local paths, and azure-ai-ml
+registers them as anonymous assets (uploading what storage does not have) every time the
+deployment is created or updated (`assets`, `assets-blue-green`). For the first upload of a
+large model (scenario 10) the baseline is azure-storage-blob's own parallel upload of the same
+files to the same container (`upload`): a pool of threads, one `upload_blob` per file, each with
+`max_concurrency` for its blocks.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import docker
 import requests
 from azure.ai.ml import MLClient
 from azure.ai.ml.entities import (
+    CodeConfiguration,
     Environment,
     ManagedOnlineDeployment,
     ManagedOnlineEndpoint,
+    Model,
     OnlineRequestSettings,
     ProbeSettings,
 )
 
 from emulator.client import Emulator
+
+if TYPE_CHECKING:
+    from azure.storage.blob import ContainerClient
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "credit-risk"
@@ -114,12 +128,18 @@ def set_traffic(ml: MLClient, name: str, traffic: dict[str, int]) -> None:
     ml.online_endpoints.begin_create_or_update(endpoint).result()
 
 
-def keys_and_check(ml: MLClient, name: str, image: str, ca_bundle: str) -> Deployed:
+def keys_and_check(
+    ml: MLClient,
+    name: str,
+    image: str,
+    ca_bundle: str,
+    request: Path = EXAMPLE / "tests" / "sample-request.json",
+) -> Deployed:
     endpoint = ml.online_endpoints.get(name)
     key = ml.online_endpoints.get_keys(name).primary_key
     response = requests.post(
         endpoint.scoring_uri,
-        data=(EXAMPLE / "tests" / "sample-request.json").read_bytes(),
+        data=request.read_bytes(),
         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
         verify=ca_bundle,
         timeout=30,
@@ -166,6 +186,105 @@ def blue_green(
     return keys_and_check(ml, endpoint, image, emulator["ca_bundle"])
 
 
+INFERENCE_IMAGE = "mcr.microsoft.com/azureml/minimal-py312-inference:latest"
+
+
+def asset_deployment(name: str, endpoint: str, context: Path) -> ManagedOnlineDeployment:
+    """azureml-examples' model-1 blue-deployment.yml: model, code and conda environment as
+    local paths (with the action's readiness probe, so that both wait for readiness alike)."""
+    return ManagedOnlineDeployment(
+        name=name,
+        endpoint_name=endpoint,
+        model=Model(path=str(context / "model")),
+        code_configuration=CodeConfiguration(
+            code=str(context / "onlinescoring"), scoring_script="score.py"
+        ),
+        environment=Environment(
+            image=INFERENCE_IMAGE, conda_file=str(context / "environment" / "conda.yaml")
+        ),
+        instance_type="Standard_DS3_v2",
+        instance_count=1,
+        readiness_probe=ProbeSettings(initial_delay=1, period=1, failure_threshold=5),
+    )
+
+
+def deploy_assets(emulator: Emulator, endpoint: str, context: Path) -> Deployed:
+    """The tutorial with inline assets: endpoint, deployment, all traffic, keys."""
+    ml = emulator.ml_client()
+    create_endpoint(ml, endpoint)
+    ml.online_deployments.begin_create_or_update(
+        asset_deployment("blue", endpoint, context)
+    ).result()
+    set_traffic(ml, endpoint, {"blue": 100})
+    return keys_and_check(ml, endpoint, "", emulator["ca_bundle"], context / "request.json")
+
+
+def assets_blue_green(
+    emulator: Emulator, endpoint: str, context: Path, old: str, new: str
+) -> Deployed:
+    """The tutorial's safe rollout of a new scoring script: a second deployment with the same
+    inline assets, all traffic to it, the old one deleted."""
+    ml = emulator.ml_client()
+    create_endpoint(ml, endpoint)
+    ml.online_deployments.begin_create_or_update(asset_deployment(new, endpoint, context)).result()
+    set_traffic(ml, endpoint, {new: 100, old: 0})
+    ml.online_deployments.begin_delete(name=old, endpoint_name=endpoint).result()
+    return keys_and_check(ml, endpoint, "", emulator["ca_bundle"], context / "request.json")
+
+
+def datastore_container(emulator: Emulator, direct: bool = False) -> ContainerClient:
+    """The workspace's default datastore container with the datastore's own credential (an
+    ARM listSecrets): at the blob URL the SDK uses, through the storage proxy, or `direct`ly at
+    Azurite's own address (what the benchmark reads with, adding nothing to the proxy's
+    count)."""
+    from azure.storage.blob import ContainerClient
+
+    datastore = emulator.ml_client().datastores.get_default(include_secrets=True)
+    credentials = datastore.credentials
+    secret = getattr(credentials, "sas_token", None) or credentials.account_key
+    storage_endpoint = emulator["cloud_metadata"]["storage_endpoint"]
+    account_url = (
+        f"{emulator['storage_url']}/{datastore.account_name}"
+        if direct
+        else f"https://{datastore.account_name}.blob.{storage_endpoint}"
+    )
+    return ContainerClient(
+        account_url,
+        str(datastore.container_name),
+        credential=secret,
+        connection_verify=emulator["ca_bundle"],
+    )
+
+
+def upload_folder(emulator: Emulator, folder: Path, threads: int, concurrency: int) -> float:
+    """Every file of `folder` to the workspace's datastore container, under
+    `bench-upload/<uuid>/<folder name>/` (the SDK's layout, another prefix), with the
+    datastore's credential, through the same storage proxy as the SDK: `threads` files at a
+    time, each `upload_blob` with `max_concurrency` for its blocks. Seconds from the first
+    upload to the last."""
+    import uuid
+    from concurrent.futures import ThreadPoolExecutor
+
+    container = datastore_container(emulator)
+    prefix = f"bench-upload/{uuid.uuid4()}/{folder.name}"
+    files = sorted(path for path in folder.rglob("*") if path.is_file())
+
+    def upload(path: Path) -> None:
+        with path.open("rb") as data:
+            container.upload_blob(
+                f"{prefix}/{path.relative_to(folder).as_posix()}",
+                data,
+                length=path.stat().st_size,
+                max_concurrency=concurrency,
+            )
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for done in pool.map(upload, files):
+            del done
+    return time.monotonic() - started
+
+
 def delete_one_by_one(emulator: Emulator, names: Iterable[str]) -> None:
     ml = emulator.ml_client()
     for name in names:
@@ -174,7 +293,9 @@ def delete_one_by_one(emulator: Emulator, names: Iterable[str]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=("deploy", "blue-green", "delete"))
+    parser.add_argument(
+        "what", choices=("deploy", "blue-green", "delete", "assets", "assets-blue-green", "upload")
+    )
     parser.add_argument("--emulator", type=Path, default=ROOT / ".emulator")
     parser.add_argument("--endpoint", default="credit-risk-baseline")
     parser.add_argument("--context", type=Path, default=EXAMPLE)
@@ -183,10 +304,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--old", default="blue")
     parser.add_argument("--new", default="green")
     parser.add_argument("--names", nargs="*", default=[], help="endpoints to delete")
+    parser.add_argument("--threads", type=int, default=8, help="upload: files at a time")
+    parser.add_argument("--concurrency", type=int, default=8, help="upload: blocks at a time")
     options = parser.parse_args(argv)
     emulator = Emulator.at(options.emulator)
     if options.what == "delete":
         delete_one_by_one(emulator, options.names)
+        return
+    if options.what == "upload":
+        seconds = upload_folder(emulator, options.context, options.threads, options.concurrency)
+        print(json.dumps({"upload_s": round(seconds, 2)}))
+        return
+    if options.what in ("assets", "assets-blue-green"):
+        deployed = (
+            deploy_assets(emulator, options.endpoint, options.context)
+            if options.what == "assets"
+            else assets_blue_green(
+                emulator, options.endpoint, options.context, options.old, options.new
+            )
+        )
+        print(json.dumps({"scoring_uri": deployed.scoring_uri}))
         return
     common: dict[str, Any] = {
         "tag": options.tag,

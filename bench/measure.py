@@ -21,13 +21,17 @@ def floor_seconds(emulator: Emulator, *operations: str) -> float:
     return sum(float(timing["seconds"][op]) * float(timing["time_scale"]) for op in operations)
 
 
+# POSTs that read: an endpoint's keys, a deployment's logs, a datastore's secret
+READING_POSTS = ("/listKeys", "/getLogs", "/listSecrets")
+
+
 def mutating_arm_calls(emulator: Emulator, since: int) -> int:
-    """Requests that change Azure resources (listKeys and getLogs are POSTs that do not)."""
+    """Requests that change Azure resources (the POSTs of READING_POSTS do not)."""
     return sum(
         1
         for entry in emulator.requests_since(since, part="arm")
         if entry["method"] in MUTATING
-        or (entry["method"] == "POST" and not entry["path"].endswith(("/listKeys", "/getLogs")))
+        or (entry["method"] == "POST" and not entry["path"].endswith(READING_POSTS))
     )
 
 

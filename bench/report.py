@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench import assets_report
 from bench.measure import median, spread
 from tools.repo import git
 
@@ -225,6 +226,8 @@ def _details(r: dict[str, Any]) -> list[str]:
         ]
     if number == "7":
         return _fresh_runner(r)
+    if number in ("8", "9", "10"):
+        return assets_report.details(r)
     if number == "6":
         return [
             f"The baseline deletes one endpoint after another, waiting for each "
@@ -386,6 +389,8 @@ def _missed(results: list[dict[str, Any]]) -> list[str]:
             )
         elif number == "7":
             lines.append(_fresh_runner_missed(r))
+        elif number in ("8", "9", "10"):
+            lines.append(assets_report.missed(r))
         else:
             lines.append(f"- **{r['scenario']}**: {r['action_s']} s against {r['baseline_s']} s.")
     return ["## Goals missed, by how much, and why", "", *lines, ""] if lines else []
@@ -436,6 +441,18 @@ def _notes(by_number: dict[str, dict[str, Any]], time_scale: float) -> list[str]
         "- **Its image carries bytecode for what a run imports** (scenario 5), compiled once at "
         "build time, and nothing else: compiling all of the SDKs made it 16 MB bigger (245 MB, "
         "as big as an unpinned `pip install` image) and started no faster.",
+        "- **It registers Azure ML's assets by their content** (scenarios 8 and 9): a local "
+        "model, code folder or environment is a version named by a hash of what would be "
+        "uploaded, so a re-run finds each with one read and uploads nothing, and a change of "
+        "score.py uploads and registers the code alone. The tutorial's inline assets "
+        "(azureml-examples' model-1) write every asset version again with every deployment, "
+        "and azure-ai-ml gives inline code a new random name each time, so its hash lookup "
+        "never finds the last upload: the code is uploaded and registered anew even when "
+        "nothing changed.",
+        "",
+        "Not measured: `build_on: runner` (the environment built on the runner with the "
+        "action's BuildKit path, against Azure ML's build of a conda environment, first and "
+        "unchanged) does not exist yet.",
         "",
         "What is left is the action's own fixed cost, in the phase tables above: starting "
         "Python and importing the Azure SDK, signing in (a GitHub ID token, then an Entra "

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, freshrunner, report
+from bench import assets, coldstart, freshrunner, report, sides
 from bench.measure import (
     Budget,
     Pushed,
@@ -90,49 +89,24 @@ class Workbench:
         if self.deploy_file.read_text() != text:
             self.deploy_file.write_text(text)
             self.app.commit(f"deploy to {endpoint}")
-        started = time.monotonic()
-        result = self.app.run(
-            "deploy", *args, "--no-summary", config="credit-risk/deploy.yml", timeout=900
-        )
-        seconds = time.monotonic() - started
-        if result.returncode != 0:
-            raise RuntimeError(f"the action failed:\n{result.stderr[-3000:]}")
-        print(f"     action {' '.join(args) or 'deploy'} {endpoint}: {seconds:.1f} s", flush=True)
-        return seconds, result
+        label = f"{' '.join(args) or 'deploy'} {endpoint}"
+        return sides.action(self.app, "credit-risk/deploy.yml", label, *args)
 
     def baseline(self, what: str, endpoint: str, tag: str, *extra: str) -> float:
-        started = time.monotonic()
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "bench.baseline",
-                what,
-                "--emulator",
-                str(self.emulator.state_dir),
-                "--endpoint",
-                endpoint,
-                "--context",
-                str(self.baseline_context),
-                "--tag",
-                tag,
-                "--base-image",
-                self.base,
-                *extra,
-            ],
-            cwd=ROOT,
-            # this process's MLClient left its cloud there; a fresh shell would not have it
-            env={k: v for k, v in os.environ.items() if k != "AZUREML_CURRENT_CLOUD"},
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
+        return sides.baseline(
+            self.emulator,
+            what,
+            endpoint,
+            "--endpoint",
+            endpoint,
+            "--context",
+            str(self.baseline_context),
+            "--tag",
+            tag,
+            "--base-image",
+            self.base,
+            *extra,
         )
-        seconds = time.monotonic() - started
-        if result.returncode != 0:
-            raise RuntimeError(f"the baseline failed:\n{result.stderr[-3000:]}")
-        print(f"     baseline {what} {endpoint}: {seconds:.1f} s", flush=True)
-        return seconds
 
     def change_code(self, context: Path, marker: str) -> None:
         """A code-only change: one line in the server, so one image layer differs."""
@@ -375,22 +349,52 @@ def seed_previews(emulator: Emulator, count: int, prefix: str) -> list[str]:
     return names
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=2, help="rounds of each deploy scenario")
     parser.add_argument("--previews", type=int, default=100)
     parser.add_argument("--one-by-one-sample", type=int, default=10)
     parser.add_argument("--cold-starts", type=int, default=5)
     parser.add_argument("--fresh-rounds", type=int, default=2, help="rounds of scenario 7")
+    parser.add_argument("--asset-rounds", type=int, default=2, help="rounds of scenarios 8-9")
+    parser.add_argument("--upload-rounds", type=int, default=3, help="rounds of scenario 10")
     parser.add_argument(
         "--only",
-        choices=["coldstart", "cleanup", "fresh-runner"],
+        choices=["coldstart", "cleanup", "fresh-runner", "assets", "upload"],
         help="measure this scenario alone; the others keep their figures from bench/results.json",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results.json")
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "performance.md")
-    options = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def measure(options: argparse.Namespace, bench: Workbench, bundle: Bundle) -> list[Scenario]:
+    emulator, workdir, base = bench.emulator, bench.workdir, bench.base
+    scenarios = []
+    if options.only is None:
+        print("== deploy scenarios (1-4)", flush=True)
+        scenarios = DeployRounds(bench).run(options.repeat)
+    if options.only in (None, "coldstart"):
+        print("== cold start (5)", flush=True)
+        scenarios.insert(4, coldstart.scenario(emulator, workdir, base, options.cold_starts))
+    if options.only in (None, "cleanup"):
+        print("== cleanup at scale (6)", flush=True)
+        scenarios.append(cleanup_scenario(bench, options.previews, options.one_by_one_sample))
+    if options.only in (None, "fresh-runner"):
+        print("== code-only change on a fresh runner (7)", flush=True)
+        scenarios.append(freshrunner.scenario(emulator, workdir, base, options.fresh_rounds))
+    if options.only in (None, "assets"):
+        print("== Azure ML's assets: a re-run, a score.py change (8-9)", flush=True)
+        scenarios += assets.AssetRounds(emulator, workdir).run(options.asset_rounds)
+    if options.only in (None, "upload"):
+        print("== first upload of a 1 GiB model (10)", flush=True)
+        scenarios.append(assets.upload_scenario(workdir, bundle, options.upload_rounds))
+    return scenarios
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse(argv)
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="azureml-deploy-bench-"))
     base = base_image()
@@ -403,20 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         emulator.admin("POST", "/quota", {"standardDSv2Family": 1000})
         emulator.admin("POST", "/limits", {"endpoints_per_subscription_region": 1000})
         bundle.trust(emulator)
-        bench = Workbench(emulator, workdir, base)
-        scenarios = []
-        if options.only is None:
-            print("== deploy scenarios (1-4)", flush=True)
-            scenarios = DeployRounds(bench).run(options.repeat)
-        if options.only in (None, "coldstart"):
-            print("== cold start (5)", flush=True)
-            scenarios.insert(4, coldstart.scenario(emulator, workdir, base, options.cold_starts))
-        if options.only in (None, "cleanup"):
-            print("== cleanup at scale (6)", flush=True)
-            scenarios.append(cleanup_scenario(bench, options.previews, options.one_by_one_sample))
-        if options.only in (None, "fresh-runner"):
-            print("== code-only change on a fresh runner (7)", flush=True)
-            scenarios.append(freshrunner.scenario(emulator, workdir, base, options.fresh_rounds))
+        scenarios = measure(options, Workbench(emulator, workdir, base), bundle)
     finally:
         run_cli("down", state_dir=state_dir)
         if not options.keep:

@@ -41,14 +41,23 @@ def main(argv: list[str] | None = None) -> int:
                 default="docker",
                 help="run deployments as containers (default), or only the control plane",
             )
+            command.add_argument(
+                "--storage",
+                choices=("disk", "memory"),
+                default="disk",
+                help="keep the storage's blobs under the state directory (default), or in "
+                "Azurite's memory, gone when it stops",
+            )
     args = parser.parse_args(argv)
     directory = lifecycle.state_dir(args.state_dir)
     if args.command == "up":
-        return lifecycle.up(directory, args.profile, args.time_scale, args.data_plane)
+        return lifecycle.up(
+            directory, args.profile, args.time_scale, args.data_plane, storage=args.storage
+        )
     if args.command == "serve":
         from emulator.server import Emulator
 
-        Emulator(directory, args.profile, args.time_scale, args.data_plane).serve()
+        Emulator(directory, args.profile, args.time_scale, args.data_plane, args.storage).serve()
         return 0
     if args.command == "down":
         return lifecycle.down(directory)

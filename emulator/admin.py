@@ -118,6 +118,7 @@ class AdminApi:
                 Route("/registries", self.registries, methods=["GET", "POST"]),
                 Route("/assets/files", self.asset_files, methods=["POST"]),
                 Route("/storage/blob", self.storage_blob, methods=["POST"]),
+                Route("/storage/proxy", self.storage_proxy),
                 Route("/dataplane/restart", self.restart, methods=["POST"]),
                 Route("/state", self.state),
                 Route("/reset", self.reset, methods=["POST"]),
@@ -279,6 +280,11 @@ class AdminApi:
             return json_response({"error": "no such blob"}, 404)
         return json_response({"text": content.decode(errors="replace")})
 
+    async def storage_proxy(self, request: Request) -> Response:
+        """What the storage proxy relayed since the start: tunnels, and bytes each way
+        (emulator/storage_proxy.py)."""
+        return json_response(self.emulator.storage_proxy.relayed())
+
     async def workspaces(self, request: Request) -> Response:
         """Another workspace, optionally holding endpoints (their names are then taken in
         the region)."""
@@ -387,6 +393,12 @@ class AdminApi:
                     for endpoint in store.endpoints.values()
                 ],
                 "operations": [op.rest() for op in store.operations.values() if not op.done],
+                # every asset version of every workspace and registry, by id
+                "assets": sorted(
+                    version.id
+                    for container in store.assets.containers.values()
+                    for version in container.versions.values()
+                ),
             }
         )
 

@@ -203,6 +203,17 @@ class Emulator:
         """The directory holding an asset version's files, as a deployment mounts them."""
         return Path(self.admin("POST", "/assets/files", {"id": asset_id})["path"])
 
+    def asset_versions(self) -> list[str]:
+        """The id of every model, code and environment version, of every workspace and
+        registry (the admin API's state)."""
+        return [str(version) for version in self.admin("GET", "/state")["assets"]]
+
+    def storage_relayed(self) -> dict[str, int]:
+        """What the storage proxy relayed since the start: `tunnels`, `client_to_storage` and
+        `storage_to_client` bytes (TLS included: what crossed the wire)."""
+        relayed: dict[str, int] = self.admin("GET", "/storage/proxy")
+        return relayed
+
     def storage_blob(self, account: str, container: str, path: str) -> str:
         """A blob of one of the emulator's storage accounts, as its owner reads it."""
         spec = {"account": account, "container": container, "path": path}

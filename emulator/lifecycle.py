@@ -125,7 +125,9 @@ def up(
     profile: str,
     time_scale: float,
     data_plane: str = "docker",
+    *,
     timeout: float = 60,
+    storage: str = "disk",
 ) -> int:
     problem = preflight(data_plane)
     if problem is not None:
@@ -162,6 +164,8 @@ def up(
                 str(time_scale),
                 "--data-plane",
                 data_plane,
+                "--storage",
+                storage,
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,

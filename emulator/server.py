@@ -90,7 +90,12 @@ class _NotYetServed:
 
 class Emulator:
     def __init__(
-        self, state_dir: Path, profile_name: str, time_scale: float, data_plane: str = "docker"
+        self,
+        state_dir: Path,
+        profile_name: str,
+        time_scale: float,
+        data_plane: str = "docker",
+        storage_kind: str = "disk",
     ) -> None:
         self.state_dir = state_dir.resolve()
         # Names the containers and network of this emulator, the same across restarts so a
@@ -134,6 +139,7 @@ class Emulator:
             location=self.identity.location,
             workspace_id=self.identity.workspace_id,
         )
+        self.storage_kind = storage_kind
         self._start_storage()
         self.store.add_workspace(self.workspace)
         self.engine = OperationEngine(
@@ -200,7 +206,10 @@ class Emulator:
             for name in (self.ml_registry, CURATED)
         }
         self.azurite = storage.Azurite(
-            self.state_dir, self.tls, [workspace_account, *self.registry_accounts.values()]
+            self.state_dir,
+            self.tls,
+            [workspace_account, *self.registry_accounts.values()],
+            in_memory=self.storage_kind == "memory",
         )
         self.azurite.start()
         self.storage_proxy = StorageProxy(_listen())
@@ -397,6 +406,7 @@ class Emulator:
             "ml_registry": self.ml_registry,
             "storage_proxy": self.storage_proxy.url,
             "storage_url": f"https://127.0.0.1:{self.azurite.port}",
+            "storage": self.storage_kind,
             "data_plane": self.data_plane,
             "ca_bundle": str(self.tls.ca_bundle),
             "ca_cert": str(self.tls.ca_cert),

@@ -7,6 +7,11 @@ accounts of `AZURITE_ACCOUNTS` (Azurite's README, "Customized Storage Accounts &
 takes the account from the host name (`<account>.blob.…`, "Production-style URL") or, for
 `https://127.0.0.1:<port>/<account>/…`, from the path: the SDK uses the first through the
 storage proxy (emulator/storage_proxy.py), the emulator itself the second.
+
+With `in_memory` (`up --storage memory`) Azurite keeps every blob in its own memory
+(`--inMemoryPersistence`, Azurite's README) and writes nothing under the state directory: the
+blobs are gone when it stops. The benchmark's gigabyte upload uses it, so that the bytes it
+uploads take no disk.
 """
 
 from __future__ import annotations
@@ -73,13 +78,16 @@ class Account:
 class Azurite:
     """The `azurite-blob` process (blob service only: Azure ML's assets live in blobs)."""
 
-    def __init__(self, state_dir: Path, tls: TlsFiles, accounts: list[Account]) -> None:
+    def __init__(
+        self, state_dir: Path, tls: TlsFiles, accounts: list[Account], in_memory: bool = False
+    ) -> None:
         problem = missing()
         if problem is not None:
             raise AzuriteMissing(problem)
         self.state_dir = state_dir
         self.tls = tls
         self.accounts = {account.name: account for account in accounts}
+        self.in_memory = in_memory
         self.port = children.free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -94,6 +102,10 @@ class Azurite:
 
     def start(self) -> None:
         directory = self.state_dir / "azurite"
+        persistence = ["--location", str(directory)]
+        if self.in_memory:
+            directory = self.state_dir
+            persistence = ["--inMemoryPersistence"]  # Azurite refuses it with --location
         directory.mkdir(parents=True, exist_ok=True)
         environment = {
             "PATH": os.environ.get("PATH", ""),
@@ -108,8 +120,7 @@ class Azurite:
                     "127.0.0.1",
                     "--blobPort",
                     str(self.port),
-                    "--location",
-                    str(directory),
+                    *persistence,
                     "--cert",
                     str(self.tls.server_cert),
                     "--key",

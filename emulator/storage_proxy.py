@@ -10,6 +10,12 @@ certificate, from the emulator's CA, covers `*.blob.storage.localhost`). This pr
 those names what a resolver that follows RFC 6761 does for any name under `localhost.`: it takes
 them to 127.0.0.1, at the port the URL names (so one proxy serves every emulator of a test
 session). Every other name is refused (403), so nothing leaves 127.0.0.1 through it.
+
+It counts what it relays (`relayed()`, the admin API's `GET /storage/proxy`): the tunnels it
+opened and the bytes each way. The tunnel carries TLS, so a count is the bytes on the wire —
+payloads, HTTP headers and TLS records — not any one blob's size; zero bytes means that no
+client reached the storage at all. The benchmark reads it (bench/assets.py); nothing in the
+product does.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import asyncio
 import contextlib
 import re
 import socket
+from collections.abc import Callable
 
 from emulator.storage import SUFFIX
 
@@ -29,6 +36,23 @@ class StorageProxy:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.server: asyncio.Server | None = None
+        self.tunnels = 0
+        self.client_to_storage = 0  # bytes relayed from clients to the storage
+        self.storage_to_client = 0
+
+    def relayed(self) -> dict[str, int]:
+        """Tunnels opened and bytes relayed each way since the proxy started."""
+        return {
+            "tunnels": self.tunnels,
+            "client_to_storage": self.client_to_storage,
+            "storage_to_client": self.storage_to_client,
+        }
+
+    def _up(self, size: int) -> None:
+        self.client_to_storage += size
+
+    def _down(self, size: int) -> None:
+        self.storage_to_client += size
 
     @property
     def url(self) -> str:
@@ -62,17 +86,24 @@ class StorageProxy:
             )
             writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             await writer.drain()
-            await asyncio.gather(_pipe(reader, upstream_writer), _pipe(upstream_reader, writer))
+            self.tunnels += 1
+            await asyncio.gather(
+                _pipe(reader, upstream_writer, self._up),
+                _pipe(upstream_reader, writer, self._down),
+            )
         except (OSError, TimeoutError, asyncio.IncompleteReadError):
             pass
         finally:
             writer.close()
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pipe(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, count: Callable[[int], None]
+) -> None:
     try:
         while chunk := await reader.read(65536):
             writer.write(chunk)
+            count(len(chunk))
             await writer.drain()
     except OSError:
         pass

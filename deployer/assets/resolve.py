@@ -64,8 +64,10 @@ class AzureMLAssets:
     tag = ""
     pull: PullAccess | None = None  # Azure ML pulls the environment's image itself
 
-    def __init__(self, assets: DeployedAssets, local: list[LocalAsset], runner: Runner) -> None:
-        self.assets, self.local, self.runner = assets, local, runner
+    def __init__(
+        self, assets: DeployedAssets, local: list[LocalAsset], runner: Runner, phases: Phases
+    ) -> None:
+        self.assets, self.local, self.runner, self.phases = assets, local, runner, phases
         self.work = ""
         self.reference = "" if self.pending else assets.text()
         missing = [asset.kind for asset in local if not asset.present]
@@ -85,7 +87,9 @@ class AzureMLAssets:
                 self.runner.info(f"registering {asset.id}: {asset.describe}")
                 folder = Path(staging) / asset.kind
                 folder.mkdir()
-                asset.register(folder)
+                # its own phase of the timing line ("register model"): the upload is in it
+                with self.phases(f"register {asset.kind[:-1]}"):
+                    asset.register(folder)
                 shutil.rmtree(folder, ignore_errors=True)
                 registered.append(f"{asset.kind[:-1]} {asset.id}")
         self.work = ", ".join(registered)
@@ -132,7 +136,7 @@ def resolve_assets(session: Session, phases: Phases) -> AzureMLAssets:
         environment=resolver.environment(deployment.environment),
         model_mount_path=deployment.model_mount_path,
     )
-    return AzureMLAssets(assets, resolver.local, session.runner)
+    return AzureMLAssets(assets, resolver.local, session.runner, phases)
 
 
 @dataclass

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -153,13 +154,28 @@ class AzureAssets:
         return client._code if kind == "codes" else getattr(client, kind)
 
 
+# Loggers whose warnings during an upload speak to a notebook user, not to the action's:
+# azure-ai-ml's "exceeds 100 MB, use AzCopy" (with a staging path and a literal "\n\n"), and
+# urllib3's "Connection pool is full" (the SDK uploads 16 blocks at once over azure-core's 10
+# pooled connections; the extra ones are reopened, nothing is lost).
+_UPLOAD_LOGGERS = ("azure.ai.ml._artifacts._blob_storage_helper", "urllib3.connectionpool")
+
+
 @contextlib.contextmanager
 def _quiet_upload() -> Iterator[None]:
     """azure-ai-ml's blob upload prints a colour reset and a blank line to stderr after every
-    upload, progress bars off or not (_blob_storage_helper.py); the action says what it
-    uploads itself."""
-    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-        yield
+    upload, progress bars off or not (_blob_storage_helper.py), and warns as above; the action
+    says what it uploads itself."""
+    loggers = [logging.getLogger(name) for name in _UPLOAD_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def registry_role_hint(registry: str, client_id: str | None) -> str:
