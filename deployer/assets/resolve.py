@@ -65,9 +65,15 @@ class AzureMLAssets:
     pull: PullAccess | None = None  # Azure ML pulls the environment's image itself
 
     def __init__(
-        self, assets: DeployedAssets, local: list[LocalAsset], runner: Runner, phases: Phases
+        self,
+        assets: DeployedAssets,
+        local: list[LocalAsset],
+        runner: Runner,
+        phases: Phases,
+        staging: str | None = None,
     ) -> None:
         self.assets, self.local, self.runner, self.phases = assets, local, runner, phases
+        self.staging = staging  # where to stage uploads (the runner's temp, which it clears)
         self.work = ""
         self.reference = "" if self.pending else assets.text()
         missing = [asset.kind for asset in local if not asset.present]
@@ -80,7 +86,9 @@ class AzureMLAssets:
 
     def build(self) -> str:
         registered = []
-        with tempfile.TemporaryDirectory(prefix="azureml-deploy-assets-") as staging:
+        with tempfile.TemporaryDirectory(
+            prefix="azureml-deploy-assets-", dir=self.staging
+        ) as staging:
             for asset in self.local:
                 if asset.present:
                     continue
@@ -136,7 +144,8 @@ def resolve_assets(session: Session, phases: Phases) -> AzureMLAssets:
         environment=resolver.environment(deployment.environment),
         model_mount_path=deployment.model_mount_path,
     )
-    return AzureMLAssets(assets, resolver.local, session.runner, phases)
+    staging = session.environ.get("RUNNER_TEMP") or None
+    return AzureMLAssets(assets, resolver.local, session.runner, phases, staging)
 
 
 @dataclass
