@@ -52,6 +52,7 @@ class LocalAsset:
     describe: str  # "model/ (12 files, 3.4 MB)"
     register: Callable[[Path], str]  # given a staging folder, registers; its id
     present: bool
+    built_by_azure: bool = False  # an environment whose image Azure ML builds on first use
 
     @property
     def id(self) -> str:
@@ -102,6 +103,11 @@ class AzureMLAssets:
                 registered.append(f"{asset.kind[:-1]} {asset.id}")
         self.work = ", ".join(registered)
         self.reference = self.assets.text()
+        if any(asset.built_by_azure and not asset.present for asset in self.local):
+            self.runner.info(
+                "Azure ML builds the new environment's image while it creates the deployment: "
+                "that deployment takes minutes longer; a build that fails shows its log"
+            )
         return self.reference
 
     def describe(self) -> list[tuple[str, str]]:
@@ -239,13 +245,23 @@ class _Resolver:
                     name, version, tags=tags, image=image, conda_file=conda, routes=routes
                 )
 
-        return self._local("environments", version, described, register)
+        built_by_azure = spec.build_on != "runner" and (
+            context is not None or spec.conda_file is not None
+        )
+        return self._local("environments", version, described, register, built_by_azure)
 
     def _local(
-        self, kind: str, version: str, described: str, register: Callable[[Path], str]
+        self,
+        kind: str,
+        version: str,
+        described: str,
+        register: Callable[[Path], str],
+        built_by_azure: bool = False,
     ) -> str:
         found = self.azure.tags_of(kind, self.name, version)
-        asset = LocalAsset(kind, self.name, version, described, register, found is not None)
+        asset = LocalAsset(
+            kind, self.name, version, described, register, found is not None, built_by_azure
+        )
         # azure-ai-ml drops a code version's tags (CodeVersionDetails has none): only models'
         # and environments' say who registered them.
         if found is not None and kind != "codes":

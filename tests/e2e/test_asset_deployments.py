@@ -364,6 +364,7 @@ def test_an_environment_build_that_fails_shows_its_log_and_the_fix(app: App) -> 
     result = app.deploy(config="seed/deploy.yml")
     assert result.returncode == 1
     log, _, failure = result.stderr.partition("azureml-deploy: ")
+    assert "Azure ML builds the new environment's image while it creates the deployment" in log
     # the build log's end, read from the workspace's storage, names the package
     assert "Build log of the environment's image" in log
     assert "this-package-does-not-exist-anywhere" in log
