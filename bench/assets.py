@@ -37,14 +37,13 @@ from typing import TYPE_CHECKING, Any
 from bench import sides
 from bench.baseline import datastore_container
 from bench.measure import median, mutating_arm_calls
+from bench.scenario import Scenario, phase_seconds
 from emulator.client import Emulator
 from tools.emulators import Bundle, run_cli, start
 from tools.repo import App, git
 
 if TYPE_CHECKING:
     from azure.storage.blob import ContainerClient
-
-    from bench.run import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "tests" / "images" / "azureml-model"
@@ -208,7 +207,6 @@ class AssetRounds:
     action and the baseline take turns going first."""
 
     def __init__(self, emulator: Emulator, workdir: Path) -> None:
-        from bench.run import Scenario
         from emulator.inference_images import ensure_inference_images
 
         ensure_inference_images()  # Azure ML's images, once per machine
@@ -393,7 +391,6 @@ class UploadRound:
         shutil.rmtree(self.state, ignore_errors=True)
 
     def action(self) -> dict[str, Any]:
-        from bench.run import phase_seconds
 
         app = App(self.repo, self.emulator)
         endpoint = f"upload-{self.number}"
@@ -475,7 +472,6 @@ def upload_scenario(
     """Scenario 10. Each round has an emulator of its own, so that at most two gigabytes are
     ever held in Azurite's memory; the model is generated once, in the work folder, and
     deleted after."""
-    from bench.run import Scenario
 
     scenario = Scenario("10. first upload of a 1 GiB model", UPLOAD_GOAL)
     repo = workdir / "upload-repo"

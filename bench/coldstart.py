@@ -7,15 +7,12 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bench.measure import median
+from bench.scenario import Scenario
 from emulator.client import Emulator
 from tools.runner.action import ActionHarness
 from tools.runner.job import Event
-
-if TYPE_CHECKING:
-    from bench.run import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -110,7 +107,6 @@ def first_request_seconds(
 
 
 def scenario(emulator: Emulator, workdir: Path, base_image: str, runs: int) -> Scenario:
-    from bench.run import Scenario
 
     result = Scenario(
         "5. cold start of the action container",

@@ -22,20 +22,18 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import docker
 
 from bench.baseline import Recipe, build_and_push
 from bench.measure import Pushed, median
+from bench.scenario import Scenario, phase_seconds
 from emulator.client import Emulator
 from emulator.uploads import Upload
 from tools.engines import fresh_engine
 from tools.heavy_server import Variant, change_code, dependency_bytes, write_server
 from tools.repo import make_app
-
-if TYPE_CHECKING:
-    from bench.run import Scenario
 
 GOAL = (
     "on a fresh runner after a fresh runner: layer bytes pushed at most 1.1x the changed layer "
@@ -114,7 +112,6 @@ class ActionSide:
         self.commits = 1
 
     def _deploy(self, env: dict[str, str]) -> tuple[dict[str, float], str]:
-        from bench.run import phase_seconds
 
         path = self.app.root.parent / "heavy-outputs.json"
         result = self.app.deploy("--output-json", str(path), env=env, timeout=900)
@@ -174,7 +171,6 @@ def _fresh(emulator: Emulator, base: str, engine_start: list[float], side: Actio
 
 
 def scenario(emulator: Emulator, workdir: Path, base: str, rounds: int) -> Scenario:
-    from bench.run import Scenario
 
     result = Scenario("7. code-only change on a fresh runner", GOAL)
     engine_start: list[float] = []

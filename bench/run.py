@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from bench.measure import (
     pushed_since,
     registry_blobs,
 )
+from bench.scenario import Scenario, phase_seconds
 from emulator.client import Emulator
 from tools.emulators import Bundle, run_cli, start
 from tools.images import base_image
@@ -41,31 +41,6 @@ ROOT = Path(__file__).resolve().parents[1]
 TIME_SCALE = 0.05
 FRESH = ("endpoint_create", "deployment_create", "endpoint_update")
 BLUE_GREEN = ("deployment_create", "endpoint_update", "deployment_delete")
-
-
-@dataclass
-class Scenario:
-    scenario: str
-    goal: str
-    baseline: list[float] = field(default_factory=list)
-    action: list[float] = field(default_factory=list)
-    floor_s: float | None = None
-    figures: dict[str, Any] = field(default_factory=dict)
-    goal_met: bool = False
-
-    def result(self) -> dict[str, Any]:
-        baseline, action = median(self.baseline), median(self.action)
-        return {
-            "scenario": self.scenario,
-            "baseline_s": baseline,
-            "action_s": action,
-            "floor_s": round(self.floor_s, 2) if self.floor_s is not None else None,
-            "ratio": round(action / baseline, 3) if baseline else None,
-            "goal": self.goal,
-            "goal_met": self.goal_met,
-            **self.figures,
-            "runs": {"baseline": self.baseline, "action": self.action},
-        }
 
 
 class Workbench:
@@ -122,16 +97,6 @@ class Workbench:
         serving = [name for name, share in (state.traffic or {}).items() if share == 100]
         if len(serving) != 1:
             raise RuntimeError(f"{endpoint}: traffic {state.traffic}")
-
-
-def phase_seconds(output: str) -> dict[str, float]:
-    """The action's own account of where a run's time went (its `timing` line), e.g.
-    {"sign-in": 1.1, "push": 5.7, "deployment blue": 15.4, ...}."""
-    for line in output.splitlines():
-        if line.startswith("timing "):
-            parts = line.removeprefix("timing").strip().split(" · ")
-            return {name: float(value) for name, value, _ in (p.rsplit(" ", 2) for p in parts)}
-    return {}
 
 
 class DeployRounds:
