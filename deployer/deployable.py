@@ -16,6 +16,7 @@ from deployer.assets.resolve import AzureMLAssets, resolve_assets
 from deployer.azure.pull import PullAccess
 from deployer.image.resolve import ImageLookup, Images
 from deployer.session import Session
+from deployer.steps import BUILD_THE_IMAGE
 from deployer.timing import Phases
 
 
@@ -61,7 +62,7 @@ class ContainerImage:
         self.reference = lookup.reference
         self.tag = lookup.tag or ""
         self.work = ""
-        self.making = "build and push the image"
+        self.making = BUILD_THE_IMAGE
 
     @property
     def pending(self) -> bool:

@@ -8,6 +8,7 @@ from deployer.plan import Desired
 from deployer.session import Session
 from deployer.spec.model import DeploySpec
 from deployer.state import DeploymentSettings
+from deployer.steps import BUILD_THE_IMAGE
 
 
 def deployment_settings(spec: DeploySpec, image: str) -> DeploymentSettings:
@@ -34,7 +35,7 @@ def deployment_settings(spec: DeploySpec, image: str) -> DeploymentSettings:
 
 
 def desired_state(
-    session: Session, image: str, image_pending: bool, making: str = "build and push the image"
+    session: Session, image: str, image_pending: bool, making: str = BUILD_THE_IMAGE
 ) -> Desired:
     spec = session.spec
     return Desired(

@@ -29,6 +29,7 @@ from deployer.state import (
     traffic_text,
 )
 from deployer.steps import (
+    BUILD_THE_IMAGE,
     WATCHES,
     Bake,
     BuildImage,
@@ -69,7 +70,7 @@ class Desired:
     keep_for: datetime.timedelta | None = None  # with keep_previous: then retired; None: kept
     smoke_test: bool = True
     image_pending: bool = False
-    making: str = "build and push the image"  # the BuildImage step's words while pending
+    making: str = BUILD_THE_IMAGE  # the BuildImage step's words while pending
     description: str | None = None
     tags: Mapping[str, str] | None = None  # the deploy file's endpoint tags; None: not managed
     identity: EndpointIdentity = field(default_factory=EndpointIdentity)

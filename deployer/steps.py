@@ -80,12 +80,15 @@ class Mark(BaseStep):
         return f"record the run on the endpoint{change}"
 
 
+BUILD_THE_IMAGE = "build and push the image"  # BuildImage's words for a container image
+
+
 @dataclass(frozen=True)
 class BuildImage(BaseStep):
     """Make what is deployed: build and push the image, or register Azure ML's assets."""
 
     KIND: ClassVar[str] = "build-image"
-    making: str = "build and push the image"
+    making: str = BUILD_THE_IMAGE
 
     def describe(self) -> str:
         return self.making

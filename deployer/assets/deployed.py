@@ -31,6 +31,14 @@ class DeployedAssets:
         ]
         return PREFIX + ";".join(parts)
 
+    def outputs(self) -> dict[str, str]:
+        """The `model`, `code` and `environment` outputs."""
+        return {
+            "model": self.model or "",
+            "code": self.code or "",
+            "environment": self.environment or "",
+        }
+
 
 def what_runs(reference: str) -> list[tuple[str, str]]:
     """What a deployment runs, as rows for people: the image, or the model, code and
@@ -53,12 +61,7 @@ def what_runs(reference: str) -> list[tuple[str, str]]:
 
 def asset_outputs(reference: str) -> dict[str, str]:
     """The `model`, `code` and `environment` outputs ("" for an image)."""
-    assets = parse_deployed(reference) or DeployedAssets()
-    return {
-        "model": assets.model or "",
-        "code": assets.code or "",
-        "environment": assets.environment or "",
-    }
+    return (parse_deployed(reference) or DeployedAssets()).outputs()
 
 
 def parse_deployed(text: str | None) -> DeployedAssets | None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from deployer.assets.deployed import DeployedAssets, what_runs
 from deployer.assets.snapshot import Snapshot, snapshot
 from deployer.azure.assets import AzureAssets
+from deployer.azure.entities import inference_config
 from deployer.azure.pull import PullAccess
 from deployer.errors import DeployerError, PolicyError
 from deployer.github.runner import Runner
@@ -35,6 +36,7 @@ from deployer.spec.model import (
     CodeSpec,
     EnvironmentSpec,
     ImageSpec,
+    InferenceConfig,
     ModelSpec,
 )
 from deployer.spec.references import parse_reference
@@ -118,11 +120,7 @@ class AzureMLAssets:
         ]
 
     def outputs(self) -> dict[str, str]:
-        return {
-            "model": self.assets.model or "",
-            "code": self.assets.code or "",
-            "environment": self.assets.environment or "",
-        }
+        return self.assets.outputs()
 
 
 def resolve_assets(session: Session, phases: Phases) -> AzureMLAssets:
@@ -139,10 +137,7 @@ def resolve_assets(session: Session, phases: Phases) -> AzureMLAssets:
     deployment = session.spec.deployment
     code = deployment.code_configuration
     if deployment.inference_config != INFERENCE_SERVER_ROUTES:
-        resolver.routes = {
-            name: (route.port, route.path)
-            for name, route in vars(deployment.inference_config).items()
-        }
+        resolver.routes = deployment.inference_config
     assets = DeployedAssets(
         model=resolver.model(deployment.model),
         code=resolver.code(code),
@@ -163,7 +158,7 @@ class _Resolver:
     workspace: Path
     runner_build: Callable[[EnvironmentSpec], str]
     tags: Mapping[str, str]
-    routes: Mapping[str, tuple[int, str]] | None = None  # the deploy file's inference_config
+    routes: InferenceConfig | None = None  # the deploy file's inference_config, if its own
     local: list[LocalAsset] = field(default_factory=list)
 
     def model(self, spec: ModelSpec | None) -> str | None:
@@ -201,7 +196,7 @@ class _Resolver:
             return str(self.azure.exact(parse_reference(spec.reference, "environments")))
         azure, name, context, tags = self.azure, self.name, spec.build_context, self.tags
         routes = self.routes
-        shown_routes = json.dumps(routes, sort_keys=True) if routes else ""
+        shown_routes = json.dumps(inference_config(routes), sort_keys=True) if routes else ""
         register: Callable[[Path], str]
         if context is not None and spec.build_on == "runner":
             files = snapshot(context, self.workspace)

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
+from deployer.azure.entities import inference_config
 from deployer.errors import AzureError
+from deployer.spec.model import InferenceConfig
 from deployer.spec.references import AssetReference
 
 if TYPE_CHECKING:
@@ -93,7 +95,7 @@ class AzureAssets:
         conda_file: Path | None = None,
         build_context: Path | None = None,
         dockerfile_path: str = "Dockerfile",
-        routes: Mapping[str, tuple[int, str]] | None = None,
+        routes: InferenceConfig | None = None,
     ) -> str:
         from azure.ai.ml.entities import BuildContext, Environment
 
@@ -107,11 +109,7 @@ class AzureAssets:
             if build_context is not None
             else None,
             # a server of its own answers on its own routes; None: Azure ML's inference server
-            inference_config={
-                name: {"port": port, "path": path} for name, (port, path) in routes.items()
-            }
-            if routes
-            else None,
+            inference_config=inference_config(routes) if routes is not None else None,
         )
         with self.azure.errors(f"registering environment {name}:{version}"), _quiet_upload():
             self.azure.client.environments.create_or_update(environment)

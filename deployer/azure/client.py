@@ -93,7 +93,7 @@ class AzureML:
 
     def check_workspace(self) -> None:
         """Fail early, with the inputs to fix, when the workspace cannot be reached."""
-        with self._errors("reading the workspace"):
+        with self.errors("reading the workspace"):
             workspace = self.client.workspaces.get(self.workspace)
         self._registry_id = getattr(workspace, "container_registry", None) or None
         self._location = getattr(workspace, "location", None) or None
@@ -110,7 +110,7 @@ class AzureML:
         return read_registry(self.cloud, self.sign_in, self._registry_id)
 
     def endpoint(self, name: str) -> EndpointState | None:
-        with self._errors(f"reading endpoint {name}"):
+        with self.errors(f"reading endpoint {name}"):
             try:
                 endpoint = self.client.online_endpoints.get(name)
             except ResourceNotFoundError:
@@ -119,12 +119,12 @@ class AzureML:
         return endpoint_state(endpoint, deployments)
 
     def endpoints(self) -> list[EndpointState]:
-        with self._errors("listing endpoints"):
+        with self.errors("listing endpoints"):
             return [endpoint_state(e, []) for e in self.client.online_endpoints.list()]
 
     def usages(self) -> list[Usage]:
         """The subscription's quota usages in the workspace's region (the usages API)."""
-        with self._errors("reading the subscription's quota usages"):
+        with self.errors("reading the subscription's quota usages"):
             found = list(self.client.compute.list_usage())
         return [usage_of(item) for item in found]
 
@@ -133,7 +133,7 @@ class AzureML:
         two keys); `aml_token`: getToken (a token with an expiry); `aad_token`: no call to the
         endpoint at all, this run's own Entra token for https://ml.azure.com, from the same
         credential (azure-identity)."""
-        with self._errors(f"reading the keys of endpoint {endpoint}"):
+        with self.errors(f"reading the keys of endpoint {endpoint}"):
             keys = self.client.online_endpoints.get_keys(endpoint)
         primary = getattr(keys, "primary_key", None)
         if primary:
@@ -146,7 +146,7 @@ class AzureML:
             "InferenceServer": "inference-server",
             "StorageInitializer": "storage-initializer",
         }
-        with self._errors(f"reading the logs of deployment {deployment}"):
+        with self.errors(f"reading the logs of deployment {deployment}"):
             kwargs: dict[str, Any] = {"lines": lines}
             if container_type:
                 kwargs["container_type"] = sdk_names[container_type]
@@ -159,7 +159,7 @@ class AzureML:
         storage has no account key this run may read."""
         from azure.storage.blob import BlobClient
 
-        with self._errors("reading the environment's build log"):
+        with self.errors("reading the environment's build log"):
             store = self.client.datastores.get_default()
             if store.account_name != account:
                 return ""  # not the workspace's storage: nothing this run may read
@@ -193,7 +193,7 @@ class AzureML:
             tags=dict(endpoint.tags),
             identity=identity_configuration(endpoint.identity),
         )
-        with self._errors(f"creating endpoint {endpoint.name}"):
+        with self.errors(f"creating endpoint {endpoint.name}"):
             poller = self.client.online_endpoints.begin_create_or_update(entity)
         return Operation(f"creating endpoint {endpoint.name}", poller)
 
@@ -201,7 +201,7 @@ class AzureML:
         self, endpoint: str, name: str, settings: DeploymentSettings, tags: Mapping[str, str]
     ) -> Operation:
         deployment = build_deployment(endpoint, name, settings, tags)
-        with self._errors(f"deploying {name}"):
+        with self.errors(f"deploying {name}"):
             poller = self.client.online_deployments.begin_create_or_update(deployment)
         return Operation(f"provisioning deployment {name}", poller)
 
@@ -216,7 +216,7 @@ class AzureML:
         """Set the endpoint's tags (all of them: these replace the old ones) and, if given, its
         traffic, mirrored traffic and description, in one request: the rollout record changes
         with the traffic it describes."""
-        with self._errors(f"updating endpoint {name}"):
+        with self.errors(f"updating endpoint {name}"):
             current = self.client.online_endpoints.get(name)
             current.tags = dict(tags)
             if traffic is not None:
@@ -234,12 +234,12 @@ class AzureML:
         return Operation(doing, poller)
 
     def begin_delete_deployment(self, endpoint: str, name: str) -> Operation:
-        with self._errors(f"deleting deployment {name}"):
+        with self.errors(f"deleting deployment {name}"):
             poller = self.client.online_deployments.begin_delete(name, endpoint)
         return Operation(f"deleting deployment {name}", poller)
 
     def begin_delete_endpoint(self, name: str) -> Operation:
-        with self._errors(f"deleting endpoint {name}"):
+        with self.errors(f"deleting endpoint {name}"):
             poller = self.client.online_endpoints.begin_delete(name)
         return Operation(f"deleting endpoint {name}", poller)
 
@@ -279,7 +279,7 @@ class AzureML:
         """An MLClient for an Azure ML registry, signed in as the workspace's."""
         from azure.ai.ml import MLClient
 
-        with self._errors(f"connecting to registry {registry}"):
+        with self.errors(f"connecting to registry {registry}"):
             return MLClient(
                 self.sign_in.credential,
                 self.subscription_id,
@@ -291,7 +291,4 @@ class AzureML:
 
     def errors(self, doing: str) -> Translated:
         """Azure's errors while `doing` something, turned into AzureError with a fix."""
-        return self._errors(doing)
-
-    def _errors(self, doing: str) -> Translated:
         return Translated(doing, self.sign_in)

@@ -7,7 +7,7 @@ from types import MappingProxyType
 from typing import Any
 
 from deployer.assets.deployed import DeployedAssets, parse_deployed
-from deployer.spec.model import EndpointIdentity, IdentityType, Probe, Route
+from deployer.spec.model import EndpointIdentity, IdentityType, InferenceConfig, Probe
 from deployer.state import (
     DeploymentSettings,
     DeploymentState,
@@ -82,9 +82,6 @@ def build_deployment(
         ProbeSettings,
     )
 
-    def route(value: Route) -> dict[str, Any]:
-        return {"port": value.port, "path": value.path}
-
     def probe(value: Probe) -> Any:
         return ProbeSettings(
             initial_delay=value.initial_delay,
@@ -96,11 +93,10 @@ def build_deployment(
 
     def container(image: str) -> Any:
         """A custom container's inline environment: its image and routes."""
-        routes = ("liveness_route", "readiness_route", "scoring_route")
-        return Environment(
-            image=image,
-            inference_config={field: route(getattr(settings, field)) for field in routes},
+        routes = InferenceConfig(
+            settings.liveness_route, settings.readiness_route, settings.scoring_route
         )
+        return Environment(image=image, inference_config=inference_config(routes))
 
     assets = parse_deployed(settings.image)
     runs: dict[str, Any]
@@ -128,6 +124,18 @@ def build_deployment(
         egress_public_network_access=settings.egress_public_network_access,
         tags=dict(tags),
     )
+
+
+def inference_config(routes: InferenceConfig) -> dict[str, Any]:
+    """An environment's `inference_config`, as azure-ai-ml takes it."""
+    return {
+        name: {"port": route.port, "path": route.path}
+        for name, route in (
+            ("liveness_route", routes.liveness_route),
+            ("readiness_route", routes.readiness_route),
+            ("scoring_route", routes.scoring_route),
+        )
+    }
 
 
 def _assets(assets: DeployedAssets) -> dict[str, Any]:

@@ -155,11 +155,10 @@ def run_cleanup(options: Options, runner: Runner, environ: Mapping[str, str]) ->
     runner.info(f"{len(stale)} preview endpoint(s) past their time; {verb}:")
     for item, (name, created, age) in zip(stale, rows, strict=True):
         runner.info(f"  {name}  created {created}  ({age} old; {item.why})")
+    gone = {item.name for item in stale}
     if not options.dry_run and stale:
         deadline = Deadline.after(CLEANUP_TIMEOUT_SECONDS, cancelled)
-        names = {item.name for item in stale}
-        delete_endpoints(session, [e for e in endpoints if e.name in names], deadline)
-    gone = {item.name for item in stale}
+        delete_endpoints(session, [e for e in endpoints if e.name in gone], deadline)
     retired = retire_kept(session, [e for e in endpoints if e.name not in gone], now, cancelled)
     publish(runner, {"deleted": dump_json([item.name for item in stale])}, options.output_json)
     if options.summary:

@@ -136,10 +136,14 @@ def _environment_parts(document: Document, environment: dict[str, Any]) -> Itera
 
 
 def reference_findings(document: Document) -> Iterator[Finding]:
-    for path, kind in ((MODEL, "models"), (ENVIRONMENT, "environments")):
+    checked: tuple[tuple[JsonPath, AssetKind], ...] = (
+        (MODEL, "models"),
+        (ENVIRONMENT, "environments"),
+    )
+    for path, kind in checked:
         written = document.get(path)
         if isinstance(written, str) and (is_reference(written) or kind == "environments"):
-            yield from _reference(document, path, written, kind)  # type: ignore[arg-type]
+            yield from _reference(document, path, written, kind)
 
 
 def _reference(

@@ -75,6 +75,28 @@ def scoring_app(
     return deploy_file
 
 
+def build_context_app(app: App, *, name: str, environment: str) -> None:
+    """`scoring_app` whose environment is the build context `seed/docker`: a Dockerfile on
+    Azure ML's minimal image, which carries the inference server and numpy."""
+    scoring_app(app, name=name, environment=environment)
+    context = app.root / "seed" / "docker"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        f"FROM mcr.microsoft.com/azureml/minimal-py312-inference:latest\nENV EXTRA={name}\n"
+    )
+    app.commit("a build context")
+
+
+def _arm_id(app: App, short: str, kind: str) -> str:
+    _, name, version = short.split(":")
+    c = app.emulator.connection
+    return (
+        f"/subscriptions/{c['subscription_id']}/resourceGroups/{c['resource_group']}"
+        f"/providers/Microsoft.MachineLearningServices/workspaces/{c['workspace']}"
+        f"/{kind}/{name}/versions/{version}"
+    )
+
+
 def score(app: App, outputs: dict[str, str]) -> object:
     response = requests.post(
         outputs["scoring-uri"],
@@ -306,16 +328,6 @@ def test_init_raising_fails_with_its_traceback_and_production_keeps_serving(app:
     assert endpoint is not None and endpoint["properties"]["traffic"] == {"blue": 100}
 
 
-def _arm_id(app: App, short: str, kind: str) -> str:
-    _, name, version = short.split(":")
-    c = app.emulator.connection
-    return (
-        f"/subscriptions/{c['subscription_id']}/resourceGroups/{c['resource_group']}"
-        f"/providers/Microsoft.MachineLearningServices/workspaces/{c['workspace']}"
-        f"/{kind}/{name}/versions/{version}"
-    )
-
-
 def test_a_custom_container_serves_the_model_it_mounts(app: App) -> None:
     """`image` with `deployment.model`: the model registered from the workspace and mounted
     where the deploy file says (model_mount_path), as TF Serving or Triton would read it."""
@@ -339,15 +351,7 @@ def test_a_custom_container_serves_the_model_it_mounts(app: App) -> None:
 
 
 def test_a_build_context_environment(app: App) -> None:
-    context = app.root / "seed" / "docker"
-    scoring_app(app, name="context", environment="{build: {path: docker}}")
-    context.mkdir()
-    (context / "Dockerfile").write_text(
-        "FROM mcr.microsoft.com/azureml/minimal-py312-inference:latest\n"
-        "# the minimal image carries the inference server and numpy\n"
-        "ENV EXTRA=from-the-build-context\n"
-    )
-    app.commit("a build context")
+    build_context_app(app, name="context", environment="{build: {path: docker}}")
     outputs = app.outputs(config="seed/deploy.yml")
     assert outputs["environment"].startswith("azureml:context:")
     assert score(app, outputs) == ANSWER
@@ -420,14 +424,9 @@ def test_rollback_restores_exactly_the_assets_that_served(app: App) -> None:
 def test_an_environment_built_on_the_runner(app: App) -> None:
     """build_on: runner: the action builds the build context with its BuildKit path, pushes
     it to the workspace's registry, and registers the environment with the image by digest."""
-    context = app.root / "seed" / "docker"
-    scoring_app(app, name="on-runner", environment="{build: {path: docker}, build_on: runner}")
-    context.mkdir()
-    (context / "Dockerfile").write_text(
-        "FROM mcr.microsoft.com/azureml/minimal-py312-inference:latest\n"
-        "ENV EXTRA=built-on-the-runner\n"
+    build_context_app(
+        app, name="on-runner", environment="{build: {path: docker}, build_on: runner}"
     )
-    app.commit("build the environment on the runner")
     result = app.deploy(config="seed/deploy.yml")
     assert result.returncode == 0, result.stderr
     assert "an image built on the runner from seed/docker" in result.stderr
