@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +15,11 @@ from typing import Any
 import requests
 
 from emulator.client import Emulator
+from tools import launcher
 from tools.images import ROOT, base_image
 from tools.runner.job import Event, StepPaths, job_environment, without_job_variables
 
-CLI = str(Path(sys.executable).parent / "azureml-deploy")
+CLI = launcher.SCRIPT
 
 SERVER_DEPLOY = """\
 version: 1
@@ -129,14 +129,11 @@ class App:
         env: dict[str, str] | None = None,
         timeout: float = 300,
     ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
+        result = launcher.run(
             self._command(command, args, config),
             cwd=self.root,
             env=self._environ(env),
-            capture_output=True,
-            text=True,
             timeout=timeout,
-            check=False,
         )
         self.record(f"{command} {' '.join(args)}".strip(), result.stdout, result.stderr)
         return result
@@ -154,7 +151,7 @@ class App:
         env: dict[str, str] | None = None,
     ) -> subprocess.Popen[str]:
         """The CLI in the background, e.g. to cancel it; record() its output when done."""
-        return subprocess.Popen(
+        return launcher.popen(
             self._command(command, args, config),
             cwd=self.root,
             env=self._environ(env),
