@@ -566,7 +566,11 @@ class Executor:
             and (target in outcome.created or target in outcome.updated)
         )
         if not outcome.leased:
-            return f"Nothing was changed on endpoint {plan.endpoint}."
+            return (
+                self._created_alone()
+                if self._creating is not None
+                else f"Nothing was changed on endpoint {plan.endpoint}."
+            )
         if plan.strategy is Strategy.REPLACE:
             self._try_release()
             return (
@@ -651,6 +655,25 @@ class Executor:
             f"the environment's build log is in storage account {account}, container "
             f"{container}, at {path}: az storage blob download --account-name {account} "
             f"--container-name {container} --name {path} --file build.log --auth-mode login"
+        )
+
+    def _created_alone(self) -> str:
+        """The run stopped while the endpoint it began creating (the image builds meanwhile)
+        was still being created: wait for it, hand back the lease it was created with, and say
+        what is left, so that the next run deploys onto it at once."""
+        name = self.job.endpoint
+        try:
+            self._endpoint_ready()
+            self._write(self._current_record(), None, release=True)
+        except DeployerError as exc:
+            return (
+                f"Endpoint {name} was being created by this run ({exc.message.rstrip('. ')}); "
+                "it has no deployment and no traffic. The next run finds it and deploys onto "
+                "it once this run's lease on it has ended."
+            )
+        return (
+            f"Endpoint {name} was created, with no deployment and no traffic; nothing else "
+            "was changed. The next run deploys onto it."
         )
 
     def _try_release(self) -> None:

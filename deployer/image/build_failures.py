@@ -116,6 +116,9 @@ def translate(
             f"give (image.build.secrets declares: {declared})",
             hint=f"add it: image.build.secrets: {{{secret}: {{env: NAME}}}}, or {{file: path}}",
         )
+    base = next((v for v in failed if v.name.startswith(_LOAD_METADATA)), None)
+    if base is not None and "dockerfile parse error" not in text:
+        return _base_image_error(base.name.removeprefix(_LOAD_METADATA), base.error or text)
     if "dockerfile parse error" in text or "failed to create LLB definition" in text:
         return _parse_error(text, dockerfile, directive, engine_version)
     missing_file = _NOT_FOUND.search(text)
@@ -130,6 +133,59 @@ def translate(
             hint="the step's output is above",
         )
     return ImageError(f"the image build failed: {text}", hint="the build's output is above")
+
+
+# BuildKit reads each FROM image's config first, in a vertex of this name; a base image it
+# cannot pull fails there ("failed to create LLB definition: …", tests/unit/buildkit/base-*.txt).
+_LOAD_METADATA = "[internal] load metadata for "
+# How registries refuse: a missing tag or repository (distribution's MANIFEST_UNKNOWN / NAME_UNKNOWN
+# as 404 "not found"), credentials the runner lacks (401/403; Docker Hub answers "pull access
+# denied … insufficient_scope: authorization failed", oracle/docker-images#2366), or a registry
+# the runner cannot reach.
+_PULL_REASONS = (
+    ("not found", ("not found", "manifest unknown", "name unknown")),
+    (
+        "denied",
+        ("401 unauthorized", "403 forbidden", "pull access denied", "insufficient_scope",
+         "authorization failed", "denied"),
+    ),
+    (
+        "unreachable",
+        ("connection refused", "no such host", "i/o timeout", "network is unreachable",
+         "tls handshake timeout", "connection reset", "dial tcp", "server gave http response"),
+    ),
+)  # fmt: skip
+
+
+def registry_of(image: str) -> str:
+    """The registry a reference names: its first part when that is a host (a dot, a port or
+    localhost, as Docker reads references), else Docker Hub."""
+    first, _, rest = image.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return "docker.io"
+
+
+def _base_image_error(image: str, error: str) -> ImageError:
+    registry = registry_of(image)
+    lowered = error.lower()
+    reason = next(
+        (name for name, marks in _PULL_REASONS if any(mark in lowered for mark in marks)), ""
+    )
+    hints = {
+        "not found": f"check the FROM line (and the build args it uses): {registry} has no "
+        f"image {image}",
+        "denied": f"sign the runner in to {registry} before this step (docker/login-action, or "
+        "`docker login`), or use an image the runner may pull",
+        "unreachable": f"let the runner reach {registry}, or use a base image from a registry "
+        "it can reach (a copy in your Azure Container Registry: az acr import)",
+    }
+    said = {"not found": "not found", "denied": "access denied", "unreachable": "unreachable"}
+    why = f"{said[reason]}: " if reason else ""
+    return ImageError(
+        f"the base image {image} could not be pulled from {registry} ({why}{error})",
+        hint=hints.get(reason, f"check that the runner can pull {image}"),
+    )
 
 
 def _parse_error(

@@ -129,3 +129,30 @@ def test_a_failing_build_step_shows_its_output(app: App) -> None:
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
     assert app.endpoint("models") is not None  # created while building; nothing deployed
     assert app.endpoint("models")["deployments"] == []
+    assert "Nothing was changed" not in result.stderr
+    assert "Endpoint models was created, with no deployment and no traffic" in result.stderr
+    # its lease handed back: the next run, with the build fixed, deploys at once
+    dockerfile.write_text(dockerfile.read_text().replace("&& exit 7", "&& true"))
+    app.commit("fixed build")
+    fixed = app.deploy()
+    assert fixed.returncode == 0, fixed.stderr
+    assert "to finish with endpoint" not in fixed.stderr
+
+
+def test_a_base_image_that_cannot_be_pulled_is_named_not_called_a_parse_error(app: App) -> None:
+    """A FROM image from a registry the runner cannot reach: the image, the registry and why,
+    with the fix; the endpoint created meanwhile is said to be there, empty."""
+    dockerfile = app.root / "server" / "Dockerfile"
+    dockerfile.write_text(
+        "FROM 127.0.0.1:1/team/python-base:3.11\n" + dockerfile.read_text().split("\n", 2)[2]
+    )
+    app.commit("a base image nobody serves")
+    result = app.deploy()
+    assert result.returncode == 1
+    assert (
+        "the base image 127.0.0.1:1/team/python-base:3.11 could not be pulled from 127.0.0.1:1 "
+        "(unreachable: " in result.stderr
+    )
+    assert "let the runner reach 127.0.0.1:1" in result.stderr
+    assert "does not parse" not in result.stderr and "Traceback" not in result.stderr
+    assert "Endpoint models was created, with no deployment and no traffic" in result.stderr

@@ -155,3 +155,52 @@ def test_a_loopback_registry_asked_over_plain_http_is_explained() -> None:
         "to the engine's insecure-registries): building without it"
     )
     assert (progress.steps_built, progress.steps_cached) == (1, 0) and progress.failed == []
+
+
+@pytest.mark.parametrize(
+    ("recorded", "said", "hint"),
+    [
+        (
+            "base-notfound.txt",
+            "the base image 127.0.0.1:5999/team/python-base:3.11 could not be pulled from "
+            "127.0.0.1:5999 (not found: ",
+            "check the FROM line (and the build args it uses): 127.0.0.1:5999 has no image",
+        ),
+        (
+            "base-denied.txt",
+            "could not be pulled from 127.0.0.1:5998 (access denied: pulling from host "
+            "127.0.0.1:5998 failed with status code [manifests 3.11]: 401 Unauthorized)",
+            "sign the runner in to 127.0.0.1:5998 before this step",
+        ),
+        (
+            "base-unreachable.txt",
+            "could not be pulled from 127.0.0.1:1 (unreachable: failed to do request: ",
+            "let the runner reach 127.0.0.1:1, or use a base image from a registry it can reach",
+        ),
+    ],
+)
+def test_a_base_image_that_cannot_be_pulled_is_named_with_the_reason(
+    recorded: str, said: str, hint: str
+) -> None:
+    """Each recorded from a real build (tests/unit/buildkit/base-*.Dockerfile): a tag the
+    registry does not have, a registry that wants credentials, nothing listening."""
+    message = translate(recorded, (RECORDED / recorded.replace(".txt", ".Dockerfile")).read_text())
+    assert said in message
+    assert hint in message
+    assert "does not parse" not in message
+
+
+@pytest.mark.parametrize(
+    ("image", "registry"),
+    [
+        ("python:3.11-slim", "docker.io"),
+        ("library/python:3.11", "docker.io"),
+        ("mcr.microsoft.com/azureml/minimal-py312-inference:latest", "mcr.microsoft.com"),
+        ("localhost/base:1", "localhost"),
+        ("127.0.0.1:5000/base:1", "127.0.0.1:5000"),
+    ],
+)
+def test_the_registry_of_a_base_image_is_read_as_docker_reads_references(
+    image: str, registry: str
+) -> None:
+    assert build_failures.registry_of(image) == registry

@@ -20,6 +20,7 @@ from deployer.errors import (
     AzureError,
     Cancelled,
     ImageBuildFailed,
+    ImageError,
     ImagePullFailed,
     LeaseHeld,
     LeaseLost,
@@ -585,6 +586,27 @@ def test_the_image_is_built_while_the_endpoint_is_created_and_recorded() -> None
     plan, _ = world.run("", build=lambda: "app@sha256:built")
     assert [type(s).__name__ for s in plan.steps][:2] == ["CreateEndpoint", "BuildImage"]
     world.assert_converged("app@sha256:built")
+
+
+def test_a_failed_first_build_says_the_endpoint_was_created_and_hands_back_its_lease() -> None:
+    """The endpoint is created while the image builds: when the build fails, the endpoint
+    exists, and the next run must be able to deploy onto it at once."""
+
+    def build() -> str:
+        raise ImageError("the Dockerfile's base image could not be pulled")
+
+    world = World()
+    with pytest.raises(RolloutFailed) as failed:
+        world.run("", build=build)
+    assert "Nothing was changed" not in failed.value.message
+    assert (
+        "Endpoint ep was created, with no deployment and no traffic; nothing else was changed. "
+        "The next run deploys onto it." in failed.value.message
+    )
+    assert world.record.holder is None
+    assert world.endpoint.deployments == {}
+    world.run("app@sha256:1")
+    world.assert_converged("app@sha256:1")
 
 
 def test_a_conflict_before_the_lease_is_waited_for_not_a_failure() -> None:
