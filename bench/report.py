@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import assets_report
+from bench import assets_report, envbuilds
 from bench.measure import median, spread
 from tools.repo import git
 
@@ -228,6 +228,8 @@ def _details(r: dict[str, Any]) -> list[str]:
         return _fresh_runner(r)
     if number in ("8", "9", "10"):
         return assets_report.details(r)
+    if number == "11":
+        return envbuilds.details(r)
     if number == "6":
         return [
             f"The baseline deletes one endpoint after another, waiting for each "
@@ -391,6 +393,8 @@ def _missed(results: list[dict[str, Any]]) -> list[str]:
             lines.append(_fresh_runner_missed(r))
         elif number in ("8", "9", "10"):
             lines.append(assets_report.missed(r))
+        elif number == "11":
+            lines.append(envbuilds.missed(r))
         else:
             lines.append(f"- **{r['scenario']}**: {r['action_s']} s against {r['baseline_s']} s.")
     return ["## Goals missed, by how much, and why", "", *lines, ""] if lines else []
@@ -449,10 +453,7 @@ def _notes(by_number: dict[str, dict[str, Any]], time_scale: float) -> list[str]
         "and azure-ai-ml gives inline code a new random name each time, so its hash lookup "
         "never finds the last upload: the code is uploaded and registered anew even when "
         "nothing changed.",
-        "",
-        "Not measured: `build_on: runner` (the environment built on the runner with the "
-        "action's BuildKit path, against Azure ML's build of a conda environment, first and "
-        "unchanged) does not exist yet.",
+        *_environment_builds(by_number.get("11")),
         "",
         "What is left is the action's own fixed cost, in the phase tables above: starting "
         "Python and importing the Azure SDK, signing in (a GitHub ID token, then an Entra "
@@ -470,4 +471,16 @@ def _notes(by_number: dict[str, dict[str, Any]], time_scale: float) -> list[str]
         "previews polls 100 operations at once; deploying by tag while the push runs would "
         "start the deployment sooner but give up deploying by digest.",
         "",
+    ]
+
+
+def _environment_builds(r: dict[str, Any] | None) -> list[str]:
+    if r is None:
+        return ["", "Scenario 11 (`build_on: runner` against Azure ML's build) was not measured."]
+    return [
+        "- **An environment can be built where the code is** (scenario 11): with "
+        "`build_on: runner` the action builds a build-context environment with its own BuildKit "
+        f"path ({r['action_s']:.1f} s for a first deploy against {r['baseline_s']:.1f} s when "
+        "Azure ML builds it here), and an unchanged re-run builds and pushes nothing on either "
+        f"side ({r['unchanged_s']['runner']:.1f} s and {r['unchanged_s']['azure']:.1f} s).",
     ]

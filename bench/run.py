@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import assets, coldstart, freshrunner, report, sides
+from bench import assets, coldstart, envbuilds, freshrunner, report, sides
 from bench.measure import (
     Budget,
     Pushed,
@@ -33,6 +33,7 @@ from bench.measure import (
 )
 from bench.scenario import Scenario, phase_seconds
 from emulator.client import Emulator
+from tools import launcher
 from tools.emulators import Bundle, run_cli, start
 from tools.images import base_image
 from tools.repo import App, git
@@ -323,9 +324,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fresh-rounds", type=int, default=2, help="rounds of scenario 7")
     parser.add_argument("--asset-rounds", type=int, default=2, help="rounds of scenarios 8-9")
     parser.add_argument("--upload-rounds", type=int, default=3, help="rounds of scenario 10")
+    parser.add_argument("--build-rounds", type=int, default=2, help="rounds of scenario 11")
     parser.add_argument(
         "--only",
-        choices=["coldstart", "cleanup", "fresh-runner", "assets", "upload"],
+        choices=["coldstart", "cleanup", "fresh-runner", "assets", "upload", "environment-build"],
         help="measure this scenario alone; the others keep their figures from bench/results.json",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
@@ -355,11 +357,15 @@ def measure(options: argparse.Namespace, bench: Workbench, bundle: Bundle) -> li
     if options.only in (None, "upload"):
         print("== first upload of a 1 GiB model (10)", flush=True)
         scenarios.append(assets.upload_scenario(workdir, bundle, options.upload_rounds))
+    if options.only in (None, "environment-build"):
+        print("== an environment built on the runner vs by Azure ML (11)", flush=True)
+        scenarios.append(envbuilds.EnvironmentBuilds(emulator, workdir).run(options.build_rounds))
     return scenarios
 
 
 def main(argv: list[str] | None = None) -> int:
     options = parse(argv)
+    launcher.start_cold()  # the action's runs start as a user's do, import time included
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="azureml-deploy-bench-"))
     base = base_image()

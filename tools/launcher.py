@@ -359,12 +359,20 @@ class LaunchedRun(subprocess.Popen[str]):
 
 _LAUNCHER = Launcher()
 _PLAIN = ("stdin", "stdout", "stderr", "text", "cwd", "env")
+_cold = False
+
+
+def start_cold() -> None:
+    """From now on, start every run the ordinary way: the benchmark times what a user waits
+    for, the interpreter's start included, on both sides."""
+    global _cold  # noqa: PLW0603 - one switch for the process
+    _cold = True
 
 
 def popen(args: Sequence[str], **kwargs: Any) -> subprocess.Popen[str]:
     """`subprocess.Popen(args, **kwargs)`, forked from the launcher when it can be."""
     env = kwargs.get("env") or os.environ
-    forkable = args[0] == SCRIPT and set(kwargs) <= set(_PLAIN) and kwargs.get("cwd")
+    forkable = not _cold and args[0] == SCRIPT and set(kwargs) <= set(_PLAIN) and kwargs.get("cwd")
     if forkable and _LAUNCHER.accepts(env):
         return LaunchedRun(_LAUNCHER, args, **{**kwargs, "env": env})
     return subprocess.Popen(list(args), **kwargs)

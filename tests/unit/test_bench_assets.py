@@ -147,3 +147,53 @@ def test_sizes_read_as_people_read_them() -> None:
         "5.00 MiB",
         "1.00 GiB",
     ]
+
+
+def _build_run(seconds: float, blobs: int, phases: dict[str, float]) -> dict[str, Any]:
+    return {
+        "s": seconds,
+        "phases_s": phases,
+        "registry_blobs": blobs,
+        "registry_bytes": blobs * 1000,
+    }
+
+
+def _environment_builds(met: bool) -> dict[str, Any]:
+    runner = {
+        "first": _build_run(40.0, 5, {"build": 20.0, "push": 6.0, "deployment green": 9.0}),
+        "unchanged": _build_run(4.0, 0 if met else 2, {"sign-in": 1.0}),
+    }
+    azure = {
+        "first": _build_run(55.0, 6, {"register environment": 0.5, "deployment green": 50.0}),
+        "unchanged": _build_run(3.5, 0, {"sign-in": 1.0}),
+    }
+    return {
+        "scenario": "11. environment built on the runner vs by Azure ML",
+        "goal": "a goal",
+        "goal_met": met,
+        "floor_s": None,
+        "baseline_s": 55.0,
+        "action_s": 40.0,
+        "ratio": 0.727,
+        "unchanged_s": {"runner": 4.0, "azure": 3.5},
+        "unchanged_runs_s": {"runner": [4.0], "azure": [3.5]},
+        "rounds": {"runner": [runner], "azure": [azure]},
+        "runs": {"baseline": [55.0], "action": [40.0]},
+    }
+
+
+def test_the_environment_build_scenario_shows_both_sides_first_and_unchanged() -> None:
+    document = report.document([_environment_builds(met=True)], 20.0, 0.05)
+    assert "| runner builds, round 1, first | 40.0 | 26.0 | 0.0 | 9.0 | 5 | 5000 |" in document
+    assert "| Azure ML builds, round 1, first | 55.0 | 0.0 | 0.5 | 50.0 | 6 | 6000 |" in document
+    assert "| runner builds, round 1, unchanged | 4.0 | 0.0 | 0.0 | 0.0 | 0 | 0 |" in document
+    assert "(40.0 s for a first deploy against 55.0 s" in document
+    assert "Goals missed" not in document
+
+
+def test_an_unchanged_run_that_pushed_is_named() -> None:
+    document = report.document([_environment_builds(met=False)], 20.0, 0.05)
+    assert (
+        "- **Scenario 11**: an unchanged re-run pushed to the registry (runner round 1)."
+        in document
+    )

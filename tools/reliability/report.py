@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from emulator.client import Emulator
+from tools import launcher
 from tools.emulators import ROOT, Bundle, run_cli, start
 from tools.reliability import autoscaled, crashes, hostile, judged, scenarios
 from tools.reliability.scanner import Findings, scan_runs
@@ -552,6 +553,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each rollout case")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     options = parser.parse_args(argv)
+    launcher.start_cold()  # the figures are what a user waits for, import time included
     settings = FULL
     workdir = Path(tempfile.mkdtemp(prefix="azureml-deploy-reliability-"))
     started = time.monotonic()
