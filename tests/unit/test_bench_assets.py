@@ -184,9 +184,9 @@ def _environment_builds(met: bool) -> dict[str, Any]:
 
 def test_the_environment_build_scenario_shows_both_sides_first_and_unchanged() -> None:
     document = report.document([_environment_builds(met=True)], 20.0, 0.05)
-    assert "| runner builds, round 1, first | 40.0 | 26.0 | 0.0 | 9.0 | 5 | 5000 |" in document
-    assert "| Azure ML builds, round 1, first | 55.0 | 0.0 | 0.5 | 50.0 | 6 | 6000 |" in document
-    assert "| runner builds, round 1, unchanged | 4.0 | 0.0 | 0.0 | 0.0 | 0 | 0 |" in document
+    assert "| runner builds, round 1, first | 40.0 | 26.0 | 0.0 | 9.0 | 5 | 5000 B |" in document
+    assert "| Azure ML builds, round 1, first | 55.0 | 0.0 | 0.5 | 50.0 | 6 | 6000 B |" in document
+    assert "| runner builds, round 1, unchanged | 4.0 | 0.0 | 0.0 | 0.0 | 0 | 0 B |" in document
     assert "(40.0 s for a first deploy against 55.0 s" in document
     assert "Goals missed" not in document
 
