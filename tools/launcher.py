@@ -372,7 +372,14 @@ def start_cold() -> None:
 def popen(args: Sequence[str], **kwargs: Any) -> subprocess.Popen[str]:
     """`subprocess.Popen(args, **kwargs)`, forked from the launcher when it can be."""
     env = kwargs.get("env") or os.environ
-    forkable = not _cold and args[0] == SCRIPT and set(kwargs) <= set(_PLAIN) and kwargs.get("cwd")
+    # pidfds are Linux's (5.3 and later): elsewhere every run starts the ordinary way
+    forkable = (
+        not _cold
+        and hasattr(os, "pidfd_open")
+        and args[0] == SCRIPT
+        and set(kwargs) <= set(_PLAIN)
+        and kwargs.get("cwd")
+    )
     if forkable and _LAUNCHER.accepts(env):
         return LaunchedRun(_LAUNCHER, args, **{**kwargs, "env": env})
     return subprocess.Popen(list(args), **kwargs)
