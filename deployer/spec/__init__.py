@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 from deployer.diagnostics import Problem, has_errors
 from deployer.errors import InvalidDeployFileError, UsageError
+from deployer.spec.azml import azml_problems
 from deployer.spec.findings import Finding
 from deployer.spec.model import DeploySpec, build_spec
 from deployer.spec.overlay import merge
@@ -96,6 +97,9 @@ def validate_deploy_file(
     if loaded.document is None:
         return ValidationReport(tuple(sorted(loaded.problems)), (), None)
     document = loaded.document
+    azml = azml_problems(document)
+    if azml is not None:
+        return ValidationReport(tuple(azml), (), None)
     places = Places(folder=path.resolve().parent, workspace=workspace)
     overlays = document.get(("environments",))
     environment_names = tuple(overlays) if isinstance(overlays, dict) else ()
