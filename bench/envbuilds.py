@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import sides
-from bench.assets import INFERENCE_IMAGE, SEED, check_serving, deploy_text
+from bench.assets import INFERENCE_IMAGE, ROWS, SEED, SMOKE_TEST, check_serving, deploy_text
 from bench.assets_report import size
 from bench.measure import median
 from bench.scenario import Scenario, phase_seconds
@@ -43,8 +43,6 @@ GOAL = (
 )
 AZURE = "{build: {path: docker}}"
 RUNNER = "{build: {path: docker}, build_on: runner}"
-REQUEST = '{"data": [[1, 2, 3], [4, 5, 6]]}\n'
-SMOKE_TEST = "smoke_test: {request: request.json, attempts: 2, timeout_seconds: 10}\n"
 
 
 def _dockerfile(marker: str) -> str:
@@ -68,7 +66,7 @@ class EnvironmentBuilds:
         self.emulator = emulator
         self.app = App(workdir / "environment-builds", emulator)
         shutil.copytree(SEED, self.app.root / "seed")
-        (self.app.root / "seed" / "request.json").write_text(REQUEST)
+        (self.app.root / "seed" / "request.json").write_text(ROWS)
         wheels = self.app.root / "seed" / "docker" / "wheels"
         wheels.mkdir(parents=True)
         shutil.copy2(dependency_wheel(), wheels)

@@ -238,7 +238,7 @@ class Launcher:
         self.preload = tuple(preload)
         self._process: subprocess.Popen[bytes] | None = None
         self._path = ""
-        self._startup: dict[str, str] = {}
+        self._startup: dict[str, str] | None = None  # the environment it started with
         self._lock = threading.Lock()
 
     def path(self) -> str:
@@ -259,7 +259,8 @@ class Launcher:
             return self._path
 
     def accepts(self, env: Mapping[str, str]) -> bool:
-        return _startup_environment(env) == (self._startup or _startup_environment(os.environ))
+        started = self._startup if self._startup is not None else os.environ
+        return _startup_environment(env) == _startup_environment(started)
 
     def stop(self) -> None:
         with self._lock:

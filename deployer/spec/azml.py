@@ -71,8 +71,7 @@ def azml_problems(document: Document) -> list[Problem] | None:
                 "deploy this one with az ml",
             )
         ]
-    section = "deployment" if what == "deployment" else "endpoint"
-    known = _properties(section)
+    known = _properties(what)  # the deploy file's section of the same name
     fields = [key for key in data if key not in _THE_ACTIONS | _ROLLOUT_OWNS]
     endpoint = data.get("endpoint_name") if what == "deployment" else data.get("name")
     endpoint_text = endpoint if isinstance(endpoint, str) and endpoint else "my-endpoint"
