@@ -36,8 +36,9 @@ def read_input(name: str, environ: Mapping[str, str]) -> str:
 def arguments(environ: Mapping[str, str]) -> list[str]:
     command = read_input("command", environ) or "deploy"
     args = [command, "--config", read_input("config", environ) or "deploy.yml"]
-    if environment := read_input("environment", environ):
-        args += ["--environment", environment]
+    for name in ("environment", "endpoint-file", "deployment-file"):
+        if value := read_input(name, environ):
+            args += [f"--{name}", value]
     if command not in COMMANDS or command == "validate":
         return args  # an unknown command is refused by the command line itself, with usage
     for name, option in AZURE_OPTIONS:

@@ -81,6 +81,15 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="an environment overlay of the deploy file",
     )
+    parser.add_argument(
+        "--endpoint-file",
+        help="an Azure ML CLI (az ml) endpoint YAML file, read as the deploy file's endpoint",
+    )
+    parser.add_argument(
+        "--deployment-file",
+        help="an az ml online deployment YAML file, read as the deploy file's deployment "
+        "(with no deploy file, these two are the whole of it)",
+    )
 
 
 def _add_azure_options(parser: argparse.ArgumentParser) -> None:
@@ -142,6 +151,8 @@ def _options(args: argparse.Namespace, environ: Mapping[str, str]) -> Options:
     )
     return Options(
         config=args.config,
+        endpoint_file=args.endpoint_file,
+        deployment_file=args.deployment_file,
         root=workspace_root(Path(args.config), environ),
         environment=args.environment,
         subscription_id=subscription_id,
@@ -200,9 +211,11 @@ def _dispatch(args: argparse.Namespace, runner: Runner, environ: Mapping[str, st
     if args.command == "validate":
         from deployer.commands.validate import run_validate
         from deployer.context import workspace_root
+        from deployer.spec.azml_files import GivenFiles
 
         root = workspace_root(Path(args.config), environ)
-        return run_validate(args.config, args.environment, runner, root)
+        given = GivenFiles.of(args.endpoint_file, args.deployment_file)
+        return run_validate(args.config, args.environment, runner, root, given)
     options = _options(args, environ)
     if args.command == "deploy":
         from deployer.commands.deploy import run_deploy

@@ -10,6 +10,7 @@ from enum import StrEnum
 class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
+    NOTICE = "notice"  # how a field was read, nothing to fix (a workflow command's name too)
 
 
 @dataclass(frozen=True, order=True)
@@ -18,11 +19,15 @@ class Problem:
     column: int
     severity: Severity
     message: str
+    file: str = ""  # another file than the deploy file (an az ml file it names), as shown
 
     def human(self, file: str) -> str:
-        """The compiler-style form: ``deploy.yml:12:5: error: ...``."""
+        """The compiler-style form: ``deploy.yml:12:5: error: ...``; `file` is the deploy
+        file's name, for a problem in the deploy file itself."""
+        where = self.file or file
         return (
-            f"{one_line(file)}:{self.line}:{self.column}: {self.severity}: {one_line(self.message)}"
+            f"{one_line(where)}:{self.line}:{self.column}: {self.severity}: "
+            f"{one_line(self.message)}"
         )
 
 

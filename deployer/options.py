@@ -18,6 +18,8 @@ class Options:
     it in from the emulator). `dataclasses.replace` to vary."""
 
     config: str = "deploy.yml"
+    endpoint_file: str | None = None  # an az ml endpoint file, as the deploy file's endpoint
+    deployment_file: str | None = None  # an az ml deployment file, as its deployment
     root: Path = Path()  # the workspace the deploy file's paths stay in (context.workspace_root)
     environment: str | None = None
     subscription_id: str | None = None

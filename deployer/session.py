@@ -22,6 +22,7 @@ from deployer.options import Options
 from deployer.policy import check_pull_request_known
 from deployer.sdk import configure_sdk
 from deployer.spec import DeploySpec, load_deploy_spec
+from deployer.spec.azml_files import GivenFiles
 from deployer.tags import LOCAL_REPOSITORY, Owner, endpoint_tags
 
 
@@ -114,7 +115,8 @@ def replace_endpoint(session: Session, name: str) -> Session:
 
 def open_session(options: Options, runner: Runner, environ: Mapping[str, str]) -> Session:
     path = Path(options.config)
-    spec = load_deploy_spec(path, options.environment, workspace=options.root)
+    given = GivenFiles.of(options.endpoint_file, options.deployment_file)
+    spec = load_deploy_spec(path, options.environment, workspace=options.root, given=given)
     context = detect(environ, Path.cwd(), options.pr)
     check_pull_request_known(context)
     cloud = select_cloud(options.cloud, environ)

@@ -29,6 +29,7 @@ from deployer.policy import check_may_sweep
 from deployer.report import cleanup_markdown, dump_json, publish
 from deployer.session import Session, cancellation, open_session, replace_endpoint
 from deployer.spec import validate_deploy_file
+from deployer.spec.azml_files import GivenFiles
 from deployer.state import EndpointState
 from deployer.tags import Ownership, Tag
 from deployer.timing import Phases
@@ -69,7 +70,10 @@ def preview_lifetimes(options: Options) -> Lifetimes:
     """The ttl_hours of the deploy file's environments (the default branch's file, since cleanup
     never runs for a pull request), and the default for previews of any other environment."""
     path = Path(options.config)
-    report = validate_deploy_file(path, environment=options.environment, workspace=options.root)
+    given = GivenFiles.of(options.endpoint_file, options.deployment_file)
+    report = validate_deploy_file(
+        path, environment=options.environment, workspace=options.root, given=given
+    )
     if report.deploy_file is None:
         raise InvalidDeployFileError(f"{path} is invalid", problems=report.problems)
     ttl = {

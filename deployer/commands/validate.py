@@ -9,6 +9,7 @@ from deployer.diagnostics import Severity, one_line
 from deployer.errors import ExitCode
 from deployer.github.runner import Runner
 from deployer.spec import DeployFile, DeploySpec, ValidationReport, validate_deploy_file
+from deployer.spec.azml_files import NO_FILES, GivenFiles
 
 # Shown next to a name template so the user sees what it becomes.
 EXAMPLE_VALUES = {
@@ -21,26 +22,33 @@ EXAMPLE_VALUES = {
 }
 
 
-def run_validate(config: str, environment: str | None, runner: Runner, root: Path) -> ExitCode:
+def run_validate(
+    config: str, environment: str | None, runner: Runner, root: Path, given: GivenFiles = NO_FILES
+) -> ExitCode:
     path = Path(config)
-    report = validate_deploy_file(path, environment=environment, workspace=root)
+    report = validate_deploy_file(path, environment=environment, workspace=root, given=given)
     runner.problems(report.problems, config)
+    if given and not path.exists():  # the az ml files alone
+        config = " and ".join(str(file) for file in (given.endpoint, given.deployment) if file)
     if report.deploy_file is None:
-        errors = sum(1 for problem in report.problems if problem.severity is Severity.ERROR)
-        runner.info(
-            f"{one_line(config)}: {errors} error{'s' if errors != 1 else ''}; nothing was deployed"
-        )
+        errors = _count(report, Severity.ERROR, "error")
+        runner.info(f"{one_line(config)}: {errors}; nothing was deployed")
         return ExitCode.FAILURE
     runner.result(_summary(config, report, report.deploy_file))
     return ExitCode.OK
 
 
+def _count(report: ValidationReport, severity: Severity, word: str) -> str:
+    count = sum(1 for problem in report.problems if problem.severity is severity)
+    return f"{count} {word}{'s' if count != 1 else ''}" if count else ""
+
+
 def _summary(config: str, report: ValidationReport, deploy_file: DeployFile) -> str:
-    warnings = len(report.problems)
     checked = ["base", *deploy_file.environments]
     heading = f"{one_line(config)} is valid ({', '.join(checked)})"
-    if warnings:
-        heading += f", with {warnings} warning{'s' if warnings != 1 else ''}"
+    said = [_count(report, Severity.WARNING, "warning"), _count(report, Severity.NOTICE, "note")]
+    if any(said):
+        heading += ", with " + " and ".join(part for part in said if part)
     rows = [("environment", "endpoint", "runs", "deployment", "rollout")]
     rows.append(_row("(base)", deploy_file.base))
     rows.extend(_row(name, spec) for name, spec in deploy_file.environments.items())

@@ -43,13 +43,14 @@ def command(name: str, message: str, **properties: str | int) -> str:
 
 
 def problem_annotation(problem: Problem, file: str) -> str:
+    where = problem.file or file
     return command(
         str(problem.severity),
         problem.message,
-        file=file,
+        file=where,
         line=problem.line,
         col=problem.column,
-        title=file,
+        title=where,
     )
 
 

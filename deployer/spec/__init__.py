@@ -6,6 +6,7 @@ requests from forks. It reports every problem it can find, each at its line and 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,12 +15,21 @@ from types import MappingProxyType
 from deployer.diagnostics import Problem, has_errors
 from deployer.errors import InvalidDeployFileError, UsageError
 from deployer.spec.azml import azml_problems
+from deployer.spec.azml_files import NO_FILES, GivenFiles, expand_azml_files
 from deployer.spec.findings import Finding
 from deployer.spec.model import DeploySpec, build_spec
 from deployer.spec.overlay import merge
 from deployer.spec.rules import Places, finite_findings, preview_findings, rule_findings
 from deployer.spec.schemacheck import schema_findings
-from deployer.spec.source import Document, JsonPath, Mark, load_document
+from deployer.spec.source import (
+    FILE_START,
+    Document,
+    JsonPath,
+    LoadResult,
+    Location,
+    Mark,
+    load_document,
+)
 
 __all__ = [
     "DeployFile",
@@ -82,25 +92,33 @@ def read_deploy_file(path: Path) -> bytes:
 
 
 def validate_deploy_file(
-    path: Path, *, environment: str | None = None, workspace: Path
+    path: Path,
+    *,
+    environment: str | None = None,
+    workspace: Path,
+    given: GivenFiles = NO_FILES,
 ) -> ValidationReport:
     """Validate `path`: the base and every overlay, or the base and just `environment`.
+    `given` az ml files are the base's endpoint and deployment; with them, `path` need not
+    exist (the deploy file is then theirs alone, and paths are relative to their folder).
 
-    Raises UsageError when the file cannot be read or `environment` is not defined in it.
+    Raises UsageError when a file cannot be read or `environment` is not defined in it.
     """
-    if not path.resolve().is_relative_to(workspace.resolve()):
-        raise UsageError(
-            f"the deploy file {path} is outside the workspace",
-            hint="the `config` input is a path inside the repository, e.g. deploy.yml",
-        )
-    loaded = load_document(read_deploy_file(path))
+    path, loaded = _load(path, given, workspace)
     if loaded.document is None:
         return ValidationReport(tuple(sorted(loaded.problems)), (), None)
     document = loaded.document
     azml = azml_problems(document)
     if azml is not None:
         return ValidationReport(tuple(azml), (), None)
-    places = Places(folder=path.resolve().parent, workspace=workspace)
+    folder = path.resolve().parent
+    document = _with_given(document, given, folder)
+    expanded = expand_azml_files(document, folder, workspace)
+    if expanded.incomplete:
+        found = [*loaded.problems, *expanded.problems, *expanded.refused]
+        return ValidationReport(tuple(sorted(found, key=_in_file_order)), (), None)
+    document = expanded.document
+    places = Places(folder=folder, workspace=workspace)
     overlays = document.get(("environments",))
     environment_names = tuple(overlays) if isinstance(overlays, dict) else ()
     if environment is not None and environment not in environment_names:
@@ -111,7 +129,7 @@ def validate_deploy_file(
         )
 
     chosen = environment_names if environment is None else (environment,)
-    collector = _Collector(loaded.problems)
+    collector = _Collector([*loaded.problems, *expanded.problems])
     collector.add([finding for finding in schema_findings(document) if _concerns(finding, chosen)])
     collector.add([finding for finding in finite_findings(document) if _concerns(finding, chosen)])
     base = _without_environments(document)
@@ -123,7 +141,11 @@ def validate_deploy_file(
         if not isinstance(overlay.data, dict):
             continue  # reported by the schema check
         overlay_body = _without_keys(overlay, "ttl_hours")
-        merged = merge(base, overlay_body)
+        # an environment's own az ml file is its whole section, not a change to the base's
+        replaced = [
+            s for s in ("endpoint", "deployment") if ("environments", name, s) in expanded.replaced
+        ]
+        merged = merge(_without_keys(base, *replaced), overlay_body)
         merged_documents[name] = merged
         prefix = f"environment {name!r}: "
         collector.add(schema_findings(merged), prefix)
@@ -131,7 +153,7 @@ def validate_deploy_file(
         if _ttl(document, name) is not None:
             collector.add(list(preview_findings(merged)), prefix)
 
-    problems = collector.problems()
+    problems = _with_refused(collector.problems(), expanded.refused)
     if has_errors(list(problems)):
         return ValidationReport(problems, environment_names, None)
     environments = {
@@ -146,14 +168,75 @@ def validate_deploy_file(
     return ValidationReport(problems, environment_names, deploy_file)
 
 
-def load_deploy_spec(path: Path, environment: str | None, *, workspace: Path) -> DeploySpec:
+def _with_refused(problems: tuple[Problem, ...], refused: list[Problem]) -> tuple[Problem, ...]:
+    """az ml's own refusals, at lines where the deploy file's checks found nothing: the same
+    mistake is said once, in the action's words (which name the deploy file's field)."""
+    said = {(problem.file, problem.line) for problem in problems}
+    extra = [problem for problem in refused if (problem.file, problem.line) not in said]
+    return tuple(sorted([*problems, *extra], key=_in_file_order))
+
+
+def _in_file_order(problem: Problem) -> tuple[str, int, int]:
+    return (problem.file, problem.line, problem.column)
+
+
+def _load(path: Path, given: GivenFiles, workspace: Path) -> tuple[Path, LoadResult]:
+    """The deploy file (where its paths start, and its text), or for az ml files given alone
+    a deploy file of nothing else, beside the deployment file."""
+    files = (("deploy", path), ("endpoint", given.endpoint), ("deployment", given.deployment))
+    for what, file in files:
+        if file is not None and not file.resolve().is_relative_to(workspace.resolve()):
+            raise UsageError(
+                f"the {what} file {file} is outside the workspace",
+                hint="give a path inside the repository",
+            )
+        if file is not None and what != "deploy" and not file.is_file():
+            raise UsageError(
+                f"the az ml {what} file {file} is not a file",
+                hint="give its path relative to the working directory",
+            )
+    if given and not path.exists():
+        # the az ml files alone: a deploy file with nothing but them, beside the deployment's
+        if given.deployment is None:
+            raise UsageError(
+                f"an endpoint file alone says nothing to deploy, and there is no {path}",
+                hint="give the az ml deployment file too (--deployment-file, the action's "
+                "`deployment-file` input)",
+            )
+        empty = Document({"version": 1}, {(): Location(FILE_START)}, {})
+        return given.deployment.parent / "deploy.yml", LoadResult(empty, [])
+    return path, load_document(read_deploy_file(path))
+
+
+def load_deploy_spec(
+    path: Path, environment: str | None, *, workspace: Path, given: GivenFiles = NO_FILES
+) -> DeploySpec:
     """The spec to deploy, or InvalidDeployFileError carrying every problem."""
-    report = validate_deploy_file(path, environment=environment, workspace=workspace)
+    report = validate_deploy_file(path, environment=environment, workspace=workspace, given=given)
     if report.deploy_file is None:
         raise InvalidDeployFileError(
             f"{path} is invalid", problems=report.problems, hint="run `azureml-deploy validate`"
         )
     return report.deploy_file.select(environment)
+
+
+def _with_given(document: Document, given: GivenFiles, folder: Path) -> Document:
+    """The deploy file with the given az ml files as its base's `{file: …}` sections (their
+    other keys kept, to override the files')."""
+    if not given:
+        return document
+    data = dict(document.data)
+    locations = dict(document.locations)
+    for section, file in (("endpoint", given.endpoint), ("deployment", given.deployment)):
+        if file is None:
+            continue
+        current = data.get(section)
+        kept = (
+            {k: v for k, v in current.items() if k != "file"} if isinstance(current, dict) else {}
+        )
+        data[section] = {"file": os.path.relpath(file.resolve(), folder), **kept}
+        locations.pop((section, "file"), None)
+    return Document(data, locations, dict(document.scalar_text))
 
 
 def _concerns(finding: Finding, environments: tuple[str, ...]) -> bool:
@@ -186,9 +269,10 @@ class _Collector:
             self._problems.append(finding.problem(prefix))
 
     def problems(self) -> tuple[Problem, ...]:
-        """In file order; at the same place, the base's problem before its environments'."""
+        """The deploy file's, then each az ml file's, in file order; at the same place, the
+        base's problem before its environments'."""
         unique = list(dict.fromkeys(self._problems))
-        return tuple(sorted(unique, key=lambda problem: (problem.line, problem.column)))
+        return tuple(sorted(unique, key=_in_file_order))
 
 
 def _without_environments(document: Document) -> Document:

@@ -22,7 +22,8 @@ class Finding:
         return f"{render_path(self.path)} {self.detail}"
 
     def problem(self, prefix: str = "") -> Problem:
-        return Problem(self.mark.line, self.mark.column, self.severity, prefix + self.message())
+        mark = self.mark
+        return Problem(mark.line, mark.column, self.severity, prefix + self.message(), mark.file)
 
 
 def error(path: JsonPath, detail: str, mark: Mark, kind: str = "rule") -> Finding:
@@ -31,3 +32,7 @@ def error(path: JsonPath, detail: str, mark: Mark, kind: str = "rule") -> Findin
 
 def warning(path: JsonPath, detail: str, mark: Mark) -> Finding:
     return Finding(path, detail, mark, Severity.WARNING)
+
+
+def notice(path: JsonPath, detail: str, mark: Mark) -> Finding:
+    return Finding(path, detail, mark, Severity.NOTICE)

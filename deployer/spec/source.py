@@ -42,22 +42,25 @@ _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 @dataclass(frozen=True, order=True)
 class Mark:
-    """A 1-based position in the file: lines end at LF, columns count characters."""
+    """A 1-based position in a file: lines end at LF, columns count characters. `file` is
+    empty in the deploy file itself, else the other file's name as shown (an az ml file)."""
 
     line: int
     column: int
+    file: str = ""
 
 
 class _Positions:
     """Character index → Mark. YAML also breaks lines at NEL, LS and PS (U+0085, U+2028,
     U+2029); editors and GitHub count LF only, so PyYAML's own line numbers are not used."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, file: str = "") -> None:
+        self._file = file
         self._line_starts = [0] + [index + 1 for index, char in enumerate(text) if char == "\n"]
 
     def at(self, index: int) -> Mark:
         line = bisect.bisect_right(self._line_starts, index)
-        return Mark(line, index - self._line_starts[line - 1] + 1)
+        return Mark(line, index - self._line_starts[line - 1] + 1, self._file)
 
     def of(self, node: Node) -> Mark:
         return self.at(node.start_mark.index)
@@ -151,15 +154,17 @@ class _Fatal(Exception):
 
 
 def _error(mark: Mark, message: str) -> Problem:
-    return Problem(mark.line, mark.column, Severity.ERROR, message)
+    return Problem(mark.line, mark.column, Severity.ERROR, message, mark.file)
 
 
-def load_document(raw: bytes) -> LoadResult:
-    """Parse a YAML file (bytes as read from disk) into a located document, or say why not."""
+def load_document(raw: bytes, file: str = "") -> LoadResult:
+    """Parse a YAML file (bytes as read from disk) into a located document, or say why not;
+    `file`: its name as shown, for a file other than the deploy file."""
+    first = Mark(1, 1, file)
     try:
-        text = _decode(raw)
-        positions = _Positions(text)
-        root = _compose_single(text, positions)
+        text = _decode(raw, first)
+        positions = _Positions(text, file)
+        root = _compose_single(text, positions, first)
         converter = _Converter(positions)
         data = converter.convert(root, (), None, depth=0)
     except _Fatal as fatal:
@@ -168,7 +173,9 @@ def load_document(raw: bytes) -> LoadResult:
         kind = _describe_node(root)
         problem = _error(
             positions.of(root),
-            f"the deploy file must be a mapping of keys such as `version:` and `endpoint:`, "
+            f"the file must be a mapping of keys, but it is {kind}"
+            if file
+            else f"the deploy file must be a mapping of keys such as `version:` and `endpoint:`, "
             f"but it is {kind}",
         )
         return LoadResult(None, [*converter.problems, problem])
@@ -176,9 +183,9 @@ def load_document(raw: bytes) -> LoadResult:
     return LoadResult(document, converter.problems)
 
 
-def _decode(raw: bytes) -> str:
+def _decode(raw: bytes, first: Mark) -> str:
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise _Fatal(_error(FILE_START, "the file is UTF-16 encoded; save it as UTF-8"))
+        raise _Fatal(_error(first, "the file is UTF-16 encoded; save it as UTF-8"))
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -189,14 +196,14 @@ def _decode(raw: bytes) -> str:
         byte = raw[exc.start]
         raise _Fatal(
             _error(
-                Mark(line, column),
+                Mark(line, column, first.file),
                 f"the file is not valid UTF-8 (byte 0x{byte:02x}); save it as UTF-8",
             )
         ) from exc
     return text
 
 
-def _compose_single(text: str, positions: _Positions) -> Node:
+def _compose_single(text: str, positions: _Positions, first: Mark) -> Node:
     try:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:
@@ -209,12 +216,17 @@ def _compose_single(text: str, positions: _Positions) -> Node:
         ) from exc
     except RecursionError as exc:
         raise _Fatal(
-            _error(FILE_START, f"the file is nested too deeply (over {MAX_DEPTH} levels)")
+            _error(first, f"the file is nested too deeply (over {MAX_DEPTH} levels)")
         ) from exc
     documents = [node for node in nodes if not _is_empty(node)]
     if not documents:
         raise _Fatal(
-            _error(FILE_START, "the deploy file is empty; start with `version: 1` (see the README)")
+            _error(
+                first,
+                "the file is empty"
+                if first.file
+                else "the deploy file is empty; start with `version: 1` (see the README)",
+            )
         )
     if len(nodes) > 1:
         second = positions.of(nodes[1])
@@ -236,7 +248,7 @@ def _is_empty(node: Node | None) -> bool:
 
 def _yaml_error(exc: yaml.MarkedYAMLError, positions: _Positions) -> Problem:
     mark = exc.problem_mark or exc.context_mark
-    where = positions.at(mark.index) if mark is not None else FILE_START
+    where = positions.at(mark.index if mark is not None else 0)
     message = f"invalid YAML: {exc.problem or exc.context or 'cannot parse'}"
     if exc.context and exc.problem and exc.context_mark is not None:
         context = positions.at(exc.context_mark.index)

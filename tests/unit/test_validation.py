@@ -191,8 +191,8 @@ def test_unknown_key_without_a_close_match_lists_the_known_keys(workspace: Works
     problem = only(workspace.validate(text).problems)
     assert (problem.line, problem.column) == (5, 3)
     assert problem.message == (
-        "endpoint.colour is not a known key (known keys: auth_mode, description, identity, name, "
-        "tags)"
+        "endpoint.colour is not a known key (known keys: auth_mode, description, file, identity, "
+        "name, tags)"
     )
 
 
