@@ -35,10 +35,10 @@ def read_input(name: str, environ: Mapping[str, str]) -> str:
 
 def arguments(environ: Mapping[str, str]) -> list[str]:
     command = read_input("command", environ) or "deploy"
+    if command == "import":
+        return _import_arguments(environ)
     args = [command, "--config", read_input("config", environ) or "deploy.yml"]
-    for name in ("environment", "endpoint-file", "deployment-file"):
-        if value := read_input(name, environ):
-            args += [f"--{name}", value]
+    args += _named(environ, "environment", "endpoint-file", "deployment-file")
     if command not in COMMANDS or command == "validate":
         return args  # an unknown command is refused by the command line itself, with usage
     for name, option in AZURE_OPTIONS:
@@ -58,6 +58,18 @@ def arguments(environ: Mapping[str, str]) -> list[str]:
             if line.strip():
                 args += ["--build-arg", line.strip()]
     return args
+
+
+def _named(environ: Mapping[str, str], *names: str) -> list[str]:
+    """`--name value` for each input given."""
+    return [part for name in names if (v := read_input(name, environ)) for part in (f"--{name}", v)]
+
+
+def _import_arguments(environ: Mapping[str, str]) -> list[str]:
+    """`import`: the az ml files in, the deploy file (`config`) out."""
+    files = [read_input(name, environ) for name in ("endpoint-file", "deployment-file")]
+    output = read_input("config", environ) or "deploy.yml"
+    return ["import", *[file for file in files if file], "--output", output]
 
 
 def main() -> int:

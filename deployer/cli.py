@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, text in COMMANDS.items():
         sub = commands.add_parser(name, help=text, description=text)
+        if name == "import":
+            _add_import_options(sub)
+            continue
         _add_config_options(sub)
         if name != "validate":
             _add_azure_options(sub)
@@ -70,6 +73,22 @@ def build_parser() -> argparse.ArgumentParser:
                 "for it (up to the rollout's timeout)",
             )
     return parser
+
+
+def _add_import_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="an az ml online deployment file, and optionally its endpoint file",
+    )
+    parser.add_argument(
+        "--output",
+        "-o",
+        default="deploy.yml",
+        help="the deploy file to write (default: deploy.yml)",
+    )
+    parser.add_argument("--force", action="store_true", help="replace the output if it exists")
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -186,7 +205,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     try:
         return int(_dispatch(args, runner, environ))
     except InvalidDeployFileError as exc:
-        runner.problems(exc.problems, args.config)
+        runner.problems(exc.problems, getattr(args, "config", "deploy.yml"))
         return _fail(exc, runner, debug)
     except DeployerError as exc:
         return _fail(exc, runner, debug)
@@ -208,6 +227,12 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
 
 def _dispatch(args: argparse.Namespace, runner: Runner, environ: Mapping[str, str]) -> ExitCode:
+    if args.command == "import":
+        from deployer.commands.import_files import run_import
+        from deployer.context import workspace_root
+
+        root = workspace_root(Path(args.output), environ)
+        return run_import(args.files, args.output, args.force, runner, root)
     if args.command == "validate":
         from deployer.commands.validate import run_validate
         from deployer.context import workspace_root

@@ -10,6 +10,7 @@ COMMANDS = {
     "rollback": "send all traffic back to the deployment kept by keep_previous",
     "promote": "continue a canary rollout left at a step",
     "abort": "stop a rollout: all traffic to the known-good deployment",
+    "import": "write a deploy file that says what az ml endpoint and deployment files say",
 }
 CHANGES_AN_ENDPOINT = ("deploy", "rollback", "promote", "abort")
 BUILDS_AN_IMAGE = ("deploy", "plan")  # take --image-tag, --image, --build-arg
