@@ -8,11 +8,12 @@ The realm follows the Docker "Token Authentication Specification" (docs.docker.c
 registry/spec/auth/token; distribution's docs/spec/auth/token.md and jwt.md): a client without
 credentials is anonymous and gets a token for what an anonymous client may do, `pull` of a
 public repository; the response carries the token as `token` and `access_token`, `expires_in`
-and `issued_at`. Credentials (Basic) that do not match answer 401. Repositories under
-`private/` are not public: an anonymous token carries no access to them, so the registry answers
-their manifests 401, as Docker Hub answers an anonymous client for a private (or missing)
-repository. `push` needs the publisher's credentials (the connection file's `public_registry_push`),
-with which tests seed the stand-in.
+and `issued_at`. Credentials (Basic) that do not match answer 401. Repositories under `private/`
+are not public: an anonymous token carries no access to them, so the registry answers their
+manifests 401 (the spec's token server may grant less than was asked; which of the two refuses
+varies between real registries, and azureml-deploy reads both alike). `push` needs the
+publisher's credentials (the connection file's `public_registry_push`), with which tests seed
+the stand-in.
 """
 
 from __future__ import annotations

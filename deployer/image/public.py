@@ -12,14 +12,17 @@ distribution spec's clients follow:
     HEAD https://<registry>/v2/<repository>/manifests/<tag>        Accept: the manifest and
          index media types → 200 with Docker-Content-Digest, 404 unknown, 401/403 refused
 
-Docker Hub's token realm is auth.docker.io (distribution's spec/auth/jwt.md example) and it
-answers anonymous pull scopes for public repositories; a private or missing repository gets a
-token without access and the manifest answers 401 (Docker Hub cannot tell the two apart to an
-anonymous client). Microsoft Artifact Registry (mcr.microsoft.com) is "an implementation of the
-OCI Distribution Specification" for public content (microsoft/containerregistry,
-docs/mcr-endpoints-guidance.md): no sign-in. Docker Hub meters manifest requests
-(docs.docker.com docker-hub/usage/pulls): the digest is read with a HEAD, as that page's own
-rate-limit check reads it; a GET only when a registry leaves out Docker-Content-Digest.
+Docker Hub's token realm is auth.docker.io (distribution's spec/auth/jwt.md example; its
+pull-limit page, docs.docker.com docker-hub/usage/pulls, asks it for an anonymous pull token).
+The spec leaves it to the token server whether a request needs credentials ("pulling from a
+public repository" may not) and lets it grant less than was asked, so a refusal may come from
+the token service or from the manifest: both are read as private-or-missing, since an anonymous
+client cannot tell the two apart. Microsoft Artifact Registry (mcr.microsoft.com) is "an
+implementation of the OCI Distribution Specification" for public content
+(microsoft/containerregistry, docs/mcr-endpoints-guidance.md): no sign-in. Docker Hub meters
+manifest requests (docs.docker.com docker-hub/usage/pulls): the digest is read with a HEAD, as
+that page's own rate-limit check reads it; a GET only when a registry leaves out
+Docker-Content-Digest.
 
 Nothing is signed in and nothing is sent but the scope: no credentials leave the runner. Text
 the registry answers is never shown; only its status codes are.
