@@ -28,6 +28,8 @@ class LocalConnection:
     # The emulator's proxy for its storage's blob names (`<account>.blob.storage.localhost`,
     # which no resolver here answers): the SDK uploads assets through it.
     storage_proxy: str | None = None
+    # Its stand-in for the public registries (Docker Hub, MCR, GHCR, …): anonymous pulls.
+    public_registry: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,23 @@ class Cloud:
             return self.studio
         return f"{self.studio}/endpoints/realtime/{endpoint}/detail?wsid={workspace_id}"
 
-    def registry_for(self, given: str) -> str:
-        """The login server images go to: the deploy file's, or the emulator's registry."""
-        return self.local.registry if self.local is not None else given
+    def is_container_registry(self, server: str) -> bool:
+        """Whether `server` is an Azure Container Registry's login server (<name>.<suffix>),
+        or the emulator's registry."""
+        server = server.lower()
+        if self.local is not None and server == self.local.registry:
+            return True
+        return server.endswith("." + self.registry_suffix)
+
+    def registry_for(self, given: str, acr: bool = True) -> str:
+        """The login server images go to: the deploy file's, or the emulator's registry; for a
+        public registry's image (`acr` false), that registry or the emulator's stand-in."""
+        local = self.local
+        if local is None:
+            return given
+        if acr:
+            return local.registry
+        return local.public_registry or given
 
     def workspace_defaults(self) -> tuple[str | None, str | None, str | None]:
         """Subscription, resource group and workspace when nothing names them."""
@@ -158,6 +174,7 @@ def select_cloud(name: str, environ: Mapping[str, str]) -> Cloud:
             oidc_request_url=str(connection["oidc"]["request_url"]),
             oidc_request_token=str(connection["oidc"]["request_token"]),
             storage_proxy=connection.get("storage_proxy"),
+            public_registry=connection.get("public_registry"),
         )
         arm = str(connection["arm_url"]).rstrip("/")
         authority = str(connection["authority_url"]).rstrip("/")

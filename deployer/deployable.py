@@ -14,6 +14,7 @@ from typing import Protocol
 
 from deployer.assets.resolve import AzureMLAssets, resolve_assets
 from deployer.azure.pull import PullAccess
+from deployer.errors import UsageError
 from deployer.image.resolve import ImageLookup, Images
 from deployer.session import Session
 from deployer.steps import BUILD_THE_IMAGE
@@ -56,7 +57,7 @@ class ContainerImage:
     built and pushed by the plan."""
 
     def __init__(
-        self, images: Images, lookup: ImageLookup, phases: Phases, pull: PullAccess
+        self, images: Images, lookup: ImageLookup, phases: Phases, pull: PullAccess | None
     ) -> None:
         self.images, self.lookup, self.phases, self.pull = images, lookup, phases, pull
         self.reference = lookup.reference
@@ -128,18 +129,25 @@ def resolve_deployable(session: Session, phases: Phases) -> Deployable:
     if not session.spec.image.given:
         return resolve_assets(session, phases)
     images = Images(session)
-    pull = pull_access(session, images.login_server)
-    images.acr.abac = pull.registry_abac
+    pull = pull_access(session, images)
+    if pull is not None:
+        images.acr.abac = pull.registry_abac
     image = ContainerImage(images, images.lookup(), phases, pull)
     if session.spec.deployment.uses_assets:
         return ContainerWithAssets(image, resolve_assets(session, phases))
     return image
 
 
-def pull_access(session: Session, login_server: str) -> PullAccess:
-    """Who will pull the image, and from where; warns when a new endpoint could not."""
+def pull_access(session: Session, images: Images) -> PullAccess | None:
+    """Who will pull the image, and from where; warns when a new endpoint could not. None for
+    an image in a public registry: Azure ML pulls it without credentials, so there is no role
+    to grant (how-to-deploy-custom-container.md deploys `docker.io/tensorflow/serving:latest`
+    to a managed online endpoint as it is)."""
+    if images.public:
+        _check_public_pull(session, images.login_server)
+        return None
     access = PullAccess(
-        login_server, session.azure.workspace_registry(), session.spec.endpoint.identity
+        images.login_server, session.azure.workspace_registry(), session.spec.endpoint.identity
     )
     warning = access.warning()
     # An existing endpoint's principal may have been granted the role since; only a new one
@@ -147,3 +155,22 @@ def pull_access(session: Session, login_server: str) -> PullAccess:
     if warning is not None and session.azure.endpoint(session.endpoint_name) is None:
         session.runner.warning(warning)
     return access
+
+
+def _check_public_pull(session: Session, registry: str) -> None:
+    """A public image is pulled from the internet: refused up front where the deployment has no
+    way out (egress_public_network_access: disabled lets it reach only the workspace's own
+    registry through private endpoints, concept-secure-online-endpoint.md)."""
+    deployment = session.spec.deployment
+    if deployment.egress_public_network_access == "disabled":
+        raise UsageError(
+            f"the image is in the public registry {registry}, but the deployment's "
+            "egress_public_network_access is disabled: it can pull only from the workspace's "
+            "own registry",
+            hint="copy the image into the workspace's registry (az acr import --source "
+            f"{registry}/… ) and name that copy in image.ref, or enable egress",
+        )
+    session.runner.info(
+        f"the image is in the public registry {registry}: Azure ML pulls it without "
+        "credentials, so there is no pull role to grant to the endpoint's identity"
+    )

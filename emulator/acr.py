@@ -32,7 +32,6 @@ import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -42,7 +41,7 @@ from emulator import children
 from emulator.entra import EntraId
 from emulator.http import json_response
 from emulator.ledger import LEDGER
-from emulator.tls import TlsFiles
+from emulator.tls import TlsFiles, self_signed
 
 log = logging.getLogger("emulator.acr")
 
@@ -64,6 +63,16 @@ ABAC_ROLES = {
     "Container Registry Repository Writer": {"pull", "push"},
     "Container Registry Repository Contributor": {"pull", "push", "delete"},
 }
+
+
+def signing_certificate(key: rsa.RSAPrivateKey, common_name: str) -> x509.Certificate:
+    """A self-signed certificate of a token-signing key, for a registry's `rootcertbundle`."""
+    return self_signed(key, common_name, datetime.timedelta(days=365)).sign(key, hashes.SHA256())
+
+
+def x5c(certificate: x509.Certificate) -> list[str]:
+    """The certificate as a JWT header's `x5c`: standard base64 DER, not url-safe."""
+    return [base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode("ascii")]
 
 
 class RegistryMissing(RuntimeError):
@@ -90,20 +99,8 @@ class AcrTokenService:
     roles: dict[str, set[str]] = field(default_factory=dict)  # principal id → role names
 
     def __post_init__(self) -> None:
-        now = datetime.datetime.now(datetime.UTC)
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "acr token signing")])
-        self.certificate = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(self.key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=365))
-            .sign(self.key, hashes.SHA256())
-        )
-        der = self.certificate.public_bytes(serialization.Encoding.DER)
-        self._x5c = [base64.b64encode(der).decode("ascii")]  # standard base64, not url-safe
+        self.certificate = signing_certificate(self.key, "acr token signing")
+        self._x5c = x5c(self.certificate)
 
     def certificate_pem(self) -> bytes:
         return self.certificate.public_bytes(serialization.Encoding.PEM)
@@ -312,7 +309,7 @@ def _error(status: int, code: str, message: str) -> Response:
 class Registry:
     """The `docker-registry` process: started and stopped by the emulator."""
 
-    def __init__(self, state_dir: Path, tls: TlsFiles) -> None:
+    def __init__(self, state_dir: Path, tls: TlsFiles, name: str = "registry") -> None:
         binary = shutil.which("docker-registry")
         if binary is None:
             raise RegistryMissing(
@@ -322,15 +319,23 @@ class Registry:
         self.binary = binary
         self.state_dir = state_dir
         self.tls = tls
+        self.name = name  # its directory and log under the state directory
         self.port = children.free_port()
         self.login_server = f"127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, token_service: AcrTokenService) -> None:
-        directory = self.state_dir / "registry"
+        self.start_with(
+            f"{token_service.url}/oauth2/token", ACR_ISSUER, token_service.certificate_pem()
+        )
+
+    def start_with(self, realm: str, issuer: str, signing_certificate: bytes) -> None:
+        """Token auth: tokens from `realm`, issued by `issuer`, signed by the certificate's
+        key, for the service = this registry's login server."""
+        directory = self.state_dir / self.name
         (directory / "data").mkdir(parents=True, exist_ok=True)
         bundle = directory / "token-signing.pem"
-        bundle.write_bytes(token_service.certificate_pem())
+        bundle.write_bytes(signing_certificate)
         config = {
             "version": 0.1,
             "log": {"level": "warn", "formatter": "text"},
@@ -344,16 +349,16 @@ class Registry:
             },
             "auth": {
                 "token": {
-                    "realm": f"{token_service.url}/oauth2/token",
+                    "realm": realm,
                     "service": self.login_server,
-                    "issuer": ACR_ISSUER,
+                    "issuer": issuer,
                     "rootcertbundle": str(bundle),
                 }
             },
         }
         config_path = directory / "config.yml"
         config_path.write_text(json.dumps(config, indent=2), "utf-8")  # JSON is YAML
-        with (self.state_dir / "registry.log").open("ab") as output:
+        with (self.state_dir / f"{self.name}.log").open("ab") as output:
             self.process = subprocess.Popen(
                 [self.binary, "serve", str(config_path)],
                 stdin=subprocess.DEVNULL,
@@ -368,7 +373,7 @@ class Registry:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(
                     f"docker-registry exited with code {self.process.returncode}; "
-                    f"see {self.state_dir / 'registry.log'}"
+                    f"see {self.state_dir / (self.name + '.log')}"
                 )
             with contextlib.suppress(OSError):
                 reader, writer = await asyncio.open_connection("127.0.0.1", self.port, ssl=context)

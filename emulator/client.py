@@ -244,19 +244,17 @@ class Emulator:
 
     def push(self, local_image: str, repository: str, tag: str = "latest") -> str:
         """Push a local image to the registry; its reference by digest."""
-        import docker
-
-        client = docker.from_env()
-        target = f"{self.connection['registry']}/{repository}"
-        client.images.get(local_image).tag(target, tag)
         auth = {
             "username": "00000000-0000-0000-0000-000000000000",
             "password": self.acr_refresh_token(),
         }
-        output = list(
-            client.images.push(target, tag=tag, auth_config=auth, stream=True, decode=True)
-        )
-        return f"{target}@{_digest_of(output)}"
+        return _push(local_image, f"{self.connection['registry']}/{repository}", tag, auth)
+
+    def push_public(self, local_image: str, repository: str, tag: str = "latest") -> str:
+        """Push a local image to the public registries' stand-in (as its publisher); its
+        reference by digest. `private/…` repositories refuse anonymous pulls."""
+        target = f"{self.connection['public_registry']}/{repository}"
+        return _push(local_image, target, tag, dict(self.connection["public_registry_push"]))
 
     def registry_mark(self) -> int:
         """A position in the registry's log; registry_uploads(mark) lists what came after."""
@@ -285,6 +283,15 @@ class Emulator:
             f"/subscriptions/{c['subscription_id']}/resourceGroups/{c['resource_group']}"
             f"/providers/Microsoft.MachineLearningServices/workspaces/{c['workspace']}"
         )
+
+
+def _push(local_image: str, target: str, tag: str, auth: dict[str, str]) -> str:
+    import docker
+
+    client = docker.from_env()
+    client.images.get(local_image).tag(target, tag)
+    output = list(client.images.push(target, tag=tag, auth_config=auth, stream=True, decode=True))
+    return f"{target}@{_digest_of(output)}"
 
 
 def _digest_of(push_output: list[dict[str, Any]]) -> str:

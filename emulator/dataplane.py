@@ -61,6 +61,9 @@ class RegistryAccess:
     pull_token: Callable[[str, str, bool], str]
     # (principal, system-assigned?) → docker auth_config
     credentials: Callable[[str, bool], dict[str, str]]
+    # The public registries' stand-in (emulator/public_registry.py): pulled anonymously.
+    public_login_server: str | None = None
+    public_pull_token: Callable[[str], str] | None = None  # repository → anonymous token
 
 
 @dataclass(frozen=True)
@@ -357,13 +360,18 @@ class DockerDataPlane:
         (the engine may hold the image already, but an Azure ML node always goes to the
         registry)."""
         registry, repository, reference = split_reference(image)
-        if registry != self.registry.login_server:
+        access = self.registry
+        if registry == access.public_login_server and access.public_pull_token is not None:
+            token = access.public_pull_token(repository)  # anyone's: no identity involved
+        elif registry != access.login_server:
             return _Refusal(
                 False,
                 f"the registry {registry} cannot be reached from the workspace (the emulated "
-                f"registry is {self.registry.login_server})",
+                f"registries are {access.login_server} and, for public images, "
+                f"{access.public_login_server})",
             )
-        token = self.registry.pull_token(repository, puller.principal, puller.system_assigned)
+        else:
+            token = access.pull_token(repository, puller.principal, puller.system_assigned)
         async with httpx.AsyncClient(verify=self.registry.ca_cert, trust_env=False) as client:
             try:
                 response = await client.head(
@@ -384,6 +392,9 @@ class DockerDataPlane:
         return None
 
     def _pull(self, image: str, puller: Puller) -> None:
+        if split_reference(image)[0] == self.registry.public_login_server:
+            self.client.images.pull(image)  # anonymously, as from Docker Hub
+            return
         auth = self.registry.credentials(puller.principal, puller.system_assigned)
         self.client.images.pull(image, auth_config=auth)
 

@@ -38,6 +38,8 @@ from emulator.ledger import LEDGER
 from emulator.lifecycle import CONNECTION_FILE
 from emulator.monitor.engine import AutoscaleEngine
 from emulator.monitor.sampler import UsageSampler
+from emulator.public_registry import ISSUER as PUBLIC_ISSUER
+from emulator.public_registry import PUBLISHER, PublicTokenService
 from emulator.requestlog import RequestLog
 from emulator.resources.assets import AssetVersion
 from emulator.resources.datastores import default_blobstore
@@ -54,7 +56,7 @@ from emulator.tokens import SigningKey
 
 log = logging.getLogger("emulator")
 
-PARTS = ("entra", "github", "github_api", "arm", "gateway", "acr", "admin")
+PARTS = ("entra", "github", "github_api", "arm", "gateway", "acr", "public_auth", "admin")
 PUBLIC_ARM_AUDIENCES = {"https://management.azure.com", "https://management.core.windows.net"}
 OTHER_RESOURCES = {"https://containerregistry.azure.net", "https://ml.azure.com"}
 
@@ -149,6 +151,8 @@ class Emulator:
         self.data_plane = data_plane
         self.registry: Registry | None = None
         self.acr: AcrTokenService | None = None
+        self.public_registry: Registry | None = None  # the public registries' stand-in
+        self.public_auth: PublicTokenService | None = None
         self.dataplane: DockerDataPlane | None = None
         self.provisioner: Provisioner = NoContainers()
         self.sampler: UsageSampler | None = None  # the instances' CPU and memory
@@ -186,6 +190,11 @@ class Emulator:
             ),
             "gateway": self._gateway(),
             "acr": self.acr.app() if self.acr else _NotYetServed("registry token service"),
+            "public_auth": (
+                self.public_auth.app()
+                if self.public_auth
+                else _NotYetServed("public registry's token service")
+            ),
             "admin": AdminApi(self).app(),
         }
         self._by_port = {
@@ -270,6 +279,11 @@ class Emulator:
         )
         acr = self.acr
         acr.roles = acr.default_roles()
+        self.public_registry = Registry(self.state_dir, self.tls, name="public-registry")
+        self.public_auth = PublicTokenService(
+            url=self.urls["public_auth"], login_server=self.public_registry.login_server
+        )
+        public = self.public_auth
         self.dataplane = DockerDataPlane(
             emulator_id=self.emulator_id,
             timing=lambda: self.timing,
@@ -283,6 +297,8 @@ class Emulator:
                     "username": NULL_GUID,
                     "password": acr.endpoint_refresh_token(principal, system_assigned),
                 },
+                public_login_server=self.public_registry.login_server,
+                public_pull_token=public.anonymous_pull_token,
             ),
         )
         self.dataplane.start()
@@ -402,6 +418,12 @@ class Emulator:
             "github_api_url": self.urls["github_api"],
             "registry": self.registry.login_server if self.registry else None,
             "acr_url": self.urls["acr"] if self.acr else None,
+            "public_registry": self.public_registry.login_server if self.public_registry else None,
+            "public_registry_push": (
+                {"username": PUBLISHER, "password": self.public_auth.publisher_password}
+                if self.public_auth
+                else None
+            ),
             "registry_name": self.identity.registry_name,
             "ml_registry": self.ml_registry,
             "storage_proxy": self.storage_proxy.url,
@@ -477,6 +499,12 @@ class Emulator:
                     if self.registry is not None and self.acr is not None:
                         self.registry.start(self.acr)
                         await self.registry.wait_ready(self.tls.ca_cert)
+                    if self.public_registry is not None and self.public_auth is not None:
+                        auth = self.public_auth
+                        self.public_registry.start_with(
+                            auth.realm, PUBLIC_ISSUER, auth.certificate_pem()
+                        )
+                        await self.public_registry.wait_ready(self.tls.ca_cert)
                     await self.azurite.wait_ready()
                     await asyncio.to_thread(self._storage_containers)
                 except Exception as exc:
@@ -502,6 +530,8 @@ class Emulator:
         await self.provisioner.close()
         if self.registry is not None:
             self.registry.stop()
+        if self.public_registry is not None:
+            self.public_registry.stop()
         await self.storage_proxy.close()
         self.azurite.stop()
 

@@ -12,6 +12,7 @@ import certifi
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 _VALIDITY = datetime.timedelta(days=825)
@@ -76,8 +77,11 @@ def _still_valid(path: Path, names: Sequence[str]) -> bool:
     )
 
 
-def _ca_certificate(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "azureml-deploy local emulator CA")])
+def self_signed(
+    key: CertificateIssuerPrivateKeyTypes, common_name: str, lifetime: datetime.timedelta
+) -> x509.CertificateBuilder:
+    """A certificate of `key`, issued by itself, valid from five minutes ago for `lifetime`."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.UTC)
     return (
         x509.CertificateBuilder()
@@ -86,7 +90,13 @@ def _ca_certificate(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + _VALIDITY * 4)
+        .not_valid_after(now + lifetime)
+    )
+
+
+def _ca_certificate(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
+    return (
+        self_signed(key, "azureml-deploy local emulator CA", _VALIDITY * 4)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(

@@ -17,7 +17,8 @@ from deployer.errors import ImageError
 from deployer.github.runner import Runner
 
 NULL_GUID = "00000000-0000-0000-0000-000000000000"
-_MANIFEST_TYPES = ", ".join(
+# What a manifest request accepts: the OCI and Docker image manifests and indexes.
+MANIFEST_TYPES = ", ".join(
     [
         "application/vnd.docker.distribution.manifest.v2+json",
         "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -25,7 +26,7 @@ _MANIFEST_TYPES = ", ".join(
         "application/vnd.oci.image.index.v1+json",
     ]
 )
-_CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
+CHALLENGE_FIELD = re.compile(r'(\w+)="([^"]*)"')
 
 
 def push_role(abac: bool | None) -> str:
@@ -83,7 +84,7 @@ class AcrSession:
         if self._challenge is None:
             response = self._get(f"https://{self.login_server}/v2/")
             header = response.headers.get("Www-Authenticate", "")
-            fields = dict(_CHALLENGE.findall(header))
+            fields = dict(CHALLENGE_FIELD.findall(header))
             if response.status_code != 401 or "realm" not in fields:
                 raise ImageError(
                     f"{self.login_server} does not look like an Azure Container Registry "
@@ -163,7 +164,7 @@ class AcrSession:
         self.runner.mask(access)
         response = requests.head(
             f"https://{self.login_server}/v2/{repository}/manifests/{tag}",
-            headers={"Authorization": f"Bearer {access}", "Accept": _MANIFEST_TYPES},
+            headers={"Authorization": f"Bearer {access}", "Accept": MANIFEST_TYPES},
             verify=self.verify,
             timeout=30,
         )

@@ -20,6 +20,8 @@ from deployer.image.build import (
 )
 from deployer.image.cache import cache_scope, is_cache_tag
 from deployer.image.inputs_hash import build_inputs_hash
+from deployer.image.public import PublicRegistry
+from deployer.image.reference import has_registry, parse_image
 from deployer.image.registry import AcrSession
 from deployer.image.secrets import check_sources
 from deployer.session import Session
@@ -80,13 +82,23 @@ class Images:
         self.given = session.options.image if spec is None else None
 
     @cached_property
+    def public(self) -> bool:
+        """Whether the image is in a registry other than Azure Container Registry (image.ref
+        in docker.io, mcr.microsoft.com, …): read anonymously, pulled without credentials."""
+        declared = self._declared_registry
+        if not declared or self.spec.ref is None or declared == self.spec.registry:
+            return False
+        return not self.session.cloud.is_container_registry(declared)
+
+    @cached_property
     def login_server(self) -> str:
-        spec = self.spec
-        given = spec.registry or (spec.ref.split("/", 1)[0] if spec.ref else "")
-        server = self.session.cloud.registry_for(given)
+        given = self._declared_registry
+        server = self.session.cloud.registry_for(given, acr=not self.public)
         if server != given:
+            where = "its public-registry stand-in" if self.public else "its registry"
             self.session.runner.info(
-                f"local emulator: images go to its registry {server} instead of {given}"
+                f"local emulator: images {'come from' if self.public else 'go to'} {where} "
+                f"{server} instead of {given}"
             )
         return server
 
@@ -143,7 +155,7 @@ class Images:
     @property
     def _declared_registry(self) -> str:
         spec = self.spec
-        return spec.registry or (spec.ref or "").split("/", 1)[0]
+        return spec.registry or (parse_image(spec.ref).registry if spec.ref else "")
 
     def _in_registry(self, given: str) -> str:
         """The image input as registry/repository…; only the deploy file's registry is
@@ -151,7 +163,7 @@ class Images:
         declared = self._declared_registry
         first, slash, _ = given.partition("/")
         # Docker's rule: a first component with '.' or ':' (or localhost) is a registry.
-        if not (slash and ("." in first or ":" in first or first == "localhost")):
+        if not (slash and has_registry(first)):
             given = f"{declared}/{given}"
         elif first not in (declared, self.login_server):
             raise UsageError(
@@ -187,6 +199,8 @@ class Images:
         return rendered
 
     def _prebuilt(self, ref: str, what: str) -> ImageLookup:
+        if self.public:
+            return self._public(ref, what)
         _, _, rest = ref.partition("/")
         name, _, digest = rest.partition("@")
         repository, _, tag = name.partition(":")
@@ -201,6 +215,21 @@ class Images:
         self.session.runner.info(f"{what} is {resolved}: no build")
         return ImageLookup(
             self.login_server, repository, tag or None, ResolvedImage(resolved, found, tag or None)
+        )
+
+    def _public(self, ref: str, what: str) -> ImageLookup:
+        """An image in a public registry: its digest by that registry's anonymous token flow;
+        the deployment runs it by digest, as it does an image in ACR."""
+        name = parse_image(ref)
+        cloud = self.session.cloud
+        registry = PublicRegistry(
+            self.login_server, self.session.runner, verify=cloud.ca_bundle or True
+        )
+        found = registry.digest_of(name.repository, name.reference, what)
+        resolved = f"{self.login_server}/{name.repository}@{found}"
+        self.session.runner.info(f"{what} is {resolved}: no build")
+        return ImageLookup(
+            self.login_server, name.repository, name.tag, ResolvedImage(resolved, found, name.tag)
         )
 
     def build_and_push(self, lookup: ImageLookup, phases: Phases) -> ResolvedImage:

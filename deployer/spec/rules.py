@@ -222,16 +222,37 @@ def _with_pr(template: str) -> str:
     return suggestion if not names.template_problems(suggestion) else "app-pr{pr}"
 
 
-_REF = re.compile(r"(?P<registry>[^/]+)/(?P<repository>[^:@]+)(?::[^@]+)?(?:@.+)?")
+_REF = re.compile(r"(?:(?P<registry>[^/]+)/)?(?P<repository>[^:@]+)(?::[^@]+)?(?:@.+)?")
+
+
+def _ref_parts(ref: str) -> dict[str, str] | None:
+    """image.ref's registry and repository by Docker's rule (deployer/image/reference.py): a
+    first component without '.' or ':' (nor `localhost`) is a Docker Hub repository's."""
+    match = _REF.fullmatch(ref)
+    if match is None:
+        return None
+    registry, repository = match["registry"], match["repository"]
+    if registry is None or not ("." in registry or ":" in registry or registry == "localhost"):
+        name = ref.partition("@")[0].partition(":")[0]
+        registry, repository = "docker.io", name if "/" in name else f"library/{name}"
+    return {"registry": registry, "repository": repository}
 
 
 def _image_ref(document: Document) -> Iterator[Finding]:
     image = document.get(("image",))
     if not isinstance(image, dict) or not isinstance(image.get("ref"), str):
         return
-    match = _REF.fullmatch(image["ref"])
-    if match is None or not _matches_schema(("image", "ref"), image["ref"]):
+    parts = _ref_parts(image["ref"])
+    if parts is None or not _matches_schema(("image", "ref"), image["ref"]):
         return  # the schema check reported it
+    if "{" in parts["registry"]:  # the pattern lets a first component with '.' hold one
+        field = deploy_schema()["$defs"]["image"]["properties"]["ref"]
+        yield error(
+            ("image", "ref"),
+            f"{field['errorMessage']}; the registry cannot be a placeholder",
+            document.value_mark(("image", "ref")),
+        )
+        return
     problems = names.placeholder_problems(image["ref"])
     for problem in problems:
         yield error(("image", "ref"), problem, document.value_mark(("image", "ref")))
@@ -240,13 +261,13 @@ def _image_ref(document: Document) -> Iterator[Finding]:
         if (
             isinstance(given, str)
             and not problems
-            and not names.placeholders(match[part])
+            and not names.placeholders(parts[part])
             and _matches_schema(("image", part), given)
-            and given != match[part]
+            and given != parts[part]
         ):
             yield error(
                 ("image", part),
-                f"is {given!r} but image.ref is in {part} {match[part]!r}; "
+                f"is {given!r} but image.ref is in {part} {parts[part]!r}; "
                 f"remove image.{part} or make them agree",
                 document.value_mark(("image", part)),
             )

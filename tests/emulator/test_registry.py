@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import docker
+import jwt
 import pytest
 import requests
 
@@ -214,3 +215,39 @@ def test_the_workspace_names_its_registry_and_the_registry_its_mode(emulator: Em
     ).json()
     assert registry["properties"]["loginServer"] == emulator["registry"]
     assert registry["properties"]["roleAssignmentMode"] == "AbacRepositoryPermissions"
+
+
+def test_the_public_stand_in_gives_anyone_pull_and_only_its_publisher_push(
+    emulator: Emulator,
+) -> None:
+    """The public registries' stand-in (emulator/public_registry.py): an anonymous realm."""
+    registry, ca = emulator["public_registry"], emulator["ca_bundle"]
+    challenge = requests.get(f"https://{registry}/v2/", verify=ca, timeout=30)
+    assert challenge.status_code == 401
+    realm = challenge.headers["Www-Authenticate"].split('realm="')[1].split('"')[0]
+
+    def access(scope: str, auth: tuple[str, str] | None = None) -> requests.Response:
+        params = {"service": registry, "scope": scope}
+        return requests.get(realm, params=params, auth=auth, verify=ca, timeout=30)
+
+    def actions(response: requests.Response) -> list[str]:
+        claims = jwt.decode(response.json()["token"], options={"verify_signature": False})
+        return list(claims["access"][0]["actions"])
+
+    assert actions(access("repository:octo/app:pull,push")) == ["pull"]
+    assert actions(access("repository:private/app:pull")) == []
+    assert access("repository:octo/app:push", ("publisher", "wrong")).status_code == 401
+    push = emulator["public_registry_push"]
+    publisher = (push["username"], push["password"])
+    assert actions(access("repository:private/app:pull,push", publisher)) == ["pull", "push"]
+
+    # the Docker engine pulls a public repository anonymously, and cannot push to it
+    reference = emulator.push_public(model_server_image(), "octo/probe", "v1")
+    client = docker.from_env()
+    client.images.remove(f"{registry}/octo/probe:v1", force=True)
+    pulled = client.images.pull(reference)
+    assert reference.split("@")[1] in pulled.attrs["RepoDigests"][0]
+    anonymous = list(
+        client.images.push(f"{registry}/octo/probe", tag="v1", stream=True, decode=True)
+    )
+    assert any("error" in line for line in anonymous)

@@ -288,6 +288,10 @@ def test_build_needs_registry_and_repository(workspace: Workspace) -> None:
         "contosoml.azurecr.io/credit-risk:v1.2.0",
         f"contosoml.azurecr.io/models/credit-risk:v1@{DIGEST}",
         f"127.0.0.1:5000/credit-risk@{DIGEST}",
+        "docker.io/tensorflow/serving:latest",  # any registry: public ones read anonymously
+        "mcr.microsoft.com/azureml/minimal-ubuntu22.04-py39-cpu-inference:latest",
+        "tensorflow/serving:latest",  # Docker's rule: no registry host is Docker Hub
+        "ubuntu:22.04",
     ],
 )
 def test_good_refs(workspace: Workspace, ref: str) -> None:
@@ -314,6 +318,15 @@ def test_bad_refs(workspace: Workspace, ref: str) -> None:
         "image.ref must be an image reference with a digest (registry/repository@sha256:<64 hex>) "
         "or a tag (registry/repository:tag)"
     )
+
+
+def test_a_hub_ref_is_in_docker_io_by_dockers_rule(workspace: Workspace) -> None:
+    body = "  registry: tensorflow\n  ref: tensorflow/serving:latest\n"
+    problem = only(workspace.validate(image_section(body)).problems)
+    assert "image.ref is in registry 'docker.io'" in problem.message
+    agreeing = "  registry: docker.io\n  ref: ubuntu:22.04\n  repository: library/ubuntu\n"
+    report = workspace.validate(image_section(agreeing))
+    assert report.valid, report.problems
 
 
 def test_ref_and_registry_must_agree(workspace: Workspace) -> None:
