@@ -13,6 +13,10 @@ from deployer.errors import UsageError
 EMULATOR_DIR_VARIABLE = "AZUREML_EMULATOR_DIR"
 
 
+# Azure ML's own images (the inference and curated images), published in Microsoft's registry.
+AZURE_ML_IMAGES = "mcr.microsoft.com/azureml/"
+
+
 @dataclass(frozen=True)
 class LocalConnection:
     """The local emulator's connection file (`--cloud local`), read once."""
@@ -90,6 +94,12 @@ class Cloud:
         if acr:
             return local.registry
         return local.public_registry or given
+
+    def pins_environment_image(self, image: str) -> bool:
+        """Whether an environment's image is resolved to its digest before it is registered:
+        always in Azure; the emulator's Azure ML inference images are local builds, in no
+        registry, and keep their tag (emulator/README.md, "Differences from Azure")."""
+        return self.local is None or not image.startswith(AZURE_ML_IMAGES)
 
     def workspace_defaults(self) -> tuple[str | None, str | None, str | None]:
         """Subscription, resource group and workspace when nothing names them."""

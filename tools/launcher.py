@@ -45,6 +45,14 @@ _STARTUP_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE")
 _HEADER = 8  # bytes of a request's length
 
 
+def _for_imports(environ: Mapping[str, str]) -> dict[str, str]:
+    """The launcher's own environment: the test process's, without the cloud a test's
+    MLClient registered (azure-ai-ml sets AZUREML_CURRENT_CLOUD to it, and reads it while it
+    is imported, where a cloud registered in another process is unknown). Each run sets its
+    own cloud (deployer/sdk.py)."""
+    return {key: value for key, value in environ.items() if key != "AZUREML_CURRENT_CLOUD"}
+
+
 def _startup_environment(environ: Mapping[str, str]) -> dict[str, str]:
     return {
         name: value
@@ -248,6 +256,7 @@ class Launcher:
                 self._process = subprocess.Popen(
                     [sys.executable, "-m", "tools.launcher", self.entry_point, *self.preload],
                     cwd=Path(__file__).resolve().parent.parent,
+                    env=_for_imports(os.environ),
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                 )

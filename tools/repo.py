@@ -161,6 +161,8 @@ class App:
         )
 
     def _command(self, command: str, args: tuple[str, ...], config: str) -> list[str]:
+        if command == "import":  # offline, and its files are its arguments
+            return [CLI, command, *args]
         build = (
             ["--build-arg", f"BASE_IMAGE={base_image()}"] if command in ("deploy", "plan") else []
         )

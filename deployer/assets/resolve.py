@@ -26,7 +26,7 @@ from deployer.assets.snapshot import Snapshot, snapshot
 from deployer.azure.assets import AzureAssets
 from deployer.azure.entities import inference_config
 from deployer.azure.pull import PullAccess
-from deployer.errors import DeployerError, PolicyError
+from deployer.errors import DeployerError, ImageError, PolicyError
 from deployer.github.runner import Runner
 from deployer.image.resolve import Images
 from deployer.session import Session
@@ -131,6 +131,7 @@ def resolve_assets(session: Session, phases: Phases) -> AzureMLAssets:
         session.endpoint_name,
         session.options.root,
         _runner_build(session, phases),
+        _pinned(session),
         # whose versions they are: a preview's are archived with its endpoint (retire.py)
         session.owner.tags(),
     )
@@ -157,6 +158,7 @@ class _Resolver:
     name: str  # what local assets are registered as: the endpoint's name
     workspace: Path
     runner_build: Callable[[EnvironmentSpec], str]
+    pin: Callable[[str], str]  # an image by tag → by digest
     tags: Mapping[str, str]
     routes: InferenceConfig | None = None  # the deploy file's inference_config, if its own
     local: list[LocalAsset] = field(default_factory=list)
@@ -228,7 +230,7 @@ class _Resolver:
                 )
 
         else:
-            image, conda = spec.image, spec.conda_file
+            image, conda = self.pin(str(spec.image)), spec.conda_file
             conda_text = conda.read_bytes().decode("utf-8", "replace") if conda else ""
             version = _digest(str(image), conda_text, shown_routes)
             described = str(image)
@@ -300,6 +302,32 @@ def _runner_build(session: Session, phases: Phases) -> Callable[[EnvironmentSpec
         return resolved.reference
 
     return build
+
+
+def _pinned(session: Session) -> Callable[[str], str]:
+    """An environment's image by digest (its registry's own token flow: Azure Container
+    Registry's exchange, or a public registry's anonymous tokens), so that the environment
+    registered is the image this run saw, and a tag moved later registers a new version.
+
+    An image in Azure Container Registry that the run's identity may not read keeps its tag:
+    Azure ML pulls it with its own identity, so the run needs no role to deploy it, as before.
+    """
+
+    def pin(image: str) -> str:
+        if "@sha256:" in image or not session.cloud.pins_environment_image(image):
+            return image
+        images = Images(session, ImageSpec(ref=image))
+        try:
+            return images.pinned(image, f"the environment's image {image}")
+        except ImageError as exc:
+            if images.public:
+                raise
+            session.runner.info(
+                f"{image} is registered by its tag: its digest could not be read ({exc.message})"
+            )
+            return image
+
+    return pin
 
 
 def _check_registered_by_us(

@@ -198,6 +198,12 @@ class Images:
             )
         return rendered
 
+    def pinned(self, ref: str, what: str) -> str:
+        """`ref`, an image in any registry, by its digest; `what` names it in messages."""
+        resolved = self._prebuilt(ref, what).resolved
+        assert resolved is not None
+        return resolved.reference
+
     def _prebuilt(self, ref: str, what: str) -> ImageLookup:
         if self.public:
             return self._public(ref, what)

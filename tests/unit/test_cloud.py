@@ -54,6 +54,15 @@ def test_local_reads_the_connection_file(tmp_path: Path) -> None:
     assert cloud.arm_scope == "https://127.0.0.1:1234/.default"
     assert cloud.ca_bundle == "/x/ca.pem"
     assert cloud.local is not None and cloud.local.registry == "127.0.0.1:5000"
+    # Azure ML's own images are the emulator's local builds, in no registry: kept by tag
+    assert not cloud.pins_environment_image("mcr.microsoft.com/azureml/minimal-py312-inference")
+    assert cloud.pins_environment_image("contoso.azurecr.io/scoring:v1")
+
+
+def test_azure_pins_every_environment_image() -> None:
+    cloud = PUBLIC["AzureCloud"]
+    assert cloud.pins_environment_image("mcr.microsoft.com/azureml/minimal-py312-inference:latest")
+    assert cloud.pins_environment_image("docker.io/tensorflow/serving:latest")
 
 
 def test_a_connection_file_that_lacks_a_value_says_so(tmp_path: Path) -> None:
