@@ -114,7 +114,28 @@ def render() -> str:
     for name in ("endpoint", "image", "deployment", "rollout", "smoke_test"):
         section(name, SCHEMA["properties"][name], [name], lines)
     section("environments.<name>", DEFS["overlay"], ["<overlay>"], lines)
+    lines += [
+        "## From az ml files",
+        "",
+        "`endpoint: {file: …}` and `deployment: {file: …}` read an Azure ML CLI (az ml) "
+        "endpoint or deployment file as the section (the keys beside `file` override it); "
+        "`--endpoint-file` and `--deployment-file` (the action's `endpoint-file` and "
+        "`deployment-file` inputs) give them with no deploy file; "
+        "`azureml-deploy import endpoint.yml blue-deployment.yml` writes the deploy file that "
+        "says the same. What each field of an az ml file becomes (from the README's "
+        "[Coming from az ml](../README.md#coming-from-az-ml)):",
+        "",
+        *azml_table(README.read_text("utf-8")),
+    ]
     return "\n".join(line.rstrip() for line in lines).rstrip() + "\n"
+
+
+def azml_table(readme: str) -> list[str]:
+    """The README's table of az ml fields and what they become in a deploy file."""
+    match = re.search(r"### Coming from az ml\n\n(?:.+\n)+\n((?:\|.*\|\n)+)", readme)
+    if match is None:
+        raise SystemExit("README.md: no table under ### Coming from az ml")
+    return match.group(1).rstrip("\n").split("\n")
 
 
 def _cell(text: str) -> str:

@@ -253,10 +253,13 @@ class App:
         assert result.returncode == 0, result.stderr
         return dict(json.loads(path.read_text()))
 
-    def score(self, outputs: dict[str, str], **headers: str) -> requests.Response:
+    def score(
+        self, outputs: dict[str, str], request: str = "server/request.json", **headers: str
+    ) -> requests.Response:
+        """A scoring request (`request`, a file in the repository) to the deployed endpoint."""
         return requests.post(
             outputs["scoring-uri"],
-            data=(self.root / "server" / "request.json").read_bytes(),
+            data=(self.root / request).read_bytes(),
             headers={
                 "Authorization": f"Bearer {outputs['primary-key']}",
                 "Content-Type": "application/json",

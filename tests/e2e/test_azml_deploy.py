@@ -10,7 +10,6 @@ import json
 import shutil
 from pathlib import Path
 
-import requests
 from azure.ai.ml.entities import Environment, Model
 
 from emulator.inference_images import SKLEARN_1_5, ensure_inference_images
@@ -33,16 +32,7 @@ def deploy(app: App, *files: str) -> dict[str, str]:
 
 
 def answer(app: App, outputs: dict[str, str], request: str) -> object:
-    response = requests.post(
-        outputs["scoring-uri"],
-        data=(app.root / request).read_bytes(),
-        headers={
-            "Authorization": f"Bearer {outputs['primary-key']}",
-            "Content-Type": "application/json",
-        },
-        verify=app.emulator["ca_bundle"],
-        timeout=30,
-    )
+    response = app.score(outputs, request)
     assert response.status_code == 200, response.text
     return response.json()
 
