@@ -19,7 +19,7 @@ def run_import(files: list[str], output: str, force: bool, runner: Runner, root:
             hint="choose another file with --output, or replace it with --force",
         )
     endpoint, deployment = sort_files([Path(file) for file in files])
-    imported = import_files(endpoint, deployment, target)
+    imported = import_files(endpoint, deployment, target, root)
     runner.problems(imported.problems, output)
     if not imported.text:
         runner.info("the az ml files were not read: nothing was written")

@@ -160,7 +160,7 @@ def _read_section(result: Expanded, path: JsonPath, folder: Path, workspace: Pat
     if loaded.problems:
         result.incomplete = True
         return empty
-    translation = translate(azml, target, what, folder)
+    translation = translate(azml, target, what, folder, workspace)
     if translation.endpoint_name is not None:
         result.endpoint_names[path] = translation.endpoint_name
     result.problems.extend(finding.problem() for finding in translation.findings)
@@ -179,14 +179,22 @@ class Translation:
     endpoint_name: tuple[str, Mark] | None  # a deployment file's endpoint_name
 
 
-def translate(azml: Document, path: Path, what: str, deploy_folder: Path) -> Translation:
+def translate(
+    azml: Document, path: Path, what: str, deploy_folder: Path, workspace: Path
+) -> Translation:
     """The az ml `what` file at `path` (read into `azml`), with its paths made relative to
     `deploy_folder`."""
     from deployer.spec.azml_sdk import sdk_findings
 
     translator = _Translator(azml, path.parent, deploy_folder, what)
     section = translator.deployment() if what == "deployment" else translator.endpoint()
-    refused = sdk_findings(path, what, azml, translator.sdk_overrides())
+    # azure-ai-ml opens the files the az ml file names (a conda file is read as YAML): only
+    # when they stay in the workspace; the deploy file's own checks refuse the others
+    inside = all(
+        (deploy_folder / named).resolve().is_relative_to(workspace.resolve())
+        for named in _named_paths(section)
+    )
+    refused = sdk_findings(path, what, azml, translator.sdk_overrides()) if inside else []
     said_by_az_ml = {finding.path[:1] for finding in refused}
     ours = [
         finding
@@ -196,6 +204,21 @@ def translate(azml: Document, path: Path, what: str, deploy_folder: Path) -> Tra
     name = translator.endpoint_name
     named = None if name is None else (name, azml.value_mark(("endpoint_name",)))
     return Translation(section, refused, ours, translator.origins, named)
+
+
+def _named_paths(section: Document) -> list[str]:
+    """The local paths a deployment section names (relative to the deploy file)."""
+    places = [
+        ("model", "path"),
+        ("code_configuration", "code"),
+        ("environment", "conda_file"),
+        ("environment", "build", "path"),
+    ]
+    named = [section.get(place) for place in places]
+    model = section.get(("model",))
+    if isinstance(model, str) and not model.startswith("azureml:"):
+        named.append(model)
+    return [value for value in named if isinstance(value, str) and not value.startswith("azureml:")]
 
 
 # --- translating ----------------------------------------------------------------------------

@@ -56,7 +56,9 @@ def sort_files(paths: list[Path]) -> tuple[Path | None, Path]:
     return (endpoints[0] if endpoints else None), deployments[0]
 
 
-def import_files(endpoint: Path | None, deployment: Path, output: Path) -> Imported:
+def import_files(
+    endpoint: Path | None, deployment: Path, output: Path, workspace: Path
+) -> Imported:
     """The deploy file at `output` that says what `endpoint` and `deployment` say."""
     folder = output.resolve().parent
     sections: dict[str, Translation] = {}
@@ -68,7 +70,7 @@ def import_files(endpoint: Path | None, deployment: Path, output: Path) -> Impor
         imported.problems.extend(loaded.problems)
         if loaded.document is None or loaded.problems:
             continue
-        translation = translate(loaded.document, path.resolve(), what, folder)
+        translation = translate(loaded.document, path.resolve(), what, folder, workspace)
         imported.problems.extend(finding.problem() for finding in translation.refused)
         sections[what] = translation
     if any(problem.severity is Severity.ERROR for problem in imported.problems):

@@ -13,7 +13,7 @@ from deployer.diagnostics import Problem, Severity
 from deployer.errors import UsageError
 from deployer.github.runner import problem_annotation
 from deployer.spec import DeploySpec, validate_deploy_file
-from deployer.spec.azml_files import GivenFiles
+from deployer.spec.azml_files import GivenFiles, translate
 from deployer.spec.azml_sdk import sdk_findings
 from deployer.spec.source import load_document
 
@@ -335,3 +335,44 @@ def test_a_deploy_file_is_never_taken_for_an_az_ml_file(tmp_path: Path, text: st
     (tmp_path / "deploy.yml").write_text(text)
     found = validate_deploy_file(tmp_path / "deploy.yml", workspace=tmp_path).problems
     assert not any("az ml" in problem.message for problem in found)
+
+
+def test_files_outside_the_workspace_are_not_opened_to_check_them(tmp_path: Path) -> None:
+    workspace = tmp_path / "repo"
+    workspace.mkdir()
+    (tmp_path / "conda.yml").write_text("{{ not: yaml")  # az ml's loader would say so
+    path = write_deployment(workspace)
+    path.write_text(
+        path.read_text().replace(
+            "environment: azureml://registries/azureml/environments/sklearn-1.5/labels/latest\n",
+            "environment:\n  image: mcr.microsoft.com/azureml/minimal-py312-inference:latest\n"
+            "  conda_file: ../conda.yml\n",
+        )
+    )
+    problems, spec = check(GivenFiles(deployment=path), workspace=workspace)
+    assert spec is None
+    assert [message for *_, message in errors(problems)] == [
+        "deployment.environment.conda_file points outside the workspace (../conda.yml)"
+    ]
+    azml = load_document(path.read_bytes(), file="blue.yml").document
+    assert azml is not None
+    assert translate(azml, path, "deployment", workspace, workspace).refused == []
+    # where it is inside, az ml's loader reads it, and says what it thinks of it
+    opened = translate(azml, path, "deployment", workspace, tmp_path).refused
+    assert [finding.path for finding in opened] == [("environment",)]
+
+
+def test_a_given_file_is_the_deploy_files_deployment(tmp_path: Path) -> None:
+    write_deployment(tmp_path)
+    write_deployment(tmp_path, name="green.yml", extra="environment_variables: {COLOR: green}\n")
+    (tmp_path / "deploy.yml").write_text(
+        "version: 1\nendpoint: {name: credit}\n"
+        "deployment: {file: blue.yml, instance_count: 3}\nrollout: {strategy: replace}\n"
+    )
+    files = GivenFiles(deployment=tmp_path / "green.yml")
+    report = validate_deploy_file(tmp_path / "deploy.yml", workspace=tmp_path, given=files)
+    assert report.deploy_file is not None, report.problems
+    deployment = report.deploy_file.base.deployment
+    assert dict(deployment.environment_variables) == {"COLOR": "green"}  # the given file's
+    assert deployment.instance_count == 3  # the deploy file's own key, over it
+    assert report.deploy_file.base.rollout.strategy == "replace"
