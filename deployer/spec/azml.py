@@ -17,9 +17,11 @@ from deployer.diagnostics import Problem, Severity
 from deployer.spec.schemacheck import deploy_schema
 from deployer.spec.source import Document
 
+# Where az ml's schemas are published, now and before (azureml-examples' tfserving sample still
+# names azuremlsdk2.blob.core.windows.net).
 _SCHEMA = re.compile(
-    r"azuremlschemas\.azureedge\.net/[^/]+/(managed|kubernetes)Online(Deployment|Endpoint)"
-    r"\.schema\.json",
+    r"(?:azuremlschemas\.azureedge\.net|azuremlsdk2\.blob\.core\.windows\.net)/[^/]+/"
+    r"(managed|kubernetes)Online(Deployment|Endpoint)\.schema\.json",
     re.IGNORECASE,
 )
 

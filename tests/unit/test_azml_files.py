@@ -376,3 +376,12 @@ def test_a_given_file_is_the_deploy_files_deployment(tmp_path: Path) -> None:
     assert dict(deployment.environment_variables) == {"COLOR": "green"}  # the given file's
     assert deployment.instance_count == 3  # the deploy file's own key, over it
     assert report.deploy_file.base.rollout.strategy == "replace"
+
+
+def test_a_file_naming_az_mls_older_schema_host_is_known() -> None:
+    tfserving = (
+        ONLINE / "custom-container" / "tfserving" / "half-plus-two" / "tfserving-endpoint.yml"
+    )
+    assert "azuremlsdk2.blob.core.windows.net" in tfserving.read_text()
+    [only] = validate_deploy_file(tfserving, workspace=EXAMPLES).problems
+    assert only.message.startswith("this is an Azure ML CLI (az ml) managed online endpoint file")
