@@ -360,8 +360,8 @@ class _Translator:
         if assigned is not None:
             self._error(
                 ("identity", "user_assigned_identities"),
-                "azureml-deploy runs an endpoint with one identity: give one "
-                "{resource_id: …} with type: user_assigned",
+                "must be one {resource_id: …}, with type: user_assigned: azureml-deploy runs "
+                "an endpoint with one identity",
             )
         for part in value:
             if part not in ("type", "user_assigned_identities"):
