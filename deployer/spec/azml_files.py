@@ -138,7 +138,11 @@ def _read_section(result: Expanded, path: JsonPath, folder: Path, workspace: Pat
         return refuse(f"{reference!r} is outside the workspace; keep it in the repository")
     if not target.is_file():
         return refuse(f"{reference!r} is not a file (paths are relative to the deploy file)")
-    raw = target.read_bytes()[: MAX_FILE_BYTES + 1]
+    try:
+        with target.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        return refuse(f"{reference!r} cannot be read: {exc.strerror}")
     if len(raw) > MAX_FILE_BYTES:
         return refuse(f"{reference!r} is larger than {MAX_FILE_BYTES // 1024} KiB")
     loaded = load_document(raw, file=shown_path(target))

@@ -38,7 +38,7 @@ def sort_files(paths: list[Path]) -> tuple[Path | None, Path]:
     for path in paths:
         if not path.is_file():
             raise UsageError(f"{path} is not a file", hint="give the az ml files' paths")
-        loaded = load_document(path.read_bytes()[: MAX_FILE_BYTES + 1], file=str(path))
+        loaded = load_document(_read(path), file=str(path))
         kind = azml_kind(loaded.document.data) if loaded.document is not None else None
         if kind is not None and kind[0] != "managed":
             raise UsageError(
@@ -66,7 +66,7 @@ def import_files(
     for what, path in (("endpoint", endpoint), ("deployment", deployment)):
         if path is None:
             continue
-        loaded = load_document(path.read_bytes()[: MAX_FILE_BYTES + 1], file=shown_path(path))
+        loaded = load_document(_read(path), file=shown_path(path))
         imported.problems.extend(loaded.problems)
         if loaded.document is None or loaded.problems:
             continue
@@ -109,6 +109,19 @@ def import_files(
     ]
     imported.text = "\n".join(lines) + "\n"
     return imported
+
+
+def _read(path: Path) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+    if len(raw) > MAX_FILE_BYTES:
+        raise UsageError(
+            f"{path} is larger than {MAX_FILE_BYTES // 1024} KiB; is it an az ml file?"
+        )
+    return raw
 
 
 def _section(translation: Translation | None, name: str, imported: Imported) -> list[str]:
