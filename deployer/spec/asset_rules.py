@@ -58,7 +58,19 @@ def what_runs_findings(document: Document) -> Iterator[Finding]:
             "routes (Azure ML's inference images need none)",
             document.key_mark(DEPLOYMENT),
         )
-    if not has_image and environment is None and not _may_run_alone(model):
+    # Learn how-to-deploy-with-triton: a triton_model alone is a no-code deployment (Azure ML
+    # serves it with its Triton image), which this action has no shape for yet.
+    triton = isinstance(model, dict) and model.get("type") == "triton_model"
+    if not has_image and environment is None and triton:
+        model_type: JsonPath = (*DEPLOYMENT, "model", "type")
+        yield error(
+            model_type,
+            "is triton_model with no environment: Azure ML serves such a model with Triton and "
+            "no code, which azureml-deploy does not deploy yet; deploy it with az ml, or give "
+            "an environment and code_configuration that serve it",
+            document.value_mark(model_type),
+        )
+    elif not has_image and environment is None and not _may_run_alone(model):
         yield error(
             DEPLOYMENT,
             f"says nothing about what runs; give {WHAT_RUNS}",

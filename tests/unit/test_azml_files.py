@@ -122,8 +122,9 @@ EXPECTED: dict[str, tuple[str, int, str] | None] = {
     "ncd/sklearn-deployment.yaml": None,
     "triton/single-model/create-managed-deployment.yaml": (
         "create-managed-deployment.yaml",
-        7,  # its models/ folder is downloaded by the example's script
-        "deployment.model.path names ./models",
+        8,  # Triton's no-code deployment (its models/ folder the example's script downloads)
+        "deployment.model.type is triton_model with no environment: Azure ML serves such a "
+        "model with Triton and no code, which azureml-deploy does not deploy yet",
     ),
     "triton/single-model/create-managed-endpoint.yaml": None,
 }
