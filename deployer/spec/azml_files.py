@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from deployer.diagnostics import Problem, Severity
+from deployer.files import UnreadableFile, read_bounded
 from deployer.spec.azml import azml_kind, section_fields
 from deployer.spec.findings import Finding, error, notice
 from deployer.spec.overlay import merge
@@ -139,12 +140,9 @@ def _read_section(result: Expanded, path: JsonPath, folder: Path, workspace: Pat
     if not target.is_file():
         return refuse(f"{reference!r} is not a file (paths are relative to the deploy file)")
     try:
-        with target.open("rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        return refuse(f"{reference!r} cannot be read: {exc.strerror}")
-    if len(raw) > MAX_FILE_BYTES:
-        return refuse(f"{reference!r} is larger than {MAX_FILE_BYTES // 1024} KiB")
+        raw = read_bounded(target, MAX_FILE_BYTES)
+    except UnreadableFile as exc:
+        return refuse(f"{reference!r} {exc}")
     loaded = load_document(raw, file=shown_path(target))
     result.problems.extend(loaded.problems)
     azml = loaded.document

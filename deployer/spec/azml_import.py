@@ -17,6 +17,7 @@ import yaml
 
 from deployer.diagnostics import Problem, Severity, one_line
 from deployer.errors import UsageError
+from deployer.files import UnreadableFile, read_bounded
 from deployer.spec.azml import azml_kind
 from deployer.spec.azml_files import MAX_FILE_BYTES, Translation, shown_path, translate
 from deployer.spec.findings import Finding
@@ -113,15 +114,9 @@ def import_files(
 
 def _read(path: Path) -> bytes:
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
-    if len(raw) > MAX_FILE_BYTES:
-        raise UsageError(
-            f"{path} is larger than {MAX_FILE_BYTES // 1024} KiB; is it an az ml file?"
-        )
-    return raw
+        return read_bounded(path.resolve(), MAX_FILE_BYTES)
+    except UnreadableFile as exc:
+        raise UsageError(f"{path} {exc}", hint="give the az ml files' paths") from exc
 
 
 def _section(translation: Translation | None, name: str, imported: Imported) -> list[str]:

@@ -10,6 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from azure.ai.ml.entities import Environment, Model
 
 from emulator.inference_images import SKLEARN_1_5, ensure_inference_images
@@ -37,6 +38,7 @@ def answer(app: App, outputs: dict[str, str], request: str) -> object:
     return response.json()
 
 
+@pytest.mark.long  # an environment built from a conda file: started first (tests/conftest.py)
 def test_azureml_examples_files_deploy_as_they_are(app: App) -> None:
     shutil.copytree(EXAMPLES / "cli", app.root / "cli")
     app.commit("azureml-examples' online endpoint files")

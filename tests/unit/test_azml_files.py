@@ -5,6 +5,7 @@ file that says the same."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -386,3 +387,15 @@ def test_a_file_naming_az_mls_older_schema_host_is_known() -> None:
     assert "azuremlsdk2.blob.core.windows.net" in tfserving.read_text()
     [only] = validate_deploy_file(tfserving, workspace=EXAMPLES).problems
     assert only.message.startswith("this is an Azure ML CLI (az ml) managed online endpoint file")
+
+
+def test_a_symlink_out_of_the_workspace_and_a_fifo_are_not_read(tmp_path: Path) -> None:
+    workspace = tmp_path / "repo"
+    workspace.mkdir()
+    write_deployment(tmp_path)
+    (workspace / "blue.yml").symlink_to(tmp_path / "blue.yml")
+    os.mkfifo(workspace / "pipe.yml")  # reading it would block
+    for name, said in (("blue.yml", "is outside the workspace"), ("pipe.yml", "is not a file")):
+        (workspace / "deploy.yml").write_text(f"version: 1\ndeployment: {{file: {name}}}\n")
+        [problem] = validate_deploy_file(workspace / "deploy.yml", workspace=workspace).problems
+        assert said in problem.message
