@@ -74,3 +74,30 @@ def test_a_docker_hub_image_deploys_by_digest_and_a_missing_or_private_one_is_re
     # no role was granted to anyone for it: the ACR's role assignments are as they started
     acr = app.emulator.admin("GET", "/acr")
     assert all(role == ["AcrPush"] for role in acr["roles"].values()), acr
+
+    # The same image as an az ml deployment file writes a custom container (azureml-examples'
+    # tfserving sample: `environment: {image: docker.io/…, inference_config: …}`): the
+    # environment is registered with the image by digest, and it serves
+    (app.root / "server" / "azml-deployment.yml").write_text(AZML_DEPLOYMENT)
+    app.commit("an az ml deployment of a public image")
+    azml = app.outputs("--deployment-file", "server/azml-deployment.yml", config="none.yml")
+    assert azml["endpoint-name"] == "public-env"
+    name, version = azml["environment"].removeprefix("azureml:").split(":")
+    environment = app.emulator.ml_client().environments.get(name, version)
+    assert environment.image == f"{stand_in}/library/model-server@{digest}"
+    assert app.score(azml).status_code == 200
+
+
+AZML_DEPLOYMENT = """\
+$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json
+name: model-server-deployment
+endpoint_name: public-env
+environment:
+  image: docker.io/model-server:v1
+  inference_config:
+    liveness_route: {port: 5001, path: /health}
+    readiness_route: {port: 5001, path: /ready}
+    scoring_route: {port: 5001, path: /score}
+instance_type: Standard_DS3_v2
+instance_count: 1
+"""
