@@ -258,8 +258,9 @@ def plan_table(plan: Plan) -> str:
     if plan.is_noop:
         return "\n".join(
             [
-                f"plan for {plan.endpoint}: nothing to do — {plan.target} already runs this "
-                "image with these settings at 100% traffic",
+                f"plan for {plan.endpoint}: nothing to do — {plan.target} already runs what "
+                "this run would deploy (its image, or its model, code and environment), with "
+                "these settings, at 100% traffic",
                 *alone,
             ]
         )
