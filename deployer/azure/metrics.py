@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 REQUESTS = "RequestsPerMinute"
 P99 = "RequestLatency_P99"
+STATUS_SERIES = 1000  # HTTP has fewer status codes than this
 
 
 class AzureMonitor:
@@ -79,6 +80,9 @@ class AzureMonitor:
                 metricnames=REQUESTS,
                 aggregation="Total",
                 filter="envoy_response_code eq '*'",
+                # at most 10 series without it (Metrics - List, `top`): one per status code,
+                # and a deployment can answer more than ten
+                top=STATUS_SERIES,
             )
             latency = self.client.metrics.list(
                 resource, timespan=timespan, interval="FULL", metricnames=P99, aggregation="Average"
