@@ -231,7 +231,8 @@ def _dispatch(args: argparse.Namespace, runner: Runner, environ: Mapping[str, st
         from deployer.commands.import_files import run_import
         from deployer.context import workspace_root
 
-        root = workspace_root(Path(args.output), environ)
+        # the repository it runs in, not wherever --output points
+        root = workspace_root(Path.cwd() / "deploy.yml", environ)
         return run_import(args.files, args.output, args.force, runner, root)
     if args.command == "validate":
         from deployer.commands.validate import run_validate

@@ -13,6 +13,11 @@ from deployer.spec.azml_import import import_files, sort_files
 
 def run_import(files: list[str], output: str, force: bool, runner: Runner, root: Path) -> ExitCode:
     target = Path(output)
+    if not target.resolve().is_relative_to(root.resolve()):
+        raise UsageError(
+            f"{output} is outside the workspace",
+            hint="write the deploy file inside the repository, e.g. --output deploy.yml",
+        )
     if target.exists() and not force:
         raise UsageError(
             f"{output} already exists",

@@ -160,3 +160,13 @@ def test_the_action_imports_its_file_inputs_into_its_config() -> None:
     ]
     deploy = arguments({"INPUT_COMMAND": "deploy", "INPUT_DEPLOYMENT-FILE": "azml/blue.yml"})
     assert deploy[:5] == ["deploy", "--config", "deploy.yml", "--deployment-file", "azml/blue.yml"]
+
+
+def test_the_deploy_file_is_written_only_inside_the_workspace(
+    online: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outside = online.parents[3] / "deploy.yml"  # beside the repository
+    args = ["import", "managed/sample/blue-deployment.yml", "--output", str(outside)]
+    assert cli.main(args, {}) == 2
+    assert "is outside the workspace" in said(capsys)
+    assert not outside.exists()
