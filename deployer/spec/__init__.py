@@ -15,7 +15,7 @@ from types import MappingProxyType
 from deployer.diagnostics import Problem, has_errors
 from deployer.errors import InvalidDeployFileError, UsageError
 from deployer.spec.azml import azml_problems
-from deployer.spec.azml_files import NO_FILES, GivenFiles, expand_azml_files
+from deployer.spec.azml_files import NO_FILES, SECTIONS, GivenFiles, expand_azml_files
 from deployer.spec.findings import Finding
 from deployer.spec.model import DeploySpec, build_spec
 from deployer.spec.overlay import merge
@@ -142,9 +142,7 @@ def validate_deploy_file(
             continue  # reported by the schema check
         overlay_body = _without_keys(overlay, "ttl_hours")
         # an environment's own az ml file is its whole section, not a change to the base's
-        replaced = [
-            s for s in ("endpoint", "deployment") if ("environments", name, s) in expanded.replaced
-        ]
+        replaced = [s for s in SECTIONS if ("environments", name, s) in expanded.replaced]
         merged = merge(_without_keys(base, *replaced), overlay_body)
         merged_documents[name] = merged
         prefix = f"environment {name!r}: "

@@ -38,6 +38,15 @@ from deployer.spec.source import Document, JsonPath, Location, Mark, load_docume
 
 MAX_FILE_BYTES = 1024 * 1024
 SECTIONS = ("endpoint", "deployment")
+# Where a deployment names local files, relative to its file's folder (a string `model` is a
+# path unless it is an azureml: reference).
+LOCAL_PATHS: tuple[JsonPath, ...] = (
+    ("model",),
+    ("model", "path"),
+    ("code_configuration", "code"),
+    ("environment", "conda_file"),
+    ("environment", "build", "path"),
+)
 
 _NOT_USED = "not used: "
 _UNSUPPORTED = "azml:unsupported"
@@ -98,9 +107,8 @@ def expand_azml_files(document: Document, folder: Path, workspace: Path) -> Expa
         if not isinstance(section, dict) or "file" not in section:
             continue
         translated = _read_section(result, path, folder, workspace)
-        overrides = result.document.subdocument(path)
-        overrides.data = {key: value for key, value in section.items() if key != "file"}
-        combined = merge(translated, _without(overrides, "file"))
+        overrides = _without(result.document.subdocument(path), "file")
+        combined = merge(translated, overrides)
         result.document = _put(result.document, path, combined)
         if path[0] == "environments":
             result.replaced.add(path)
@@ -210,16 +218,7 @@ def translate(
 
 def _named_paths(section: Document) -> list[str]:
     """The local paths a deployment section names (relative to the deploy file)."""
-    places = [
-        ("model", "path"),
-        ("code_configuration", "code"),
-        ("environment", "conda_file"),
-        ("environment", "build", "path"),
-    ]
-    named = [section.get(place) for place in places]
-    model = section.get(("model",))
-    if isinstance(model, str) and not model.startswith("azureml:"):
-        named.append(model)
+    named = [section.get(place) for place in LOCAL_PATHS]
     return [value for value in named if isinstance(value, str) and not value.startswith("azureml:")]
 
 
@@ -261,15 +260,14 @@ class _Translator:
                 self._asset(key, value, ("path",), "model")
             elif key == "environment":
                 self._environment(value)
-            elif key == "code_configuration":
-                self._copy((key,), (key,))
-                self._rebase((key, "code"))
             elif key == "scale_settings":
                 self._scale_settings(value)
             elif key in known and key not in ("inference_config", "autoscale"):
                 self._copy((key,), (key,))
             else:
                 self._unsupported(key)
+        for place in LOCAL_PATHS:
+            self._rebase(place)
         return self.out
 
     def endpoint(self) -> Document:
@@ -310,8 +308,6 @@ class _Translator:
                 )
             else:
                 self._unsupported((key, part))
-        if "path" in value:
-            self._rebase((key, "path"))
 
     def _environment(self, value: Any) -> None:
         if not isinstance(value, dict):
@@ -332,8 +328,6 @@ class _Translator:
                 )
             else:
                 self._unsupported(("environment", part))
-        self._rebase(("environment", "conda_file"))
-        self._rebase(("environment", "build", "path"))
 
     def _scale_settings(self, value: Any) -> None:
         if isinstance(value, dict) and value.get("type", "default") == "default":

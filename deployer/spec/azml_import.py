@@ -77,9 +77,11 @@ def import_files(
     if any(problem.severity is Severity.ERROR for problem in imported.problems):
         return imported
     lines = [
-        "# Written by `azureml-deploy import` from "
-        + " and ".join(shown_path(path) for path in (endpoint, deployment) if path)
-        + ".",
+        one_line(
+            "# Written by `azureml-deploy import` from "
+            + " and ".join(shown_path(path) for path in (endpoint, deployment) if path)
+            + "."
+        ),
         "# Each field says where it came from; what was not carried over is said where it",
         "# would be. Validate with `azureml-deploy validate`; see the README for the rest.",
         "version: 1",
@@ -91,7 +93,7 @@ def import_files(
         if named is not None:
             name, mark = named
             endpoint_lines[1:1] = [
-                f"  # {shown_path(deployment)}:{mark.line} endpoint_name",
+                one_line(f"  # {shown_path(deployment)}:{mark.line} endpoint_name"),
                 *_field("name", name),
             ]
             imported.carried += 1
@@ -128,7 +130,7 @@ def _section(translation: Translation | None, name: str, imported: Imported) -> 
         origin = translation.origins.get(key, (key,))
         mark = source.key_mark((key,))
         came = render_path(origin) if origin == (key,) else f"az ml's {render_path(origin)}"
-        lines += [f"  # {mark.file}:{mark.line} {came}", *_field(key, value)]
+        lines += [one_line(f"  # {mark.file}:{mark.line} {came}"), *_field(key, value)]
         imported.carried += 1
     for finding in translation.findings:
         lines.append(f"  # {_left_out(finding)}")

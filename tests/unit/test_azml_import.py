@@ -170,3 +170,11 @@ def test_the_deploy_file_is_written_only_inside_the_workspace(
     assert cli.main(args, {}) == 2
     assert "is outside the workspace" in said(capsys)
     assert not outside.exists()
+
+
+def test_a_file_name_cannot_break_out_of_its_comment(online: Path) -> None:
+    odd = online / "managed" / "sample" / "blue\nsmoke_test: {request: x}\n#.yml"
+    odd.write_bytes((online / "managed" / "sample" / "blue-deployment.yml").read_bytes())
+    assert cli.main(["import", str(odd.relative_to(online))], {}) == 0
+    written = (online / "deploy.yml").read_text()
+    assert "\nsmoke_test:" not in written  # the name stays inside its comment lines
