@@ -372,21 +372,26 @@ class Registry:
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(
-                    f"docker-registry exited with code {self.process.returncode}; "
-                    f"see {self.state_dir / (self.name + '.log')}"
+                    children.exited(
+                        "docker-registry", self.process, self.state_dir / f"{self.name}.log"
+                    )
                 )
-            with contextlib.suppress(OSError):
-                reader, writer = await asyncio.open_connection("127.0.0.1", self.port, ssl=context)
-                writer.write(
-                    b"GET /v2/ HTTP/1.0\r\nHost: " + self.login_server.encode() + b"\r\n\r\n"
-                )
-                await writer.drain()
-                status = await reader.readline()
-                writer.close()
+            # Each probe is bounded: whatever else may listen on the port need not answer.
+            with contextlib.suppress(OSError, TimeoutError):
+                status = await asyncio.wait_for(self._probe(context), timeout=2)
                 if b" 401 " in status:  # the registry wants a token: it is up
                     return
             await asyncio.sleep(0.1)
         raise RuntimeError(f"docker-registry did not start within {timeout:.0f} s")
+
+    async def _probe(self, context: ssl.SSLContext) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port, ssl=context)
+        try:
+            writer.write(b"GET /v2/ HTTP/1.0\r\nHost: " + self.login_server.encode() + b"\r\n\r\n")
+            await writer.drain()
+            return await reader.readline()
+        finally:
+            writer.close()
 
     def stop(self) -> None:
         children.stop(self.process)

@@ -17,11 +17,19 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from emulator.children import PORT_TAKEN
+
 CONNECTION_FILE = "connection.json"
 PID_FILE = "emulator.pid"
 LOG_FILE = "emulator.log"
 DEFAULT_DIR = ".emulator"
 ENV_DIR = "AZUREML_EMULATOR_DIR"
+
+# A port picked for a child can be taken by another process before the child binds it
+# (emulator/children.free_port); `up` then starts again, at most this many times in all.
+STARTS = 3
+_EXITED = 2
+_TIMED_OUT = 3
 
 
 def state_dir(given: str | None) -> Path:
@@ -143,6 +151,45 @@ def up(
         )
         _print_summary(directory, existing)
         return 0
+    serve = [
+        "--state-dir",
+        str(directory),
+        "--profile",
+        profile,
+        "--time-scale",
+        str(time_scale),
+        "--data-plane",
+        data_plane,
+        "--storage",
+        storage,
+    ]
+    for attempt in range(1, STARTS + 1):
+        log_start = _size(directory / LOG_FILE)
+        outcome = _start(directory, serve, timeout)
+        if outcome == 0:
+            return 0
+        since = _read_from(directory / LOG_FILE, log_start)
+        if outcome == _EXITED and PORT_TAKEN in since and attempt < STARTS:
+            print(
+                "emulator: a port it picked was taken before its process bound it; "
+                "starting again with other ports",
+                file=sys.stderr,
+            )
+            continue
+        if outcome == _EXITED:
+            print("the emulator exited at startup; its log:", file=sys.stderr)
+        else:
+            print(
+                f"the emulator did not become ready within {timeout:.0f} s; its log:",
+                file=sys.stderr,
+            )
+        print(_tail_text(since), file=sys.stderr)
+        return 1
+    return 1
+
+
+def _start(directory: Path, serve: list[str], timeout: float) -> int:
+    """One start of `serve`: 0 when it answers, _EXITED or _TIMED_OUT (stopped) when not."""
     (directory / CONNECTION_FILE).unlink(missing_ok=True)
     environment = dict(os.environ)
     package_root = str(Path(__file__).resolve().parent.parent)
@@ -156,16 +203,7 @@ def up(
                 "-m",
                 "emulator",
                 "serve",
-                "--state-dir",
-                str(directory),
-                "--profile",
-                profile,
-                "--time-scale",
-                str(time_scale),
-                "--data-plane",
-                data_plane,
-                "--storage",
-                storage,
+                *serve,
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -177,19 +215,32 @@ def up(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            print(f"the emulator exited with code {process.returncode}; its log:", file=sys.stderr)
-            print(_tail(directory / LOG_FILE), file=sys.stderr)
             (directory / PID_FILE).unlink(missing_ok=True)
-            return 1
+            return _EXITED
         connection = running(directory)
         if connection is not None:
             _print_summary(directory, connection)
             return 0
         time.sleep(0.1)
-    print(f"the emulator did not become ready within {timeout:.0f} s; its log:", file=sys.stderr)
-    print(_tail(directory / LOG_FILE), file=sys.stderr)
     _stop(process.pid)
-    return 1
+    (directory / PID_FILE).unlink(missing_ok=True)
+    return _TIMED_OUT
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _read_from(path: Path, offset: int) -> str:
+    try:
+        with path.open("rb") as log:
+            log.seek(offset)
+            return log.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return "(no log)"
 
 
 def down(directory: Path) -> int:
@@ -287,8 +338,5 @@ def _print_summary(directory: Path, connection: dict[str, Any], to: Any = sys.st
     )
 
 
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text("utf-8", errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return "(no log)"
+def _tail_text(text: str, lines: int = 30) -> str:
+    return "\n".join(text.splitlines()[-lines:]) or "(no log)"

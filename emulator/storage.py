@@ -141,11 +141,13 @@ class Azurite:
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(
-                    f"azurite exited with code {self.process.returncode}; "
-                    f"see {self.state_dir / 'azurite.log'}"
+                    children.exited("azurite", self.process, self.state_dir / "azurite.log")
                 )
-            with contextlib.suppress(OSError):
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port, ssl=context)
+            # Each probe is bounded: whatever else may listen on the port need not answer.
+            with contextlib.suppress(OSError, TimeoutError):
+                _, writer = await asyncio.wait_for(
+                    asyncio.open_connection("127.0.0.1", self.port, ssl=context), timeout=2
+                )
                 writer.close()
                 return
             await asyncio.sleep(0.1)
