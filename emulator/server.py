@@ -317,12 +317,13 @@ class Emulator:
         workspace's registry as the workspace's identity, the build log kept in storage."""
         assert self.registry is not None and self.workspace.blobstore is not None
         target = self.registry.login_server
+        ca_cert = str(self.tls.ca_cert)
         account = self.workspace.blobstore.account
         return Launcher(
             asset_of=self._asset,
             files=self.asset_files,
             build=lambda definition: build_environment(
-                definition, RegistryTarget(target, acr.builder_credentials())
+                definition, RegistryTarget(target, acr.builder_credentials(), ca_cert)
             ),
             keep_build_log=lambda where, text: self.azurite.put_blob(
                 account, where.container, where.path, text

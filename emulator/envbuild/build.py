@@ -21,7 +21,10 @@ from typing import Any
 
 import docker
 import docker.errors
+import docker.models.images
+import requests
 
+from emulator.envbuild import image_cache
 from emulator.envbuild.conda import CondaFileInvalid, pip_install
 from emulator.envbuild.definition import DefinitionInvalid, EnvironmentDefinition
 from emulator.envbuild.errors import BuildLogLocation, EnvironmentBuildFailed
@@ -41,6 +44,9 @@ class RegistryTarget:
 
     login_server: str
     auth_config: Mapping[str, str]
+    # The registry's CA: with it, an image pushed before on this machine is uploaded from the
+    # machine's cache of compressed layers (emulator/envbuild/image_cache.py).
+    ca_cert: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,10 +80,11 @@ def build_environment(
         if digest:
             return BuiltImage(f"{remote}@{digest}", repository, digest, False, None, location)
         log: str | None = None
+        # The push too: emulators that wait for the first then upload its compressed layers.
         with _machine_lock(repository):
             if not _local_image(engine, repository):
                 log = _build(engine, definition, repository, location)
-        digest, error = _push(engine, repository, remote, registry.auth_config)
+            digest, error = _push(engine, repository, registry)
         if error is not None:
             reason = f"pushing to the workspace's container registry failed: {error}"
             raise EnvironmentBuildFailed(reason, f"{log or ''}\n{reason}\n", location)
@@ -215,10 +222,32 @@ def _conda_dockerfile(image: str, repository: str) -> str:
 
 
 def _push(
-    engine: docker.DockerClient, repository: str, remote: str, auth: Mapping[str, str]
+    engine: docker.DockerClient, repository: str, registry: RegistryTarget
 ) -> tuple[str, str | None]:
-    """The pushed image's digest, or why the push failed."""
-    engine.images.get(f"{repository}:{TAG}").tag(remote, TAG)
+    """The pushed image's digest, or why the push failed: from the machine's cache when it
+    has the image, else by the engine (and then kept in the cache)."""
+    local = engine.images.get(f"{repository}:{TAG}")
+    cache: image_cache.Target | None = None
+    if registry.ca_cert is not None:
+        cache = image_cache.Target(
+            registry.login_server, repository, TAG, registry.auth_config, registry.ca_cert
+        )
+        with contextlib.suppress(image_cache.CacheMiss, requests.RequestException):
+            return image_cache.push_cached(str(local.id), cache), None
+    remote = f"{registry.login_server}/{repository}"
+    digest, error = _push_by_engine(engine, local, remote, registry.auth_config)
+    if cache is not None and error is None:
+        image_cache.keep(str(local.id), cache, digest)
+    return digest, error
+
+
+def _push_by_engine(
+    engine: docker.DockerClient,
+    local: docker.models.images.Image,
+    remote: str,
+    auth: Mapping[str, str],
+) -> tuple[str, str | None]:
+    local.tag(remote, TAG)
     digest: str | None = None
     error: str | None = None
     try:

@@ -20,4 +20,4 @@ def images() -> tuple[str, ...]:
 def registry(emulator: Emulator, images: tuple[str, ...]) -> RegistryTarget:
     """The emulator's workspace registry, as environment builds push to it."""
     auth = {"username": NULL_GUID, "password": emulator.acr_refresh_token()}
-    return RegistryTarget(emulator["registry"], auth)
+    return RegistryTarget(emulator["registry"], auth, emulator["ca_cert"])
