@@ -122,7 +122,8 @@ class World:
             settings=desired.settings,
             holder=holder,
             services=FakeServices(OWNER, self.azure.smoke("ep", self.failing), build),
-            analysis=Analysis(self.analysis, self.metrics, "ep")
+            # minutes of a second, as in the emulator's fast profile
+            analysis=Analysis(self.analysis, self.metrics, "ep", minute=1.0)
             if self.analysis is not None and self.metrics is not None
             else None,
         )
