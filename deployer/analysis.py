@@ -5,13 +5,19 @@ canary step, the shadow stage, the bake) as they come due.
 No I/O here: the numbers come through `Metrics` (deployer/azure/metrics.py over Azure Monitor,
 an in-memory fake in the unit tests) and the clock is the caller's.
 
-A window is read `metrics_delay_seconds` after it ends, once Azure Monitor shows what it served.
-A window with fewer than `min_requests` is not judged: it grows into the next. The last window
-of a stage ends with the stage, so a stage lasts its time plus the delay."""
+Azure Monitor keeps a deployment's metrics one value a minute and answers from whole minutes,
+so windows are whole minutes: `interval_seconds` rounded up to minutes, the first window
+starting with the stage's first whole minute, the last ending with the minute the stage ends in
+(its traffic stays as it is until then). A window is read `metrics_delay_seconds` after it ends,
+once its newest minute has filled in: a minute read earlier counts only part of its requests.
+A window with fewer than `min_requests` is not judged: it grows into the next. So a stage lasts
+its time, up to two minutes of rounding and the delay. How long a minute lasts is the cloud's:
+60 s on Azure, 1 s in the emulator's `fast` profile."""
 
 from __future__ import annotations
 
 import datetime
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -170,6 +176,7 @@ class Analysis:
     endpoint: str
     windows: list[Window] = field(default_factory=list)
     failures: int = 0
+    minute: float = 60.0  # seconds one minute of Azure Monitor lasts (Cloud.metrics_minute)
 
     def stage(
         self,
@@ -189,6 +196,12 @@ def _seconds(value: float) -> datetime.timedelta:
     return datetime.timedelta(seconds=value)
 
 
+def _whole_minute(moment: datetime.datetime, minute: float) -> datetime.datetime:
+    """The first boundary of Azure Monitor's minutes at or after `moment`."""
+    boundary = math.ceil(round(moment.timestamp(), 6) / minute) * minute
+    return datetime.datetime.fromtimestamp(boundary, datetime.UTC)
+
+
 @dataclass
 class Stage:
     """One stage's windows: `poll(now)` judges every window that has come due."""
@@ -204,12 +217,18 @@ class Stage:
     _window_end: datetime.datetime | None = None
 
     def __post_init__(self) -> None:
+        # The minute traffic changed in also holds the previous stage's requests: the first
+        # window starts with the next whole minute.
+        minute = _seconds(self.analysis.minute)
+        self.start = _whole_minute(self.start, self.analysis.minute)
+        self.end = max(_whole_minute(self.end, self.analysis.minute), self.start + minute)
         self._window_start = self.start
         self._window_end = min(self.start + self._interval, self.end)
 
     @property
     def _interval(self) -> datetime.timedelta:
-        return _seconds(self.analysis.spec.interval_seconds)
+        minute = self.analysis.minute
+        return _seconds(max(1, math.ceil(self.analysis.spec.interval_seconds / minute)) * minute)
 
     @property
     def _delay(self) -> datetime.timedelta:

@@ -64,4 +64,6 @@ def rollout_analysis(session: Session) -> Analysis | None:
     spec = session.spec.rollout.analysis
     if spec is None:
         return None
-    return Analysis(spec, session.azure.monitor, session.endpoint_name)
+    return Analysis(
+        spec, session.azure.monitor, session.endpoint_name, minute=session.cloud.metrics_minute
+    )

@@ -168,6 +168,17 @@ class ImagePullFailed(AzureError):
         return code == "ResourceNotFound" and "container registry" in text
 
 
+class EndpointNotSettled(AzureError):
+    """Azure refused a deployment because its endpoint is in a running provisioning state —
+    even just after the endpoint reported Succeeded: "Cannot create a deployment in endpoint
+    {name} because it is in Updating provisioning state" (Azure/azure-sdk-for-net#36961)."""
+
+    @staticmethod
+    def describes(message: str) -> bool:
+        text = message.lower()
+        return "because it is in" in text and "provisioning state" in text
+
+
 class ImageBuildFailed(AzureError):
     """Azure ML could not build the environment's image: `ImageBuildFailure`, its message
     naming where the build log is ("the build log under the storage account '<account>' in the

@@ -24,6 +24,7 @@ from deployer.errors import (
     AzureError,
     Cancelled,
     DeployerError,
+    EndpointNotSettled,
     ImageBuildFailed,
     ImagePullFailed,
     LeaseHeld,
@@ -69,6 +70,10 @@ BUILD_LOG_LINES = 60  # the failing step and its error are at the end of a build
 BUILD_LOG_BYTES = 64 * 1024
 WATCH_CHECK_SECONDS = 1.0
 RESTORE_GRACE_SECONDS = 60.0
+# An endpoint can report Updating just after it reported Succeeded and refuse deployments
+# meanwhile (Azure/azure-sdk-for-net#36961; how long is not documented): waited out, bounded.
+SETTLE_SECONDS = 300.0
+SETTLE_POLL_SECONDS = 5.0
 
 
 class Waitable(Protocol):
@@ -449,9 +454,7 @@ class Executor:
         if instance_count is not None:
             settings = replace(settings, instance_count=instance_count)
         with self.phases(f"deployment {deployment}"):
-            operation = self.platform.begin_deployment(
-                self.job.endpoint, deployment, settings, tags
-            )
+            operation = self._begin_deployment(deployment, settings, tags)
             (self.outcome.created if create else self.outcome.updated).add(deployment)
             try:
                 operation.wait(self.deadline, self.runner.info)
@@ -460,6 +463,33 @@ class Executor:
                 principal = observed.principal_id if observed else None
                 failure.hint = self.job.services.pull_hint(principal) or failure.hint
                 raise
+
+    def _begin_deployment(
+        self, deployment: str, settings: DeploymentSettings, tags: Mapping[str, str]
+    ) -> Waitable:
+        """The deployment's PUT, sent again while the endpoint is not settled: a refused PUT
+        changed nothing, so sending it again is safe."""
+        settle = Deadline.after(SETTLE_SECONDS, what="", clock=self.clock)
+        waited = False
+        while True:
+            try:
+                return self.platform.begin_deployment(self.job.endpoint, deployment, settings, tags)
+            except EndpointNotSettled as refusal:
+                if settle.passed:
+                    raise StepFailed(
+                        f"endpoint {self.job.endpoint} still refused deployment {deployment} "
+                        f"after {SETTLE_SECONDS:.0f} s: {refusal.message}",
+                        hint="Azure can report an endpoint Updating just after it reported "
+                        "Succeeded (Azure/azure-sdk-for-net#36961); check the endpoint in Azure "
+                        "ML studio, and run again once it shows Succeeded",
+                    ) from refusal
+                if not waited:
+                    self.runner.info(
+                        f"  endpoint {self.job.endpoint} is not settled yet ({refusal.message}); "
+                        f"trying again every {SETTLE_POLL_SECONDS:.0f} s"
+                    )
+                waited = True
+                self.deadline.sleep(SETTLE_POLL_SECONDS, "waiting for the endpoint to settle")
 
     def _smoke(self, deployment: str) -> None:
         if not self.job.services.has_smoke_test:

@@ -166,3 +166,15 @@ class Conflict(AzureError):
 class SubscriptionRequestsThrottled(AzureError):
     STATUS = 429
     CODE = "SubscriptionRequestsThrottled"
+
+
+# --- 501 Not Implemented -----------------------------------------------------------------------
+
+
+class SamplingTypeNotFound(AzureError):
+    """Azure Monitor's answer to an aggregation a metric does not offer: 501 with "Sampling type
+    is not found" (open-telemetry/opentelemetry-collector-contrib#43648); the code in the
+    envelope is not public, so this one is the emulator's."""
+
+    STATUS = 501
+    CODE = "NotImplemented"

@@ -3,7 +3,9 @@
 Request faults: `status` (answer with an error status, e.g. 429 with Retry-After, 500, 503),
 `drop` (close the connection without an answer), `delay` (answer slowly). Operation faults,
 consumed when a long-running operation starts: `lro_fail` (the operation ends Failed with a
-given code) and `provisioning_delay` (it takes longer).
+given code), `provisioning_delay` (it takes longer) and `updating_after_succeeded` (the
+resource reports Updating for `delay_seconds` after its operation reported Succeeded,
+Azure/azure-sdk-for-net#36961).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from emulator.requestlog import RequestLog
 
 REQUEST_KINDS = {"status", "drop", "delay"}
-OPERATION_KINDS = {"lro_fail", "provisioning_delay"}
+OPERATION_KINDS = {"lro_fail", "provisioning_delay", "updating_after_succeeded"}
 DATA_PLANE_KINDS = {"slow_pull", "unready_after"}
 _ids = itertools.count(1)
 

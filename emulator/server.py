@@ -411,6 +411,8 @@ class Emulator:
             "pid": os.getpid(),
             "profile": self.launch_timing.profile,
             "time_scale": self.launch_timing.time_scale,
+            # how long one minute of its Azure Monitor lasts (Timing), for `--cloud local`
+            "metrics_minute": self.launch_timing.duration("metrics_minute"),
             "arm_url": arm,
             "authority_url": self.urls["entra"],
             "gateway_url": self.urls["gateway"],

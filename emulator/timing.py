@@ -36,8 +36,9 @@ _AZURE_SECONDS = {
     # How often the autoscale engine evaluates its settings: "The autoscale job runs every 30 to
     # 60 seconds, depending on the resource type" (autoscale-understanding-settings.md).
     "autoscale_evaluation": 60.0,
-    # How long one minute of an autoscale rule (timeGrain, timeWindow, cooldown) lasts.
-    "autoscale_minute": 60.0,
+    # How long one minute of Azure Monitor lasts: its metrics' buckets, and an autoscale rule's
+    # timeGrain, timeWindow and cooldown.
+    "metrics_minute": 60.0,
 }
 _FAST_SECONDS = {
     "endpoint_create": 0.4,
@@ -50,9 +51,10 @@ _FAST_SECONDS = {
     "metrics_ingestion": 1.0,
     "metrics_sample": 1.0,
     "autoscale_evaluation": 1.0,
-    # Rules run on a compressed clock in tests: a rule's minute lasts one second, so a PT5M
-    # window is 5 s and a PT1M cooldown 1 s (emulator/README.md, Differences from Azure).
-    "autoscale_minute": 1.0,
+    # Metrics and rules run on a compressed clock in tests: a minute of Azure Monitor lasts one
+    # second, so a metric's bucket is 1 s, a rule's PT5M window 5 s and a PT1M cooldown 1 s
+    # (emulator/README.md, Differences from Azure).
+    "metrics_minute": 1.0,
 }
 
 

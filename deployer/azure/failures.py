@@ -5,7 +5,13 @@ from __future__ import annotations
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
 from deployer.auth import SignIn, explain
-from deployer.errors import AzureError, DeployerError, ImageBuildFailed, ImagePullFailed
+from deployer.errors import (
+    AzureError,
+    DeployerError,
+    EndpointNotSettled,
+    ImageBuildFailed,
+    ImagePullFailed,
+)
 
 
 class Translated:
@@ -49,6 +55,8 @@ def translate(error: HttpResponseError, doing: str) -> AzureError:
     kind: type[AzureError] = AzureError
     if ImagePullFailed.describes(code, message):
         kind = ImagePullFailed
+    elif EndpointNotSettled.describes(message):
+        kind = EndpointNotSettled
     elif ImageBuildFailed.describes(code, message):
         kind = ImageBuildFailed
     return kind(
@@ -117,6 +125,11 @@ def hint_for(code: str, status: int | None, message: str) -> str | None:
         )
     if code == "ResourceNotReady":
         return "the container keeps exiting; its log above shows why"
+    if EndpointNotSettled.describes(message):
+        return (
+            "Azure can report an endpoint Updating just after it reported Succeeded "
+            "(Azure/azure-sdk-for-net#36961); wait a few minutes and run again"
+        )
     if status == 409:
         return (
             "another operation is running on this endpoint (another run of this workflow?); "

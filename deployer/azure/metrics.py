@@ -5,7 +5,15 @@ azure-monitor-query's MetricsQueryClient was the usual client for this; its 2.0 
 sends its users here (azure-monitor-query CHANGELOG, 2.0.0). The names are Azure's supported
 metrics of Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments:
 `RequestsPerMinute` (unit Count, dimension `envoy_response_code`, the status the client got)
-and `RequestLatency_P99` (Milliseconds). With interval FULL, one value covers the timespan."""
+and `RequestLatency_P99` (Milliseconds), both offering the Average aggregation only (the
+supported-metrics table's "Aggregation" column; Azure Monitor refuses another).
+
+Azure keeps one value a minute. `RequestsPerMinute` is "the number of requests sent to online
+deployment within a minute": read per minute (PT1M) its Average is that minute's count, and the
+requests of a window are the sum over its minutes — per-minute average times minutes, without
+counting a minute that has no value. `RequestLatency_P99` over the window (FULL) is "the
+average P99 request latency aggregated by all request latency values collected over the
+selected time period": Azure's own P99 of a span, the mean of its minutes' P99."""
 
 from __future__ import annotations
 
@@ -58,7 +66,7 @@ class AzureMonitor:
         requests = errors = 0
         for series in _series(by_status):
             status = _status(series)
-            count = int(sum(point.total or 0 for point in series.data or []))
+            count = round(sum(point.average or 0 for point in series.data or []))
             requests += count
             if status is not None and is_error(status, query.count_4xx):
                 errors += count
@@ -76,9 +84,9 @@ class AzureMonitor:
             by_status = self.client.metrics.list(
                 resource,
                 timespan=timespan,
-                interval="FULL",
+                interval="PT1M",
                 metricnames=REQUESTS,
-                aggregation="Total",
+                aggregation="Average",
                 filter="envoy_response_code eq '*'",
                 # at most 10 series without it (Metrics - List, `top`): one per status code,
                 # and a deployment can answer more than ten

@@ -60,12 +60,14 @@ class DeploymentHandlers:
         body = await json_body(request)
         if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
             raise BadArgument("The request body must be an online deployment with properties.")
-        if endpoint.provisioning_state in ("Creating", "Deleting"):
-            raise Conflict(
-                f"Online endpoint '{endpoint.name}' is {endpoint.provisioning_state}; a "
-                "deployment can be created once the endpoint has finished.",
-            )
         rules.check_busy(endpoint, "changing its deployments")
+        if endpoint.provisioning_state in ("Creating", "Updating", "Deleting"):
+            # Azure's words (Azure/azure-sdk-for-net#36961, seen just after the endpoint had
+            # reported Succeeded); the status is not shown there: 409 is the emulator's
+            raise Conflict(
+                f"Cannot create a deployment in endpoint {endpoint.name} because it is in "
+                f"{endpoint.provisioning_state} provisioning state.",
+            )
         existing = endpoint.deployment(name)
         if existing is None:
             rules.check_name("deployment", name)

@@ -37,7 +37,8 @@ class MetricsHandlers:
             dict(request.query_params),
             datetime.datetime.now(datetime.UTC),
         )
-        visible_until = time.time() - self.ctx.timing().duration("metrics_ingestion")
+        timing = self.ctx.timing()
+        visible_until = time.time() - timing.duration("metrics_ingestion")
         return json_response(
             metrics.answer(
                 query,
@@ -45,5 +46,6 @@ class MetricsHandlers:
                 self.ctx.store.usage,
                 visible_until,
                 endpoint.location,
+                minute=timing.duration("metrics_minute"),
             )
         )

@@ -12,8 +12,13 @@ that capacity would make a scale-out rule fire at once (flapping, autoscale-flap
 per-instance metric projected onto the fewer instances); no metric at all and a capacity below
 the default: the default. A rule fires only once its cooldown has passed since the last scale
 action. A rule's metric is sampled per `timeGrain` (`statistic` across instances), the grains of
-the `timeWindow` combined by `timeAggregation`, over the data already ingested
-(`metrics_ingestion`). One minute of a rule lasts `autoscale_minute` seconds of the timing.
+the `timeWindow` combined by `timeAggregation`. The window is "the past N minutes" up to now
+(autoscale-understanding-settings.md: "timeWindow = PT10M means that every time autoscale runs,
+it queries metrics for the past 10 minutes"), newest minutes included, and it sees only what
+has been ingested (`metrics_ingestion`): the newest minutes read low or empty, as the
+autoscale REST specification warns (autoscale_API.json 2022-10-01, timeWindow "must be greater
+than the delay in metric collection"). One minute of a rule lasts `metrics_minute` seconds of
+the timing.
 """
 
 from __future__ import annotations
@@ -139,7 +144,7 @@ class AutoscaleEngine:
             return  # scaled once the running operation has ended
         profile = active_profile(setting)
         current = deployment.capacity
-        minute = self.timing().duration("autoscale_minute") / 60
+        minute = self.timing().duration("metrics_minute") / 60
         measured = {
             i: self._measure(r.trigger, current, minute) for i, r in enumerate(profile.rules)
         }
@@ -162,7 +167,8 @@ class AutoscaleEngine:
         definition = catalog.get(trigger.metric_name.lower())
         if definition is None or (resource is None and endpoint is None):
             return Measured(None, False)
-        end = time.time() - self.timing().duration("metrics_ingestion")
+        end = time.time()
+        ingested = end - self.timing().duration("metrics_ingestion")
         grain = trigger.time_grain * minute
         start = end - trigger.time_window * minute
         count = max(1, round((end - start) / grain))
@@ -175,6 +181,7 @@ class AutoscaleEngine:
                 deployment=resource,
                 endpoint=endpoint,
                 span=(lo, hi),
+                ingested=ingested,
                 minute=minute,
             )
             if value is not None:
@@ -182,14 +189,7 @@ class AutoscaleEngine:
         per_instance = definition.kind in ("cpu", "memory") or trigger.divide_per_instance
         if not values:
             return Measured(None, per_instance)
-        combined = {
-            "Average": sum(values) / len(values),
-            "Minimum": min(values),
-            "Maximum": max(values),
-            "Total": sum(values),
-            "Count": float(len(values)),
-            "Last": values[-1],
-        }[trigger.time_aggregation]
+        combined = metrics.summary(values)[trigger.time_aggregation.lower()]
         if trigger.divide_per_instance:
             combined /= max(current, 1)
         return Measured(combined, per_instance)
@@ -202,22 +202,24 @@ class AutoscaleEngine:
         deployment: Deployment | None,
         endpoint: Endpoint | None,
         span: tuple[float, float],
+        ingested: float,
         minute: float,
     ) -> float | None:
         lo, hi = span
+        seen = min(hi, ingested)  # the rest of the grain has not filled in yet
         statistic = _STATISTIC.get(trigger.statistic, "count")
         if definition.kind in metrics.USAGE_KINDS:
             assert deployment is not None
             samples = [
                 s
-                for s in self.store.usage.between(lo, hi)
+                for s in self.store.usage.between(lo, seen)
                 if s.deployment_id == deployment.id.lower() and _wanted(trigger, s, definition)
             ]
             return metrics.usage_values(samples, definition.kind)[statistic] if samples else None
         resource_id = (deployment.id if deployment else endpoint.id if endpoint else "").lower()
         served = [
             s
-            for s in self.store.served.between(lo, hi)
+            for s in self.store.served.between(lo, seen)
             if (s.deployment_id if deployment else s.endpoint_id) == resource_id
             and (deployment is not None or not s.mirrored)
             and _wanted(trigger, s, definition)

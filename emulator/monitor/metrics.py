@@ -8,6 +8,16 @@ microsoft-machinelearningservices-workspaces-onlineendpoints-metrics and
 8601 duration or `FULL`, comma-separated `metricnames` and `aggregation`, `$filter` of
 `dim eq 'value'` clauses joined by `and`, `or` only between values of one dimension, `'*'` to
 split) from the Metrics - List operation's documentation in azure-mgmt-monitor.
+
+Azure Monitor keeps platform metrics as one value per minute (every metric of these tables has
+the one time grain PT1M) and answers every query from those minutes: a coarser grain, or FULL,
+aggregates the minutes' values — so P99 over a span is "the average P99 request latency
+aggregated by all request latency values collected over the selected time period" (the
+tables' description), the mean of the minutes' P99, and `RequestsPerMinute` Average is the mean
+of the minutes' counts. A query sees every minute its timespan overlaps, whole. The newest
+minutes fill in late: a request counts once `metrics_ingestion` has passed (emulator/timing.py),
+so the last minutes read low until then. One minute lasts `metrics_minute` seconds of the
+timing (60 in `azure`, 1 in `fast`).
 """
 
 from __future__ import annotations
@@ -19,13 +29,17 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from emulator.errors import BadRequest
+from emulator.errors import BadRequest, SamplingTypeNotFound
 from emulator.resources.served import Served, ServedLog
 from emulator.resources.usage import Sample, UsageLog
 
 ENDPOINT_NAMESPACE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
 DEPLOYMENT_NAMESPACE = ENDPOINT_NAMESPACE + "/deployments"
 AGGREGATIONS = ("average", "minimum", "maximum", "total", "count")
+# The aggregations each metric's row lists (supported-metrics tables, "Aggregation"): the
+# request and latency metrics Average only; CPU, memory and capacity Minimum, Maximum, Average.
+REQUEST_AGGREGATIONS = ("average",)
+USAGE_AGGREGATIONS = ("minimum", "maximum", "average")
 USAGE_KINDS = ("cpu", "memory", "capacity")  # sampled from the instances, not served requests
 Item = Served | Sample
 
@@ -40,6 +54,7 @@ class Definition:
     # "requests" (counted per minute), "latency" (the mean), "p50" … "p99", or one of
     # USAGE_KINDS: "cpu", "memory" (percent of an instance), "capacity" (instances)
     kind: str
+    aggregations: tuple[str, ...] = REQUEST_AGGREGATIONS
 
 
 def _latencies(dimensions: tuple[str, ...]) -> list[Definition]:
@@ -100,6 +115,7 @@ DEPLOYMENT_METRICS = {
             "Percent",
             ("instanceId",),
             "cpu",
+            USAGE_AGGREGATIONS,
         ),
         Definition(
             "CpuMemoryUtilizationPercentage",
@@ -109,6 +125,7 @@ DEPLOYMENT_METRICS = {
             "Percent",
             ("instanceId",),
             "memory",
+            USAGE_AGGREGATIONS,
         ),
         Definition(
             "DeploymentCapacity",
@@ -117,6 +134,7 @@ DEPLOYMENT_METRICS = {
             "Count",
             ("instanceId", "State"),
             "capacity",
+            USAGE_AGGREGATIONS,
         ),
     ]
 }
@@ -178,6 +196,17 @@ def parse(
             f"Invalid aggregation {params.get('aggregation')!r}: use "
             "Average, Minimum, Maximum, Total or Count.",
         )
+    for metric in metrics:
+        unsupported = [a for a in aggregations if a not in metric.aggregations]
+        if unsupported:
+            # How Azure Monitor answered an aggregation a metric does not list
+            # (open-telemetry/opentelemetry-collector-contrib#43648 and #43880: 501 Not
+            # Implemented, "Sampling type is not found. Metric:<account>, <metric>"); the
+            # Metrics - List reference documents no such error (emulator/README.md, Differences)
+            raise SamplingTypeNotFound(
+                f"Sampling type is not found. Metric:{namespace}, {metric.name}, "
+                f"Sampling type:{unsupported[0].capitalize()}",
+            )
     dimensions = {dim.lower(): dim for m in metrics for dim in m.dimensions}
     filters = _filter(params.get("$filter") or "", dimensions)
     top = params.get("top") or "10"
@@ -291,17 +320,24 @@ def _filter(text: str, dimensions: dict[str, str]) -> dict[str, set[str] | None]
 
 
 def answer(
-    query: Query, log: ServedLog, usage: UsageLog, visible_until: float, region: str
+    query: Query,
+    log: ServedLog,
+    usage: UsageLog,
+    visible_until: float,
+    region: str,
+    *,
+    minute: float = 60.0,
 ) -> dict[str, object]:
     """The Response body: one Metric per name, one time series per combination of the
-    filter's dimension values, one data point per grain (empty grains carry only timeStamp)."""
-    start, end = query.start.timestamp(), query.end.timestamp()
-    served: list[Item] = [s for s in log.between(start, min(end, visible_until)) if _of(s, query)]
+    filter's dimension values, one data point per grain (empty grains carry only timeStamp).
+    Every value comes from whole minutes of `minute` seconds, filled up to `visible_until`."""
+    first, last = _minutes(query, minute)
+    start, end = first * minute, min(last * minute, visible_until)
+    served: list[Item] = [s for s in log.between(start, end) if _of(s, query)]
     sampled: list[Item] = [
-        s
-        for s in usage.between(start, min(end, visible_until))
-        if s.deployment_id == query.resource_id.lower()
+        s for s in usage.between(start, end) if s.deployment_id == query.resource_id.lower()
     ]
+    clock = _Clock(minute, visible_until)
     return {
         "cost": 0,
         "timespan": f"{_iso(query.start)}/{_iso(query.end)}",
@@ -309,10 +345,27 @@ def answer(
         "namespace": query.namespace,
         "resourceregion": region,
         "value": [
-            _metric(query, definition, sampled if definition.kind in USAGE_KINDS else served)
+            _metric(query, definition, sampled if definition.kind in USAGE_KINDS else served, clock)
             for definition in query.metrics
         ],
     }
+
+
+@dataclass(frozen=True)
+class _Clock:
+    minute: float  # seconds one minute of Azure Monitor lasts
+    visible_until: float  # what was served before this has been ingested
+
+    def begun(self, index: int) -> bool:
+        """Whether minute `index` has started to fill in (a quiet one then reads 0)."""
+        return index * self.minute < self.visible_until
+
+
+def _minutes(query: Query, minute: float) -> tuple[int, int]:
+    """The minutes the timespan overlaps, as indices: [first, last)."""
+    first = math.floor(query.start.timestamp() / minute)
+    last = max(first + 1, math.ceil(query.end.timestamp() / minute))
+    return first, last
 
 
 def _of(served: Served, query: Query) -> bool:
@@ -322,7 +375,9 @@ def _of(served: Served, query: Query) -> bool:
     return served.endpoint_id == query.resource_id.lower() and not served.mirrored
 
 
-def _metric(query: Query, definition: Definition, served: list[Item]) -> dict[str, object]:
+def _metric(
+    query: Query, definition: Definition, served: list[Item], clock: _Clock
+) -> dict[str, object]:
     names = [d for d in query.filters if d in definition.dimensions]
     series: dict[tuple[str, ...], list[Item]] = defaultdict(list)
     for item in served:
@@ -350,8 +405,8 @@ def _metric(query: Query, definition: Definition, served: list[Item]) -> dict[st
                     for i, d in enumerate(names)
                 ],
                 "data": [
-                    _point(bucket_start, items, definition, query.aggregations, width)
-                    for bucket_start, width, items in _buckets(query, members)
+                    _point(at, values, definition, query.aggregations)
+                    for at, values in _grains(query, definition, members, clock)
                 ],
             }
             for key, members in sorted(series.items())
@@ -363,92 +418,86 @@ def _wanted(values: set[str] | None, value: str) -> bool:
     return values is None or value in values
 
 
-def _buckets(
-    query: Query, served: list[Item]
-) -> Iterable[tuple[datetime.datetime, float, list[Item]]]:
-    start, end = query.start.timestamp(), query.end.timestamp()
-    if query.grain is None:
-        yield query.start, end - start, served
-        return
-    grain = query.grain
-    first = math.floor(start / grain) * grain  # grains start at their own boundaries, as Azure's
-    edge = first
-    while edge < end:
-        lo, hi = max(edge, start), min(edge + grain, end)
-        yield (
-            datetime.datetime.fromtimestamp(edge, datetime.UTC),
-            hi - lo,
-            [s for s in served if lo <= s.at < hi],
-        )
-        edge += grain
+def _grains(
+    query: Query, definition: Definition, items: list[Item], clock: _Clock
+) -> Iterable[tuple[datetime.datetime, list[float]]]:
+    """Each grain's start and the values of its minutes (one per minute that has one; CPU,
+    memory and capacity: every sample, as their minutes keep them)."""
+    first, last = _minutes(query, clock.minute)
+    by_minute: dict[int, list[Item]] = defaultdict(list)
+    for item in items:
+        by_minute[math.floor(item.at / clock.minute)].append(item)
+    width = last - first if query.grain is None else max(1, round(query.grain / 60))
+    edge = first if query.grain is None else math.floor(first / width) * width
+    while edge < last:
+        values: list[float] = []
+        for index in range(max(edge, first), min(edge + width, last)):
+            values.extend(_minute_values(definition, by_minute.get(index, []), clock, index))
+        moment = query.start if query.grain is None else _at(edge * clock.minute)
+        yield moment, values
+        edge += width
+
+
+def _minute_values(
+    definition: Definition, items: list[Item], clock: _Clock, index: int
+) -> list[float]:
+    if definition.kind in USAGE_KINDS:
+        samples = [item for item in items if isinstance(item, Sample)]
+        return usage_numbers(samples, definition.kind)
+    served = [item for item in items if isinstance(item, Served)]
+    if definition.kind == "requests":
+        # "The number of requests sent to online deployment within a minute": a minute that
+        # has begun to fill in has a count, 0 if quiet; one not yet ingested has none.
+        return [float(len(served))] if clock.begun(index) else []
+    if not served:
+        return []
+    latencies = sorted(item.latency_ms for item in served)
+    if definition.kind == "latency":
+        return [sum(latencies) / len(latencies)]
+    return [percentile(latencies, int(definition.kind[1:]))]
 
 
 def _point(
     at: datetime.datetime,
-    items: list[Item],
+    values: list[float],
     definition: Definition,
     aggregations: tuple[str, ...],
-    width: float,
 ) -> dict[str, object]:
     point: dict[str, object] = {"timeStamp": _iso(at)}
-    values: dict[str, float]
-    samples = [item for item in items if isinstance(item, Sample)]
-    if definition.kind in USAGE_KINDS:
-        if samples:
-            values = usage_values(samples, definition.kind)
-            point.update({a: values[a] for a in aggregations})
-        return point
-    served = [item for item in items if isinstance(item, Served)]
-    if definition.kind == "requests":
-        # A count per minute: the samples are the minutes of the grain.
-        minutes = max(1, math.ceil(width / 60))
-        per_minute = [0] * minutes
-        for item in served:
-            per_minute[min(minutes - 1, int((item.at - at.timestamp()) // 60))] += 1
-        values = {
-            "total": float(len(served)),
-            "count": float(minutes),
-            "average": len(served) / max(width / 60, 1e-9),  # requests per minute
-            "minimum": float(min(per_minute)),
-            "maximum": float(max(per_minute)),
-        }
-        point.update({a: values[a] for a in aggregations})
-        return point
-    if not served:
-        return point
-    latencies = sorted(item.latency_ms for item in served)
-    if definition.kind == "latency":
-        values = {
-            "average": sum(latencies) / len(latencies),
-            "minimum": latencies[0],
-            "maximum": latencies[-1],
-            "total": sum(latencies),
-            "count": float(len(latencies)),
-        }
-    else:
-        value = percentile(latencies, int(definition.kind[1:]))
-        values = dict.fromkeys(("average", "minimum", "maximum"), value)
-        values.update(total=value, count=float(len(latencies)))
-    point.update({a: values[a] for a in aggregations})
+    if values:
+        combined = summary(values)
+        point.update({a: combined[a] for a in aggregations})
     return point
 
 
+def _at(seconds: float) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+
+
 def usage_values(samples: list[Sample], kind: str) -> dict[str, float]:
-    """CPU and memory: over every instance's samples. Capacity: the instances counted at each
-    sampling round, then over the rounds."""
+    return summary(usage_numbers(samples, kind))
+
+
+def usage_numbers(samples: list[Sample], kind: str) -> list[float]:
+    """CPU and memory: every instance's samples. Capacity: the instances counted at each
+    sampling round."""
     if kind == "capacity":
         rounds: dict[float, int] = defaultdict(int)
         for sample in samples:
             rounds[sample.at] += 1
-        numbers = [float(n) for n in rounds.values()]
-    else:
-        numbers = [s.cpu_percent if kind == "cpu" else s.memory_percent for s in samples]
+        return [float(n) for n in rounds.values()]
+    return [s.cpu_percent if kind == "cpu" else s.memory_percent for s in samples]
+
+
+def summary(numbers: list[float]) -> dict[str, float]:
+    """Azure Monitor's aggregations of some values (and autoscale's `Last`)."""
     return {
         "average": sum(numbers) / len(numbers),
         "minimum": min(numbers),
         "maximum": max(numbers),
         "total": sum(numbers),
         "count": float(len(numbers)),
+        "last": numbers[-1],
     }
 
 

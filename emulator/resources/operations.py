@@ -61,6 +61,7 @@ class OperationEngine:
         failure = self.faults.take({"lro_fail"}, "arm", method, target)
         delay = self.faults.take({"provisioning_delay"}, "arm", method, target)
         extra = delay.delay_seconds if delay is not None else 0.0
+        unsettled = self.faults.take({"updating_after_succeeded"}, "arm", method, target)
         task = asyncio.get_running_loop().create_task(
             self._run(
                 operation,
@@ -71,6 +72,10 @@ class OperationEngine:
                 extra_delay=extra,
             )
         )
+        if unsettled is not None:
+            task.add_done_callback(
+                lambda _: self._unsettle(operation, resource, unsettled.delay_seconds)
+            )
         operation.task = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -146,6 +151,27 @@ class OperationEngine:
             log.exception("operation %s failed", operation.id)
             outcome = Outcome(ok=False, code="InternalServerError", message=str(exc))
         self._finish(operation, outcome, on_success, on_failure)
+
+    def _unsettle(
+        self, operation: Operation, resource: Endpoint | Deployment, seconds: float
+    ) -> None:
+        """Right after its operation reported Succeeded, the resource reports Updating for a
+        while, as Azure/azure-sdk-for-net#36961 saw an endpoint do (deployments refused
+        meanwhile); how long is not documented."""
+        if operation.status != "Succeeded":
+            return
+        resource.provisioning_state = "Updating"
+
+        async def settle() -> None:
+            await asyncio.sleep(seconds)
+            if resource.provisioning_state == "Updating" and not (
+                resource.operation is not None and not resource.operation.done
+            ):
+                resource.provisioning_state = "Succeeded"
+
+        task = asyncio.get_running_loop().create_task(settle())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     @staticmethod
     def _finish(

@@ -156,3 +156,21 @@ def test_a_base_image_that_cannot_be_pulled_is_named_not_called_a_parse_error(ap
     assert "let the runner reach 127.0.0.1:1" in result.stderr
     assert "does not parse" not in result.stderr and "Traceback" not in result.stderr
     assert "Endpoint models was created, with no deployment and no traffic" in result.stderr
+
+
+def test_a_new_endpoint_reporting_updating_after_succeeded_is_waited_out(app: App) -> None:
+    """Azure/azure-sdk-for-net#36961: just after the endpoint's creation reported Succeeded it
+    reports Updating, and Azure refuses its first deployment; the action tries again until the
+    endpoint has settled, and the deploy succeeds."""
+    app.emulator.fault(
+        kind="updating_after_succeeded",
+        path="/onlineEndpoints/models$",
+        method="PUT",
+        delay_seconds=20,
+    )
+    result = app.deploy()
+    assert result.returncode == 0, result.stderr
+    assert "endpoint models is not settled yet" in result.stderr
+    assert "because it is in Updating provisioning state" in result.stderr
+    endpoint = app.endpoint("models")
+    assert endpoint is not None and endpoint["properties"]["traffic"] == {"blue": 100}

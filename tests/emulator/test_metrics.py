@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -48,21 +49,26 @@ def _endpoint_id(emulator: Emulator, deployment: str | None = None) -> str:
 def _totals(
     monitor: MonitorManagementClient, resource: str, metric: str, **query: Any
 ) -> dict[str, Any]:
+    """Per series: `total`, the minutes' values summed (a count: RequestsPerMinute's
+    per-minute averages), and `average`, their mean (a latency percentile over the span)."""
     end = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=5)
     start = end - datetime.timedelta(minutes=10)
     result = monitor.metrics.list(
         resource,
         timespan=f"{start.isoformat()}/{end.isoformat()}",
-        interval="FULL",
+        interval="PT1M",
         metricnames=metric,
+        aggregation="Average",
         **query,
     )
     (found,) = result.value
     series = {}
     for element in found.timeseries:
         key = tuple(v.value for v in element.metadatavalues or [])
-        (point,) = element.data or []
-        series[key] = point
+        values = [p.average for p in element.data or [] if p.average is not None]
+        series[key] = SimpleNamespace(
+            total=sum(values), average=sum(values) / len(values) if values else None
+        )
     return {"unit": found.unit, "name": found.name.value, "series": series}
 
 
@@ -88,7 +94,6 @@ def test_requests_per_deployment_and_status_class(
             monitor,
             _endpoint_id(emulator),
             "RequestsPerMinute",
-            aggregation="Total",
             filter="deployment eq '*' and statusCodeClass eq '*'",
         )
 
@@ -104,7 +109,6 @@ def test_requests_per_deployment_and_status_class(
         monitor,
         _endpoint_id(emulator),
         "RequestsPerMinute",
-        aggregation="Total",
         filter="deployment eq 'green' and modelStatusCode eq '*'",
     )
     assert {k: p.total for k, p in model["series"].items()} == {("green", "500"): failed}
@@ -129,7 +133,6 @@ def test_mirrored_copies_count_on_their_deployment_not_on_the_endpoint(
             monitor,
             _endpoint_id(emulator, "green"),
             "RequestsPerMinute",
-            aggregation="Total",
             filter="envoy_response_code eq '*'",
         )
 
@@ -142,7 +145,6 @@ def test_mirrored_copies_count_on_their_deployment_not_on_the_endpoint(
             monitor,
             _endpoint_id(emulator),
             "RequestsPerMinute",
-            aggregation="Total",
             filter="deployment eq '*'",
         )
         return {k: p.total for k, p in found["series"].items()}
@@ -159,10 +161,10 @@ def test_requests_show_only_after_the_ingestion_delay(
     arm.wait(arm.set_traffic("scoring", {"blue": 100}))
     assert score(emulator, key).status_code == 200
     time.sleep(1.5)
-    found = _totals(monitor, _endpoint_id(emulator), "RequestsPerMinute", aggregation="Total")
+    found = _totals(monitor, _endpoint_id(emulator), "RequestsPerMinute")
     assert found["series"][()].total == 0
     emulator.timing(seconds={"metrics_ingestion": 0})
-    found = _totals(monitor, _endpoint_id(emulator), "RequestsPerMinute", aggregation="Total")
+    found = _totals(monitor, _endpoint_id(emulator), "RequestsPerMinute")
     assert found["series"][()].total == 1
 
 

@@ -39,8 +39,8 @@ def series(**params: str) -> dict[str, int]:
         DEPLOYMENT_NAMESPACE,
         {
             "metricnames": "RequestsPerMinute",
-            "aggregation": "Total",
-            "interval": "FULL",
+            "aggregation": "Average",  # the one RequestsPerMinute lists
+            "interval": "PT1M",
             "timespan": f"{(NOW - datetime.timedelta(minutes=10)).isoformat()}/{NOW.isoformat()}",
             "$filter": "envoy_response_code eq '*'",
             **params,
@@ -49,8 +49,8 @@ def series(**params: str) -> dict[str, int]:
     )
     body: dict[str, Any] = answer(query, log(), UsageLog(), NOW.timestamp(), "westeurope")
     [metric] = body["value"]
-    return {
-        element["metadatavalues"][0]["value"]: element["data"][0]["total"]
+    return {  # requests: each minute's count, summed over the minutes
+        element["metadatavalues"][0]["value"]: sum(p.get("average", 0) for p in element["data"])
         for element in metric["timeseries"]
     }
 

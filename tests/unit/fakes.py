@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from deployer.deadline import Deadline
-from deployer.errors import AzureError
+from deployer.errors import AzureError, EndpointNotSettled
 from deployer.smoke import SmokeResult
 from deployer.spec.model import AutoscaleSpec
 from deployer.state import (
@@ -86,6 +86,9 @@ class FakeAzure:
     mutations: int = 0
     kill_at: int | None = None  # the mutating call (1-based) that never happens
     failures: dict[str, AzureError] = field(default_factory=dict)  # "deploy green" → error
+    # deployment PUTs refused while the endpoint reports Updating after Succeeded
+    # (Azure/azure-sdk-for-net#36961)
+    unsettled: int = 0
     unhealthy: set[str] = field(default_factory=set)  # images whose deployments fail
     history: list[tuple[dict[str, int], dict[str, str | None]]] = field(default_factory=list)
     in_place: bool = False  # previews (replace) update their serving deployment in place
@@ -267,6 +270,15 @@ class FakeAzure:
     def begin_deployment(
         self, endpoint: str, name: str, settings: DeploymentSettings, tags: Mapping[str, str]
     ) -> FakeOperation:
+        if self.unsettled > 0:
+            self.unsettled -= 1
+            self.calls.append(f"refused deploy {name}")
+            raise EndpointNotSettled(
+                f"Azure refused deploying {name}: Cannot create a deployment in endpoint "
+                f"{endpoint} because it is in Updating provisioning state.",
+                code="Conflict",
+                status=409,
+            )
         self._mutate(f"deploy {name}")
         target = self.endpoints[endpoint]
         if target.traffic.get(name, 0) > 0 and not self.in_place:

@@ -81,7 +81,7 @@ class Timeline:
         return Served(requests, int(requests * self.error_share), 20.0 if requests else None)
 
 
-def test_windows_are_read_after_the_metrics_delay_and_the_last_ends_with_the_stage() -> None:
+def test_windows_are_whole_minutes_read_after_the_delay_the_last_with_the_stage_minute() -> None:
     timeline = Timeline()
     spec = AnalysisSpec(interval_seconds=60, metrics_delay_seconds=120, min_requests=10)
     analysis = Analysis(spec, timeline, "ep")
@@ -91,19 +91,37 @@ def test_windows_are_read_after_the_metrics_delay_and_the_last_ends_with_the_sta
     assert timeline.asked == [] and not stage.done()
     stage.poll(T0 + datetime.timedelta(seconds=180), lambda w: seen.append(w.stage))
     assert timeline.asked == [("green", 0, 60), ("blue", 0, 60)]
-    stage.poll(T0 + datetime.timedelta(seconds=269), lambda w: seen.append(w.stage))
+    stage.poll(T0 + datetime.timedelta(seconds=299), lambda w: seen.append(w.stage))
     assert [(s, e) for d, s, e in timeline.asked if d == "green"] == [(0, 60), (60, 120)]
     assert not stage.done()
-    stage.poll(T0 + datetime.timedelta(seconds=270), lambda w: seen.append(w.stage))
-    assert stage.done()  # its last window (120-150 s) is read at its end plus the delay
-    assert [(s, e) for d, s, e in timeline.asked if d == "green"][-1] == (120, 150)
-    assert stage.done() and stage.judged == 3 and seen == ["canary 10%"] * 3
+    # The stage ends at 150 s, inside the minute 120-180 s: its last window is that whole
+    # minute, read once the delay has passed after it, never while it is still filling in.
+    stage.poll(T0 + datetime.timedelta(seconds=300), lambda w: seen.append(w.stage))
+    assert stage.done()
+    assert [(s, e) for d, s, e in timeline.asked if d == "green"][-1] == (120, 180)
+    assert stage.judged == 3 and seen == ["canary 10%"] * 3
+
+
+def test_a_stage_starting_mid_minute_is_judged_from_its_first_whole_minute() -> None:
+    timeline = Timeline()
+    spec = AnalysisSpec(interval_seconds=90, metrics_delay_seconds=180, min_requests=10)
+    analysis = Analysis(spec, timeline, "ep")
+    # Traffic shifted at 12:00:20: the minute 12:00 holds the previous stage's requests too.
+    stage = analysis.stage("canary 50%", "green", None, T0 + _s(20), 30)
+    stage.poll(T0 + _s(20 + 30 + 180), lambda w: None)
+    assert timeline.asked == [] and not stage.done()  # no minute of it has filled in yet
+    stage.poll(T0 + _s(120 + 180), lambda w: None)
+    # a 90 s interval is two whole minutes; a 30 s stage still gets one whole minute
+    assert timeline.asked == [("green", 60, 120)] and stage.done()
+    longer = analysis.stage("canary 100%", "green", None, T0 + _s(120), 240)
+    longer.poll(T0 + _s(600), lambda w: None)
+    assert [(s, e) for _, s, e in timeline.asked[1:]] == [(120, 240), (240, 360)]
 
 
 def test_a_quiet_window_grows_into_the_next_until_it_has_enough_requests() -> None:
     timeline = Timeline(requests_per_second=0.5)
     spec = AnalysisSpec(interval_seconds=10, metrics_delay_seconds=0, min_requests=12)
-    analysis = Analysis(spec, timeline, "ep")
+    analysis = Analysis(spec, timeline, "ep", minute=1.0)
     stage = analysis.stage("bake", "green", None, T0, 60)
     stage.poll(T0 + datetime.timedelta(seconds=60), lambda w: None)
     assert [(w.start - T0).total_seconds() for w in analysis.windows] == [0, 30]
@@ -114,7 +132,7 @@ def test_a_quiet_window_grows_into_the_next_until_it_has_enough_requests() -> No
 def test_failures_are_counted_against_the_limit_over_the_whole_rollout() -> None:
     timeline = Timeline(error_share=0.5)
     spec = AnalysisSpec(interval_seconds=10, metrics_delay_seconds=0, failure_limit=1)
-    analysis = Analysis(spec, timeline, "ep")
+    analysis = Analysis(spec, timeline, "ep", minute=1.0)
     analysis.stage("canary 10%", "green", "blue", T0, 10).poll(T0 + _s(10), lambda w: None)
     assert analysis.failures == 1 and not analysis.breached()
     stage = analysis.stage("canary 50%", "green", "blue", T0 + _s(10), 30)

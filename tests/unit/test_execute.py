@@ -122,7 +122,8 @@ class World:
             settings=desired.settings,
             holder=holder,
             services=FakeServices(OWNER, self.azure.smoke("ep", self.failing), build),
-            analysis=Analysis(self.analysis, self.metrics, "ep")
+            # minutes of a second, as in the emulator's fast profile
+            analysis=Analysis(self.analysis, self.metrics, "ep", minute=1.0)
             if self.analysis is not None and self.metrics is not None
             else None,
         )
@@ -782,3 +783,26 @@ def test_a_new_auth_mode_for_an_existing_endpoint_is_refused_in_the_plan() -> No
     desired = replace(world.desired("app@sha256:2"), auth_mode="aml_token")
     plan = make_plan(desired, world.azure.endpoint("ep"), NOW)
     assert plan.refused and "endpoint.auth_mode" in plan.refused[0]
+
+
+# --- an endpoint that reports Updating just after Succeeded (Azure/azure-sdk-for-net#36961) ---
+
+
+def test_a_new_endpoint_still_updating_after_succeeded_is_waited_out() -> None:
+    world = World()
+    world.azure.unsettled = 3  # three refusals: 15 s of the run's clock
+    world.run("app@sha256:1", deadline=Deadline.after(3600, clock=world.clock))
+    world.assert_converged("app@sha256:1")
+    assert world.azure.calls.count("refused deploy blue") == 3
+    assert "endpoint ep is not settled yet" in world.log.getvalue()
+    assert "Updating provisioning state" in world.log.getvalue()
+
+
+def test_an_endpoint_that_never_settles_fails_clearly_and_is_undone() -> None:
+    world = World()
+    world.azure.unsettled = 1000
+    with pytest.raises(RolloutFailed, match=r"still refused deployment blue after 300 s") as failed:
+        world.run("app@sha256:1", deadline=Deadline.after(3600, clock=world.clock))
+    assert "Azure/azure-sdk-for-net#36961" in (failed.value.hint or "")
+    assert "blue" not in world.endpoint.deployments
+    assert world.clock.elapsed < 400  # bounded: not the rollout's whole hour
