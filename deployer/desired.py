@@ -64,4 +64,10 @@ def rollout_analysis(session: Session) -> Analysis | None:
     spec = session.spec.rollout.analysis
     if spec is None:
         return None
-    return Analysis(spec, session.azure.monitor, session.endpoint_name)
+    shadow = session.spec.rollout.shadow
+    return Analysis(
+        spec,
+        session.azure.monitor,
+        session.endpoint_name,
+        shadow_on_inconclusive=shadow.on_inconclusive if shadow is not None else None,
+    )
