@@ -34,7 +34,7 @@ from deployer.load import Sender
 from deployer.plan import Desired, Plan, Planner, make_plan
 from deployer.plan_after import plan_abort, plan_promote, plan_retire_kept, plan_rollback
 from deployer.report import timing_text
-from deployer.spec.model import AnalysisSpec, AutoscaleSpec, OnInconclusive, ShadowSpec, Strategy
+from deployer.spec.model import AnalysisSpec, AutoscaleSpec, ShadowSpec, Strategy
 from deployer.steps import Provision
 from deployer.tags import Holder, Owner, Record, Step, deployment_tags
 from deployer.timing import Phases
@@ -74,7 +74,6 @@ class World:
     autoscale: AutoscaleSpec | None = None
     clock: FakeClock = field(default_factory=FakeClock)
     sender: Callable[[str], Sender] | None = None  # rollout.analysis.load's
-    shadow_on_inconclusive: OnInconclusive | None = None
 
     def __post_init__(self) -> None:
         self.azure.in_place = self.strategy is Strategy.REPLACE
@@ -125,7 +124,12 @@ class World:
             settings=desired.settings,
             holder=holder,
             services=FakeServices(OWNER, self.azure.smoke("ep", self.failing), build, self.sender),
-            analysis=Analysis(self.analysis, self.metrics, "ep", self.shadow_on_inconclusive)
+            analysis=Analysis(
+                self.analysis,
+                self.metrics,
+                "ep",
+                self.shadow.on_inconclusive if self.shadow is not None else None,
+            )
             if self.analysis is not None and self.metrics is not None
             else None,
         )
