@@ -166,7 +166,9 @@ class AdminApi:
         store = self.emulator.store
         if request.method == "POST":
             changes = await request.json()
-            counted = changes.get("mirrored_requests_counted") if isinstance(changes, dict) else None
+            counted = (changes if isinstance(changes, dict) else {}).get(
+                "mirrored_requests_counted"
+            )
             if not isinstance(counted, bool):
                 return json_response({"error": "mirrored_requests_counted: true or false"}, 400)
             store.mirrored_counted = counted
