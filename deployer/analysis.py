@@ -12,7 +12,12 @@ starting with the stage's first whole minute, the last ending with the minute th
 once its newest minute has filled in: a minute read earlier counts only part of its requests.
 A window with fewer than `min_requests` is not judged: it grows into the next. So a stage lasts
 its time, up to two minutes of rounding and the delay. How long a minute lasts is the cloud's:
-60 s on Azure, 1 s in the emulator's `fast` profile."""
+60 s on Azure, 1 s in the emulator's `fast` profile.
+
+A stage that ends without one window judged is inconclusive: `on_inconclusive` says whether
+that fails it (like a breach) or lets the rollout go on, with a warning. No traffic is no
+evidence: Flagger's metric checks, too, fail a canary that served nothing ("no values found
+for metric", docs.flagger.app, usage/webhooks, "Load Testing")."""
 
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from deployer.spec.model import AnalysisSpec
+from deployer.spec.model import AnalysisSpec, OnInconclusive
 
 # The 4xx a managed endpoint answers for the deployment's own faults (Azure ML docs,
 # how-to-troubleshoot-online-endpoints.md, "HTTP status codes"): 408 the model did not answer
@@ -84,7 +89,48 @@ class Metrics(Protocol):
 class Verdict(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
-    TOO_FEW = "too few requests"  # not judged: the window grows into the next
+    TOO_FEW = "too few requests"  # a window not judged: it grows into the next
+    INCONCLUSIVE = "inconclusive"  # a stage that ended without one window judged
+
+
+class StageKind(StrEnum):
+    CANARY = "canary"
+    SHADOW = "shadow"
+    BAKE = "bake"
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """How one stage ended: passed, failed or inconclusive, and what inconclusive meant."""
+
+    stage: str
+    kind: StageKind
+    deployment: str
+    verdict: Verdict
+    requests: int  # what its windows counted
+    on_inconclusive: OnInconclusive
+
+    @property
+    def failed(self) -> bool:
+        return self.verdict is Verdict.FAILED or (
+            self.verdict is Verdict.INCONCLUSIVE and self.on_inconclusive is OnInconclusive.FAIL
+        )
+
+    def describe(self, spec: AnalysisSpec) -> str:
+        """Why an inconclusive stage has no verdict."""
+        return (
+            f"{self.stage}: {self.deployment} served {self.requests} requests in its windows, "
+            f"never {spec.min_requests} (min_requests) in one; nothing to judge it by"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "deployment": self.deployment,
+            "verdict": str(self.verdict),
+            "requests": self.requests,
+            "on_inconclusive": str(self.on_inconclusive),
+        }
 
 
 @dataclass(frozen=True)
@@ -174,22 +220,43 @@ class Analysis:
     spec: AnalysisSpec
     metrics: Metrics
     endpoint: str
+    shadow_on_inconclusive: OnInconclusive | None = None  # rollout.shadow's, over the spec's
     windows: list[Window] = field(default_factory=list)
+    stages: list[StageResult] = field(default_factory=list)
     failures: int = 0
     minute: float = 60.0  # seconds one minute of Azure Monitor lasts (Cloud.metrics_minute)
 
-    def stage(
+    def stage(  # noqa: PLR0917 - a stage is all of these
         self,
         name: str,
         candidate: str,
         baseline: str | None,
         start: datetime.datetime,
         seconds: float,
+        kind: StageKind = StageKind.CANARY,
     ) -> Stage:
-        return Stage(self, name, candidate, baseline, start, start + _seconds(seconds))
+        return Stage(self, name, candidate, baseline, start, start + _seconds(seconds), kind)
 
     def breached(self) -> bool:
         return self.failures > self.spec.failure_limit
+
+    def on_inconclusive(self, kind: StageKind) -> OnInconclusive:
+        if kind is StageKind.SHADOW and self.shadow_on_inconclusive is not None:
+            return self.shadow_on_inconclusive
+        return self.spec.on_inconclusive
+
+    def verdict(self) -> Verdict | None:
+        """The rollout's verdict so far: failed (a failed window, or an inconclusive stage that
+        fails), inconclusive (one let pass), passed, or None before any stage ended."""
+        if any(w.verdict is Verdict.FAILED for w in self.windows) or any(
+            stage.failed for stage in self.stages
+        ):
+            return Verdict.FAILED
+        if any(stage.verdict is Verdict.INCONCLUSIVE for stage in self.stages):
+            return Verdict.INCONCLUSIVE
+        if any(w.verdict is Verdict.PASSED for w in self.windows):
+            return Verdict.PASSED
+        return None
 
 
 def _seconds(value: float) -> datetime.timedelta:
@@ -212,7 +279,10 @@ class Stage:
     baseline: str | None
     start: datetime.datetime
     end: datetime.datetime
+    kind: StageKind = StageKind.CANARY
     judged: int = 0
+    result: StageResult | None = None  # once it has ended
+    _windows: list[Window] = field(default_factory=list)
     _window_start: datetime.datetime | None = None
     _window_end: datetime.datetime | None = None
 
@@ -248,6 +318,7 @@ class Stage:
                 self._window_end = min(self._window_end + self._interval, self.end)
                 continue  # not recorded: the window grows
             self.analysis.windows.append(window)
+            self._windows.append(window)
             report(window)
             if window.verdict is Verdict.FAILED:
                 self.analysis.failures += 1
@@ -255,9 +326,27 @@ class Stage:
                 self.judged += 1
             if self.analysis.breached() or last:
                 self._window_start = self._window_end = None
+                self._end()
                 return
             self._window_start = self._window_end
             self._window_end = min(self._window_end + self._interval, self.end)
+
+    def _end(self) -> None:
+        if any(w.verdict is Verdict.FAILED for w in self._windows):
+            verdict = Verdict.FAILED
+        elif self.judged:
+            verdict = Verdict.PASSED
+        else:
+            verdict = Verdict.INCONCLUSIVE
+        self.result = StageResult(
+            self.name,
+            self.kind,
+            self.candidate,
+            verdict,
+            sum(w.served.requests for w in self._windows),
+            self.analysis.on_inconclusive(self.kind),
+        )
+        self.analysis.stages.append(self.result)
 
     def _judge(self, start: datetime.datetime, end: datetime.datetime) -> Window:
         analysis = self.analysis

@@ -22,6 +22,7 @@ from deployer.errors import (
     TimedOut,
 )
 from deployer.execute import Executor, Job, Outcome
+from deployer.files import UnreadableFile
 from deployer.lease import holder_of
 from deployer.plan import Desired, Plan, Planner
 from deployer.policy import check_may_change
@@ -30,7 +31,7 @@ from deployer.report import (
     plan_table,
 )
 from deployer.session import Session
-from deployer.smoke import SmokeResult, smoke_test
+from deployer.smoke import LoadSender, SmokeResult, smoke_test
 from deployer.state import EndpointState, Keys
 from deployer.tags import Holder, autoscale_tags, deployment_tags
 from deployer.timing import Phases
@@ -102,17 +103,29 @@ class SmokeTester:
             self.session.runner.mask(self._keys.secondary)
         return self._keys
 
-    def __call__(self, deployment: str, deadline: Deadline, once: bool) -> SmokeResult:
-        spec = self.session.spec.smoke_test
-        assert spec is not None
+    def scoring_uri(self) -> str:
         if self._uri is None:
             state = self.session.azure.endpoint(self.session.endpoint_name)
             if state is None or not state.scoring_uri:
                 raise DeployerError(f"endpoint {self.session.endpoint_name} has no scoring URI")
             self._uri = state.scoring_uri
+        return self._uri
+
+    def __call__(self, deployment: str, deadline: Deadline, once: bool) -> SmokeResult:
+        spec = self.session.spec.smoke_test
+        assert spec is not None
         if once:
             spec = replace(spec, attempts=1)
-        return smoke_test(spec, self._uri, self.keys().primary, deployment, deadline=deadline.at)
+        uri = self.scoring_uri()
+        return smoke_test(spec, uri, self.keys().primary, deployment, deadline=deadline.at)
+
+    def load_sender(self, deployment: str) -> LoadSender:
+        spec = self.session.spec.smoke_test
+        assert spec is not None, "the deploy file's rules refuse load without a smoke test"
+        try:
+            return LoadSender(spec, self.scoring_uri(), self.keys().primary, deployment)
+        except UnreadableFile as exc:
+            raise StepFailed(f"rollout.analysis.load cannot send the smoke test's {exc}") from exc
 
 
 class SessionServices:
@@ -140,6 +153,9 @@ class SessionServices:
 
     def smoke_test(self, deployment: str, deadline: Deadline, once: bool) -> SmokeResult:
         return self.smoke(deployment, deadline, once)
+
+    def load_sender(self, deployment: str) -> LoadSender:
+        return self.smoke.load_sender(deployment)
 
     def build(self) -> str:
         if self._build is None:

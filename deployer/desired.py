@@ -64,6 +64,11 @@ def rollout_analysis(session: Session) -> Analysis | None:
     spec = session.spec.rollout.analysis
     if spec is None:
         return None
+    shadow = session.spec.rollout.shadow
     return Analysis(
-        spec, session.azure.monitor, session.endpoint_name, minute=session.cloud.metrics_minute
+        spec,
+        session.azure.monitor,
+        session.endpoint_name,
+        shadow_on_inconclusive=shadow.on_inconclusive if shadow is not None else None,
+        minute=session.cloud.metrics_minute,
     )

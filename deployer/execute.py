@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol, assert_never
 
-from deployer.analysis import Analysis, Stage, Verdict, Window
+from deployer.analysis import Analysis, Stage, StageKind, StageResult, Verdict, Window
 from deployer.deadline import Deadline
 from deployer.errors import (
     AzureError,
@@ -34,9 +34,10 @@ from deployer.errors import (
 )
 from deployer.github.runner import Runner
 from deployer.lease import Lease
+from deployer.load import Load, Sender
 from deployer.plan import Plan
 from deployer.smoke import SmokeResult
-from deployer.spec.model import EndpointIdentity, Strategy
+from deployer.spec.model import EndpointIdentity, OnInconclusive, Strategy
 from deployer.state import (
     AutoscaleState,
     DeploymentSettings,
@@ -135,6 +136,10 @@ class RunServices(Protocol):
 
     def smoke_test(self, deployment: str, deadline: Deadline, once: bool) -> SmokeResult:
         """The deploy file's smoke test against `deployment` (`once`: a single attempt)."""
+        ...
+
+    def load_sender(self, deployment: str) -> Sender:
+        """The smoke test's request to `deployment`, for rollout.analysis.load."""
         ...
 
     def build(self) -> str:
@@ -272,15 +277,15 @@ class Executor:
             case Shadow(deployment, percent, seconds, record):
                 with self.phases("shadow"):
                     self._write(record, None, mirror={deployment: percent})
-                    self._watch(deployment, seconds, f"shadow {percent}%")
+                    self._watch(deployment, seconds, f"shadow {percent}%", StageKind.SHADOW)
             case Watch() | Bake():
-                phase, stage = (
-                    ("canary watch", f"canary {step.share}%")
+                phase, stage, kind = (
+                    ("canary watch", f"canary {step.share}%", StageKind.CANARY)
                     if isinstance(step, Watch)
-                    else ("bake", "bake")
+                    else ("bake", "bake", StageKind.BAKE)
                 )
                 with self.phases(phase):
-                    self._watch(step.deployment, step.seconds, stage)
+                    self._watch(step.deployment, step.seconds, stage, kind)
             case SetAutoscale() | PinAutoscale():
                 with self.phases("autoscale"):
                     self._autoscale(step)
@@ -501,13 +506,26 @@ class Executor:
         if not result.passed:
             raise StepFailed(f"the smoke test of deployment {deployment} failed: {result.detail}")
 
-    def _watch(self, deployment: str, seconds: float, stage_name: str) -> None:
+    def _watch(self, deployment: str, seconds: float, stage_name: str, kind: StageKind) -> None:
         """Watch the candidate for `seconds`, testing it every second (one request each): one
         that starts failing is rolled back within seconds, not a step later. With
         rollout.analysis, its live traffic is judged window by window as Azure Monitor shows
-        it, and the watch lasts until the last window is judged. The lease is renewed
-        meanwhile."""
-        stage = self._stage(deployment, seconds, stage_name)
+        it, and the watch lasts until the last window is judged; with its `load`, the action
+        sends the smoke test's request meanwhile. The lease is renewed meanwhile."""
+        stage = self._stage(deployment, seconds, stage_name, kind)
+        load = self._load(deployment)
+        if load is None:
+            self._watching(deployment, seconds, stage_name, stage)
+        else:
+            with load:
+                self._watching(deployment, seconds, stage_name, stage)
+            self.runner.info(f"  load on {deployment} ({stage_name}): {load.describe()}")
+        if stage is not None and stage.result is not None:
+            self._concluded(stage.result)
+
+    def _watching(
+        self, deployment: str, seconds: float, stage_name: str, stage: Stage | None
+    ) -> None:
         end = self.clock.monotonic() + seconds
         while True:
             if stage is not None:
@@ -530,19 +548,52 @@ class Executor:
                         f"{result.detail}"
                     )
             self._renew_if_due()
-        if stage is not None and stage.judged == 0:
-            self.runner.warning(
-                f"{stage_name}: {deployment} served fewer than "
-                f"{stage.analysis.spec.min_requests} requests in "
-                f"{seconds:.0f} s; nothing to judge it by, so the rollout goes on"
-            )
 
-    def _stage(self, deployment: str, seconds: float, name: str) -> Stage | None:
+    def _stage(self, deployment: str, seconds: float, name: str, kind: StageKind) -> Stage | None:
         if self.job.analysis is None:
             return None
         assert self.plan is not None
         baseline = self.plan.previous if self.plan.previous != deployment else None
-        return self.job.analysis.stage(name, deployment, baseline, self.clock.now(), seconds)
+        now = self.clock.now()
+        return self.job.analysis.stage(name, deployment, baseline, now, seconds, kind)
+
+    def _load(self, deployment: str) -> Load | None:
+        analysis = self.job.analysis
+        if analysis is None or analysis.spec.load is None:
+            return None
+        return Load(self.job.services.load_sender(deployment), analysis.spec)
+
+    def _concluded(self, result: StageResult) -> None:
+        """An inconclusive stage fails like a breach, or goes on saying so loudly."""
+        if result.verdict is not Verdict.INCONCLUSIVE:
+            return
+        analysis = self.job.analysis
+        assert analysis is not None
+        why = result.describe(analysis.spec)
+        setting = (
+            "rollout.shadow.on_inconclusive"
+            if result.kind is StageKind.SHADOW and analysis.shadow_on_inconclusive is not None
+            else "rollout.analysis.on_inconclusive"
+        )
+        if result.on_inconclusive is OnInconclusive.PASS:
+            self.runner.warning(
+                f"INCONCLUSIVE, NOT JUDGED: {why}. The rollout goes on because {setting} is "
+                "'pass'; add rollout.analysis.load to send the smoke test's request during "
+                "each window"
+            )
+            return
+        mirrored = (
+            "; Azure does not document whether mirrored requests count in the deployment's "
+            "metrics, so a shadow stage may see only the requests sent to it directly"
+            if result.kind is StageKind.SHADOW
+            else ""
+        )
+        raise StepFailed(
+            f"the analysis of {result.deployment} is inconclusive ({why}; {setting} is 'fail')",
+            hint="add rollout.analysis.load: the action sends the smoke test's request to the "
+            "new deployment during each window; or lower min_requests, or set "
+            f"{setting}: pass to go on without a verdict{mirrored}",
+        )
 
     def _reported(self, window: Window) -> None:
         text = window.describe()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deployer import markdown as md
-from deployer.analysis import Verdict, Window
+from deployer.analysis import Analysis, StageResult, Verdict, Window
 from deployer.assets.deployed import asset_outputs, parse_deployed, what_runs
 from deployer.github.runner import Runner
 from deployer.plan import Plan
@@ -56,8 +56,7 @@ class DeployReport:
     outcome: str  # deployed | unchanged
     image_tag: str = ""  # the tag the image was built or found under; "" for a digest given
     image_work: str = ""  # steps built and cached, layers pushed: "" when nothing was built
-    windows: tuple[Window, ...] = ()  # rollout.analysis, window by window
-    analysed: bool = False  # whether the deploy file asked for rollout.analysis
+    analysis: Analysis | None = None  # rollout.analysis: its stages and windows
 
     def outputs(self) -> dict[str, str]:
         assets = parse_deployed(self.image)
@@ -78,29 +77,59 @@ class DeployReport:
             "traffic": dump_json(dict(self.endpoint.traffic)),
             "previous-deployment": self.previous or "",
             "plan": dump_json(self.plan.as_dict()),
-            "analysis": analysis_json(self.windows, self.analysed),
+            "analysis": analysis_json(self.analysis),
         }
 
 
-def analysis_json(windows: Sequence[Window], analysed: bool) -> str:
-    """The `analysis` output: the overall verdict and every window."""
-    if not analysed:
-        verdict = "not configured"
-    elif any(window.verdict is Verdict.FAILED for window in windows):
-        verdict = "failed"
-    elif any(window.verdict is Verdict.PASSED for window in windows):
-        verdict = "passed"
-    else:
-        verdict = "not judged"
-    return dump_json({"verdict": verdict, "windows": [window.as_dict() for window in windows]})
+def analysis_json(analysis: Analysis | None) -> str:
+    """The `analysis` output: the overall verdict, every stage's and every window."""
+    if analysis is None:
+        return dump_json({"verdict": "not configured", "stages": [], "windows": []})
+    verdict = analysis.verdict()
+    return dump_json(
+        {
+            "verdict": "not judged" if verdict is None else str(verdict),
+            "stages": [stage.as_dict() for stage in analysis.stages],
+            "windows": [window.as_dict() for window in analysis.windows],
+        }
+    )
 
 
-_MARKS = {Verdict.PASSED: "✅", Verdict.FAILED: "❌", Verdict.TOO_FEW: "…"}
+_MARKS = {
+    Verdict.PASSED: "✅",
+    Verdict.FAILED: "❌",
+    Verdict.TOO_FEW: "…",
+    Verdict.INCONCLUSIVE: "⚠️",
+}
 
 
-def analysis_markdown(windows: Sequence[Window]) -> str:
-    """Every analysis window: requests, error rate and p99 of the candidate and the known-good
-    deployment, and the verdict."""
+def analysis_markdown(analysis: Analysis | None) -> str:
+    """Every stage's verdict, then every analysis window: requests, error rate and p99 of the
+    candidate and the known-good deployment, and the verdict."""
+    if analysis is None or not (analysis.windows or analysis.stages):
+        return ""
+    return _stages_markdown(analysis.stages) + _windows_markdown(analysis.windows)
+
+
+def _stages_markdown(stages: Sequence[StageResult]) -> str:
+    lines = [
+        "#### Analysis verdicts",
+        "",
+        "| Stage | Deployment | Requests | Verdict |",
+        "| --- | --- | ---: | --- |",
+    ]
+    for stage in stages:
+        said = f"{_MARKS[stage.verdict]} {stage.verdict}"
+        if stage.verdict is Verdict.INCONCLUSIVE:
+            meant = "rolled back" if stage.failed else "**NOT JUDGED: the rollout went on**"
+            said = f"**{said.upper()}** (on_inconclusive: {stage.on_inconclusive}): {meant}"
+        lines.append(
+            f"| {md.text(stage.stage)} | {md.code(stage.deployment)} | {stage.requests} | {said} |"
+        )
+    return "\n".join(lines) + "\n\n" if stages else ""
+
+
+def _windows_markdown(windows: Sequence[Window]) -> str:
     if not windows:
         return ""
     lines = [
@@ -196,7 +225,7 @@ def summary_markdown(report: DeployReport, phases: Phases, environment: str | No
     lines = [f"### azureml-deploy: {title}", "", "| | |", "| --- | --- |"]
     lines += [f"| {name} | {value} |" for name, value in rows]
     lines += ["", f"**Timing:** {md.text(timing_text(phases))}", ""]
-    return "\n".join(lines) + "\n" + analysis_markdown(report.windows)
+    return "\n".join(lines) + "\n" + analysis_markdown(report.analysis)
 
 
 def _work_label(reference: str) -> str:

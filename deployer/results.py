@@ -52,8 +52,7 @@ def report(  # noqa: PLR0917 - one value per line of the report
         outcome=outcome,
         image_tag=image_tag,
         image_work=image_work,
-        windows=tuple(analysis.windows) if analysis else (),
-        analysed=analysis is not None,
+        analysis=analysis,
     )
 
 
@@ -64,14 +63,13 @@ def failure_summarised(session: Session, analysis: Analysis | None = None) -> It
     try:
         yield
     except DeployerError as failure:
-        windows = tuple(analysis.windows) if analysis else ()
         if analysis is not None:
-            outputs = {"analysis": analysis_json(windows, analysed=True)}
+            outputs = {"analysis": analysis_json(analysis)}
             publish(session.runner, outputs, session.options.output_json)
         if session.options.summary:
             session.runner.add_summary(
                 failure_markdown(session.endpoint_name, failure.message, failure.hint)
-                + analysis_markdown(windows)
+                + analysis_markdown(analysis)
             )
         raise
 

@@ -88,6 +88,47 @@ def smoke_test(
     return result
 
 
+class LoadSender:
+    """The smoke test's request, for rollout.analysis.load: one at a time from one thread,
+    over one kept-alive connection; only the status is read (the body is not judged here)."""
+
+    def __init__(
+        self, spec: SmokeTestSpec, scoring_uri: str, credential: str, deployment: str
+    ) -> None:
+        self.timeout = float(spec.timeout_seconds)
+        self._url = scoring_uri
+        self._body = read_bounded(spec.request, MAX_REQUEST_BYTES)
+        self._headers = {
+            "Authorization": f"Bearer {credential}",
+            "Content-Type": "application/json",
+            "Accept-Encoding": "identity",
+            DEPLOYMENT_HEADER: deployment,
+        }
+        self._session = requests.Session()
+
+    def send(self) -> int | None:
+        try:
+            with self._session.post(
+                self._url,
+                data=self._body,
+                headers=self._headers,
+                timeout=(self.timeout, self.timeout),
+                stream=True,
+            ) as response:
+                read = 0
+                # Read to the end (so the connection is kept), at most MAX_RESPONSE_BYTES.
+                for chunk in response.iter_content(64 * 1024):
+                    read += len(chunk)
+                    if read > MAX_RESPONSE_BYTES:
+                        break
+                return response.status_code
+        except requests.RequestException:
+            return None
+
+    def close(self) -> None:
+        self._session.close()
+
+
 def _past_deadline(last: SmokeResult, attempt: int) -> SmokeResult:
     why = "the rollout's timeout_minutes ran out before attempt " + str(attempt)
     detail = f"{why}; the last attempt: {last.detail}" if last.attempts else why

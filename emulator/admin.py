@@ -104,6 +104,7 @@ class AdminApi:
                 Route("/secrets", self.secrets),
                 Route("/faults", self.faults, methods=["GET", "POST", "DELETE"]),
                 Route("/timing", self.timing, methods=["GET", "POST"]),
+                Route("/monitor", self.monitor, methods=["GET", "POST"]),
                 Route("/github", self.github, methods=["GET", "POST"]),
                 Route("/github/reset", self.github_reset, methods=["POST"]),
                 Route("/github/rest", self.github_rest, methods=["GET", "POST"]),
@@ -158,6 +159,20 @@ class AdminApi:
             except (KeyError, TypeError, ValueError) as exc:
                 return json_response({"error": str(exc)}, 400)
         return json_response(self.emulator.timing.as_dict())
+
+    async def monitor(self, request: Request) -> Response:
+        """Azure Monitor's undocumented choices: whether mirrored copies count on the
+        deployment they reached."""
+        store = self.emulator.store
+        if request.method == "POST":
+            changes = await request.json()
+            counted = (changes if isinstance(changes, dict) else {}).get(
+                "mirrored_requests_counted"
+            )
+            if not isinstance(counted, bool):
+                return json_response({"error": "mirrored_requests_counted: true or false"}, 400)
+            store.mirrored_counted = counted
+        return json_response({"mirrored_requests_counted": store.mirrored_counted})
 
     async def github(self, request: Request) -> Response:
         issuer = self.emulator.github

@@ -113,6 +113,10 @@ class Emulator:
     def timing(self, **changes: Any) -> Any:
         return self.admin("POST", "/timing", changes)
 
+    def count_mirrored_requests(self, counted: bool) -> None:
+        """Whether Azure Monitor counts mirrored copies on the deployment they reached."""
+        self.admin("POST", "/monitor", {"mirrored_requests_counted": counted})
+
     def requests_since(self, seq: int, part: str | None = None) -> list[dict[str, Any]]:
         query = f"?since={seq}" + (f"&part={part}" if part else "")
         entries: list[dict[str, Any]] = self.admin("GET", "/requests" + query)["requests"]

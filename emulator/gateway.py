@@ -190,7 +190,7 @@ class ScoringGateway:
     ) -> Response:
         started = time.monotonic()
         response = await self._serve(request, deployment, body, swagger=swagger, mirrored=mirrored)
-        if not swagger:
+        if not swagger and (self.store.mirrored_counted or not mirrored):
             model_status = response.headers.get("ms-azureml-model-error-statuscode")
             self.store.served.record(
                 Served(

@@ -265,6 +265,21 @@ class BaselineSpec:
     max_latency_p99_ratio: float = 1.5  # times the known-good's p99
 
 
+class OnInconclusive(StrEnum):
+    """What a stage that ends without a verdict (too few requests) means."""
+
+    FAIL = "fail"  # rolled back like a breach
+    PASS = "pass"  # noqa: S105 - not a password: the rollout goes on, with a warning
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """The smoke test's request sent to the candidate during each analysis window."""
+
+    requests_per_second: float = 2.0
+    max_requests_per_window: int | None = None  # None: twice min_requests
+
+
 @dataclass(frozen=True)
 class AnalysisSpec:
     """Thresholds on the candidate's live traffic, read from Azure Monitor in windows."""
@@ -277,6 +292,15 @@ class AnalysisSpec:
     count_4xx: bool = False  # every 4xx an error, not only 408, 424 and 429
     max_latency_p99_ms: float | None = None
     compare_to_baseline: BaselineSpec | None = None
+    on_inconclusive: OnInconclusive = OnInconclusive.FAIL
+    load: LoadSpec | None = None
+
+    @property
+    def load_per_window(self) -> int:
+        if self.load is None:
+            return 0
+        cap = self.load.max_requests_per_window
+        return cap if cap is not None else 2 * self.min_requests
 
 
 @dataclass(frozen=True)
@@ -285,6 +309,7 @@ class ShadowSpec:
 
     percent: int = 10
     seconds: int = 300
+    on_inconclusive: OnInconclusive | None = None  # None: the analysis's
 
 
 @dataclass(frozen=True)
@@ -412,7 +437,7 @@ def build_spec(
             keep_previous=rollout.get("keep_previous", False) is not False,
             keep_for=_duration(rollout.get("keep_previous")),
             analysis=_analysis(rollout.get("analysis")),
-            shadow=None if "shadow" not in rollout else ShadowSpec(**_ints(rollout["shadow"])),
+            shadow=_shadow(rollout.get("shadow")),
             bake_minutes=float(rollout.get("bake_minutes", 0)),
         ),
         smoke_test=None
@@ -494,11 +519,32 @@ def _duration(value: object) -> datetime.timedelta | None:
     return datetime.timedelta(**{_UNITS[value[-1]]: int(value[:-1])})
 
 
+def _shadow(raw: dict[str, Any] | None) -> ShadowSpec | None:
+    if raw is None:
+        return None
+    policy = raw.get("on_inconclusive")
+    return ShadowSpec(
+        **_ints({key: value for key, value in raw.items() if key != "on_inconclusive"}),
+        on_inconclusive=None if policy is None else OnInconclusive(policy),
+    )
+
+
+def _load(raw: dict[str, Any] | None) -> LoadSpec | None:
+    if raw is None:
+        return None
+    cap = raw.get("max_requests_per_window")
+    return LoadSpec(
+        requests_per_second=float(raw.get("requests_per_second", 2.0)),
+        max_requests_per_window=None if cap is None else int(cap),
+    )
+
+
 def _analysis(raw: dict[str, Any] | None) -> AnalysisSpec | None:
     if raw is None:
         return None
     baseline = raw.get("compare_to_baseline")
-    numbers = {key: value for key, value in raw.items() if key != "compare_to_baseline"}
+    apart = ("compare_to_baseline", "on_inconclusive", "load")
+    numbers = {key: value for key, value in raw.items() if key not in apart}
     return AnalysisSpec(
         interval_seconds=int(numbers.pop("interval_seconds", 60)),
         metrics_delay_seconds=int(numbers.pop("metrics_delay_seconds", 180)),
@@ -512,6 +558,8 @@ def _analysis(raw: dict[str, Any] | None) -> AnalysisSpec | None:
         compare_to_baseline=None
         if baseline is None
         else BaselineSpec(**{key: float(value) for key, value in baseline.items()}),
+        on_inconclusive=OnInconclusive(raw.get("on_inconclusive", OnInconclusive.FAIL)),
+        load=_load(raw.get("load")),
     )
 
 

@@ -136,6 +136,31 @@ def _judged_rollout(
             "for its defaults, or your thresholds",
             document.key_mark(shadow_path),
         )
+    yield from _analysis_load(document, rollout)
+
+
+def _analysis_load(document: Document, rollout: dict[str, Any]) -> Iterator[Finding]:
+    """`analysis.load` sends the smoke test's request: there must be one the runner can send."""
+    analysis = rollout.get("analysis")
+    if not isinstance(analysis, dict) or "load" not in analysis:
+        return
+    path: JsonPath = ("rollout", "analysis", "load")
+    smoke = document.get(("smoke_test",))
+    if not isinstance(smoke, dict):
+        yield error(
+            path,
+            "sends the smoke test's request to the new deployment, and there is no smoke_test; "
+            "add `smoke_test: {request: <a JSON file>}`, or remove `load`",
+            document.key_mark(path),
+        )
+    elif smoke.get("from") == "none":
+        yield error(
+            path,
+            "needs a runner that can reach the scoring URI, and smoke_test.from is 'none'; "
+            "remove `load` (only live traffic can judge the rollout then), or run the job on a "
+            "runner inside the endpoint's network",
+            document.key_mark(path),
+        )
 
 
 def _is_int(value: Any) -> bool:

@@ -32,6 +32,9 @@ class Store:
     taken_names: set[tuple[str, str]] = field(default_factory=set)  # (region, name) of others
     denied_actions: set[str] = field(default_factory=set)
     served: ServedLog = field(default_factory=ServedLog)  # what Azure Monitor's metrics count
+    # Whether a mirrored copy counts in the metrics of the deployment it reached: Azure does not
+    # document it (README, "Differences from Azure"); the admin API's /monitor sets it.
+    mirrored_counted: bool = True
     usage: UsageLog = field(default_factory=UsageLog)  # the instances' CPU and memory
     # Microsoft.Insights/autoscaleSettings by (subscription, resource group, name), lower-cased
     autoscale: dict[tuple[str, str, str], AutoscaleSetting] = field(default_factory=dict)

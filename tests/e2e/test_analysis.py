@@ -39,7 +39,8 @@ def test_a_judged_canary_lists_every_window_in_the_summary_and_the_output(
         canary_steps="[50, 100]",
         step_wait=6,
         color="two",
-        rollout=(ANALYSIS % "") + ", bake_minutes: 0.05",
+        # 6 s: a bake of few smoke requests would be inconclusive, and that fails the rollout
+        rollout=(ANALYSIS % "") + ", bake_minutes: 0.1",
     )
     run = app.in_a_job("deploy", tmp_path / "second", *PRODUCTION)
     assert run.result.returncode == 0, run.result.stdout
@@ -47,6 +48,8 @@ def test_a_judged_canary_lists_every_window_in_the_summary_and_the_output(
     assert analysis["verdict"] == "passed"
     stages = [window["stage"] for window in analysis["windows"]]
     assert "canary 50%" in stages and "bake" in stages
+    verdicts = {stage["stage"]: stage["verdict"] for stage in analysis["stages"]}
+    assert verdicts == {"canary 50%": "passed", "bake": "passed"}
     first = analysis["windows"][0]
     assert first["deployment"] == "green" and first["requests"] >= 2
     assert first["baseline"]["deployment"] == "blue"

@@ -15,6 +15,7 @@ from types import MappingProxyType
 
 from deployer.deadline import Deadline
 from deployer.errors import AzureError, EndpointNotSettled
+from deployer.load import Sender
 from deployer.smoke import SmokeResult
 from deployer.spec.model import AutoscaleSpec
 from deployer.state import (
@@ -406,6 +407,7 @@ class FakeServices:
     owner: Owner | None = None
     smoke: Callable[[str, Deadline, bool], SmokeResult] | None = None
     builder: Callable[[], str] | None = None
+    sender: Callable[[str], Sender] | None = None  # rollout.analysis.load's, by deployment
 
     def deployment_tags(self, image: str, settings_hash: str) -> dict[str, str]:
         return deployment_tags(self.owner, image, settings_hash) if self.owner else {}
@@ -420,6 +422,10 @@ class FakeServices:
     def smoke_test(self, deployment: str, deadline: Deadline, once: bool) -> SmokeResult:
         assert self.smoke is not None
         return self.smoke(deployment, deadline, once)
+
+    def load_sender(self, deployment: str) -> Sender:
+        assert self.sender is not None, "the analysis sent load the test gave no sender for"
+        return self.sender(deployment)
 
     def build(self) -> str:
         assert self.builder is not None, "the plan built an image the test gave no build for"

@@ -30,6 +30,7 @@ from deployer.errors import (
 )
 from deployer.execute import Executor, Job, Outcome
 from deployer.github.runner import Runner
+from deployer.load import Sender
 from deployer.plan import Desired, Plan, Planner, make_plan
 from deployer.plan_after import plan_abort, plan_promote, plan_retire_kept, plan_rollback
 from deployer.report import timing_text
@@ -72,6 +73,7 @@ class World:
     bake_seconds: float = 0
     autoscale: AutoscaleSpec | None = None
     clock: FakeClock = field(default_factory=FakeClock)
+    sender: Callable[[str], Sender] | None = None  # rollout.analysis.load's
 
     def __post_init__(self) -> None:
         self.azure.in_place = self.strategy is Strategy.REPLACE
@@ -121,9 +123,15 @@ class World:
             endpoint_tags=OWNER.tags(),
             settings=desired.settings,
             holder=holder,
-            services=FakeServices(OWNER, self.azure.smoke("ep", self.failing), build),
+            services=FakeServices(OWNER, self.azure.smoke("ep", self.failing), build, self.sender),
             # minutes of a second, as in the emulator's fast profile
-            analysis=Analysis(self.analysis, self.metrics, "ep", minute=1.0)
+            analysis=Analysis(
+                self.analysis,
+                self.metrics,
+                "ep",
+                self.shadow.on_inconclusive if self.shadow is not None else None,
+                minute=1.0,
+            )
             if self.analysis is not None and self.metrics is not None
             else None,
         )

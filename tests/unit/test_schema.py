@@ -79,6 +79,7 @@ def test_dataclass_defaults_are_the_schema_defaults() -> None:
         model.AnalysisSpec: "analysis",
         model.BaselineSpec: "baseline",
         model.ShadowSpec: "shadow",
+        model.LoadSpec: "load",
         model.AutoscaleSpec: "autoscale",
         model.AutoscaleRule: "autoscaleRule",
         model.SmokeTestSpec: "smokeTest",

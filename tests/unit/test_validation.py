@@ -9,7 +9,7 @@ import pytest
 from deployer.diagnostics import Severity
 from deployer.errors import UsageError
 from deployer.spec import validate_deploy_file
-from deployer.spec.model import AuthMode, Strategy
+from deployer.spec.model import AuthMode, OnInconclusive, Strategy
 from tests.unit.deployfiles import VALID, Workspace, only, replace_line
 
 
@@ -838,3 +838,36 @@ def test_a_placeholder_in_a_refs_registry_is_refused(workspace: Workspace) -> No
         workspace.validate(image_section('  ref: "{branch}.azurecr.io/app:v1"\n')).problems
     )
     assert problem.message.startswith("image.ref must be an image reference")
+
+
+def test_analysis_load_needs_a_smoke_test_and_a_bounded_rate(workspace: Workspace) -> None:
+    body = "  analysis:\n    load: {requests_per_second: 5}\n"
+    no_smoke = rollout(body).replace("smoke_test:\n  request: sample-request.json\n", "")
+    problem = only(workspace.validate(no_smoke, environment="production").problems)
+    assert (problem.line, problem.column) == (20, 5)
+    assert problem.message.startswith(
+        "rollout.analysis.load sends the smoke test's request to the new deployment, and there "
+        "is no smoke_test"
+    )
+    too_fast = rollout("  analysis:\n    load: {requests_per_second: 25}\n")
+    assert workspace.errors(too_fast, environment="production") == [
+        (20, 33, "rollout.analysis.load.requests_per_second must be <= 20 (got 25)")
+    ]
+
+
+def test_what_an_inconclusive_stage_means_is_read_per_stage(workspace: Workspace) -> None:
+    text = rollout(
+        "  analysis: {on_inconclusive: pass, load: {}}\n"
+        "  shadow: {percent: 20, on_inconclusive: fail}\n"
+    )
+    report = workspace.validate(text, environment="production")
+    assert report.valid and report.deploy_file is not None
+    spec = report.deploy_file.base.rollout
+    assert spec.analysis is not None and spec.shadow is not None
+    assert spec.analysis.on_inconclusive is OnInconclusive.PASS
+    assert spec.shadow.on_inconclusive is OnInconclusive.FAIL
+    assert spec.analysis.load is not None and spec.analysis.load.requests_per_second == 2
+    assert spec.analysis.load_per_window == 40  # twice min_requests
+    default = workspace.validate(rollout("  analysis: {}\n"), environment="production")
+    assert default.deploy_file is not None and default.deploy_file.base.rollout.analysis
+    assert default.deploy_file.base.rollout.analysis.on_inconclusive is OnInconclusive.FAIL

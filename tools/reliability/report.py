@@ -488,7 +488,12 @@ def _judged_canaries(area: Area, settings: Settings) -> list[str]:
         "the step's first whole minute. The shadow stage mirrors 50 % for "
         f"{full.step_wait} s. These re-measure case (f)'s failure, a canary that fails real "
         "clients, with the analysis; each ran once. The first step counts the requests sent "
-        "from the move of traffic to it until the next move (or the rollback).",
+        "from the move of traffic to it until the next move (or the rollback). A stage that "
+        "ends with too few requests to judge is inconclusive and, by default, rolled back "
+        "(`on_inconclusive`); these cases ran with the emulator's default answer to what Azure "
+        "does not document, mirrored requests counted on the shadow deployment — "
+        "tests/e2e/test_inconclusive.py runs the other answer, and `rollout.analysis.load` on "
+        "an endpoint no client calls.",
         "",
         f"**At Azure's times** a minute is 60 s and a minute fills in minutes late "
         "(`metrics_delay_seconds` 180 by default): the same settings make each window one whole "
