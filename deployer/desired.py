@@ -31,6 +31,7 @@ def deployment_settings(spec: DeploySpec, image: str) -> DeploymentSettings:
         readiness_probe=deployment.readiness_probe,
         app_insights_enabled=deployment.app_insights_enabled,
         egress_public_network_access=deployment.egress_public_network_access,
+        data_collector=deployment.data_collector,
     )
 
 
