@@ -19,7 +19,9 @@ COLLECTOR = """\
   data_collector:
     collections:
       request: {enabled: true}
-      response: {enabled: 'True'}
+      response:
+        enabled: 'True'
+        data: {name: answers, path: "azureml://datastores/workspaceblobstore/paths/answers/ep"}
 """
 
 
@@ -80,10 +82,12 @@ def test_request_and_response_payloads_are_collected_to_the_workspace_storage(ap
     asset = ml.data.get(f"{endpoint}-blue-request", "1")
     assert asset.path.endswith(f"/paths/modelDataCollector/{endpoint}/blue/request")
 
-    base = f"modelDataCollector/{endpoint}/blue"
-    requests = collected(app, f"{base}/request/", wanted=len(sent) + 1)  # + the smoke test
-    responses = collected(app, f"{base}/response/", wanted=len(sent) + 1)
-    rolled = re.compile(rf"{base}/(request|response)/\d{{4}}/\d\d/\d\d/\d\d/[^/]+\.jsonl")
+    assert ml.data.get("answers", "1").path.endswith("/paths/answers/ep")
+
+    base = f"modelDataCollector/{endpoint}/blue/request"
+    requests = collected(app, f"{base}/", wanted=len(sent) + 1)  # + the smoke test
+    responses = collected(app, "answers/ep/", wanted=len(sent) + 1)  # its data.path
+    rolled = re.compile(rf"({base}|answers/ep)/\d{{4}}/\d\d/\d\d/\d\d/[^/]+\.jsonl")
     assert all(rolled.fullmatch(name) for name in [*requests, *responses]), [*requests]
     asked = [event for events in requests.values() for event in events]
     said = {event["correlationid"]: event for events in responses.values() for event in events}
