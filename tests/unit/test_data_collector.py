@@ -6,6 +6,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from deployer.azure.entities import build_deployment, endpoint_state
+from deployer.collector_plan import own_collections_note
+from deployer.desired import deployment_settings
 from deployer.plan import make_plan
 from deployer.spec import validate_deploy_file
 from deployer.spec.model import Collection, CollectionData, DataCollectorSpec
@@ -166,3 +168,32 @@ def test_the_plan_says_what_the_new_deployment_collects_and_what_changes() -> No
         "data collector" in n
         for n in make_plan(desired(), endpoint({"blue": 100}, deployment("blue")), NOW).notes
     )
+
+
+def test_a_pull_requests_run_collects_only_to_its_own_previews_data_assets(
+    tmp_path: Path,
+) -> None:
+    collector = (
+        "    collections:\n"
+        "      request: {enabled: true}\n"
+        "      response:\n"
+        "        enabled: true\n"
+        "        data: {name: prod-answers, path: 'azureml://datastores/workspaceblobstore/paths/prod'}\n"
+    )
+    assert check(tmp_path, collector) == []
+    report = validate_deploy_file(tmp_path / "deploy.yml", workspace=tmp_path)
+    assert report.deploy_file is not None
+    spec = report.deploy_file.base
+    assert deployment_settings(spec, "img").data_collector == spec.deployment.data_collector
+    confined = deployment_settings(spec, "img", pull_request=True).data_collector
+    assert confined is not None
+    assert [(c.name, c.enabled, c.data) for c in confined.collections] == [
+        ("request", True, None),
+        ("response", True, None),
+    ]
+    assert own_collections_note(spec.deployment.data_collector) == (
+        "data collector: this run acts for a pull request, so response is collected to "
+        "Azure's default data assets under the preview's own endpoint, not to the `data` the "
+        "deploy file names (it may be another deployment's monitoring data)"
+    )
+    assert own_collections_note(PAYLOAD) is None
