@@ -62,6 +62,13 @@ def test_request_and_response_payloads_are_collected_to_the_workspace_storage(ap
     assert "data collector: blue collects request, response (100% of requests, by hour)" in (
         plan.stderr
     )
+    # a pull request's preview collects only to data assets of its own
+    preview = app.run("plan", "--environment", "preview", "--pr", "9")
+    assert preview.returncode == 0, preview.stderr
+    assert "this run acts for a pull request, so response is collected to Azure's default" in (
+        preview.stderr
+    )
+
     outputs = app.root.parent / "collect-outputs.json"
     first = app.deploy("--output-json", str(outputs))
     assert first.returncode == 0, first.stderr
