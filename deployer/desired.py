@@ -4,6 +4,7 @@ deployment's settings, the desired state, and the rollout's analysis."""
 from __future__ import annotations
 
 from deployer.analysis import Analysis
+from deployer.collector_plan import own_collections
 from deployer.plan import Desired
 from deployer.session import Session
 from deployer.spec.model import DeploySpec
@@ -11,8 +12,11 @@ from deployer.state import DeploymentSettings
 from deployer.steps import BUILD_THE_IMAGE
 
 
-def deployment_settings(spec: DeploySpec, image: str) -> DeploymentSettings:
+def deployment_settings(
+    spec: DeploySpec, image: str, *, pull_request: bool = False
+) -> DeploymentSettings:
     deployment = spec.deployment
+    collector = deployment.data_collector
     routes = deployment.inference_config
     return DeploymentSettings(
         image=image,
@@ -31,6 +35,7 @@ def deployment_settings(spec: DeploySpec, image: str) -> DeploymentSettings:
         readiness_probe=deployment.readiness_probe,
         app_insights_enabled=deployment.app_insights_enabled,
         egress_public_network_access=deployment.egress_public_network_access,
+        data_collector=own_collections(collector) if pull_request else collector,
     )
 
 
@@ -41,7 +46,7 @@ def desired_state(
     return Desired(
         endpoint=session.endpoint_name,
         auth_mode=str(spec.endpoint.auth_mode),
-        settings=deployment_settings(spec, image),
+        settings=deployment_settings(spec, image, pull_request=session.context.is_pull_request),
         strategy=spec.rollout.strategy,
         canary_steps=spec.rollout.canary_steps,
         step_wait_seconds=spec.rollout.step_wait_seconds,

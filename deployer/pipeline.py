@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from deployer.analysis import Analysis
+from deployer.collector_plan import own_collections_note
 from deployer.converge import converge, holder, observe_settled
 from deployer.deadline import Deadline
 from deployer.deployable import Deployable, resolve_deployable
@@ -62,6 +63,10 @@ def run_pipeline(session: Session, executor: PlanExecutor) -> ExitCode:
     name = session.endpoint_name
     session.runner.info(f"endpoint {name} ({session.environment_name} environment)")
     executor.check(lambda: check_may_deploy_environment(session.context, session.spec))
+    if session.context.is_pull_request:
+        confined = own_collections_note(session.spec.deployment.data_collector)
+        if confined:
+            session.runner.warning(confined)
     signed_in(session, phases)
     deadline = Deadline.after(session.spec.rollout.timeout_minutes * 60, cancellation())
     with phases("observe"):

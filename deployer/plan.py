@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
+from deployer.collector_plan import collector_notes
 from deployer.errors import PolicyError
 from deployer.spec.model import AutoscaleSpec, EndpointIdentity, IdentityType, ShadowSpec, Strategy
 from deployer.state import (
@@ -259,9 +260,17 @@ def assemble(
         mirror_before=MappingProxyType(seen.mirror),
         left_alone=seen.foreign,
         record=seen.record,
-        notes=(*_notes(seen), *_foreign_autoscale(seen), *notes),
+        notes=(*_notes(seen), *_foreign_autoscale(seen), *notes, *_collector(desired, seen, steps)),
         basis=seen.observed.basis() if seen.observed is not None else (),
     )
+
+
+def _collector(desired: Desired, seen: Seen, steps: list[PlanStep]) -> tuple[str, ...]:
+    provisioned = [step.deployment for step in steps if isinstance(step, Provision)]
+    if not provisioned:
+        return ()
+    serving = seen.observed.deployment(seen.known_good) if seen.observed else None
+    return collector_notes(desired.settings.data_collector, serving, provisioned[-1])
 
 
 def _notes(seen: Seen) -> list[str]:

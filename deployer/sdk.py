@@ -73,6 +73,9 @@ def _route_logging() -> None:
         logger.propagate = True
 
     _logger_utils.initialize_logger_info = route  # type: ignore[assignment]
+    # Its note that a class is experimental (DataCollector, which deployment.data_collector is
+    # sent as) is about the SDK, not the deployment: not a warning of the run's.
+    logging.getLogger("azure.ai.ml._utils._experimental").addFilter(lambda _record: False)
     for name, logger in list(logging.root.manager.loggerDict.items()):
         if name.startswith("azure.ai.ml") and isinstance(logger, logging.Logger):
             route(logger)

@@ -6,12 +6,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from deployer.spec.model import AutoscaleSpec, EndpointIdentity, Probe, Route
+from deployer.spec.model import AutoscaleSpec, DataCollectorSpec, EndpointIdentity, Probe, Route
 from deployer.tags import (
     Ownership,
     Record,
@@ -71,6 +71,7 @@ class DeploymentSettings:
     readiness_probe: Probe
     app_insights_enabled: bool
     egress_public_network_access: str
+    data_collector: DataCollectorSpec | None = None
 
     @property
     def settings_hash(self) -> str:
@@ -93,6 +94,8 @@ def _canonical(value: Any) -> Any:
         ]
     if isinstance(value, Mapping):
         return dict(value)
+    if isinstance(value, DataCollectorSpec):
+        return asdict(value)
     return value
 
 
@@ -101,6 +104,8 @@ def settings_hash(settings: DeploymentSettings) -> str:
         item.name: _canonical(getattr(settings, item.name))
         for item in fields(settings)
         if item.name != "image"
+        # a field added later hashes only when set: deployments made before stay unchanged
+        and not (item.name == "data_collector" and settings.data_collector is None)
     }
     canonical = json.dumps(data, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
@@ -114,6 +119,9 @@ class DeploymentState:
     instance_count: int
     tags: Mapping[str, str] = field(default_factory=_frozen)
     egress_public_network_access: str = "enabled"
+    data_collector: str | None = (
+        None  # what Azure says it collects (collector_summary); None: no collector
+    )
 
     @property
     def image(self) -> str | None:

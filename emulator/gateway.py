@@ -16,6 +16,7 @@ deployment in `azureml-model-deployment` (how-to-safely-rollout-online-endpoints
 from __future__ import annotations
 
 import asyncio
+import datetime
 import hmac
 import itertools
 import random
@@ -32,6 +33,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from emulator import scoring_hosts
+from emulator.datacollector import Exchange, PayloadLogger
 from emulator.dataplane import DockerDataPlane, Instance
 from emulator.entra import EntraId
 from emulator.faults import FaultStore
@@ -70,8 +72,10 @@ class ScoringGateway:
     scoring_key: SigningKey
     entra: EntraId
     faults: FaultStore
+    payloads: PayloadLogger | None = None  # the data collector's payload logging
     _round_robin: dict[str, itertools.count[int]] = field(default_factory=dict)
     _mirrors: set[asyncio.Task[Response]] = field(default_factory=set)
+    _collecting: set[asyncio.Future[None]] = field(default_factory=set)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -265,7 +269,49 @@ class ScoringGateway:
         finally:
             instance.in_flight -= 1
             self._count(deployment, mirrored)
-        return self._answer(upstream, answered_by, swagger=swagger)
+        answer = self._answer(upstream, answered_by, swagger=swagger)
+        if not swagger:
+            self._collect(
+                request,
+                deployment=deployment,
+                instance=instance,
+                body=body,
+                upstream=upstream,
+                answered_by=answered_by,
+            )
+        return answer
+
+    def _collect(
+        self,
+        request: Request,
+        *,
+        deployment: Deployment,
+        instance: Instance,
+        body: bytes,
+        upstream: httpx.Response,
+        answered_by: dict[str, str],
+    ) -> None:
+        """Payload logging, off the request's path: Azure's collector writes after the
+        answer too (emulator/datacollector.py)."""
+        if self.payloads is None or not self.payloads.collections(deployment):
+            return
+        request_id = answered_by["x-request-id"]
+        exchange = Exchange(
+            deployment=deployment,
+            instance=instance.name,
+            path="/score" + (f"?{request.url.query}" if request.url.query else ""),
+            method=request.method,
+            request_type=request.headers.get("content-type", ""),
+            request_body=body,
+            response_type=upstream.headers.get("content-type", ""),
+            response_body=upstream.content,
+            request_id=request_id,
+            correlation_id=request.headers.get("x-ms-client-request-id", request_id),
+            at=datetime.datetime.now(datetime.UTC),
+        )
+        task = asyncio.ensure_future(asyncio.to_thread(self.payloads.log, exchange))
+        self._collecting.add(task)
+        task.add_done_callback(self._collecting.discard)
 
     def _count(self, deployment: Deployment, mirrored: bool) -> None:
         """The `unready_after` fault: after N requests the deployment's instances go unready."""

@@ -24,6 +24,7 @@ from emulator.admin import AdminApi
 from emulator.arm.app import ArmApp
 from emulator.arm.context import ArmContext
 from emulator.asset_files import AssetFiles
+from emulator.datacollector import PayloadLogger
 from emulator.dataplane import DockerDataPlane, RegistryAccess
 from emulator.entra import DEFAULT_TOKEN_LIFETIME, EntraId
 from emulator.envbuild import RegistryTarget, build_environment
@@ -397,6 +398,7 @@ class Emulator:
             scoring_key=self.scoring_key,
             entra=self.entra,
             faults=self.faults,
+            payloads=PayloadLogger(self.store, self.azurite),
         )
 
     def _default_federated_credentials(self) -> list[FederatedCredential]:

@@ -184,5 +184,22 @@ class Azurite:
             client.create_container()
         client.upload_blob(path, text.encode(), overwrite=True)
 
+    def append_line(self, account: str, container: str, path: str, line: str) -> None:
+        """Appends one line to an append blob (what the data collector writes), creating the
+        container and the blob as needed."""
+        from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+
+        client = self._container(account, container)
+        blob = client.get_blob_client(path)
+        data = (line + "\n").encode()
+        try:
+            blob.append_block(data)
+        except ResourceNotFoundError:
+            with contextlib.suppress(ResourceExistsError):
+                client.create_container()
+            with contextlib.suppress(ResourceExistsError):
+                blob.create_append_blob(if_none_match="*")
+            blob.append_block(data)
+
     def stop(self) -> None:
         children.stop(self.process)

@@ -7,7 +7,14 @@ from types import MappingProxyType
 from typing import Any
 
 from deployer.assets.deployed import DeployedAssets, parse_deployed
-from deployer.spec.model import EndpointIdentity, IdentityType, InferenceConfig, Probe
+from deployer.spec.model import (
+    DataCollectorSpec,
+    EndpointIdentity,
+    IdentityType,
+    InferenceConfig,
+    Probe,
+    collector_summary,
+)
 from deployer.state import (
     DeploymentSettings,
     DeploymentState,
@@ -66,6 +73,7 @@ def endpoint_state(endpoint: Any, deployments: list[Any]) -> EndpointState:
                 instance_count=int(d.instance_count or 0),
                 tags=MappingProxyType(dict(d.tags or {})),
                 egress_public_network_access=str(d.egress_public_network_access or "enabled"),
+                data_collector=_observed_collector(getattr(d, "data_collector", None)),
             )
             for d in deployments
         ),
@@ -122,7 +130,56 @@ def build_deployment(
         readiness_probe=probe(settings.readiness_probe),
         app_insights_enabled=settings.app_insights_enabled,
         egress_public_network_access=settings.egress_public_network_access,
+        data_collector=_data_collector(settings.data_collector),
         tags=dict(tags),
+    )
+
+
+def _data_collector(spec: DataCollectorSpec | None) -> Any:
+    """deployment.data_collector as azure-ai-ml's DataCollector: what `az ml` builds from the
+    same YAML (azure/ai/ml/_schema/_deployment/online/data_collector_schema.py). A collection's
+    `data` is a DataAsset or None: begin_create_or_update registers each collection's data
+    asset from it (Azure's defaults where None) and sends the asset's id."""
+    if spec is None:
+        return None
+    from azure.ai.ml.entities import DataCollector, DeploymentCollection
+    from azure.ai.ml.entities._deployment.data_asset import DataAsset
+
+    collections = {
+        collection.name: DeploymentCollection(
+            enabled="true" if collection.enabled else "false",
+            data=None
+            if collection.data is None
+            else DataAsset(
+                name=collection.data.name,
+                path=collection.data.path,
+                version=collection.data.version,  # type: ignore[arg-type]  # az ml passes text
+            ),
+        )
+        for collection in spec.collections
+    }
+    return DataCollector(
+        collections=collections,
+        sampling_rate=spec.sampling_rate,
+        rolling_rate=spec.rolling_rate,
+    )
+
+
+def _observed_collector(collector: Any) -> str | None:
+    """What a deployment's data collector collects, in collector_summary's words."""
+    if collector is None or not getattr(collector, "collections", None):
+        return None
+    enabled = tuple(
+        str(name)
+        for name, collection in collector.collections.items()
+        if str(getattr(collection, "enabled", "")).lower() == "true"
+    )
+    rate = getattr(collector, "sampling_rate", None)
+    rolling = getattr(collector, "rolling_rate", None) or "hour"
+    return collector_summary(
+        enabled,
+        float(rate) if rate is not None else 1.0,
+        str(getattr(rolling, "value", rolling)),  # the SDK's RollingRateType, or text
     )
 
 

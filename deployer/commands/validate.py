@@ -103,6 +103,9 @@ def _row(label: str, spec: DeploySpec) -> tuple[str, str, str, str, str]:
     scale = spec.deployment.autoscale
     if scale is not None:
         deployment += f" (autoscale {scale.min_instances}-{scale.max_instances})"
+    collector = spec.deployment.data_collector
+    if collector is not None:
+        deployment += f", collects {collector.summary()}"
     rollout = str(spec.rollout.strategy)
     if spec.rollout.strategy == "canary":
         rollout += " " + "/".join(str(step) for step in spec.rollout.canary_steps)

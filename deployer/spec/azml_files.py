@@ -17,8 +17,11 @@ copied as they are; what differs is written here:
 - an endpoint's `traffic` and `mirror_traffic` are the rollout's to move;
 - paths are the az ml file's, relative to its folder: rewritten relative to the deploy file's.
 
-Fields az ml reads that azureml-deploy does not yet (`data_collector`, ...) are errors at their
-line, with what to do: a deployment never silently drops something its author relied on.
+- `data_collector`'s `rolling_rate` and `enabled` are read in any case, as az ml reads them.
+
+Fields az ml reads that azureml-deploy does not yet (a collection's `client_id`, ...) are errors
+at their line, with what to do: a deployment never silently drops something its author relied
+on.
 """
 
 from __future__ import annotations
@@ -262,6 +265,8 @@ class _Translator:
                 self._environment(value)
             elif key == "scale_settings":
                 self._scale_settings(value)
+            elif key == "data_collector":
+                self._data_collector()
             elif key in known and key not in ("inference_config", "autoscale"):
                 self._copy((key,), (key,))
             else:
@@ -328,6 +333,31 @@ class _Translator:
                 )
             else:
                 self._unsupported(("environment", part))
+
+    def _data_collector(self) -> None:
+        """Copied as it is, az ml's spellings made the deploy file's: azure-ai-ml reads
+        `rolling_rate` and `enabled` in any case (StringTransformedEnum), the deploy file
+        `hour` and a boolean."""
+        self._copy(("data_collector",), ("data_collector",))
+        collector = self.out.data["data_collector"]
+        if not isinstance(collector, dict):
+            return  # the schema says what is wrong
+        if "request_logging" in collector:
+            self._unsupported(("data_collector", "request_logging"))
+            del collector["request_logging"]
+        rate = collector.get("rolling_rate")
+        if isinstance(rate, str):
+            collector["rolling_rate"] = rate.lower()
+        collections = collector.get("collections")
+        for name, settings in collections.items() if isinstance(collections, dict) else ():
+            if not isinstance(settings, dict):
+                continue
+            if "client_id" in settings:
+                self._unsupported(("data_collector", "collections", name, "client_id"))
+                del settings["client_id"]
+            enabled = settings.get("enabled")
+            if isinstance(enabled, str) and enabled.lower() in ("true", "false"):
+                settings["enabled"] = enabled.lower() == "true"
 
     def _scale_settings(self, value: Any) -> None:
         if isinstance(value, dict) and value.get("type", "default") == "default":

@@ -229,6 +229,55 @@ class AutoscaleSpec:
         return max(self.min_instances, min(self.max_instances, instances))
 
 
+# Where Azure's data collector writes when a collection names no data path (Learn,
+# how-to-collect-production-data, "Store collected data in Blob Storage"; azure-ai-ml's
+# DEFAULT_MDC_PATH): then `<endpoint>/<deployment>/<collection>`.
+DEFAULT_COLLECTOR_PATH = "azureml://datastores/workspaceblobstore/paths/modelDataCollector"
+# Collections Azure itself fills from the HTTP payloads (payload logging); every other name is
+# logged by the scoring script's azureml-ai-monitoring Collector (custom logging).
+PAYLOAD_COLLECTIONS = ("request", "response")
+
+
+@dataclass(frozen=True)
+class CollectionData:
+    """The data asset a collection is registered as; None: Azure's default."""
+
+    name: str | None = None
+    path: str | None = None
+    version: str | None = None
+
+
+@dataclass(frozen=True)
+class Collection:
+    name: str
+    enabled: bool = False
+    data: CollectionData | None = None
+
+
+@dataclass(frozen=True)
+class DataCollectorSpec:
+    """deployment.data_collector: what Azure ML's data collector logs to blob storage."""
+
+    collections: tuple[Collection, ...]
+    sampling_rate: float = 1.0
+    rolling_rate: str = "hour"
+
+    @property
+    def enabled(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.collections if c.enabled)
+
+    def summary(self) -> str:
+        return collector_summary(self.enabled, self.sampling_rate, self.rolling_rate)
+
+
+def collector_summary(enabled: tuple[str, ...], sampling_rate: float, rolling_rate: str) -> str:
+    """A data collector in a few words, the same for the deploy file's and Azure's."""
+    if not enabled:
+        return "nothing collected"
+    share = f"{sampling_rate * 100:g}%"
+    return f"{', '.join(sorted(enabled))} ({share} of requests, by {rolling_rate.lower()})"
+
+
 @dataclass(frozen=True)
 class DeploymentSpec:
     instance_type: str
@@ -241,6 +290,7 @@ class DeploymentSpec:
     app_insights_enabled: bool = False
     egress_public_network_access: str = "enabled"
     autoscale: AutoscaleSpec | None = None
+    data_collector: DataCollectorSpec | None = None
     model: ModelSpec | None = None
     model_mount_path: str | None = None
     code_configuration: CodeSpec | None = None
@@ -424,6 +474,7 @@ def build_spec(
             autoscale=_autoscale(
                 deployment.get("autoscale"), int(deployment.get("instance_count", 1))
             ),
+            data_collector=_data_collector(deployment.get("data_collector"), reader),
             model=_model(deployment.get("model"), folder),
             model_mount_path=deployment.get("model_mount_path"),
             code_configuration=_code(deployment.get("code_configuration"), folder),
@@ -585,6 +636,31 @@ def _autoscale(raw: dict[str, Any] | None, instance_count: int) -> AutoscaleSpec
         rules=rules,
         min_instances=int(raw.get("min_instances", 1)),
         default_instances=int(raw.get("default_instances", instance_count)),
+    )
+
+
+def _data_collector(raw: dict[str, Any] | None, reader: _Reader) -> DataCollectorSpec | None:
+    if raw is None:
+        return None
+    collections = []
+    for name, settings in raw["collections"].items():
+        data = settings.get("data")
+        written = reader.strings(("deployment", "data_collector", "collections", name, "data"))
+        collections.append(
+            Collection(
+                name=name,
+                enabled=str(settings.get("enabled", False)).lower() == "true",
+                data=None
+                if data is None
+                else CollectionData(
+                    name=data.get("name"), path=data.get("path"), version=written.get("version")
+                ),
+            )
+        )
+    return DataCollectorSpec(
+        collections=tuple(collections),
+        sampling_rate=float(raw.get("sampling_rate", 1.0)),
+        rolling_rate=str(raw.get("rolling_rate", "hour")),
     )
 
 

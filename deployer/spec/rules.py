@@ -29,6 +29,7 @@ from deployer.spec.asset_rules import (
     what_runs_findings,
 )
 from deployer.spec.autoscale_rules import autoscale_findings
+from deployer.spec.collector_rules import collector_findings
 from deployer.spec.findings import Finding, error, warning
 from deployer.spec.model import RESERVED_VARIABLE_PREFIXES, is_reference, reserved_variable
 from deployer.spec.schemacheck import deploy_schema
@@ -60,6 +61,7 @@ def rule_findings(document: Document, places: Places) -> list[Finding]:
         *_liveness_success_threshold(document),
         *_instance_count(document),
         *autoscale_findings(document),
+        *collector_findings(document),
         *what_runs_findings(document),
         *reference_findings(document),
         *_files(document, places),

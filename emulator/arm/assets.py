@@ -1,4 +1,4 @@
-"""Models, codes and environments of a workspace or a registry: containers and their versions.
+"""Models, codes, environments and data of a workspace or a registry: containers and versions.
 
     GET {owner}/{kind}                                  list containers (listViewType)
     GET|PUT {owner}/{kind}/{name}                       a container (isArchived: archive)
@@ -25,7 +25,7 @@ from emulator.http import json_body, json_response
 from emulator.resources.assets import PATH_FIELDS, AssetStore, AssetVersion, ChangedContent
 from emulator.storage_sas import blob_reference
 
-_SINGULAR = {"models": "Model", "codes": "Code", "environments": "Environment"}
+_SINGULAR = {"models": "Model", "codes": "Code", "environments": "Environment", "data": "Data"}
 _NAME = r"/(?P<name>[^/]+)"
 _VERSION = _NAME + r"/versions/(?P<version>[^/]+)"
 # (method, path after `{owner}/{kind}`, handler method, RBAC verb)
@@ -172,6 +172,9 @@ class AssetHandlers:
             raise BadArgument("A model version needs properties.modelUri.", target="modelUri")
         if self.kind == "codes" and not properties.get("codeUri"):
             raise BadArgument("A code version needs properties.codeUri.", target="codeUri")
+        if self.kind == "data" and not properties.get("dataUri"):
+            # DataVersionBase in the REST specification: dataUri and dataType are required.
+            raise BadArgument("A data version needs properties.dataUri.", target="dataUri")
         if self.kind == "environments":
             image, build = properties.get("image"), properties.get("build")
             # "Either image or build must be specified, not both" (EnvironmentVersion in the

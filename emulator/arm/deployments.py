@@ -178,7 +178,7 @@ class DeploymentHandlers:
             "readinessProbe": probes["readinessProbe"],
             "egressPublicNetworkAccess": given.get("egressPublicNetworkAccess") or "Enabled",
             "modelMountPath": given.get("modelMountPath"),
-            "dataCollector": given.get("dataCollector"),
+            "dataCollector": rules.data_collector(given.get("dataCollector")),
         }
 
     def _provision(self, deployment: Deployment, scope: Scope, kind: str) -> Operation:

@@ -15,20 +15,24 @@ from typing import Any
 
 from emulator.resources.model import PROVIDER, _system_data, utc_now
 
-KINDS = ("models", "codes", "environments")
+# `data`: the data assets azure-ai-ml registers for a deployment's data collector (its
+# OnlineDeploymentOperations._register_collection_data_assets), `{ws}/data/{name}/versions/{v}`.
+KINDS = ("models", "codes", "environments", "data")
 # What a version's content is: changing any of these on an existing version is refused (asset
 # versions are immutable); description, tags, stage and isArchived may change.
 CONTENT = {
     "models": ("modelUri", "modelType", "flavors"),
     "codes": ("codeUri",),
     "environments": ("image", "condaFile", "build", "osType", "inferenceConfig"),
+    "data": ("dataUri", "dataType"),
 }
 # The service's message for a changed path, as azure-ai-ml matches it (ASSET_PATH_ERROR in
 # azure/ai/ml/_artifacts/_constants.py: "(UserError) Asset paths cannot be updated.").
-PATH_FIELDS = {"modelUri", "codeUri"}
+PATH_FIELDS = {"modelUri", "codeUri", "dataUri"}
 SERVER_DEFAULTS: dict[str, dict[str, Any]] = {
     "models": {"modelType": "custom_model", "flavors": {}},
     "codes": {},
+    "data": {},
     "environments": {
         "osType": "Linux",
         "environmentType": "UserCreated",

@@ -240,3 +240,57 @@ def check_busy(endpoint: Endpoint, what: str) -> None:
             f"({operation.kind.replace('_', ' ')}, operation {operation.id}); {what} must wait "
             "until it completes.",
         )
+
+
+# The REST specification's DataCollector: `collections` is required, `rollingRate` one of
+# RollingRateType, each collection's `dataCollectionMode` one of DataCollectionMode. Kept in the
+# service's spellings, whatever case was sent (azure-ai-ml sends `enabled` and `hour`, and
+# reads a collection back as enabled only when it says exactly "Enabled":
+# DeploymentCollection._from_rest_object). "the sampling rate (ranging from 0 – 100%)" (Learn,
+# concept-data-collection); samplingRate 1.0 is 100 %.
+ROLLING_RATES = {rate.lower(): rate for rate in ("Year", "Month", "Day", "Hour", "Minute")}
+MODES = {"enabled": "Enabled", "disabled": "Disabled"}
+
+
+def data_collector(collector: Any) -> dict[str, Any] | None:
+    """The dataCollector to keep, or BadArgument."""
+    if collector is None:
+        return None
+    target = "properties.dataCollector"
+    collections = collector.get("collections") if isinstance(collector, dict) else None
+    if not isinstance(collections, dict) or not collections:
+        raise BadArgument("dataCollector.collections is required.", target=f"{target}.collections")
+    kept = dict(collector)
+    rolling = collector.get("rollingRate")
+    if rolling is not None:
+        if str(rolling).lower() not in ROLLING_RATES:
+            raise BadArgument(
+                f"Invalid rollingRate '{rolling}'. Allowed values: Year, Month, Day, Hour, Minute.",
+                target=f"{target}.rollingRate",
+            )
+        kept["rollingRate"] = ROLLING_RATES[str(rolling).lower()]
+    kept["collections"] = {
+        name: _collection(name, given, f"{target}.collections.{name}")
+        for name, given in collections.items()
+    }
+    return kept
+
+
+def _collection(name: str, given: Any, target: str) -> dict[str, Any]:
+    settings = dict(given) if isinstance(given, dict) else {}
+    mode = settings.get("dataCollectionMode")
+    if mode is not None:
+        if str(mode).lower() not in MODES:
+            raise BadArgument(
+                f"Invalid dataCollectionMode '{mode}' of collection '{name}'. Allowed values: "
+                "Enabled, Disabled.",
+                target=f"{target}.dataCollectionMode",
+            )
+        settings["dataCollectionMode"] = MODES[str(mode).lower()]
+    rate = settings.get("samplingRate")
+    if rate is not None and not (isinstance(rate, int | float) and 0 <= rate <= 1):
+        raise BadArgument(
+            f"samplingRate of collection '{name}' must be between 0.0 and 1.0 (got {rate}).",
+            target=f"{target}.samplingRate",
+        )
+    return settings

@@ -8,7 +8,7 @@ from azure.core.exceptions import HttpResponseError
 
 from emulator.client import Emulator
 from tests.emulator.arm import DEPLOYMENTS_API, Arm, error_of
-from tests.emulator.test_sdk_flow import environment
+from tests.emulator.test_sdk_flow import environment, sdk_blue
 
 # ARM, Entra and GitHub alone: the emulator without a data plane (tests/conftest.py).
 pytestmark = pytest.mark.control_plane
@@ -310,14 +310,7 @@ def test_egress_public_network_access_cannot_be_updated(emulator: Emulator) -> N
     ml.online_endpoints.begin_create_or_update(ManagedOnlineEndpoint(name="egress")).result()
 
     def deployment(egress: str) -> ManagedOnlineDeployment:
-        return ManagedOnlineDeployment(
-            name="blue",
-            endpoint_name="egress",
-            environment=environment(Arm(emulator).image),
-            instance_type="Standard_DS3_v2",
-            instance_count=1,
-            egress_public_network_access=egress,
-        )
+        return sdk_blue("egress", Arm(emulator).image, egress_public_network_access=egress)
 
     ml.online_deployments.begin_create_or_update(deployment("enabled")).result()
     with pytest.raises(HttpResponseError) as caught:

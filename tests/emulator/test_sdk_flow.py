@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from azure.ai.ml.entities import (
     Environment,
@@ -16,6 +18,18 @@ from tests.emulator.arm import ROUTES
 
 def environment(image: str) -> Environment:
     return Environment(image=image, inference_config=ROUTES)
+
+
+def sdk_blue(endpoint: str, image: str, **settings: Any) -> ManagedOnlineDeployment:
+    """Deployment blue of `image` on one Standard_DS3_v2, with `settings` besides."""
+    return ManagedOnlineDeployment(
+        name="blue",
+        endpoint_name=endpoint,
+        environment=environment(image),
+        instance_type="Standard_DS3_v2",
+        instance_count=1,
+        **settings,
+    )
 
 
 def test_endpoint_deployment_traffic_keys_logs_delete(emulator: Emulator, image: str) -> None:

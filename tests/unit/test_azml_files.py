@@ -16,6 +16,7 @@ from deployer.github.runner import problem_annotation
 from deployer.spec import DeploySpec, validate_deploy_file
 from deployer.spec.azml_files import GivenFiles, translate
 from deployer.spec.azml_sdk import sdk_findings
+from deployer.spec.model import CollectionData
 from deployer.spec.source import load_document
 
 EXAMPLES = Path(__file__).parents[1] / "azml-examples"
@@ -245,14 +246,53 @@ def test_what_az_ml_refuses_is_refused_at_its_line(tmp_path: Path) -> None:
 
 def test_a_field_the_action_does_not_take_is_named_at_its_line(tmp_path: Path) -> None:
     path = write_deployment(
-        tmp_path, "data_collector:\n  collections:\n    model_inputs:\n      enabled: 'True'\n"
+        tmp_path,
+        "data_collector:\n  collections:\n    model_inputs:\n      enabled: 'True'\n"
+        "      client_id: 00000000-0000-0000-0000-000000000001\n",
     )
     problems, spec = check(GivenFiles(deployment=path), workspace=tmp_path)
     assert spec is None
     [(file, line, column, message)] = errors(problems)
-    assert (file, line, column) == ("blue.yml", 12, 1)
-    assert message.startswith("data_collector is an az ml deployment field azureml-deploy does")
+    assert (file, line, column) == ("blue.yml", 16, 7)
+    assert message.startswith(
+        "data_collector.collections.model_inputs.client_id is an az ml deployment field "
+        "azureml-deploy does"
+    )
     assert "remove it, or deploy what needs it with az ml" in message
+
+
+def test_a_data_collector_is_read_as_az_ml_reads_it(tmp_path: Path) -> None:
+    path = write_deployment(
+        tmp_path,
+        "data_collector:\n  rolling_rate: Hour\n  sampling_rate: 0.25\n  collections:\n"
+        "    request: {enabled: 'True'}\n    response: {enabled: 'TRUE'}\n"
+        "    model_inputs:\n      enabled: 'False'\n      data:\n        name: inputs\n"
+        "        path: azureml://datastores/workspaceblobstore/paths/mdc/inputs\n"
+        "        version: '2'\n",
+    )
+    problems, spec = check(GivenFiles(deployment=path), workspace=tmp_path)
+    assert errors(problems) == []
+    assert spec is not None
+    collector = spec.deployment.data_collector
+    assert collector is not None
+    assert (collector.rolling_rate, collector.sampling_rate) == ("hour", 0.25)
+    assert collector.enabled == ("request", "response")
+    [*_, inputs] = collector.collections
+    assert inputs.data == CollectionData(
+        name="inputs", path="azureml://datastores/workspaceblobstore/paths/mdc/inputs", version="2"
+    )
+
+
+def test_what_az_ml_refuses_in_a_data_collector_is_said_at_its_line(tmp_path: Path) -> None:
+    path = write_deployment(
+        tmp_path,
+        "data_collector:\n  sampling_rate: 1.5\n  collections:\n    request: {enabled: 'True'}\n",
+    )
+    problems, spec = check(GivenFiles(deployment=path), workspace=tmp_path)
+    assert spec is None
+    [(file, line, _, message)] = errors(problems)
+    assert (file, line) == ("blue.yml", 13)
+    assert message.startswith("deployment.data_collector.sampling_rate must be <= 1")
 
 
 def test_a_field_az_ml_does_not_know_is_said_once(tmp_path: Path) -> None:

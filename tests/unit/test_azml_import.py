@@ -102,18 +102,36 @@ def test_what_is_not_carried_over_is_said_and_left_out(
     source.write_text(
         source.read_text()
         + "data_collector:\n  collections:\n    model_inputs: {enabled: 'True'}\n"
+        + "  request_logging: {capture_headers: [x-ms-client-request-id]}\n"
     )
     assert cli.main(["import", "managed/sample/blue-deployment.yml", "-o", "d.yml"], {}) == 0
     out = said(capsys)
     assert "1 not (each said in a comment at its place)" in out
     assert (
-        "not carried over: managed/sample/blue-deployment.yml:14 data_collector is an az ml" in out
+        "not carried over: managed/sample/blue-deployment.yml:17 "
+        "data_collector.request_logging is an az ml" in out
     )
     text = (online / "d.yml").read_text()
-    assert (
-        "\n  # managed/sample/blue-deployment.yml:14 data_collector is an az ml deployment" in text
+    assert "request_logging" not in text.replace("data_collector.request_logging is an az ml", "")
+    assert "model_inputs" in text
+
+
+def test_a_data_collector_is_carried_over_with_its_origin(
+    online: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = online / "managed" / "sample" / "blue-deployment.yml"
+    source.write_text(
+        source.read_text() + "data_collector:\n  rolling_rate: Day\n  collections:\n"
+        "    request: {enabled: 'True'}\n    response: {enabled: 'True'}\n"
     )
-    assert "\n  data_collector" not in text
+    assert cli.main(["import", "managed/sample/blue-deployment.yml", "-o", "d.yml"], {}) == 0
+    said(capsys)
+    text = (online / "d.yml").read_text()
+    assert "  # managed/sample/blue-deployment.yml:14 data_collector\n  data_collector:\n" in text
+    assert "    rolling_rate: day\n" in text
+    assert "      request:\n        enabled: true\n" in text
+    assert cli.main(["validate", "--config", "d.yml"], {}) == 0
+    assert "collects request, response (100% of requests, by day)" in said(capsys)
 
 
 def test_an_existing_deploy_file_is_not_replaced_unless_asked(
