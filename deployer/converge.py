@@ -215,6 +215,7 @@ def converge(
             holder=me,
             services=SessionServices(session, smoke, build, pull),
             identity=session.spec.endpoint.identity,
+            public_network_access=str(session.spec.endpoint.public_network_access),
             analysis=analysis,
         )
         try:

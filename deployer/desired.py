@@ -56,6 +56,7 @@ def desired_state(
         shadow=spec.rollout.shadow,
         bake_seconds=spec.rollout.bake_minutes * 60,
         autoscale=spec.deployment.autoscale,
+        public_network_access=str(spec.endpoint.public_network_access),
     )
 
 

@@ -93,6 +93,8 @@ class Platform(Protocol):
         mirror: Mapping[str, int] | None = None,
     ) -> Waitable: ...
 
+    def begin_set_public_network_access(self, name: str, access: str) -> Waitable: ...
+
     def begin_deployment(
         self, endpoint: str, name: str, settings: DeploymentSettings, tags: Mapping[str, str]
     ) -> Waitable: ...
@@ -153,6 +155,7 @@ class Job:
     holder: Holder
     services: RunServices
     identity: EndpointIdentity = field(default_factory=EndpointIdentity)  # for a new endpoint
+    public_network_access: str = "enabled"  # for a new endpoint; an existing one's: its change
     # rollout.analysis: the candidate judged by its live traffic (its windows outlive the run)
     analysis: Analysis | None = None
 
@@ -328,7 +331,12 @@ class Executor:
         tags = with_record(self.job.endpoint_tags, self._leased(self._with_image(record)))
         self._creating = self.platform.begin_create_endpoint(
             NewEndpoint(
-                self.job.endpoint, self.job.auth_mode, self.job.description, tags, self.job.identity
+                self.job.endpoint,
+                self.job.auth_mode,
+                self.job.description,
+                tags,
+                self.job.identity,
+                self.job.public_network_access,
             )
         )
 
@@ -409,6 +417,11 @@ class Executor:
         self.platform.begin_update_endpoint(
             self.job.endpoint, tags, traffic, description, mirror
         ).wait(self.deadline, self.runner.info)
+        if change is not None and change.public_network_access is not None:
+            # After the record: the lease is this run's before the endpoint's reach changes.
+            self.platform.begin_set_public_network_access(
+                self.job.endpoint, change.public_network_access
+            ).wait(self.deadline, self.runner.info)
         if traffic is not None:
             self.outcome.traffic = dict(traffic)
         if mirror is not None:

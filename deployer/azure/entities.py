@@ -58,6 +58,9 @@ def endpoint_state(endpoint: Any, deployments: list[Any]) -> EndpointState:
         ),
         tags=MappingProxyType(dict(endpoint.tags or {})),
         description=endpoint.description or None,
+        public_network_access=str(
+            getattr(endpoint, "public_network_access", None) or "enabled"
+        ).lower(),
         deployments=tuple(
             DeploymentState(
                 name=str(d.name),
