@@ -136,7 +136,7 @@ class SessionServices:
 
     @property
     def has_smoke_test(self) -> bool:
-        return self.session.spec.smoke_test is not None
+        return self.session.sends_smoke_test
 
     def smoke_test(self, deployment: str, deadline: Deadline, once: bool) -> SmokeResult:
         return self.smoke(deployment, deadline, once)

@@ -47,7 +47,7 @@ def desired_state(
         step_wait_seconds=spec.rollout.step_wait_seconds,
         keep_previous=spec.rollout.keep_previous,
         keep_for=spec.rollout.keep_for,
-        smoke_test=spec.smoke_test is not None,
+        smoke_test=session.sends_smoke_test,
         image_pending=image_pending,
         making=making,
         description=spec.endpoint.description,
