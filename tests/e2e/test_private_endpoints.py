@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
@@ -27,13 +27,15 @@ ANALYSIS = ", analysis: {interval_seconds: 2, metrics_delay_seconds: 1, min_requ
 def private_deploy_file(app: App, color: str, rollout: str = ANALYSIS, smoke: str = "") -> None:
     """The server's deploy file with a private endpoint; `smoke`: production's smoke_test."""
     app.server_deploy_file(canary_steps="[50, 100]", step_wait=6, color=color, rollout=rollout)
+    private = "endpoint: {name: models, public_network_access: disabled}\n"
+    production = f"    smoke_test: {smoke}\n" if smoke else ""
+    rewrite(app, lambda text: text.replace("endpoint: {name: models}\n", private) + production)
+
+
+def rewrite(app: App, change: Callable[[str], str]) -> None:
     path = app.root / "server" / "deploy.yml"
-    text = path.read_text().replace(
-        "endpoint: {name: models}\n",
-        "endpoint: {name: models, public_network_access: disabled}\n",
-    )
-    path.write_text(text + (f"    smoke_test: {smoke}\n" if smoke else ""))
-    app.commit(f"private {color}")
+    path.write_text(change(path.read_text()))
+    app.commit("the deploy file changed")
 
 
 def served(app: App) -> dict[str, int]:
@@ -143,14 +145,8 @@ def test_egress_disabled_refuses_an_image_from_another_registry_before_any_chang
 ) -> None:
     app.emulator.admin("POST", "/acr", {"workspace_registry": False})
     app.server_deploy_file()
-    path = app.root / "server" / "deploy.yml"
-    path.write_text(
-        path.read_text().replace(
-            "  instance_count: 1\n",
-            "  instance_count: 1\n  egress_public_network_access: disabled\n",
-        )
-    )
-    app.commit("egress disabled")
+    egress = "  instance_count: 1\n  egress_public_network_access: disabled\n"
+    rewrite(app, lambda text: text.replace("  instance_count: 1\n", egress))
     since = app.emulator.last_request()
     refused = app.deploy()
     assert refused.returncode == 2, refused.stderr
