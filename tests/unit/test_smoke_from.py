@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.unit.deployfiles import VALID, Workspace, replace_line
+from tests.unit.test_cli_validate import run
 
 BASE = VALID.split("environments:")[0]
 NONE = replace_line(
@@ -33,6 +34,8 @@ def test_from_none_with_a_judged_canary_validates(workspace: Workspace) -> None:
     assert report.valid and report.deploy_file is not None
     smoke = report.deploy_file.select(None).smoke_test
     assert smoke is not None and smoke.source == "none"
+    shown = run("validate", "--config", "deploy.yml", cwd=workspace.root)
+    assert "canary 10/100, analysis, smoke test: none" in shown.stdout, shown.stderr
 
 
 def test_from_none_with_a_judged_shadow_stage_validates(workspace: Workspace) -> None:
