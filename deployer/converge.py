@@ -26,6 +26,7 @@ from deployer.lease import holder_of
 from deployer.plan import Desired, Plan, Planner
 from deployer.policy import check_may_change
 from deployer.preflight import check_metrics_readable, preflight
+from deployer.reach import explained
 from deployer.report import (
     plan_table,
 )
@@ -112,7 +113,8 @@ class SmokeTester:
             self._uri = state.scoring_uri
         if once:
             spec = replace(spec, attempts=1)
-        return smoke_test(spec, self._uri, self.keys().primary, deployment, deadline=deadline.at)
+        result = smoke_test(spec, self._uri, self.keys().primary, deployment, deadline=deadline.at)
+        return explained(result, self.session.spec)
 
 
 class SessionServices:

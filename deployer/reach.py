@@ -12,6 +12,7 @@ to a deployment nobody judged without being told."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Protocol
 
 import requests
@@ -19,6 +20,7 @@ import requests
 from deployer.errors import PolicyError
 from deployer.github.runner import Runner
 from deployer.session import Session
+from deployer.smoke import SmokeResult
 from deployer.spec.model import DeploySpec, PublicNetworkAccess, SmokeFrom, Strategy
 from deployer.state import EndpointState
 
@@ -42,6 +44,21 @@ def probe(session: Session) -> Probe:
         return f"HTTP {_REFUSED}, refused" if answer.status_code == _REFUSED else None
 
     return reach
+
+
+def explained(result: SmokeResult, spec: DeploySpec) -> SmokeResult:
+    """A smoke test of a private endpoint that was refused or never answered: most likely this
+    runner is outside the workspace's network (an endpoint made private in this run could not
+    be probed before it existed); said with the fix."""
+    private = spec.endpoint.public_network_access is PublicNetworkAccess.DISABLED
+    if result.passed or not private or result.status not in (None, _REFUSED):
+        return result
+    why = (
+        "; the endpoint's public network access is disabled: this runner is likely outside the "
+        "workspace's network (run the job on a self-hosted runner inside it, or judge the "
+        "rollout by live traffic with smoke_test.from: none; README, Private endpoints)"
+    )
+    return replace(result, detail=result.detail + why)
 
 
 def judged_by_live_traffic(spec: DeploySpec) -> bool:

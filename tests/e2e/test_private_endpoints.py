@@ -83,6 +83,18 @@ def first_version(app: App) -> dict[str, str]:
     return deployed
 
 
+def test_a_new_private_endpoint_out_of_the_runners_reach_fails_its_smoke_test_with_the_fix(
+    app: App,
+) -> None:
+    private_deploy_file(app, "one")
+    first = app.deploy(*PRODUCTION)
+    assert first.returncode == 1, first.stderr
+    assert "becomes private (public network access disabled) in this run" in first.stderr
+    assert "this runner is likely outside the workspace's network" in first.stderr
+    assert "Traceback" not in first.stderr
+    assert served(app) == {}
+
+
 def test_from_none_rolls_out_to_a_private_endpoint_judged_by_live_traffic(app: App) -> None:
     deployed = first_version(app)
     private_deploy_file(app, "two", smoke="{from: none}")

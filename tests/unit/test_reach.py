@@ -11,7 +11,8 @@ import pytest
 
 from deployer.errors import PolicyError
 from deployer.github.runner import Runner
-from deployer.reach import decide_smoke
+from deployer.reach import decide_smoke, explained
+from deployer.smoke import SmokeResult
 from deployer.spec.model import DeploySpec
 from deployer.state import EndpointState
 from tests.unit.deployfiles import VALID, Workspace, replace_line
@@ -127,3 +128,13 @@ def test_a_public_endpoint_is_not_probed(workspace: Workspace) -> None:
 
     decide_smoke(run, private(), never)
     assert run.smoke_from_runner
+
+
+def test_a_refused_smoke_test_of_a_private_endpoint_says_why(workspace: Workspace) -> None:
+    refused = SmokeResult(False, 2, 403, 3.0, 'expected HTTP 200: {"message": "…"}')
+    said = explained(refused, run_of(workspace, PRIVATE).spec)
+    assert said.detail.startswith(refused.detail)
+    assert "this runner is likely outside the workspace's network" in said.detail
+    model_error = replace(refused, status=424)
+    assert explained(model_error, run_of(workspace, PRIVATE).spec) == model_error
+    assert explained(refused, run_of(workspace, BASE).spec) == refused
