@@ -14,8 +14,7 @@ from typing import Protocol
 
 from deployer.assets.resolve import AzureMLAssets, resolve_assets
 from deployer.azure.pull import PullAccess
-from deployer.egress import check_egress_pull, pulled_as_is
-from deployer.image.reference import parse_image
+from deployer.egress import check_egress_pull, check_environment_image, pulled_as_is
 from deployer.image.resolve import ImageLookup, Images
 from deployer.session import Session
 from deployer.steps import BUILD_THE_IMAGE
@@ -130,10 +129,7 @@ def resolve_deployable(session: Session, phases: Phases) -> Deployable:
     if not session.spec.image.given:
         as_is = pulled_as_is(session.spec.deployment.environment)
         if as_is is not None:
-            registry = parse_image(as_is).registry
-            if session.cloud.is_container_registry(registry):
-                registry = session.cloud.registry_for(registry)
-            check_egress_pull(session, registry, f"the environment's image {as_is}")
+            check_environment_image(session, as_is, "the environment's image")
         return resolve_assets(session, phases)
     images = Images(session)
     pull = pull_access(session, images)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from deployer.azure.pull import PullAccess
 from deployer.errors import UsageError
+from deployer.image.reference import parse_image
 from deployer.session import Session
 from deployer.spec.model import EnvironmentSpec
 
@@ -36,6 +37,14 @@ def check_egress_pull(session: Session, registry: str, what: str) -> None:
         hint=f"copy the image into {into} (az acr import --source {registry}/…) and name that "
         "copy, or set egress_public_network_access: enabled",
     )
+
+
+def check_environment_image(session: Session, image: str, what: str) -> None:
+    """An environment's image, pulled as it is, named as the environment names it."""
+    registry = parse_image(image).registry
+    if session.cloud.is_container_registry(registry):
+        registry = session.cloud.registry_for(registry)
+    check_egress_pull(session, registry, f"{what} {image}")
 
 
 def pulled_as_is(environment: EnvironmentSpec | None) -> str | None:

@@ -46,6 +46,27 @@ def probe(session: Session) -> Probe:
     return reach
 
 
+def rollback_smoke(session: Run, observed: EndpointState | None, reach: Probe) -> None:
+    """A rollback goes back to the deployment kept because it served: from a runner outside a
+    private endpoint its smoke test is left out, with a warning, rather than blocking the way
+    back."""
+    uri = observed.scoring_uri if observed is not None else None
+    smoke = session.spec.smoke_test
+    if smoke is None or smoke.source is SmokeFrom.NONE or observed is None or not uri:
+        return
+    if observed.public_network_access != "disabled":
+        return
+    why = reach(uri)
+    if why is None:
+        return
+    session.smoke_from_runner = False
+    session.runner.warning(
+        f"this runner cannot reach {uri} ({why}): the endpoint's public network access is "
+        "disabled and the runner is outside the workspace's network; the rollback goes back "
+        "to the kept deployment without a smoke test"
+    )
+
+
 def explained(result: SmokeResult, spec: DeploySpec) -> SmokeResult:
     """A smoke test of a private endpoint that was refused or never answered: most likely this
     runner is outside the workspace's network (an endpoint made private in this run could not

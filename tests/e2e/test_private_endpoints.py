@@ -14,8 +14,10 @@ from contextlib import contextmanager
 
 import pytest
 import requests
+from azure.ai.ml.entities import Environment
 
 from tests.e2e.conftest import App
+from tests.e2e.test_asset_deployments import scoring_app
 from tools.checks import mutating_arm_calls
 
 pytestmark = pytest.mark.docker
@@ -166,3 +168,28 @@ def test_egress_disabled_refuses_an_image_from_another_registry_before_any_chang
     assert "not from MCR, a public registry or another Azure Container Registry" in refused.stderr
     assert "hint: copy the image into the workspace's registry" in refused.stderr
     assert mutating_arm_calls(app, since) == [] and app.endpoint("models") is None
+
+
+def test_egress_disabled_refuses_an_environment_image_from_mcr_given_or_registered(
+    app: App,
+) -> None:
+    minimal = "mcr.microsoft.com/azureml/minimal-py312-inference:latest"
+    deploy_file = scoring_app(app, name="sealed", environment=f"{{image: {minimal}}}")
+    egress = "  instance_type: Standard_DS3_v2\n  egress_public_network_access: disabled\n"
+    text = deploy_file.read_text().replace("  instance_type: Standard_DS3_v2\n", egress)
+    deploy_file.write_text(text)
+    app.commit("egress disabled")
+    app.emulator.ml_client().environments.create_or_update(
+        Environment(name="minimal", version="1", image=minimal)
+    )
+    since = app.emulator.last_request()
+    for environment, what in [
+        (f"{{image: {minimal}}}", f"the environment's image {minimal}"),
+        ("azureml:minimal:1", f"environment azureml:minimal:1 runs the image {minimal}"),
+    ]:
+        deploy_file.write_text(text.replace(f"{{image: {minimal}}}", environment))
+        app.commit(environment)
+        refused = app.deploy(config="seed/deploy.yml")
+        assert refused.returncode == 2, refused.stderr
+        assert f"{what} is in mcr.microsoft.com, but the deployment's" in refused.stderr
+    assert mutating_arm_calls(app, since) == [] and app.endpoint("sealed") is None

@@ -11,7 +11,7 @@ import pytest
 
 from deployer.errors import PolicyError
 from deployer.github.runner import Runner
-from deployer.reach import decide_smoke, explained
+from deployer.reach import decide_smoke, explained, rollback_smoke
 from deployer.smoke import SmokeResult
 from deployer.spec.model import DeploySpec
 from deployer.state import EndpointState
@@ -138,3 +138,15 @@ def test_a_refused_smoke_test_of_a_private_endpoint_says_why(workspace: Workspac
     model_error = replace(refused, status=424)
     assert explained(model_error, run_of(workspace, PRIVATE).spec) == model_error
     assert explained(refused, run_of(workspace, BASE).spec) == refused
+
+
+def test_a_rollback_from_outside_goes_back_without_a_smoke_test(workspace: Workspace) -> None:
+    run = run_of(workspace, PRIVATE)
+    rollback_smoke(run, private(), outside)
+    assert not run.smoke_from_runner
+    assert "the rollback goes back to the kept deployment without a smoke test" in (
+        run.log.getvalue()
+    )
+    inside_run = run_of(workspace, PRIVATE)
+    rollback_smoke(inside_run, private(), inside)
+    assert inside_run.smoke_from_runner
