@@ -27,6 +27,7 @@ from deployer.lease import holder_of
 from deployer.plan import Desired, Plan, Planner
 from deployer.policy import check_may_change
 from deployer.preflight import check_metrics_readable, preflight
+from deployer.reach import explained
 from deployer.report import (
     plan_table,
 )
@@ -117,7 +118,8 @@ class SmokeTester:
         if once:
             spec = replace(spec, attempts=1)
         uri = self.scoring_uri()
-        return smoke_test(spec, uri, self.keys().primary, deployment, deadline=deadline.at)
+        result = smoke_test(spec, uri, self.keys().primary, deployment, deadline=deadline.at)
+        return explained(result, self.session.spec)
 
     def load_sender(self, deployment: str) -> LoadSender:
         spec = self.session.spec.smoke_test
@@ -149,7 +151,7 @@ class SessionServices:
 
     @property
     def has_smoke_test(self) -> bool:
-        return self.session.spec.smoke_test is not None
+        return self.session.sends_smoke_test
 
     def smoke_test(self, deployment: str, deadline: Deadline, once: bool) -> SmokeResult:
         return self.smoke(deployment, deadline, once)
@@ -231,6 +233,7 @@ def converge(
             holder=me,
             services=SessionServices(session, smoke, build, pull),
             identity=session.spec.endpoint.identity,
+            public_network_access=str(session.spec.endpoint.public_network_access),
             analysis=analysis,
         )
         try:

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from deployer.assets.resolve import AzureMLAssets, resolve_assets
 from deployer.azure.pull import PullAccess
-from deployer.errors import UsageError
+from deployer.egress import check_egress_pull, check_environment_image, pulled_as_is
 from deployer.image.resolve import ImageLookup, Images
 from deployer.session import Session
 from deployer.steps import BUILD_THE_IMAGE
@@ -127,6 +127,9 @@ class ContainerWithAssets:
 def resolve_deployable(session: Session, phases: Phases) -> Deployable:
     """What this run deploys (no build yet: the plan builds only if it must)."""
     if not session.spec.image.given:
+        as_is = pulled_as_is(session.spec.deployment.environment)
+        if as_is is not None:
+            check_environment_image(session, as_is, "the environment's image")
         return resolve_assets(session, phases)
     images = Images(session)
     pull = pull_access(session, images)
@@ -143,8 +146,12 @@ def pull_access(session: Session, images: Images) -> PullAccess | None:
     an image in a public registry: Azure ML pulls it without credentials, so there is no role
     to grant (how-to-deploy-custom-container.md deploys `docker.io/tensorflow/serving:latest`
     to a managed online endpoint as it is)."""
+    check_egress_pull(session, images.login_server, "the image")
     if images.public:
-        _check_public_pull(session, images.login_server)
+        session.runner.info(
+            f"the image is in the public registry {images.login_server}: Azure ML pulls it "
+            "without credentials, so there is no pull role to grant to the endpoint's identity"
+        )
         return None
     access = PullAccess(
         images.login_server, session.azure.workspace_registry(), session.spec.endpoint.identity
@@ -155,22 +162,3 @@ def pull_access(session: Session, images: Images) -> PullAccess | None:
     if warning is not None and session.azure.endpoint(session.endpoint_name) is None:
         session.runner.warning(warning)
     return access
-
-
-def _check_public_pull(session: Session, registry: str) -> None:
-    """A public image is pulled from the internet: refused up front where the deployment has no
-    way out (egress_public_network_access: disabled lets it reach only the workspace's own
-    registry through private endpoints, concept-secure-online-endpoint.md)."""
-    deployment = session.spec.deployment
-    if deployment.egress_public_network_access == "disabled":
-        raise UsageError(
-            f"the image is in the public registry {registry}, but the deployment's "
-            "egress_public_network_access is disabled: it can pull only from the workspace's "
-            "own registry",
-            hint="copy the image into the workspace's registry (az acr import --source "
-            f"{registry}/… ) and name that copy in image.ref, or enable egress",
-        )
-    session.runner.info(
-        f"the image is in the public registry {registry}: Azure ML pulls it without "
-        "credentials, so there is no pull role to grant to the endpoint's identity"
-    )

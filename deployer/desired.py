@@ -52,7 +52,7 @@ def desired_state(
         step_wait_seconds=spec.rollout.step_wait_seconds,
         keep_previous=spec.rollout.keep_previous,
         keep_for=spec.rollout.keep_for,
-        smoke_test=spec.smoke_test is not None,
+        smoke_test=session.sends_smoke_test,
         image_pending=image_pending,
         making=making,
         description=spec.endpoint.description,
@@ -61,6 +61,7 @@ def desired_state(
         shadow=spec.rollout.shadow,
         bake_seconds=spec.rollout.bake_minutes * 60,
         autoscale=spec.deployment.autoscale,
+        public_network_access=str(spec.endpoint.public_network_access),
     )
 
 

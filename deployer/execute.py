@@ -99,6 +99,8 @@ class Platform(Protocol):
         mirror: Mapping[str, int] | None = None,
     ) -> Waitable: ...
 
+    def begin_set_public_network_access(self, name: str, access: str) -> Waitable: ...
+
     def begin_deployment(
         self, endpoint: str, name: str, settings: DeploymentSettings, tags: Mapping[str, str]
     ) -> Waitable: ...
@@ -163,6 +165,7 @@ class Job:
     holder: Holder
     services: RunServices
     identity: EndpointIdentity = field(default_factory=EndpointIdentity)  # for a new endpoint
+    public_network_access: str = "enabled"  # for a new endpoint; an existing one's: its change
     # rollout.analysis: the candidate judged by its live traffic (its windows outlive the run)
     analysis: Analysis | None = None
 
@@ -338,7 +341,12 @@ class Executor:
         tags = with_record(self.job.endpoint_tags, self._leased(self._with_image(record)))
         self._creating = self.platform.begin_create_endpoint(
             NewEndpoint(
-                self.job.endpoint, self.job.auth_mode, self.job.description, tags, self.job.identity
+                self.job.endpoint,
+                self.job.auth_mode,
+                self.job.description,
+                tags,
+                self.job.identity,
+                self.job.public_network_access,
             )
         )
 
@@ -419,6 +427,11 @@ class Executor:
         self.platform.begin_update_endpoint(
             self.job.endpoint, tags, traffic, description, mirror
         ).wait(self.deadline, self.runner.info)
+        if change is not None and change.public_network_access is not None:
+            # After the record: the lease is this run's before the endpoint's reach changes.
+            self.platform.begin_set_public_network_access(
+                self.job.endpoint, change.public_network_access
+            ).wait(self.deadline, self.runner.info)
         if traffic is not None:
             self.outcome.traffic = dict(traffic)
         if mirror is not None:
@@ -561,6 +574,8 @@ class Executor:
         analysis = self.job.analysis
         if analysis is None or analysis.spec.load is None:
             return None
+        if not self.job.services.has_smoke_test:
+            return None  # the runner cannot reach the endpoint (deployer/reach.py says so)
         return Load(self.job.services.load_sender(deployment), analysis.spec)
 
     def _concluded(self, result: StageResult) -> None:

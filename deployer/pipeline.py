@@ -23,6 +23,7 @@ from deployer.lease import held_by_other
 from deployer.plan import make_plan
 from deployer.policy import check_may_change, check_may_deploy_environment
 from deployer.preflight import check_metrics_readable, preflight
+from deployer.reach import decide_smoke, probe
 from deployer.report import DeployReport, dump_json, plan_table, publish
 from deployer.results import (
     failure_summarised,
@@ -74,6 +75,7 @@ def run_pipeline(session: Session, executor: PlanExecutor) -> ExitCode:
         observed = session.azure.endpoint(name)
     # Every check that can refuse the run comes before its first write (to Azure or GitHub).
     executor.check(lambda: check_may_change(session.owner, name, observed))
+    executor.check(lambda: decide_smoke(session, observed, probe(session)))
     analysis = rollout_analysis(session)
     return executor.execute(Prepared(session, deployable, analysis, phases, deadline))
 

@@ -78,6 +78,7 @@ class Desired:
     shadow: ShadowSpec | None = None
     bake_seconds: float = 0
     autoscale: AutoscaleSpec | None = None  # deployment.autoscale; None: no setting wanted
+    public_network_access: str = "enabled"  # endpoint.public_network_access
 
     @property
     def settings_hash(self) -> str:
@@ -413,9 +414,14 @@ def _endpoint_change(desired: Desired, seen: Seen) -> EndpointChange | None:
     description = None
     if desired.description is not None and desired.description != seen.observed.description:
         description = desired.description
-    if tags is None and description is None:
+    # Updatable after creation ("After you've created the endpoint, you can update this
+    # setting", concept-secure-online-endpoint.md).
+    access = None
+    if seen.observed.public_network_access.lower() != desired.public_network_access.lower():
+        access = desired.public_network_access
+    if tags is None and description is None and access is None:
         return None
-    return EndpointChange(tags, description)
+    return EndpointChange(tags, description, access)
 
 
 def _refused(desired: Desired, seen: Seen) -> list[str]:
@@ -463,7 +469,7 @@ def _start(desired: Desired, seen: Seen, record: Record) -> list[PlanStep]:
     rollout recorded on it, with the run's lease (the first change a run makes) and what the
     deploy file changes of the endpoint itself; then the image."""
     first: PlanStep = (
-        CreateEndpoint(record)
+        CreateEndpoint(record, desired.public_network_access)
         if seen.observed is None
         else Mark(record, _endpoint_change(desired, seen), seen.own_mirror)
     )

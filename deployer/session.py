@@ -35,6 +35,11 @@ class Session:
     cloud: Cloud
     environ: Mapping[str, str]
     endpoint_override: str | None = None  # cleanup, acting on endpoints other than its own
+    smoke_from_runner: bool = True  # False: no smoke test this run (deployer/reach.py)
+
+    @property
+    def sends_smoke_test(self) -> bool:
+        return self.spec.smoke_test is not None and self.smoke_from_runner
 
     @cached_property
     def sign_in(self) -> SignIn:

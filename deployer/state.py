@@ -206,6 +206,7 @@ class EndpointState:
     identity_resource_ids: tuple[str, ...] = ()  # the user-assigned identities' ARM ids
     mirror: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     autoscale: tuple[AutoscaleState, ...] = ()  # settings on its deployments (observed apart)
+    public_network_access: str = "enabled"  # lower-cased: Azure answers Enabled / Disabled
 
     def deployment(self, name: str | None) -> DeploymentState | None:
         return next((d for d in self.deployments if d.name == name), None)
@@ -260,6 +261,7 @@ class NewEndpoint:
     description: str | None
     tags: Mapping[str, str]
     identity: EndpointIdentity = field(default_factory=EndpointIdentity)
+    public_network_access: str = "enabled"
 
 
 @dataclass(frozen=True)

@@ -38,24 +38,32 @@ class CreateEndpoint(BaseStep):
     """Create the endpoint, with `record` (and the run's lease) in its tags."""
 
     record: Record
+    public_network_access: str = "enabled"
 
     KIND: ClassVar[str] = "create-endpoint"
 
     def describe(self) -> str:
+        if self.public_network_access.lower() == "disabled":
+            return "create the endpoint, public network access disabled"
         return "create the endpoint"
 
 
 @dataclass(frozen=True)
 class EndpointChange:
-    """What of the endpoint itself changes: the deploy file's tags, its description."""
+    """What of the endpoint itself changes: the deploy file's tags, its description, its
+    public network access."""
 
     tags: Mapping[str, str] | None = None
     description: str | None = None
+    public_network_access: str | None = None
 
     def describe(self) -> str:
         parts = [
             "tags" if self.tags is not None else "",
             "description" if self.description is not None else "",
+            f"public network access (to {self.public_network_access})"
+            if self.public_network_access is not None
+            else "",
         ]
         return " and ".join(part for part in parts if part)
 

@@ -114,6 +114,7 @@ class AdminApi:
                 Route("/limits", self.limits, methods=["GET", "POST"]),
                 Route("/taken-names", self.taken_names, methods=["POST"]),
                 Route("/authorization", self.authorization, methods=["GET", "POST"]),
+                Route("/network", self.network, methods=["GET", "POST"]),
                 Route("/workspaces", self.workspaces, methods=["POST"]),
                 Route("/acr", self.acr, methods=["GET", "POST"]),
                 Route("/registries", self.registries, methods=["GET", "POST"]),
@@ -253,6 +254,19 @@ class AdminApi:
         if request.method == "POST":
             store.denied_actions = set((await request.json()).get("deny", []))
         return json_response({"deny": sorted(store.denied_actions)})
+
+    async def network(self, request: Request) -> Response:
+        """Where the scoring gateway's clients are: `{"clients_inside": true}` puts them inside
+        the workspace's virtual network (a self-hosted runner there), false (the default)
+        outside it (a GitHub-hosted runner). Endpoints with public network access disabled
+        answer only clients inside."""
+        store = self.emulator.store
+        if request.method == "POST":
+            inside = (await request.json()).get("clients_inside")
+            if not isinstance(inside, bool):
+                return json_response({"error": "clients_inside must be true or false"}, 400)
+            store.clients_inside_network = inside
+        return json_response({"clients_inside": store.clients_inside_network})
 
     async def registries(self, request: Request) -> Response:
         """Who holds a role on each Azure ML registry: `{"name": "<registry>", "principals":

@@ -110,6 +110,11 @@ class Emulator:
         pull: dict[str, Any] = state_now["pull_requests"][str(number)]
         return pull
 
+    def clients_inside_network(self, inside: bool) -> None:
+        """Put the scoring gateway's clients inside the workspace's virtual network, or
+        outside it (the default)."""
+        self.admin("POST", "/network", {"clients_inside": inside})
+
     def timing(self, **changes: Any) -> Any:
         return self.admin("POST", "/timing", changes)
 

@@ -265,15 +265,9 @@ class DockerDataPlane:
             await asyncio.sleep(slow.delay_seconds)
         storage_log.append(_stamp(f"Pulling image {image}"))
         puller = Puller.of(deployment.endpoint.identity)
-        if launch.from_registry:
-            refusal = await self._refusal(image, puller)
-            if refusal is None:
-                try:
-                    await asyncio.to_thread(self._pull, image, puller)
-                except docker.errors.DockerException as exc:
-                    refusal = _Refusal(False, _docker_reason(exc))
-        else:
-            refusal = await asyncio.to_thread(self._held, image)
+        refusal = self._egress_refusal(image, deployment)
+        if refusal is None:
+            refusal = await self._fetch(image, puller, launch.from_registry)
         if refusal is not None:
             storage_log.append(_stamp(f"Failed to pull image {image}: {refusal.reason}"))
             if refusal.unauthorized:
@@ -354,6 +348,34 @@ class DockerDataPlane:
             )
         self.instances[deployment.id] = self.instances.get(deployment.id, []) + added
         return Outcome(True)
+
+    async def _fetch(self, image: str, puller: Puller, from_registry: bool) -> _Refusal | None:
+        if not from_registry:
+            return await asyncio.to_thread(self._held, image)
+        refusal = await self._refusal(image, puller)
+        if refusal is None:
+            try:
+                await asyncio.to_thread(self._pull, image, puller)
+            except docker.errors.DockerException as exc:
+                refusal = _Refusal(False, _docker_reason(exc))
+        return refusal
+
+    def _egress_refusal(self, image: str, deployment: Deployment) -> _Refusal | None:
+        """With egress disabled a deployment reaches only the workspace's own registry, through
+        the private endpoint made for it, and not MCR ("the download of the model, code, and
+        images needed by the deployment are secured with a private endpoint",
+        concept-secure-online-endpoint.md, appendix; such a pull fails as an "image download
+        error", how-to-troubleshoot-online-endpoints.md, network isolation issues)."""
+        egress = str(deployment.properties.get("egressPublicNetworkAccess") or "Enabled")
+        registry = split_reference(image)[0]
+        if egress.lower() != "disabled" or registry == self.registry.login_server:
+            return None
+        return _Refusal(
+            False,
+            f"egress_public_network_access is disabled, so the deployment reaches only the "
+            f"workspace's registry {self.registry.login_server}, not {registry}: copy the image "
+            "there (az acr import)",
+        )
 
     async def _refusal(self, image: str, puller: Puller) -> _Refusal | None:
         """Why the registry refuses the endpoint's identity this image, asked as a node asks it

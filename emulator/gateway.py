@@ -97,6 +97,14 @@ class ScoringGateway:
             return _message(
                 404, f"No route /{rest} on endpoint '{name}'; score at {endpoint.scoring_uri}."
             )
+        if endpoint.public_network_access == "Disabled" and not self.store.clients_inside_network:
+            # "the endpoint can't be reached from public networks" (concept-secure-online-
+            # endpoint.md); what an outside client then gets is not documented: see the README.
+            return _message(
+                403,
+                f"Public network access to endpoint '{name}' is disabled: score it from inside "
+                "the workspace's virtual network, through the workspace's private endpoint.",
+            )
         refusal = self._authenticate(request, endpoint)
         if refusal is not None:
             return refusal

@@ -26,6 +26,7 @@ from deployer.assets.snapshot import Snapshot, snapshot
 from deployer.azure.assets import AzureAssets
 from deployer.azure.entities import inference_config
 from deployer.azure.pull import PullAccess
+from deployer.egress import check_environment_image
 from deployer.errors import DeployerError, ImageError, PolicyError
 from deployer.github.runner import Runner
 from deployer.image.resolve import Images
@@ -146,6 +147,9 @@ def resolve_assets(session: Session, phases: Phases) -> AzureMLAssets:
         environment=resolver.environment(deployment.environment),
         model_mount_path=deployment.model_mount_path,
     )
+    image = resolver.azure.images_as_is.get(assets.environment or "")
+    if image is not None:
+        check_environment_image(session, image, f"environment {assets.environment} runs the image")
     staging = session.environ.get("RUNNER_TEMP") or None
     return AzureMLAssets(assets, resolver.local, session.runner, phases, staging)
 

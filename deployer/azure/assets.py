@@ -34,6 +34,8 @@ class AzureAssets:
         self.azure = azure
         self.client_id = client_id  # the app registration this run signs in as, for hints
         self._registries: dict[str, Any] = {}
+        # environments read by exact(): the image each runs unchanged (no conda file, no build)
+        self.images_as_is: dict[str, str] = {}
 
     def exact(self, reference: AssetReference) -> AssetReference:
         """`reference` at an exact version: a label resolved, an exact version checked."""
@@ -53,7 +55,10 @@ class AzureAssets:
                     status=404,
                     hint=_not_found_hint(reference, word),
                 ) from exc
-        return reference.at(str(found.version))
+        resolved = reference.at(str(found.version))
+        if reference.kind == "environments" and _as_is(found):
+            self.images_as_is[str(resolved)] = str(found.image)
+        return resolved
 
     def tags_of(self, kind: str, name: str, version: str) -> Mapping[str, str] | None:
         """The tags of this version of a workspace model, code or environment; None when
@@ -185,6 +190,15 @@ def registry_role_hint(registry: str, client_id: str | None) -> str:
         f"grant the AzureML Registry User role on registry {registry} to the identity this run "
         f"signs in as: az role assignment create --role 'AzureML Registry User' --assignee "
         f"{assignee} --scope $(az ml registry show --name {registry} --query id -o tsv)"
+    )
+
+
+def _as_is(environment: Any) -> bool:
+    image = getattr(environment, "image", None)
+    return (
+        bool(image)
+        and not getattr(environment, "conda_file", None)
+        and not (getattr(environment, "build", None))
     )
 
 

@@ -192,6 +192,7 @@ class AzureML:
             description=endpoint.description,
             tags=dict(endpoint.tags),
             identity=identity_configuration(endpoint.identity),
+            public_network_access=endpoint.public_network_access,
         )
         with self.errors(f"creating endpoint {endpoint.name}"):
             poller = self.client.online_endpoints.begin_create_or_update(entity)
@@ -232,6 +233,16 @@ class AzureML:
             else (f"updating endpoint {name}")
         )
         return Operation(doing, poller)
+
+    def begin_set_public_network_access(self, name: str, access: str) -> Operation:
+        """A full PUT of the endpoint as read, with `access`: the PATCH body
+        (PartialMinimalTrackedResourceWithIdentity) carries only tags and identity, and every
+        other write of the action's sends back the value it read."""
+        with self.errors(f"updating endpoint {name}"):
+            current = self.client.online_endpoints.get(name)
+            current.public_network_access = access
+            poller = self.client.online_endpoints.begin_create_or_update(current)
+        return Operation(f"setting public network access of {name} to {access}", poller)
 
     def begin_delete_deployment(self, endpoint: str, name: str) -> Operation:
         with self.errors(f"deleting deployment {name}"):

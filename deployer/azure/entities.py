@@ -65,6 +65,7 @@ def endpoint_state(endpoint: Any, deployments: list[Any]) -> EndpointState:
         ),
         tags=MappingProxyType(dict(endpoint.tags or {})),
         description=endpoint.description or None,
+        public_network_access=_enum_text(getattr(endpoint, "public_network_access", None)),
         deployments=tuple(
             DeploymentState(
                 name=str(d.name),
@@ -78,6 +79,12 @@ def endpoint_state(endpoint: Any, deployments: list[Any]) -> EndpointState:
             for d in deployments
         ),
     )
+
+
+def _enum_text(value: Any) -> str:
+    """azure-ai-ml reads publicNetworkAccess as its PublicNetworkAccessType enum (its str() is
+    the member's name), or leaves the string given."""
+    return str(getattr(value, "value", value) or "enabled").lower()
 
 
 def build_deployment(

@@ -19,6 +19,7 @@ from deployer.options import Options
 from deployer.pipeline import signed_in
 from deployer.plan import Planner
 from deployer.plan_after import plan_abort, plan_promote, plan_rollback
+from deployer.reach import probe, rollback_smoke
 from deployer.results import failure_summarised, hand_back, report
 from deployer.session import cancellation, open_session
 from deployer.timing import Phases
@@ -40,6 +41,8 @@ def run_after(
     signed_in(session, phases)
     deadline = Deadline.after(session.spec.rollout.timeout_minutes * 60, cancellation())
     analysis = rollout_analysis(session) if command == "promote" else None
+    if command == "rollback":
+        rollback_smoke(session, session.azure.endpoint(session.endpoint_name), probe(session))
     with failure_summarised(session, analysis):
         converged = converge(
             session,

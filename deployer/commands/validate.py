@@ -115,7 +115,10 @@ def _row(label: str, spec: DeploySpec) -> tuple[str, str, str, str, str]:
         rollout += ", analysis"
     if spec.rollout.bake_minutes:
         rollout += f", bake {spec.rollout.bake_minutes:g} min"
-    rollout += ", smoke test" if spec.smoke_test is not None else ", no smoke test"
+    if spec.smoke_test is None:
+        rollout += ", no smoke test"
+    else:
+        rollout += ", smoke test" if spec.smoke_test.source == "runner" else ", smoke test: none"
     if spec.ttl_hours is not None:
         rollout += f", ttl {spec.ttl_hours:g} h"
     return (label, endpoint, source, deployment, rollout)

@@ -284,8 +284,6 @@ class _Translator:
                 self._identity(value)
             elif key in ("traffic", "mirror_traffic"):
                 self._note(key, "the rollout moves the endpoint's traffic")
-            elif key == "public_network_access" and value == "enabled":
-                self._note(key, "endpoints are created with public network access")
             elif key in known:
                 self._copy((key,), (key,))
             else:

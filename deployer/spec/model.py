@@ -23,6 +23,16 @@ class AuthMode(StrEnum):
     AAD_TOKEN = "aad_token"  # noqa: S105 - an auth mode, not a password
 
 
+class PublicNetworkAccess(StrEnum):
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+
+
+class SmokeFrom(StrEnum):
+    RUNNER = "runner"
+    NONE = "none"
+
+
 class Strategy(StrEnum):
     BLUE_GREEN = "blue-green"
     CANARY = "canary"
@@ -56,6 +66,7 @@ class EndpointSpec:
     name_template: str
     auth_mode: AuthMode = AuthMode.KEY
     identity: EndpointIdentity = field(default_factory=EndpointIdentity)
+    public_network_access: PublicNetworkAccess = PublicNetworkAccess.ENABLED
     description: str | None = None
     tags: Mapping[str, str] = field(default_factory=_frozen)
 
@@ -378,6 +389,7 @@ class RolloutSpec:
 @dataclass(frozen=True)
 class SmokeTestSpec:
     request: Path
+    source: SmokeFrom = SmokeFrom.RUNNER  # smoke_test.from
     expect_status: int = 200
     expect_body_schema: Path | None = None
     timeout_seconds: int = 30
@@ -441,6 +453,9 @@ def build_spec(
         endpoint=EndpointSpec(
             name_template=endpoint["name"],
             auth_mode=AuthMode(endpoint.get("auth_mode", AuthMode.KEY)),
+            public_network_access=PublicNetworkAccess(
+                endpoint.get("public_network_access", PublicNetworkAccess.ENABLED)
+            ),
             identity=EndpointIdentity(
                 type=IdentityType(endpoint.get("identity", {}).get("type", "system_assigned")),
                 resource_id=endpoint.get("identity", {}).get("resource_id"),
@@ -495,6 +510,7 @@ def build_spec(
         if smoke is None
         else SmokeTestSpec(
             request=(folder / smoke["request"]).resolve(),
+            source=SmokeFrom(smoke.get("from", SmokeFrom.RUNNER)),
             expect_status=int(smoke.get("expect_status", 200)),
             expect_body_schema=(folder / smoke["expect_body_schema"]).resolve()
             if "expect_body_schema" in smoke

@@ -54,6 +54,7 @@ class Places:
 def rule_findings(document: Document, places: Places) -> list[Finding]:
     return [
         *_rollout(document),
+        *_smoke_from(document),
         *_endpoint_name(document),
         *_endpoint_tags(document),
         *_image_ref(document),
@@ -163,6 +164,28 @@ def _analysis_load(document: Document, rollout: dict[str, Any]) -> Iterator[Find
             "runner inside the endpoint's network",
             document.key_mark(path),
         )
+
+
+def _smoke_from(document: Document) -> Iterator[Finding]:
+    """Without a smoke test, only live traffic can judge the new deployment before it serves
+    everyone: a canary step below 100 or a shadow stage, judged by rollout.analysis."""
+    path: JsonPath = ("smoke_test", "from")
+    if document.get(path) != "none":
+        return
+    rollout = document.get(("rollout",))
+    rollout = rollout if isinstance(rollout, dict) else {}
+    steps = rollout.get("canary_steps", [10, 50, 100])
+    canary = rollout.get("strategy") == "canary" and isinstance(steps, list) and len(steps) > 1
+    if "analysis" in rollout and (canary or "shadow" in rollout):
+        return
+    yield error(
+        path,
+        "is none: no smoke test is sent, so only live traffic can judge the new "
+        "deployment: set rollout.analysis with strategy canary (a step below 100) or a "
+        "rollout.shadow stage; or send the smoke test from a runner inside the workspace's "
+        "network (from: runner)",
+        document.value_mark(path),
+    )
 
 
 def _is_int(value: Any) -> bool:

@@ -89,7 +89,9 @@ class EndpointHandlers:
             user_properties=_user_properties(properties),
             scoring_base=self.ctx.scoring_base,
             scoring_host_suffix=self.ctx.scoring_host_suffix,
-            public_network_access=str(properties.get("publicNetworkAccess") or "Enabled"),
+            public_network_access=rules.public_network_access(
+                properties.get("publicNetworkAccess") or "Enabled"
+            ),
         )
         rules.check_traffic(endpoint, properties.get("traffic") or {}, {})
         self.ctx.store.endpoints[(workspace.key, name.lower())] = endpoint
@@ -124,6 +126,13 @@ class EndpointHandlers:
             endpoint, properties.get("traffic") or {}, properties.get("mirrorTraffic") or {}
         )
         endpoint.auth_mode = rules.auth_mode(properties.get("authMode", endpoint.auth_mode))
+        # "After you've created the endpoint, you can update this setting"
+        # (concept-secure-online-endpoint.md). A PUT without it keeps it: see the README.
+        access_before = endpoint.public_network_access
+        if properties.get("publicNetworkAccess") is not None:
+            endpoint.public_network_access = rules.public_network_access(
+                properties["publicNetworkAccess"]
+            )
         endpoint.description = properties.get("description", endpoint.description)
         endpoint.tags = dict(body.get("tags") or {})
         endpoint.user_properties = _user_properties(properties)
@@ -140,6 +149,7 @@ class EndpointHandlers:
             # The change did not take effect: the endpoint keeps routing as before.
             endpoint.traffic = dict(endpoint.live_traffic)
             endpoint.mirror_traffic = dict(endpoint.live_mirror_traffic)
+            endpoint.public_network_access = access_before
 
         return self._put_operation(
             request, scope, endpoint, "endpoint_update", status=200, then=routed, undo=not_routed

@@ -27,14 +27,26 @@ def check_name(kind: str, name: str) -> None:
         )
 
 
+PUBLIC_NETWORK_ACCESS = {"enabled": "Enabled", "disabled": "Disabled"}
+
+
 def auth_mode(value: Any) -> str:
-    mode = AUTH_MODES.get(str(value).lower())
-    if mode is None:
+    return _one_of(value, AUTH_MODES, "authMode")
+
+
+def public_network_access(value: Any) -> str:
+    """PublicNetworkAccessType: Enabled or Disabled, case-insensitive like the SDK's enum."""
+    return _one_of(value, PUBLIC_NETWORK_ACCESS, "publicNetworkAccess")
+
+
+def _one_of(value: Any, allowed: dict[str, str], field: str) -> str:
+    found = allowed.get(str(value).lower())
+    if found is None:
         raise BadArgument(
-            f"Invalid authMode '{value}'. Allowed values: Key, AMLToken, AADToken.",
-            target="properties.authMode",
+            f"Invalid {field} '{value}'. Allowed values: {', '.join(allowed.values())}.",
+            target=f"properties.{field}",
         )
-    return mode
+    return found
 
 
 def _percent(value: Any, deployment: str, field: str) -> int:

@@ -31,6 +31,10 @@ class Store:
     limits: dict[str, int] = field(default_factory=lambda: dict(skus.LIMITS))
     taken_names: set[tuple[str, str]] = field(default_factory=set)  # (region, name) of others
     denied_actions: set[str] = field(default_factory=set)
+    # Whether the scoring gateway's clients are inside the workspaces' virtual network (reach
+    # them through the private endpoint), as a self-hosted runner in it is; a GitHub-hosted
+    # runner is not. Only endpoints with public network access disabled ask.
+    clients_inside_network: bool = False
     served: ServedLog = field(default_factory=ServedLog)  # what Azure Monitor's metrics count
     # Whether a mirrored copy counts in the metrics of the deployment it reached: Azure does not
     # document it (README, "Differences from Azure"); the admin API's /monitor sets it.

@@ -68,6 +68,7 @@ class FakeEndpoint:
     traffic: dict[str, int] = field(default_factory=dict)
     deployments: dict[str, FakeDeployment] = field(default_factory=dict)
     mirror: dict[str, int] = field(default_factory=dict)
+    public_network_access: str = "enabled"
 
 
 class FakeOperation:
@@ -112,6 +113,7 @@ class FakeAzure:
             mirror=MappingProxyType(dict(found.mirror)),
             tags=MappingProxyType(dict(found.tags)),
             description=found.description,
+            public_network_access=found.public_network_access,
             deployments=tuple(
                 DeploymentState(
                     d.name,
@@ -202,9 +204,20 @@ class FakeAzure:
         self._mutate(f"create endpoint {name}")
 
         def apply() -> None:
-            self.endpoints[name] = FakeEndpoint(name, dict(endpoint.tags))
+            self.endpoints[name] = FakeEndpoint(
+                name, dict(endpoint.tags), public_network_access=endpoint.public_network_access
+            )
 
         return FakeOperation(f"creating endpoint {name}", apply)
+
+    def begin_set_public_network_access(self, name: str, access: str) -> FakeOperation:
+        self._mutate(f"update endpoint {name} public network access {access}")
+        endpoint = self.endpoints[name]
+
+        def apply() -> None:
+            endpoint.public_network_access = access
+
+        return FakeOperation(f"setting public network access of {name}", apply)
 
     def begin_update_endpoint(
         self,

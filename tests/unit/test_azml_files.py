@@ -107,17 +107,9 @@ EXPECTED: dict[str, tuple[str, int, str] | None] = {
     "managed/sample/green-deployment-with-registered-assets.yml": None,
     "managed/sample/green-deployment.yml": None,
     "managed/vnet/mlflow/blue-deployment-vnet.yml": None,
-    "managed/vnet/mlflow/endpoint.yml": (
-        "endpoint.yml",
-        4,
-        "public_network_access is an az ml endpoint field azureml-deploy does not support yet",
-    ),
+    "managed/vnet/mlflow/endpoint.yml": None,  # public_network_access: disabled, carried over
     "managed/vnet/sample/blue-deployment-vnet.yml": None,
-    "managed/vnet/sample/endpoint.yml": (
-        "endpoint.yml",
-        4,
-        "public_network_access is an az ml endpoint field azureml-deploy does not support yet",
-    ),
+    "managed/vnet/sample/endpoint.yml": None,  # public_network_access: disabled, carried over
     "ncd/create-endpoint.yaml": None,
     "ncd/lightgbm-deployment.yaml": None,
     "ncd/sklearn-deployment-with-script.yaml": None,
@@ -188,6 +180,14 @@ def test_an_environments_inference_config_is_the_deployments() -> None:
     assert config is not None
     assert (config.scoring_route.port, config.scoring_route.path) == (5001, "/score")
     assert spec.deployment.egress_public_network_access == "disabled"
+
+
+def test_public_network_access_disabled_is_carried_over() -> None:
+    problems, spec = check(
+        given("managed/vnet/sample/blue-deployment-vnet.yml", "managed/vnet/sample/endpoint.yml")
+    )
+    assert spec is not None, problems
+    assert spec.endpoint.public_network_access == "disabled"
 
 
 def test_a_user_assigned_identity_is_the_endpoints_identity(tmp_path: Path) -> None:

@@ -230,3 +230,15 @@ def test_load_runs_in_every_stage_and_stops_with_it_passed_or_failed() -> None:
     with pytest.raises(RolloutFailed, match="analysis of blue failed"):
         world.run("app@sha256:3")
     assert senders.made and all(s.closed for s in senders.made) and not _load_threads()
+
+
+def test_a_runner_outside_a_private_endpoint_sends_no_load() -> None:
+    """The load goes from the runner, which cannot reach a private endpoint from outside
+    (deployer/reach.py): the analysis judges the live traffic alone."""
+    world = first(World(strategy=Strategy.CANARY, canary_steps=(50, 100)))
+    analysed(world, AnalysisSpec(interval_seconds=1, metrics_delay_seconds=0, load=LoadSpec()))
+    senders = world.sender = Senders()
+    world.outside = True
+    world.run("app@sha256:2")
+    world.assert_converged("app@sha256:2")
+    assert senders.made == [] and not _load_threads()

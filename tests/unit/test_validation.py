@@ -192,7 +192,7 @@ def test_unknown_key_without_a_close_match_lists_the_known_keys(workspace: Works
     assert (problem.line, problem.column) == (5, 3)
     assert problem.message == (
         "endpoint.colour is not a known key (known keys: auth_mode, description, file, identity, "
-        "name, tags)"
+        "name, public_network_access, tags)"
     )
 
 
