@@ -14,6 +14,9 @@ Sources (docs.github.com):
   `GET .../check-runs/{check_run_id}`; `GET .../commits/{ref}/check-runs` answers
   `{"total_count", "check_runs"}`, filtered by `check_name` and `status`, with `filter`
   `latest` (the default: "the most recent check runs") or `all`, paginated.
+- "To create a check run, you must use a GitHub App. OAuth apps and authenticated users are not
+  able to": a job's GITHUB_TOKEN is the GitHub Actions app's installation token, the only kind
+  of token the emulator mints.
 - The fine-grained permission: "Checks" repository permissions (write) to create and update,
   (read) to get and list. "Controlling permissions for GITHUB_TOKEN": "checks: write permits
   an action to create a check run". A token without it gets 403 "Resource not accessible by

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from deployer.github import preview_check
 from deployer.github.checks import SUMMARY_LIMIT, Conclusion, bounded
-from deployer.github.comment import Live
+from tests.unit.test_preview_comment import LIVE
 
 
 @dataclass
@@ -25,18 +25,6 @@ class Checks:
         self.calls.append(("completed", name, head_sha, conclusion, title, summary))
 
 
-LIVE = Live(
-    scoring_uri="https://pr7.westeurope.inference.ml.azure.com/score",
-    deployment="blue",
-    image="acr.azurecr.io/m@sha256:" + "a" * 64,
-    traffic="blue 100%",
-    smoke="200 in 41 ms",
-    timings="deploy 3m",
-    studio_url="https://ml.azure.com/endpoints/pr7",
-    run_url=None,
-)
-
-
 def test_a_live_preview_passes_with_where_it_answers() -> None:
     checks = Checks()
     preview_check.started(checks, "f" * 40, "models-pr7")
@@ -50,8 +38,8 @@ def test_a_live_preview_passes_with_where_it_answers() -> None:
         "success",
     )
     assert title == "Preview models-pr7 is live"
-    assert LIVE.scoring_uri in summary and "200 in 41 ms" in summary
-    assert "(<https://ml.azure.com/endpoints/pr7>)" in summary
+    assert LIVE.scoring_uri in summary and "HTTP 200, 31 ms" in summary
+    assert f"(<{LIVE.studio_url}>)" in summary
 
 
 def test_a_failure_message_from_azure_stays_text() -> None:
