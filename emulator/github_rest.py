@@ -1,6 +1,6 @@
 """GitHub's REST API, the subset azureml-deploy uses: deployments, deployment statuses, issue
-(pull request) comments and "Get a pull request", with job tokens, their permissions and GitHub's
-rate limits.
+(pull request) comments, "Get a pull request" and check runs (emulator/github_checks.py), with
+job tokens, their permissions and GitHub's rate limits.
 
 Sources (docs.github.com):
 - "REST API endpoints for deployments" and "... for deployment statuses": fields, defaults
@@ -80,6 +80,7 @@ class GitHubState:
     statuses: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    check_runs: list[dict[str, Any]] = field(default_factory=list)  # emulator/github_checks.py
     next_id: int = 1000
     remaining: int = GITHUB_TOKEN_RATE_LIMIT
     reset_at: int = 0
@@ -199,6 +200,7 @@ class GitHubRest:
                 str(number): list(comments) for number, comments in self.state.comments.items()
             },
             "pull_requests": {str(number): pull for number, pull in self.state.pulls.items()},
+            "check_runs": list(self.state.check_runs),
             "requests": self.state.requests,
             "rate_limit_remaining": self.state.remaining,
         }
@@ -206,6 +208,8 @@ class GitHubRest:
     # --- the API ------------------------------------------------------------------------
 
     def app(self) -> Starlette:
+        from emulator.github_checks import CheckRunRoutes  # it imports this module
+
         base = "/repos/{owner}/{repo}"
         return Starlette(
             routes=[
@@ -228,6 +232,7 @@ class GitHubRest:
                     methods=["GET", "PATCH", "DELETE"],
                 ),
                 Route(base + "/pulls/{number:int}", self._pull),
+                *CheckRunRoutes(self).routes(base),
             ]
         )
 

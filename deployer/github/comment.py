@@ -77,16 +77,17 @@ def curl_step(where: Where, scoring_uri: str) -> str:
     return f"{fence.removesuffix('text')}sh\n{rest}"
 
 
-def _table(rows: Sequence[tuple[str, str]]) -> list[str]:
+def table(rows: Sequence[tuple[str, str]]) -> list[str]:
     return ["| | |", "| --- | --- |", *(f"| {name} | {value} |" for name, value in rows)]
 
 
 def _footer(commit: str, run_url: str | None) -> str:
-    run = f" · [workflow run](<{_url(run_url)}>)" if run_url else ""
+    run = f" · [workflow run](<{link(run_url)}>)" if run_url else ""
     return f"<sub>azureml-deploy · commit {md.code(commit)}{run}</sub>"
 
 
-def _url(url: str) -> str:
+def link(url: str) -> str:
+    """`url` as a markdown link target that cannot end the link."""
     return url.replace("<", "%3C").replace(">", "%3E").replace(" ", "%20").replace("\n", "")
 
 
@@ -108,13 +109,13 @@ def live(where: Where, commit: str, state: Live) -> str:
         ("Traffic", md.text(state.traffic)),
         ("Smoke test", md.text(state.smoke)),
         ("Timings", md.text(state.timings)),
-        ("Azure ML studio", f"[{md.text(where.endpoint)}](<{_url(state.studio_url)}>)"),
+        ("Azure ML studio", f"[{md.text(where.endpoint)}](<{link(state.studio_url)}>)"),
     ]
     lines = [
         marker(where.endpoint),
         f"### ✅ Preview {md.code(where.endpoint)} is live",
         "",
-        *_table(rows),
+        *table(rows),
         "",
         "Call it (the key is fetched with your own Azure sign-in, never written here):",
         "",

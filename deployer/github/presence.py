@@ -10,10 +10,12 @@ request's comment. On when the job's token allows it; never fails a run.
   and production environments.
 - `delete` marks every deployment of the pull request's preview `inactive` and the comment
   "deleted".
+- A pull request's preview also gets the check run "azureml-deploy preview" on its head commit
+  (deployer/github/preview_check.py), in progress while it deploys, then success or failure.
 - A pull request from a fork gets a read-only token (docs.github.com "Automatic token
   authentication"; a private repository may send write tokens to forks, so the token is
-  tried, not assumed); a job without `deployments: write` or `pull-requests: write` is refused
-  with 403. Both are skipped with one line saying why, and what to grant.
+  tried, not assumed); a job without `deployments: write`, `pull-requests: write` or
+  `checks: write` is refused with 403. Both are skipped with one line saying why, and what to grant.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from typing import Any
 
 from deployer.context import RunContext
 from deployer.errors import GitHubApiError
-from deployer.github import comment
-from deployer.github.rest import GitHubApi
+from deployer.github import comment, preview_check
+from deployer.github.checks import GitHubCheckRuns
+from deployer.github.rest import GitHubApi, token_refused
 from deployer.github.runner import Runner
 
 PAYLOAD_KEY = "azureml-deploy"
@@ -77,6 +80,11 @@ class GitHubPresence:
         self.deployment_id: int | None = None
         self._deployments_off = False
         self._comments_off = not (self.preview and context.pr_number is not None)
+        self.checks = (
+            None
+            if self._comments_off
+            else GitHubCheckRuns(api, runner, from_fork=context.from_fork, details_url=self.run_url)
+        )
 
     # --- when it is on ------------------------------------------------------------------
 
@@ -99,8 +107,8 @@ class GitHubPresence:
         api = github_api(runner, context, environ, verify)
         if api is None:
             runner.info(
-                "GitHub deployment and comment skipped: no github-token (the input defaults "
-                "to the job's token)"
+                "GitHub deployment, comment and check run skipped: no github-token (the input "
+                "defaults to the job's token)"
             )
             return None
         return cls(
@@ -128,17 +136,23 @@ class GitHubPresence:
     def started(self, studio_url: str) -> None:
         self._deployment_call(lambda: self._create_deployment(studio_url))
         self._comment_call(lambda: comment.deploying(self.where, self.commit[:7], self.run_url))
+        if self.checks is not None:
+            preview_check.started(self.checks, self.commit, self.endpoint)
 
     def succeeded(self, studio_url: str, live: comment.Live) -> None:
         self._status("success", studio_url, f"{self.endpoint} is live")
         self._deployment_call(self._retire_earlier)
         self._comment_call(lambda: comment.live(self.where, self.commit[:7], live))
+        if self.checks is not None:
+            preview_check.succeeded(self.checks, self.commit, self.endpoint, live)
 
     def failed(self, studio_url: str, message: str) -> None:
         self._status("failure", studio_url, message)
         self._comment_call(
             lambda: comment.failed(self.where, self.commit[:7], message, self.run_url)
         )
+        if self.checks is not None:
+            preview_check.failed(self.checks, self.commit, self.endpoint, message)
 
     def deleted(self) -> None:
         self._deployment_call(self._retire_earlier)
@@ -261,14 +275,16 @@ class GitHubPresence:
             self._note("pull request comment", failure, "pull-requests: write")
 
     def _note(self, what: str, failure: GitHubApiError, permission: str) -> None:
-        refused = failure.status in (403, 404) and "rate limit" not in failure.message
+        refused = token_refused(failure)
         if refused and self.context.from_fork:
-            # One note for both: the token of a fork's pull request is read-only (unless the
+            # One note for all: the token of a fork's pull request is read-only (unless the
             # repository sends write tokens to forks, which then never gets here).
             self._deployments_off = self._comments_off = True
+            if self.checks is not None:
+                self.checks.off = True
             self.runner.info(
-                "GitHub deployment and comment skipped: this pull request comes from a fork, "
-                "and its token is read-only"
+                "GitHub deployment, comment and check run skipped: this pull request comes "
+                "from a fork, and its token is read-only"
             )
         elif refused:
             self.runner.warning(

@@ -187,6 +187,12 @@ class GitHubApi:
         self._sleep(min(2.0**attempt, 8.0))
 
 
+def token_refused(failure: GitHubApiError) -> bool:
+    """GitHub refused the job's token (a permission it lacks, a repository it cannot see),
+    rather than a rate limit or an outage."""
+    return failure.status in (403, 404) and "rate limit" not in failure.message
+
+
 def _message(response: requests.Response) -> str:
     try:
         body = response.json()

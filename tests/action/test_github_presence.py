@@ -1,7 +1,8 @@
 """A run as GitHub shows it, through the runner-faithful harness against the emulator's GitHub:
 a GitHub deployment per run with its statuses in order, one comment per preview pull request
-rewritten in place, inactive and "deleted" on close, and every way the token can fall short
-skipped with one line, never a failed deploy."""
+rewritten in place, inactive and "deleted" on close, the "azureml-deploy preview" check run on
+the pull request's head commit, and every way the token can fall short skipped with one line,
+never a failed deploy."""
 
 from __future__ import annotations
 
@@ -35,6 +36,11 @@ def states(deployment: dict[str, Any]) -> list[str]:
     return [status["state"] for status in deployment["statuses"]]
 
 
+def check_runs(repo: Repo) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = github(repo)["check_runs"]
+    return found
+
+
 def comments(repo: Repo, number: int = PR) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = github(repo)["comments"].get(str(number), [])
     return found
@@ -43,7 +49,8 @@ def comments(repo: Repo, number: int = PR) -> list[dict[str, Any]]:
 def test_a_preview_is_one_deployment_per_push_and_one_comment_rewritten_in_place(
     repo: Repo,
 ) -> None:
-    opened = single(repo.run(PREVIEW, Event.pull_request(PR, action="opened")))
+    event = Event.pull_request(PR, action="opened")
+    opened = single(repo.run(PREVIEW, event))
     outputs = opened.result.outputs
     [first] = deployments(repo)
     assert first["environment"] == "preview"
@@ -64,8 +71,18 @@ def test_a_preview_is_one_deployment_per_push_and_one_comment_rewritten_in_place
     assert "az ml online-endpoint get-credentials" in live["body"]
     for key in (outputs["primary-key"], outputs["secondary-key"]):
         assert key not in live["body"]
+    # the check run branch protection can require, on the head commit, not the merge commit
+    [check] = check_runs(repo)
+    assert check["name"] == "azureml-deploy preview"
+    assert check["head_sha"] == event.payload["pull_request"]["head"]["sha"]
+    assert (check["status"], check["conclusion"]) == ("completed", "success")
+    assert outputs["scoring-uri"] in check["output"]["summary"]
+    assert "/actions/runs/" in check["details_url"]
+    for key in (outputs["primary-key"], outputs["secondary-key"]):
+        assert key not in check["output"]["summary"]
 
     single(repo.run(PREVIEW, Event.pull_request(PR, action="synchronize")))
+    assert [check["conclusion"] for check in check_runs(repo)] == ["success", "success"]
     first, second = deployments(repo)
     assert states(first) == ["in_progress", "success", "inactive"]
     assert states(second) == ["in_progress", "success"]
@@ -97,6 +114,10 @@ def test_a_failed_preview_deploy_says_so_on_its_deployment_and_comment(repo: Rep
     [said] = comments(repo)
     assert "failed" in said["body"]
     assert "201" in said["body"]
+    passed, failed_check = check_runs(repo)
+    assert passed["conclusion"] == "success"
+    assert (failed_check["status"], failed_check["conclusion"]) == ("completed", "failure")
+    assert "201" in failed_check["output"]["summary"]
 
 
 def test_a_release_is_a_production_deployment_without_a_comment(repo: Repo) -> None:
@@ -108,6 +129,7 @@ def test_a_release_is_a_production_deployment_without_a_comment(repo: Repo) -> N
     assert states(deployment) == ["in_progress", "success"]
     assert deployment["statuses"][-1]["environment_url"] == run.result.outputs["environment-url"]
     assert github(repo)["comments"] == {}
+    assert check_runs(repo) == []  # a release has no pull request to gate
 
 
 def _without_github_permissions(tmp_path: Path) -> Path:
@@ -115,7 +137,7 @@ def _without_github_permissions(tmp_path: Path) -> Path:
     lines = [
         line
         for line in workflow.splitlines()
-        if not line.lstrip().startswith(("deployments:", "pull-requests:"))
+        if not line.lstrip().startswith(("deployments:", "pull-requests:", "checks:"))
     ]
     (tmp_path / PREVIEW).write_text("\n".join(lines) + "\n")
     return tmp_path
@@ -129,8 +151,10 @@ def test_a_job_without_the_permissions_deploys_and_says_what_to_grant(
     warnings = [annotation.data for annotation in run.result.annotations("warning")]
     assert any("permissions: deployments: write" in warning for warning in warnings), warnings
     assert any("permissions: pull-requests: write" in warning for warning in warnings), warnings
+    assert any("permissions: checks: write" in warning for warning in warnings), warnings
     assert github(repo)["deployments"] == []
     assert comments(repo) == []
+    assert check_runs(repo) == []
     assert run.result.outputs["scoring-uri"]
 
 
@@ -141,7 +165,7 @@ def test_a_fork_pull_request_with_a_read_only_token_is_skipped_with_one_line(
     GitHub gives a fork's pull request is read-only."""
     event = Event.pull_request(PR, action="opened", fork=True)
     token = repo.emulator.github_token(
-        {"contents": "read", "deployments": "read", "pull-requests": "read"}
+        {"contents": "read", "deployments": "read", "pull-requests": "read", "checks": "read"}
     )
     repo.emulator.github_job({"event_name": "pull_request", "environment": "preview"})
     result = repo.harness.run(
@@ -177,6 +201,7 @@ def test_a_fork_pull_request_with_a_read_only_token_is_skipped_with_one_line(
     )
     assert github(repo)["deployments"] == []
     assert comments(repo) == []
+    assert check_runs(repo) == []
 
 
 def test_githubs_rate_limits_are_waited_out_or_skipped_never_failing(repo: Repo) -> None:
