@@ -19,9 +19,8 @@ IMAGE = "contosoml.azurecr.io/credit-risk@sha256:" + "0" * 64
 
 
 def test_a_deployment_is_refused_while_the_endpoint_reports_updating_after_succeeded(
-    control_plane_emulator: Emulator,
+    emulator: Emulator,
 ) -> None:
-    emulator = control_plane_emulator
     emulator.fault(
         kind="updating_after_succeeded",
         method="PUT",
