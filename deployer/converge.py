@@ -9,6 +9,7 @@ import datetime
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from deployer.agreement import Agreement
 from deployer.analysis import Analysis
 from deployer.azure.pull import PullAccess
 from deployer.deadline import Deadline
@@ -30,6 +31,7 @@ from deployer.preflight import check_metrics_readable, preflight
 from deployer.report import (
     plan_table,
 )
+from deployer.scoring import HttpScorer
 from deployer.session import Session
 from deployer.smoke import LoadSender, SmokeResult, smoke_test
 from deployer.state import EndpointState, Keys
@@ -157,6 +159,9 @@ class SessionServices:
     def load_sender(self, deployment: str) -> LoadSender:
         return self.smoke.load_sender(deployment)
 
+    def scorer(self) -> HttpScorer:
+        return HttpScorer(self.smoke.scoring_uri(), self.smoke.keys().primary)
+
     def build(self) -> str:
         if self._build is None:
             raise StepFailed("nothing to build: the deploy file gives image.ref")
@@ -188,6 +193,7 @@ def converge(
     wait: bool = True,
     pull: PullAccess | None = None,
     analysis: Analysis | None = None,
+    agreement: Agreement | None = None,
 ) -> Converged:
     """Observe, check, plan and execute until done: when another run holds the endpoint's
     lease, or changed the endpoint since it was observed, wait for it and plan again."""
@@ -232,6 +238,7 @@ def converge(
             services=SessionServices(session, smoke, build, pull),
             identity=session.spec.endpoint.identity,
             analysis=analysis,
+            agreement=agreement,
         )
         try:
             outcome = Executor(session.azure, runner, job, deadline, phases).run(plan)

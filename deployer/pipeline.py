@@ -11,12 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from deployer.agreement import Agreement
 from deployer.analysis import Analysis
 from deployer.collector_plan import own_collections_note
 from deployer.converge import converge, holder, observe_settled
 from deployer.deadline import Deadline
 from deployer.deployable import Deployable, resolve_deployable
-from deployer.desired import desired_state, rollout_analysis
+from deployer.desired import desired_state, rollout_agreement, rollout_analysis
 from deployer.errors import DeployerError, ExitCode, PolicyError
 from deployer.github.runner import Runner
 from deployer.lease import held_by_other
@@ -47,6 +48,7 @@ class Prepared:
     analysis: Analysis | None
     phases: Phases
     deadline: Deadline
+    agreement: Agreement | None = None
 
 
 class PlanExecutor(Protocol):
@@ -75,7 +77,8 @@ def run_pipeline(session: Session, executor: PlanExecutor) -> ExitCode:
     # Every check that can refuse the run comes before its first write (to Azure or GitHub).
     executor.check(lambda: check_may_change(session.owner, name, observed))
     analysis = rollout_analysis(session)
-    return executor.execute(Prepared(session, deployable, analysis, phases, deadline))
+    agreement = rollout_agreement(session)
+    return executor.execute(Prepared(session, deployable, analysis, phases, deadline, agreement))
 
 
 def signed_in(session: Session, phases: Phases) -> None:
@@ -110,7 +113,7 @@ class Executor:
 
 def _rollout(run: Prepared) -> DeployReport:
     session, what = run.session, run.deployable
-    with failure_summarised(session, run.analysis):
+    with failure_summarised(session, run.analysis, run.agreement):
         converged = converge(
             session,
             make_plan,
@@ -121,10 +124,18 @@ def _rollout(run: Prepared) -> DeployReport:
             wait=session.options.wait,
             pull=what.pull,
             analysis=run.analysis,
+            agreement=run.agreement,
         )
         outcome = "unchanged" if converged.outcome is None else "deployed"
         return report(
-            session, converged, what.reference, outcome, what.tag, what.work, run.analysis
+            session,
+            converged,
+            what.reference,
+            outcome,
+            what.tag,
+            what.work,
+            run.analysis,
+            run.agreement,
         )
 
 

@@ -20,6 +20,7 @@ from jsonschema.exceptions import SchemaError
 from deployer.diagnostics import did_you_mean
 from deployer.files import MAX_REQUEST_BYTES, MAX_SCHEMA_BYTES, UnreadableFile, read_bounded
 from deployer.spec import names
+from deployer.spec.agreement_rules import agreement_findings
 from deployer.spec.asset_rules import (
     CODE,
     ENVIRONMENT,
@@ -66,6 +67,7 @@ def rule_findings(document: Document, places: Places) -> list[Finding]:
         *reference_findings(document),
         *_files(document, places),
         *_asset_files(document, places),
+        *agreement_findings(document, places.folder, places.workspace),
     ]
 
 
@@ -119,9 +121,9 @@ def _rollout(document: Document) -> Iterator[Finding]:
 def _judged_rollout(
     document: Document, rollout: dict[str, Any], strategy: str, where: str
 ) -> Iterator[Finding]:
-    """analysis, shadow and bake_minutes need a deployment to go back to; shadow is judged by
-    analysis."""
-    for name in ("analysis", "shadow", "bake_minutes"):
+    """analysis, shadow, bake_minutes and agreement need a deployment to go back to; shadow is
+    judged by analysis."""
+    for name in ("analysis", "shadow", "bake_minutes", "agreement"):
         path: JsonPath = ("rollout", name)
         if name in rollout and strategy == "replace":
             yield error(
