@@ -142,6 +142,7 @@ class SessionServices:
         pull: PullAccess | None,
     ) -> None:
         self.session, self.smoke, self._build, self.pull = session, smoke, build, pull
+        self._scorer: HttpScorer | None = None
 
     def deployment_tags(self, image: str, settings_hash: str) -> dict[str, str]:
         return deployment_tags(self.session.owner, image, settings_hash)
@@ -160,7 +161,9 @@ class SessionServices:
         return self.smoke.load_sender(deployment)
 
     def scorer(self) -> HttpScorer:
-        return HttpScorer(self.smoke.scoring_uri(), self.smoke.keys().primary)
+        if self._scorer is None:
+            self._scorer = HttpScorer(self.smoke.scoring_uri(), self.smoke.keys().primary)
+        return self._scorer
 
     def build(self) -> str:
         if self._build is None:

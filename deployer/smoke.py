@@ -145,18 +145,24 @@ class _Answer:
     response: requests.Response | None = None
 
 
-def exchange(url: str, body: bytes, headers: dict[str, str], budget: float) -> _Answer | None:
+def exchange(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    budget: float,
+    session: requests.Session | None = None,
+) -> _Answer | None:
     """POST and read the answer (at most MAX_RESPONSE_BYTES of it) within `budget` seconds in
     all, or None. requests' timeouts bound each socket read, not the exchange: a server
-    trickling a byte a second would never time out, so the exchange runs on its own thread."""
+    trickling a byte a second would never time out, so the exchange runs on its own thread.
+    With `session`, over its kept-alive connection (one exchange at a time)."""
     answer = _Answer()
     done = threading.Event()
 
     def run() -> None:
         try:
-            response = requests.post(
-                url, data=body, headers=headers, timeout=(budget, budget), stream=True
-            )
+            post = session.post if session is not None else requests.post
+            response = post(url, data=body, headers=headers, timeout=(budget, budget), stream=True)
             answer.response = response
             answer.status, answer.headers = response.status_code, response.headers
             chunks: list[bytes] = []
