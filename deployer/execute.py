@@ -646,7 +646,11 @@ class Executor:
         known_good = self.plan.previous
         if known_good is None or known_good == deployment:
             if not agreement.checks:
-                why = "a first deploy: no known-good deployment to compare the answers with"
+                why = (
+                    "a first deploy: no known-good deployment to compare the answers with"
+                    if known_good is None
+                    else "strategy replace updates the one deployment: nothing to compare with"
+                )
                 self.runner.info(
                     f"  agreement: {agreement.not_judged(stage, deployment, why).describe()}"
                 )

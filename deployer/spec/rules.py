@@ -121,9 +121,10 @@ def _rollout(document: Document) -> Iterator[Finding]:
 def _judged_rollout(
     document: Document, rollout: dict[str, Any], strategy: str, where: str
 ) -> Iterator[Finding]:
-    """analysis, shadow, bake_minutes and agreement need a deployment to go back to; shadow is
-    judged by analysis."""
-    for name in ("analysis", "shadow", "bake_minutes", "agreement"):
+    """analysis, shadow and bake_minutes need a deployment to go back to; shadow is judged by
+    analysis. (agreement is allowed with replace, a preview's strategy: it is not judged there,
+    with no second deployment on the endpoint to compare with.)"""
+    for name in ("analysis", "shadow", "bake_minutes"):
         path: JsonPath = ("rollout", name)
         if name in rollout and strategy == "replace":
             yield error(

@@ -100,6 +100,15 @@ def test_a_first_deploy_is_not_judged_and_does_not_fail() -> None:
     assert json.loads(agreement_json(world.agreement))["verdict"] == "not judged"
 
 
+def test_a_replaced_deployment_is_not_judged_either() -> None:
+    world = first(World(strategy=Strategy.REPLACE))
+    world.agreement = Agreement(AgreementSpec(requests=()), REQUESTS)
+    world.run("app@sha256:2")
+    world.assert_converged("app@sha256:2")
+    assert world.agreement.verdict() == "not judged"
+    assert json.loads(agreement_json(world.agreement))["verdict"] == "not judged"
+
+
 def test_labels_flipping_for_5_percent_are_stopped_before_any_traffic_moves() -> None:
     world = first(World(strategy=Strategy.CANARY, canary_steps=(10, 50, 100)))
     models = agreeing(world, v1=parity, v2=flips_every_20th)

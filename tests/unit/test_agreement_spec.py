@@ -165,14 +165,16 @@ def test_a_folder_past_the_bound_or_empty_is_refused(workspace: Workspace) -> No
     assert empty[2] == "rollout.agreement.requests names empty/, but empty/ has no *.json file"
 
 
-def test_agreement_needs_a_deployment_to_compare_with(workspace: Workspace) -> None:
+def test_a_preview_may_keep_the_agreement_of_the_base(workspace: Workspace) -> None:
+    """A preview's strategy replace has no second deployment to compare with: the rollout is not
+    judged (tests/unit/test_agreement.py), and the base's agreement is no error there."""
     requests(workspace, 1)
-    problem = only(
-        workspace.validate(
-            agreement("    requests: agreement/\n", strategy="replace"), environment="production"
-        ).problems
+    report = workspace.validate(
+        agreement("    requests: agreement/\n", strategy="replace"), environment="preview"
     )
-    assert problem.message.startswith("rollout.agreement needs a previous deployment to go back to")
+    assert report.valid, report.problems
+    assert report.deploy_file is not None
+    assert report.deploy_file.base.rollout.agreement is not None
 
 
 def test_a_request_changed_after_validation_stops_the_run_before_it_changes_anything(
