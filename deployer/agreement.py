@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from jsonschema import Draft202012Validator
 
 from deployer.comparison import compare
+from deployer.deadline import Deadline
 from deployer.files import MAX_REQUEST_BYTES, MAX_SCHEMA_BYTES, UnreadableFile, read_bounded
 from deployer.spec.model import AgreementSpec, CompareKind
 
@@ -222,27 +223,35 @@ class Agreement:
         self.checks.append(check)
         return check
 
-    def check(self, stage: str, candidate: str, known_good: str, scorer: Scorer) -> Check:
-        timeout = float(self.spec.timeout_seconds)
+    def check(
+        self,
+        stage: str,
+        candidate: str,
+        known_good: str,
+        scorer: Scorer,
+        deadline: Deadline | None = None,
+    ) -> Check:
+        """Every request to both; within `deadline` (the rollout's timeout and the workflow's
+        cancellation, which stop the check and fail the stage)."""
         ours: list[Answer] = []
         theirs: list[Answer] = []
         compared = agreed = skipped = failed_ours = failed_theirs = 0
         examples: list[Example] = []
         for request in self.requests:
-            expected = scorer.score(known_good, request.body, timeout)
-            given = scorer.score(candidate, request.body, timeout)
+            expected = scorer.score(known_good, request.body, self._timeout(deadline))
+            given = scorer.score(candidate, request.body, self._timeout(deadline))
             theirs.append(expected)
             ours.append(given)
             known, missing = expected.parsed()
+            answer, problem = given.parsed()
+            failed_theirs += missing is not None
+            failed_ours += problem is not None
             if missing is not None:
-                failed_theirs += 1
                 skipped += 1
                 continue
-            answer, problem = given.parsed()
             if problem is not None:
-                failed_ours += 1
                 compared += 1
-                reason = f"the new deployment answered {problem}"
+                reason = f"no answer to compare: {problem}"
             else:
                 result = compare(self.spec.compare, known, answer, self.schema)
                 if result.agrees is None:
@@ -278,6 +287,12 @@ class Agreement:
         )
         self.checks.append(check)
         return check
+
+    def _timeout(self, deadline: Deadline | None) -> float:
+        if deadline is None:
+            return float(self.spec.timeout_seconds)
+        deadline.check("comparing the answers of the known-good and the new deployment")
+        return min(float(self.spec.timeout_seconds), deadline.remaining())
 
     def verdict(self) -> str:
         if any(check.verdict is AgreementVerdict.FAILED for check in self.checks):

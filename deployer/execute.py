@@ -656,7 +656,8 @@ class Executor:
                 )
             return
         with self.phases("agreement"):
-            check = agreement.check(stage, deployment, known_good, self.job.services.scorer())
+            scorer = self.job.services.scorer()
+            check = agreement.check(stage, deployment, known_good, scorer, self.deadline)
         if check.verdict is AgreementVerdict.PASSED:
             self.runner.info(f"  agreement: {check.describe()}")
             return

@@ -209,7 +209,7 @@ def test_what_the_known_good_cannot_answer_is_not_compared_and_the_candidates_fa
     assert (check.compared, check.agreed, check.skipped) == (90, 89, 10)
     assert check.verdict is AgreementVerdict.PASSED
     assert check.known_good_latency.failures == 10 and check.candidate_latency.failures == 1
-    assert check.examples[0].reason == "the new deployment answered no complete answer within 30 s"
+    assert check.examples[0].reason == "no answer to compare: no complete answer within 30 s"
     assert check.examples[0].candidate == "(no complete answer within 30 s)"
 
 
@@ -221,6 +221,20 @@ def test_a_set_the_known_good_answers_none_of_fails_loudly() -> None:
         world.run("app@sha256:2")
     assert "could not be judged (before traffic: none of the 100 requests" in str(failed.value)
     world.assert_converged("app@sha256:1")
+
+
+def test_a_check_past_the_rollouts_timeout_stops_and_rolls_back() -> None:
+    world = first(World(strategy=Strategy.BLUE_GREEN))
+
+    def slow(request: dict[str, Any]) -> Any:
+        world.clock.elapsed += 1.0  # each answer takes a second of the rollout's 60
+        return parity(request)
+
+    agreeing(world, v1=slow, v2=slow)
+    with pytest.raises(RolloutFailed, match=r"comparing the answers .* did not finish within"):
+        world.run("app@sha256:2")
+    world.assert_converged("app@sha256:1")
+    assert world.agreement is not None and world.agreement.checks == []
 
 
 HOSTILE = "::error::pwned\n| <img src=x onerror=alert(1)> [click](https://evil.example) ```"
