@@ -9,6 +9,7 @@ import datetime
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from deployer.agreement import Agreement
 from deployer.analysis import Analysis
 from deployer.azure.pull import PullAccess
 from deployer.deadline import Deadline
@@ -31,6 +32,7 @@ from deployer.reach import explained
 from deployer.report import (
     plan_table,
 )
+from deployer.scoring import HttpScorer
 from deployer.session import Session
 from deployer.smoke import LoadSender, SmokeResult, smoke_test
 from deployer.state import EndpointState, Keys
@@ -142,6 +144,7 @@ class SessionServices:
         pull: PullAccess | None,
     ) -> None:
         self.session, self.smoke, self._build, self.pull = session, smoke, build, pull
+        self._scorer: HttpScorer | None = None
 
     def deployment_tags(self, image: str, settings_hash: str) -> dict[str, str]:
         return deployment_tags(self.session.owner, image, settings_hash)
@@ -158,6 +161,11 @@ class SessionServices:
 
     def load_sender(self, deployment: str) -> LoadSender:
         return self.smoke.load_sender(deployment)
+
+    def scorer(self) -> HttpScorer:
+        if self._scorer is None:
+            self._scorer = HttpScorer(self.smoke.scoring_uri(), self.smoke.keys().primary)
+        return self._scorer
 
     def build(self) -> str:
         if self._build is None:
@@ -190,6 +198,7 @@ def converge(
     wait: bool = True,
     pull: PullAccess | None = None,
     analysis: Analysis | None = None,
+    agreement: Agreement | None = None,
 ) -> Converged:
     """Observe, check, plan and execute until done: when another run holds the endpoint's
     lease, or changed the endpoint since it was observed, wait for it and plan again."""
@@ -235,6 +244,7 @@ def converge(
             identity=session.spec.endpoint.identity,
             public_network_access=str(session.spec.endpoint.public_network_access),
             analysis=analysis,
+            agreement=agreement,
         )
         try:
             outcome = Executor(session.azure, runner, job, deadline, phases).run(plan)

@@ -3,11 +3,14 @@ deployment's settings, the desired state, and the rollout's analysis."""
 
 from __future__ import annotations
 
+from deployer.agreement import Agreement, load_requests, load_schema
 from deployer.analysis import Analysis
 from deployer.collector_plan import own_collections
+from deployer.errors import UsageError
+from deployer.files import UnreadableFile
 from deployer.plan import Desired
 from deployer.session import Session
-from deployer.spec.model import DeploySpec
+from deployer.spec.model import AgreementSpec, DeploySpec
 from deployer.state import DeploymentSettings
 from deployer.steps import BUILD_THE_IMAGE
 
@@ -78,3 +81,21 @@ def rollout_analysis(session: Session) -> Analysis | None:
         shadow_on_inconclusive=shadow.on_inconclusive if shadow is not None else None,
         minute=session.cloud.metrics_minute,
     )
+
+
+def rollout_agreement(session: Session) -> Agreement | None:
+    return agreement_of(session.spec.rollout.agreement)
+
+
+def agreement_of(spec: AgreementSpec | None) -> Agreement | None:
+    """rollout.agreement with its request set (and response schema) read now, before anything
+    changes; None without it."""
+    if spec is None:
+        return None
+    try:
+        return Agreement(spec, load_requests(spec), load_schema(spec))
+    except UnreadableFile as exc:
+        raise UsageError(
+            f"rollout.agreement: a file of its request set or its schema {exc}",
+            hint="run `azureml-deploy validate` to see which, and fix it",
+        ) from exc

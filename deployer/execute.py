@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol, assert_never
 
+from deployer.agreement import Agreement, AgreementVerdict, Check, Scorer
 from deployer.analysis import Analysis, Stage, StageKind, StageResult, Verdict, Window
 from deployer.deadline import Deadline
 from deployer.errors import (
@@ -144,6 +145,10 @@ class RunServices(Protocol):
         """The smoke test's request to `deployment`, for rollout.analysis.load."""
         ...
 
+    def scorer(self) -> Scorer:
+        """Scoring requests to one deployment of the endpoint, for rollout.agreement."""
+        ...
+
     def build(self) -> str:
         """Build and push the image; the image by digest."""
         ...
@@ -168,6 +173,8 @@ class Job:
     public_network_access: str = "enabled"  # for a new endpoint; an existing one's: its change
     # rollout.analysis: the candidate judged by its live traffic (its windows outlive the run)
     analysis: Analysis | None = None
+    # rollout.agreement: the candidate's answers compared with the known-good's
+    agreement: Agreement | None = None
 
 
 @dataclass
@@ -205,6 +212,7 @@ class Executor:
         self._creating: Waitable | None = None
         self._index = 0
         self.lease = Lease(job.endpoint, job.holder, self.clock)
+        self._agreed_before_traffic = False
 
     # --- running a plan ------------------------------------------------------------------------
 
@@ -275,9 +283,12 @@ class Executor:
                 # The last change of traffic ends the rollout: it hands the lease back too
                 # (what follows only retires deployments nothing refers to any more).
                 final = not any(isinstance(later, (SetTraffic, Mark)) for later in rest)
+                if self.plan is not None and traffic.get(self.plan.target or "", 0) > 0:
+                    self._agree_before_traffic()
                 with self.phases("traffic"):
                     self._write(record, traffic, release=final)
             case Shadow(deployment, percent, seconds, record):
+                self._agree_before_traffic()
                 with self.phases("shadow"):
                     self._write(record, None, mirror={deployment: percent})
                     self._watch(deployment, seconds, f"shadow {percent}%", StageKind.SHADOW)
@@ -535,6 +546,8 @@ class Executor:
             self.runner.info(f"  load on {deployment} ({stage_name}): {load.describe()}")
         if stage is not None and stage.result is not None:
             self._concluded(stage.result)
+        if kind is not StageKind.BAKE:
+            self._agree(deployment, stage_name)
 
     def _watching(
         self, deployment: str, seconds: float, stage_name: str, stage: Stage | None
@@ -628,6 +641,43 @@ class Executor:
             hint="the job summary lists every analysis window; fix the model server, or set "
             "rollout.analysis's thresholds to what it should meet",
         )
+
+    # --- rollout.agreement ---------------------------------------------------------------------
+
+    def _agree_before_traffic(self) -> None:
+        """Before the candidate sees its first live (or mirrored) request."""
+        if self._agreed_before_traffic or self.plan is None or self.plan.target is None:
+            return
+        self._agreed_before_traffic = True
+        self._agree(self.plan.target, "before traffic")
+
+    def _agree(self, deployment: str, stage: str) -> None:
+        """The request set sent to the known-good and to `deployment`, their answers compared;
+        a breach fails the stage (and the rollout is undone like an analysis breach)."""
+        agreement = self.job.agreement
+        if agreement is None:
+            return
+        assert self.plan is not None
+        known_good = self.plan.previous
+        if known_good is None or known_good == deployment:
+            if not agreement.checks:
+                why = (
+                    "a first deploy: no known-good deployment to compare the answers with"
+                    if known_good is None
+                    else "strategy replace updates the one deployment: nothing to compare with"
+                )
+                self.runner.info(
+                    f"  agreement: {agreement.not_judged(stage, deployment, why).describe()}"
+                )
+            return
+        with self.phases("agreement"):
+            scorer = self.job.services.scorer()
+            check = agreement.check(stage, deployment, known_good, scorer, self.deadline)
+        if check.verdict is AgreementVerdict.PASSED:
+            self.runner.info(f"  agreement: {check.describe()}")
+            return
+        self.runner.warning(f"agreement: {check.describe()}")
+        raise _disagreement(check)
 
     def _renew_if_due(self) -> None:
         if self.outcome.leased and self.lease.renewal_due():
@@ -797,3 +847,23 @@ class Executor:
                 with self.runner.group(title):
                     self.runner.info(content.rstrip())
                 return
+
+
+def _disagreement(check: Check) -> StepFailed:
+    if check.rate is None:
+        return StepFailed(
+            f"the agreement of {check.candidate} could not be judged ({check.stage}: {check.why})",
+            hint="check that rollout.agreement's requests are ones the known-good deployment "
+            "answers with JSON (the `agreement` output shows what it answered), or remove "
+            "rollout.agreement",
+        )
+    first = check.examples[0] if check.examples else None
+    example = f"; first: {first.request}: {first.reason}" if first is not None else ""
+    return StepFailed(
+        f"the answers of {check.candidate} disagree with {check.known_good}'s ({check.stage}: "
+        f"{check.agreed} of {check.compared} agree, {check.rate:.1%}, below min_agreement "
+        f"{check.min_agreement:.1%}{example})",
+        hint="the job summary and the `agreement` output show the disagreeing requests; fix the "
+        "model, or if its new answers are meant, change rollout.agreement's compare rule or "
+        "min_agreement",
+    )

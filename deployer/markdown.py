@@ -38,13 +38,12 @@ def text(value: str, limit: int = MAX_CELL) -> str:
 
 
 def code(value: str, limit: int = MAX_CELL) -> str:
-    """`value` as inline code in a table cell: HTML-escaped inside <code>."""
+    """`value` as inline code in a table cell: inside <code>, every character that can start
+    markup written as a numeric entity. GFM still parses Markdown between inline HTML tags, so
+    `<code>[x](y)</code>` would be a link; an entity is only ever the character itself."""
     one_line = " ".join(_bounded(value, limit).split())
-    escaped = (
-        one_line.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace("|", "&#124;")
+    escaped = "".join(
+        f"&#{ord(char)};" if char in _PUNCTUATION or char == "|" else char for char in one_line
     )
     return f"<code>{escaped}</code>"
 

@@ -11,12 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from deployer.agreement import Agreement
 from deployer.analysis import Analysis
 from deployer.collector_plan import own_collections_note
 from deployer.converge import converge, holder, observe_settled
 from deployer.deadline import Deadline
 from deployer.deployable import Deployable, resolve_deployable
-from deployer.desired import desired_state, rollout_analysis
+from deployer.desired import desired_state, rollout_agreement, rollout_analysis
 from deployer.errors import DeployerError, ExitCode, PolicyError
 from deployer.github.runner import Runner
 from deployer.lease import held_by_other
@@ -48,6 +49,7 @@ class Prepared:
     analysis: Analysis | None
     phases: Phases
     deadline: Deadline
+    agreement: Agreement | None = None
 
 
 class PlanExecutor(Protocol):
@@ -77,7 +79,8 @@ def run_pipeline(session: Session, executor: PlanExecutor) -> ExitCode:
     executor.check(lambda: check_may_change(session.owner, name, observed))
     executor.check(lambda: decide_smoke(session, observed, probe(session)))
     analysis = rollout_analysis(session)
-    return executor.execute(Prepared(session, deployable, analysis, phases, deadline))
+    agreement = rollout_agreement(session)
+    return executor.execute(Prepared(session, deployable, analysis, phases, deadline, agreement))
 
 
 def signed_in(session: Session, phases: Phases) -> None:
@@ -112,7 +115,7 @@ class Executor:
 
 def _rollout(run: Prepared) -> DeployReport:
     session, what = run.session, run.deployable
-    with failure_summarised(session, run.analysis):
+    with failure_summarised(session, run.analysis, run.agreement):
         converged = converge(
             session,
             make_plan,
@@ -123,10 +126,18 @@ def _rollout(run: Prepared) -> DeployReport:
             wait=session.options.wait,
             pull=what.pull,
             analysis=run.analysis,
+            agreement=run.agreement,
         )
         outcome = "unchanged" if converged.outcome is None else "deployed"
         return report(
-            session, converged, what.reference, outcome, what.tag, what.work, run.analysis
+            session,
+            converged,
+            what.reference,
+            outcome,
+            what.tag,
+            what.work,
+            run.analysis,
+            run.agreement,
         )
 
 

@@ -142,6 +142,14 @@ def decide_smoke(session: Run, observed: EndpointState | None, reach: Probe) -> 
             "(README, Private endpoints), or judge the rollout by live traffic: "
             "rollout.analysis with strategy canary or rollout.shadow",
         )
+    if spec.rollout.agreement is not None:
+        raise PolicyError(
+            f"{outside}, and rollout.agreement sends its requests from the runner to both "
+            "deployments",
+            hint="run this job on a self-hosted runner inside the workspace's virtual network "
+            "(README, Private endpoints), or remove rollout.agreement: a comparison that "
+            "cannot be made is not skipped",
+        )
     session.smoke_from_runner = False
     unjudged = ""
     if not any(observed.traffic.values()):

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deployer import markdown as md
+from deployer.agreement import Agreement
+from deployer.agreement_report import agreement_json, agreement_markdown
 from deployer.analysis import Analysis, StageResult, Verdict, Window
 from deployer.assets.deployed import asset_outputs, parse_deployed, what_runs
 from deployer.github.runner import Runner
@@ -34,6 +36,7 @@ OUTPUT_NAMES = (
     "previous-deployment",
     "plan",
     "analysis",
+    "agreement",
 )
 SECRET_OUTPUTS = ("primary-key", "secondary-key")
 
@@ -57,6 +60,7 @@ class DeployReport:
     image_tag: str = ""  # the tag the image was built or found under; "" for a digest given
     image_work: str = ""  # steps built and cached, layers pushed: "" when nothing was built
     analysis: Analysis | None = None  # rollout.analysis: its stages and windows
+    agreement: Agreement | None = None  # rollout.agreement: its checks
 
     def outputs(self) -> dict[str, str]:
         assets = parse_deployed(self.image)
@@ -78,6 +82,7 @@ class DeployReport:
             "previous-deployment": self.previous or "",
             "plan": dump_json(self.plan.as_dict()),
             "analysis": analysis_json(self.analysis),
+            "agreement": agreement_json(self.agreement),
         }
 
 
@@ -225,7 +230,12 @@ def summary_markdown(report: DeployReport, phases: Phases, environment: str | No
     lines = [f"### azureml-deploy: {title}", "", "| | |", "| --- | --- |"]
     lines += [f"| {name} | {value} |" for name, value in rows]
     lines += ["", f"**Timing:** {md.text(timing_text(phases))}", ""]
-    return "\n".join(lines) + "\n" + analysis_markdown(report.analysis)
+    return (
+        "\n".join(lines)
+        + "\n"
+        + analysis_markdown(report.analysis)
+        + agreement_markdown(report.agreement)
+    )
 
 
 def _work_label(reference: str) -> str:

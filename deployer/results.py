@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from deployer.agreement import Agreement
+from deployer.agreement_report import agreement_json, agreement_markdown
 from deployer.analysis import Analysis
 from deployer.converge import Converged
 from deployer.errors import (
@@ -36,6 +38,7 @@ def report(  # noqa: PLR0917 - one value per line of the report
     image_tag: str = "",
     image_work: str = "",
     analysis: Analysis | None = None,
+    agreement: Agreement | None = None,
 ) -> DeployReport:
     final = session.azure.endpoint(session.endpoint_name)
     if final is None:
@@ -53,23 +56,31 @@ def report(  # noqa: PLR0917 - one value per line of the report
         image_tag=image_tag,
         image_work=image_work,
         analysis=analysis,
+        agreement=agreement,
     )
 
 
 @contextlib.contextmanager
-def failure_summarised(session: Session, analysis: Analysis | None = None) -> Iterator[None]:
+def failure_summarised(
+    session: Session, analysis: Analysis | None = None, agreement: Agreement | None = None
+) -> Iterator[None]:
     """A failure inside goes into the job summary (then on, to the command line's handler),
-    with the analysis windows so far, which are the `analysis` output too."""
+    with the analysis windows and agreement checks so far, which are outputs too."""
     try:
         yield
     except DeployerError as failure:
+        outputs = {}
         if analysis is not None:
-            outputs = {"analysis": analysis_json(analysis)}
+            outputs["analysis"] = analysis_json(analysis)
+        if agreement is not None:
+            outputs["agreement"] = agreement_json(agreement)
+        if outputs:
             publish(session.runner, outputs, session.options.output_json)
         if session.options.summary:
             session.runner.add_summary(
                 failure_markdown(session.endpoint_name, failure.message, failure.hint)
                 + analysis_markdown(analysis)
+                + agreement_markdown(agreement)
             )
         raise
 

@@ -145,18 +145,24 @@ class _Answer:
     response: requests.Response | None = None
 
 
-def _exchange(url: str, body: bytes, headers: dict[str, str], budget: float) -> _Answer | None:
+def exchange(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    budget: float,
+    session: requests.Session | None = None,
+) -> _Answer | None:
     """POST and read the answer (at most MAX_RESPONSE_BYTES of it) within `budget` seconds in
     all, or None. requests' timeouts bound each socket read, not the exchange: a server
-    trickling a byte a second would never time out, so the exchange runs on its own thread."""
+    trickling a byte a second would never time out, so the exchange runs on its own thread.
+    With `session`, over its kept-alive connection (one exchange at a time)."""
     answer = _Answer()
     done = threading.Event()
 
-    def exchange() -> None:
+    def run() -> None:
         try:
-            response = requests.post(
-                url, data=body, headers=headers, timeout=(budget, budget), stream=True
-            )
+            post = session.post if session is not None else requests.post
+            response = post(url, data=body, headers=headers, timeout=(budget, budget), stream=True)
             answer.response = response
             answer.status, answer.headers = response.status_code, response.headers
             chunks: list[bytes] = []
@@ -177,7 +183,7 @@ def _exchange(url: str, body: bytes, headers: dict[str, str], budget: float) -> 
         finally:
             done.set()
 
-    threading.Thread(target=exchange, name="smoke-test", daemon=True).start()
+    threading.Thread(target=run, name="smoke-test", daemon=True).start()
     if done.wait(budget):
         return answer
     _abandon(answer.response)
@@ -204,7 +210,7 @@ def _attempt(
     budget: float,
 ) -> SmokeResult:
     started = time.perf_counter()
-    answer = _exchange(scoring_uri, body, headers, budget)
+    answer = exchange(scoring_uri, body, headers, budget)
     if answer is None or answer.failure == "timeout":
         return SmokeResult(False, attempt, None, None, f"no complete answer within {budget:g} s")
     if answer.failure is not None or answer.status is None:

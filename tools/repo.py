@@ -36,6 +36,7 @@ deployment:
     SCORE_STATUS: "{score_status}"
     SCORE_DELAY: "{score_delay}"
     FAIL_INPUT: "{fail_input}"
+    PREDICT: "{predict}"
   # Headroom for the load tests on a busy machine: Azure ML answers 429 past twice this many
   # requests in flight per instance, which would count a slow test host as a dropped request
   # (at 20 requests/s, 4 let a 0.4 s stall of a CI machine running four workers fail requests).
@@ -100,11 +101,14 @@ class App:
         score_delay: float = 0,
         fail_input: str = "",
         rollout: str = "",
+        predict: str = "",
     ) -> None:
-        """`rollout`: more of production's rollout mapping, e.g. `, bake_minutes: 1`."""
+        """`rollout`: more of production's rollout mapping, e.g. `, bake_minutes: 1`;
+        `predict`: the server's PREDICT mode (tests/images/model-server/server.py)."""
         text = SERVER_DEPLOY.format(
             score_delay=score_delay,
             fail_input=fail_input,
+            predict=predict,
             rollout=rollout,
             name=name,
             mode=mode,

@@ -113,6 +113,8 @@ def _row(label: str, spec: DeploySpec) -> tuple[str, str, str, str, str]:
         rollout += f", shadow {spec.rollout.shadow.percent}%"
     if spec.rollout.analysis is not None:
         rollout += ", analysis"
+    if spec.rollout.agreement is not None:
+        rollout += f", agreement ({len(spec.rollout.agreement.requests)} requests)"
     if spec.rollout.bake_minutes:
         rollout += f", bake {spec.rollout.bake_minutes:g} min"
     if spec.smoke_test is None:

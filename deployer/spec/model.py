@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from deployer.files import request_files
 from deployer.spec import names
 from deployer.spec.source import Document, JsonPath
 
@@ -373,6 +374,34 @@ class ShadowSpec:
     on_inconclusive: OnInconclusive | None = None  # None: the analysis's
 
 
+class CompareKind(StrEnum):
+    EXACT = "exact"
+    POINTER = "pointer"
+    TOLERANCE = "tolerance"
+    SCHEMA = "schema"
+
+
+@dataclass(frozen=True)
+class CompareRule:
+    """How the candidate's answer to one request agrees with the known-good's."""
+
+    kind: CompareKind = CompareKind.EXACT
+    pointer: str = ""  # POINTER: an RFC 6901 JSON pointer
+    absolute: float = 0.0  # TOLERANCE
+    relative: float = 0.0
+    schema: Path | None = None  # SCHEMA: a JSON Schema file the candidate's answer satisfies
+
+
+@dataclass(frozen=True)
+class AgreementSpec:
+    """A request set sent to the known-good and to the candidate, their answers compared."""
+
+    requests: tuple[Path, ...]  # resolved, in the order they are sent
+    compare: CompareRule = field(default_factory=CompareRule)
+    min_agreement: float = 1.0
+    timeout_seconds: int = 30
+
+
 @dataclass(frozen=True)
 class RolloutSpec:
     strategy: Strategy = Strategy.BLUE_GREEN
@@ -384,6 +413,7 @@ class RolloutSpec:
     analysis: AnalysisSpec | None = None
     shadow: ShadowSpec | None = None
     bake_minutes: float = 0
+    agreement: AgreementSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -505,6 +535,7 @@ def build_spec(
             analysis=_analysis(rollout.get("analysis")),
             shadow=_shadow(rollout.get("shadow")),
             bake_minutes=float(rollout.get("bake_minutes", 0)),
+            agreement=_agreement(rollout.get("agreement"), folder),
         ),
         smoke_test=None
         if smoke is None
@@ -627,6 +658,30 @@ def _analysis(raw: dict[str, Any] | None) -> AnalysisSpec | None:
         else BaselineSpec(**{key: float(value) for key, value in baseline.items()}),
         on_inconclusive=OnInconclusive(raw.get("on_inconclusive", OnInconclusive.FAIL)),
         load=_load(raw.get("load")),
+    )
+
+
+def _agreement(raw: dict[str, Any] | None, folder: Path) -> AgreementSpec | None:
+    if raw is None:
+        return None
+    compare = raw.get("compare", {"exact": True})
+    ((kind, value),) = compare.items()
+    rule = CompareRule(kind=CompareKind(kind))
+    if kind == "pointer":
+        rule = replace(rule, pointer=str(value))
+    elif kind == "tolerance":
+        rule = replace(
+            rule,
+            absolute=float(value.get("absolute", 0.0)),
+            relative=float(value.get("relative", 0.0)),
+        )
+    elif kind == "schema":
+        rule = replace(rule, schema=(folder / value).resolve())
+    return AgreementSpec(
+        requests=request_files(raw["requests"], folder),
+        compare=rule,
+        min_agreement=float(raw.get("min_agreement", 1.0)),
+        timeout_seconds=int(raw.get("timeout_seconds", 30)),
     )
 
 

@@ -20,6 +20,7 @@ from jsonschema.exceptions import SchemaError
 from deployer.diagnostics import did_you_mean
 from deployer.files import MAX_REQUEST_BYTES, MAX_SCHEMA_BYTES, UnreadableFile, read_bounded
 from deployer.spec import names
+from deployer.spec.agreement_rules import agreement_findings
 from deployer.spec.asset_rules import (
     CODE,
     ENVIRONMENT,
@@ -67,6 +68,7 @@ def rule_findings(document: Document, places: Places) -> list[Finding]:
         *reference_findings(document),
         *_files(document, places),
         *_asset_files(document, places),
+        *agreement_findings(document, places.folder, places.workspace),
     ]
 
 
@@ -121,7 +123,8 @@ def _judged_rollout(
     document: Document, rollout: dict[str, Any], strategy: str, where: str
 ) -> Iterator[Finding]:
     """analysis, shadow and bake_minutes need a deployment to go back to; shadow is judged by
-    analysis."""
+    analysis. (agreement is allowed with replace, a preview's strategy: it is not judged there,
+    with no second deployment on the endpoint to compare with.)"""
     for name in ("analysis", "shadow", "bake_minutes"):
         path: JsonPath = ("rollout", name)
         if name in rollout and strategy == "replace":
@@ -140,6 +143,22 @@ def _judged_rollout(
             document.key_mark(shadow_path),
         )
     yield from _analysis_load(document, rollout)
+    yield from _agreement_from_the_runner(document, rollout)
+
+
+def _agreement_from_the_runner(document: Document, rollout: dict[str, Any]) -> Iterator[Finding]:
+    """`agreement` sends its requests from the runner, like the smoke test."""
+    smoke = document.get(("smoke_test",))
+    if "agreement" not in rollout or not isinstance(smoke, dict) or smoke.get("from") != "none":
+        return
+    path: JsonPath = ("rollout", "agreement")
+    yield error(
+        path,
+        "sends its requests from the runner to both deployments, and smoke_test.from is 'none' "
+        "(the runner cannot reach the scoring URI); run the job on a runner inside the "
+        "endpoint's network, or remove `agreement`",
+        document.key_mark(path),
+    )
 
 
 def _analysis_load(document: Document, rollout: dict[str, Any]) -> Iterator[Finding]:

@@ -91,6 +91,7 @@ PREBUILT = SERVER_DEPLOY.format(
     score_delay=0,
     fail_input="",
     rollout="",
+    predict="",
 ).replace(BUILT_IMAGE, 'image: {ref: "contosoml.azurecr.io/model-server:{short_sha}"}\n')
 
 

@@ -103,7 +103,11 @@ def test_table_cells_render_text_not_markup() -> None:
     for markup in ("[click](", "![i](", "<img>", "**bold**"):
         assert markup not in cell
     assert "\n" not in cell
-    assert md.code("x|y<z>") == "<code>x&#124;y&lt;z&gt;</code>"
+    assert md.code("x|y<z>") == "<code>x&#124;y&#60;z&#62;</code>"
+    # GFM parses Markdown between inline HTML tags: inside <code> too, nothing may form
+    inline = md.code("[click](javascript:x) ![i](http://x/p.png) **bold** `tick` &amp;")
+    for markup in ("[click](", "![i](", "**bold**", "`tick`", "&amp;"):
+        assert markup not in inline
 
 
 def test_untrusted_text_in_the_summary_is_bounded() -> None:

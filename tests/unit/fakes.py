@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from deployer.agreement import Scorer
 from deployer.deadline import Deadline
 from deployer.errors import AzureError, EndpointNotSettled
 from deployer.load import Sender
@@ -421,6 +422,7 @@ class FakeServices:
     smoke: Callable[[str, Deadline, bool], SmokeResult] | None = None
     builder: Callable[[], str] | None = None
     sender: Callable[[str], Sender] | None = None  # rollout.analysis.load's, by deployment
+    scoring: Scorer | None = None  # rollout.agreement's
 
     def deployment_tags(self, image: str, settings_hash: str) -> dict[str, str]:
         return deployment_tags(self.owner, image, settings_hash) if self.owner else {}
@@ -439,6 +441,10 @@ class FakeServices:
     def load_sender(self, deployment: str) -> Sender:
         assert self.sender is not None, "the analysis sent load the test gave no sender for"
         return self.sender(deployment)
+
+    def scorer(self) -> Scorer:
+        assert self.scoring is not None, "the rollout compared answers the test gave no scorer for"
+        return self.scoring
 
     def build(self) -> str:
         assert self.builder is not None, "the plan built an image the test gave no build for"

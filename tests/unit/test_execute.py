@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
+from deployer.agreement import Agreement, Scorer
 from deployer.analysis import Analysis, Metrics
 from deployer.deadline import Deadline
 from deployer.errors import (
@@ -75,6 +76,8 @@ class World:
     autoscale: AutoscaleSpec | None = None
     clock: FakeClock = field(default_factory=FakeClock)
     sender: Callable[[str], Sender] | None = None  # rollout.analysis.load's
+    agreement: Agreement | None = None
+    scoring: Scorer | None = None  # rollout.agreement's requests
 
     def __post_init__(self) -> None:
         self.azure.in_place = self.strategy is Strategy.REPLACE
@@ -129,6 +132,7 @@ class World:
                 None if self.outside else self.azure.smoke("ep", self.failing),
                 build,
                 self.sender,
+                self.scoring,
             ),
             # minutes of a second, as in the emulator's fast profile
             analysis=Analysis(
@@ -140,6 +144,7 @@ class World:
             )
             if self.analysis is not None and self.metrics is not None
             else None,
+            agreement=self.agreement,
         )
         runner = Runner({}, self.log, self.log)
         executor = Executor(self.azure, runner, job, deadline, self.phases)

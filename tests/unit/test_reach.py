@@ -96,6 +96,18 @@ def test_outside_the_warning_says_the_load_is_not_sent_either(workspace: Workspa
     assert "rollout.analysis.load is not sent either" in run.log.getvalue()
 
 
+def test_outside_with_agreement_is_refused_rather_than_skipped(workspace: Workspace) -> None:
+    folder = workspace.root / "agreement"
+    folder.mkdir(exist_ok=True)
+    (folder / "one.json").write_text('{"data": [[1, 2]]}')
+    agreement = "\n  agreement: {requests: agreement, compare: {exact: true}}"
+    run = run_of(workspace, CANARY.replace("analysis: {}", "analysis: {}" + agreement))
+    with pytest.raises(PolicyError) as refused:
+        decide_smoke(run, private(), outside)
+    assert "rollout.agreement sends its requests from the runner" in refused.value.message
+    assert run.smoke_from_runner  # nothing decided: the run stops here
+
+
 def test_outside_on_an_endpoint_nothing_serves_says_the_first_one_is_unjudged(
     workspace: Workspace,
 ) -> None:

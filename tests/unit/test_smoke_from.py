@@ -47,3 +47,12 @@ def test_public_network_access_takes_only_enabled_or_disabled(workspace: Workspa
     text = replace_line(BASE, "  auth_mode: key", "  auth_mode: key\n  public_network_access: off")
     [(line, _, message)] = workspace.errors(text)
     assert line == 5 and "public_network_access" in message
+
+
+def test_from_none_with_agreement_is_refused_at_agreement(workspace: Workspace) -> None:
+    workspace.write("agreement/one.json", '{"data": [[1, 2]]}')
+    judged = "  strategy: canary\n  canary_steps: [10, 100]\n  analysis: {}\n"
+    text = with_rollout(judged + "  agreement: {requests: agreement, compare: {exact: true}}")
+    [(line, _, message)] = workspace.errors(text)
+    assert text.splitlines()[line - 1].startswith("  agreement:")
+    assert "sends its requests from the runner to both deployments" in message

@@ -3,7 +3,10 @@
 MODE=serve (default) | crash | never-ready    SCORE_DELAY=<seconds>    SCORE_STATUS=<code>
 SCORE_DROP=1 closes the connection on /score without an answer. FAIL_INPUT=<key> answers 500
 to a scoring request whose JSON object has that key (an input the smoke request lacks: a new
-version's bug that only real clients hit). SWAGGER=1 serves
+version's bug that only real clients hit). PREDICT=parity answers a request {"x": <integer>}
+as a classifier would, {"label": "even" | "odd", "score": x / 100}; with `,flip_every=20` the
+label of every 20th x is wrong (fast, healthy and 5 % wrong), with `,drift=0.0004` every score
+is that much off. SWAGGER=1 serves
 /swagger.json. /score answers which deployment and instance served it, how many scoring
 requests this instance has seen, the FLAVOR build argument of its image, and the files of the
 model Azure ML mounts for it (AZUREML_MODEL_DIR), if any.
@@ -63,6 +66,10 @@ class Handler(BaseHTTPRequestHandler):
         if fail_input and isinstance(payload, dict) and fail_input in payload:
             self._send(500, {"error": f"KeyError: cannot score {fail_input!r}"})
             return
+        answer = predict(payload)
+        if answer is not None:
+            self._send(int(os.environ.get("SCORE_STATUS", "200")), answer)
+            return
         if os.environ.get("SCORE_DROP") == "1":
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -83,6 +90,19 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):
         sys.stdout.write(f"{self.command} {self.path}\n")
         sys.stdout.flush()
+
+
+def predict(payload):
+    """PREDICT's answer to {"x": <integer>}, or None (not in PREDICT mode, or another request)."""
+    mode, *options = os.environ.get("PREDICT", "").split(",")
+    if mode != "parity" or not isinstance(payload, dict) or not isinstance(payload.get("x"), int):
+        return None
+    settings = dict(option.split("=", 1) for option in options)
+    x = payload["x"]
+    flip_every = int(settings.get("flip_every", "0"))
+    flipped = flip_every > 0 and x % flip_every == 0
+    label = "even" if (x % 2 == 0) != flipped else "odd"
+    return {"label": label, "score": x / 100 + float(settings.get("drift", "0"))}
 
 
 def model_files():
