@@ -142,6 +142,10 @@ def _session(target: Target, actions: str) -> requests.Session:
     """A session with a registry access token for the repository, by the token flow the
     registry's challenge names (the docker CLI's own flow)."""
     session = requests.Session()
+    # Only the registry's own CA and no proxy: with the environment trusted, requests lets
+    # REQUESTS_CA_BUNDLE (a test process's, say, that this emulator's CA is not in yet)
+    # override `verify`, and every push fell back to the engine.
+    session.trust_env = False
     session.verify = target.ca_cert
     challenge = session.get(f"https://{target.login_server}/v2/", timeout=_TIMEOUT)
     fields = dict(re.findall(r'(\w+)="([^"]*)"', challenge.headers.get("Www-Authenticate", "")))

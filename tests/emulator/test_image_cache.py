@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import certifi
 import docker
 import pytest
 from docker.models.images import Image
@@ -28,6 +29,9 @@ def test_a_pushed_image_reaches_the_next_repository_from_the_cache(
     registry: RegistryTarget, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(image_cache, "ROOT", tmp_path / "cache")  # this test's own, empty
+    # The emulator inherits the environment it was started from: a CA bundle without its own
+    # CA must not decide how it reaches its own registry.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
     engine = docker.from_env()
     local = engine.images.get(model_server_image())
     first, second = (f"azureml/azureml_cache{n}{time.time_ns()}" for n in (1, 2))
