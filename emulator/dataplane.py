@@ -500,13 +500,7 @@ class DockerDataPlane:
                 if failures >= probe.failure_threshold:
                     route = instance.readiness
                     error = await asyncio.to_thread(_last_error, instance.container)
-                    hint = (
-                        f"The container's log ends in an error: {error} (getLogs, "
-                        "InferenceServer, shows the traceback)."
-                        if error
-                        else "The container is running but never became ready; check "
-                        "inference_config.readiness_route against what the server serves."
-                    )
+                    hint = not_ready_hint(last, error, probe)
                     return _Startup(
                         False,
                         "ResourceNotReady",
@@ -655,6 +649,39 @@ class DockerDataPlane:
 
 
 _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b: ?.*$")
+
+
+def not_ready_hint(last: str, error: str | None, probe: Probe) -> str:
+    """What to look at when readiness never came. A probe that timed out reached a server
+    still starting (or hung): an error its log holds may be one it logged and survived (the
+    inference server logs some at start), so it is quoted as a lead, not as the cause."""
+    if last.startswith("no answer within"):
+        budget = (
+            probe.initial_delay
+            + probe.failure_threshold * probe.timeout
+            + (probe.failure_threshold - 1) * probe.period
+        )
+        lead = (
+            f" The last error its log holds, which may be unrelated: {error} (getLogs, "
+            "InferenceServer)."
+            if error
+            else ""
+        )
+        return (
+            "The container accepted connections but did not answer in time: it was still "
+            f"starting or it hung. The probe allowed about {budget:g} s; a server that loads "
+            "its model for longer needs a larger readiness_probe.initial_delay or "
+            f"failure_threshold.{lead}"
+        )
+    if error:
+        return (
+            f"The container's log ends in an error: {error} (getLogs, InferenceServer, shows "
+            "the traceback)."
+        )
+    return (
+        "The container is running but never became ready; check "
+        "inference_config.readiness_route against what the server serves."
+    )
 
 
 def _last_error(container: Container) -> str | None:

@@ -8,6 +8,7 @@ import docker
 import pytest
 
 from emulator.client import Emulator
+from emulator.dataplane import Probe, not_ready_hint
 from tests.emulator.arm import DEPLOYMENTS_API, Arm
 
 
@@ -175,3 +176,23 @@ def test_logs_tail(emulator: Emulator, arm: Arm) -> None:
         DEPLOYMENTS_API,
     )
     assert len(response.json()["content"].splitlines()) == 1
+
+
+def test_a_probe_that_timed_out_quotes_the_logs_error_as_a_lead_not_a_cause() -> None:
+    """A server still loading its model times the probe out; an error it logged and survived
+    (the inference server logs one at start) must not read as the reason it failed."""
+    probe = Probe(initial_delay=1, period=1, timeout=2, success_threshold=1, failure_threshold=5)
+    logged = "ValueError: invalid version: 'requirements.txt'"
+    hint = not_ready_hint("no answer within 2 s", logged, probe)
+    assert "still starting or it hung" in hint
+    assert "about 15 s" in hint  # 1 + 5 probes × 2 s + 4 periods × 1 s
+    assert "readiness_probe.initial_delay or failure_threshold" in hint
+    assert f"which may be unrelated: {logged}" in hint
+    assert "ends in an error" not in hint
+
+
+def test_a_probe_refused_quotes_the_logs_error_as_the_cause() -> None:
+    probe = Probe(initial_delay=1, period=1, timeout=2, success_threshold=1, failure_threshold=5)
+    raised = "RuntimeError: the model file is corrupt"
+    assert f"ends in an error: {raised}" in not_ready_hint("HTTP 502", raised, probe)
+    assert "readiness_route" in not_ready_hint("ConnectError: connection failed", None, probe)
