@@ -649,7 +649,8 @@ class Executor:
         if self._agreed_before_traffic or self.plan is None or self.plan.target is None:
             return
         self._agreed_before_traffic = True
-        self._agree(self.plan.target, "before traffic")
+        resumed = self.plan.traffic_before.get(self.plan.target, 0) > 0  # `promote`
+        self._agree(self.plan.target, "before the next step" if resumed else "before traffic")
 
     def _agree(self, deployment: str, stage: str) -> None:
         """The request set sent to the known-good and to `deployment`, their answers compared;

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from deployer.baseline import after_rollout
 from deployer.converge import converge
 from deployer.deadline import Deadline
-from deployer.desired import desired_state, rollout_analysis
+from deployer.desired import desired_state, rollout_agreement, rollout_analysis
 from deployer.errors import ExitCode
 from deployer.github.runner import Runner
 from deployer.options import Options
@@ -41,9 +42,10 @@ def run_after(
     signed_in(session, phases)
     deadline = Deadline.after(session.spec.rollout.timeout_minutes * 60, cancellation())
     analysis = rollout_analysis(session) if command == "promote" else None
+    agreement = rollout_agreement(session) if command == "promote" else None
     if command == "rollback":
         rollback_smoke(session, session.azure.endpoint(session.endpoint_name), probe(session))
-    with failure_summarised(session, analysis):
+    with failure_summarised(session, analysis, agreement):
         converged = converge(
             session,
             PLANNERS[command],
@@ -52,8 +54,12 @@ def run_after(
             deadline,
             wait=options.wait,
             analysis=analysis,
+            agreement=agreement,
         )
         nothing = converged.outcome is None
+        if not nothing and session.spec.ttl_hours is None:
+            # what serves changed: the previews' scorecards compare with it from now on
+            after_rollout(session, converged, rollout_agreement(session), deadline)
         if nothing:
             runner.info(
                 f"no rollout in progress on endpoint {session.endpoint_name}: nothing to {command}"
@@ -62,6 +68,8 @@ def run_after(
         deployment = serving.deployment(converged.plan.target) if serving else None
         image = deployment.image if deployment else None
         done = "unchanged" if nothing else DONE[command]
-        result = report(session, converged, image or "", done, analysis=analysis)
+        result = report(
+            session, converged, image or "", done, analysis=analysis, agreement=agreement
+        )
     hand_back(session, result, phases)
     return ExitCode.OK

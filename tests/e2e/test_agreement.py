@@ -87,3 +87,34 @@ def test_a_scoring_scripts_answers_are_compared_alike(app: App) -> None:
     (check,) = json.loads(second["agreement"])["checks"]
     assert (check["verdict"], check["compared"], check["agreed"]) == ("passed", 5, 5)
     assert json.loads(second["traffic"]) == {"green": 100}
+
+
+def test_promote_judges_the_answers_at_the_steps_it_continues(app: App) -> None:
+    """`promote` continues a canary with the same checks: the deploy file now asks for 98 %
+    agreement, which the candidate's 95 % does not meet, so it is rolled back, not promoted."""
+    for x in range(40):
+        (app.root / "server" / "agreement").mkdir(exist_ok=True)
+        (app.root / "server" / "agreement" / f"{x:03}.json").write_text(json.dumps({"x": x}))
+    lenient = LABELS.replace("0.98", "0.9")
+    app.server_deploy_file(predict="parity", rollout=lenient)
+    assert app.run("deploy", *PRODUCTION).returncode == 0
+    app.server_deploy_file(predict="parity,flip_every=20", rollout=lenient, step_wait=120)
+    process = app.start("deploy", *PRODUCTION)
+    assert process.stderr is not None
+    lines = []
+    for line in process.stderr:
+        lines.append(line)
+        if line.startswith("→ watch green"):  # 95 % agreed before traffic; left at 50 %
+            process.kill()
+            break
+    stdout, rest = process.communicate(timeout=60)
+    app.record("deploy (killed during the canary)", stdout, "".join(lines) + rest)
+    assert _traffic(app) == {"blue": 50, "green": 50}
+
+    app.server_deploy_file(predict="parity,flip_every=20", rollout=LABELS, step_wait=1)
+    promoted = app.run("promote", *PRODUCTION)
+    assert promoted.returncode == 1, promoted.stderr
+    assert (
+        "the answers of green disagree with blue's (before the next step: 38 of 40 agree, 95.0%"
+    ) in promoted.stderr
+    assert _traffic(app) == {"blue": 100}
