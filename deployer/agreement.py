@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from fractions import Fraction
@@ -21,7 +22,7 @@ from jsonschema import Draft202012Validator
 from deployer.comparison import compare
 from deployer.deadline import Deadline
 from deployer.files import MAX_REQUEST_BYTES, MAX_SCHEMA_BYTES, UnreadableFile, read_bounded
-from deployer.spec.model import AgreementSpec, CompareKind
+from deployer.spec.model import AgreementSpec, CompareKind, CompareRule
 
 MAX_EXAMPLES = 5  # disagreeing requests shown per check
 EXAMPLE_CHARS = 300  # of each answer shown
@@ -180,6 +181,80 @@ class Check:
         }
 
 
+@dataclass(frozen=True)
+class Judged:
+    """Who is compared with whom, where, against which threshold."""
+
+    stage: str
+    candidate: str
+    known_good: str
+    min_agreement: float
+
+
+def judge(
+    judged: Judged,
+    rule: CompareRule,
+    schema: Draft202012Validator | None,
+    pairs: Sequence[tuple[str, Answer | None, Answer]],
+) -> Check:
+    """The candidate's answers against the known-good's, request by request: `pairs` is (the
+    request's name, the known-good's answer or None when there is none to compare with, the
+    candidate's answer)."""
+    ours: list[Answer] = []
+    theirs: list[Answer] = []
+    compared = agreed = skipped = failed_ours = failed_theirs = 0
+    examples: list[Example] = []
+    for name, expected, given in pairs:
+        ours.append(given)
+        answer, problem = given.parsed()
+        failed_ours += problem is not None
+        if expected is None:
+            skipped += 1
+            continue
+        theirs.append(expected)
+        known, missing = expected.parsed()
+        failed_theirs += missing is not None
+        if missing is not None:
+            skipped += 1
+            continue
+        if problem is not None:
+            compared += 1
+            reason = f"no answer to compare: {problem}"
+        else:
+            result = compare(rule, known, answer, schema)
+            if result.agrees is None:
+                skipped += 1
+                continue
+            compared += 1
+            if result.agrees:
+                agreed += 1
+                continue
+            reason = result.reason
+        if len(examples) < MAX_EXAMPLES:
+            examples.append(Example(name, reason, expected.text(), given.text()))
+    passed = compared > 0 and meets(agreed, compared, judged.min_agreement)
+    why = (
+        ""
+        if compared
+        else f"none of the {len(pairs)} requests could be compared: the known-good "
+        "deployment answered none with 2xx JSON the rule can read"
+    )
+    return Check(
+        judged.stage,
+        judged.candidate,
+        judged.known_good,
+        AgreementVerdict.PASSED if passed else AgreementVerdict.FAILED,
+        judged.min_agreement,
+        compared,
+        agreed,
+        skipped,
+        Latency.of(ours, failed_ours),
+        Latency.of(theirs, failed_theirs),
+        tuple(examples),
+        why,
+    )
+
+
 def load_requests(spec: AgreementSpec) -> tuple[Request, ...]:
     """The request set, read once before anything changes (validation checked each file)."""
     return tuple(
@@ -233,57 +308,16 @@ class Agreement:
     ) -> Check:
         """Every request to both; within `deadline` (the rollout's timeout and the workflow's
         cancellation, which stop the check and fail the stage)."""
-        ours: list[Answer] = []
-        theirs: list[Answer] = []
-        compared = agreed = skipped = failed_ours = failed_theirs = 0
-        examples: list[Example] = []
+        pairs: list[tuple[str, Answer | None, Answer]] = []
         for request in self.requests:
             expected = scorer.score(known_good, request.body, self._timeout(deadline))
             given = scorer.score(candidate, request.body, self._timeout(deadline))
-            theirs.append(expected)
-            ours.append(given)
-            known, missing = expected.parsed()
-            answer, problem = given.parsed()
-            failed_theirs += missing is not None
-            failed_ours += problem is not None
-            if missing is not None:
-                skipped += 1
-                continue
-            if problem is not None:
-                compared += 1
-                reason = f"no answer to compare: {problem}"
-            else:
-                result = compare(self.spec.compare, known, answer, self.schema)
-                if result.agrees is None:
-                    skipped += 1
-                    continue
-                compared += 1
-                if result.agrees:
-                    agreed += 1
-                    continue
-                reason = result.reason
-            if len(examples) < MAX_EXAMPLES:
-                examples.append(Example(request.name, reason, expected.text(), given.text()))
-        passed = compared > 0 and meets(agreed, compared, self.spec.min_agreement)
-        why = (
-            ""
-            if compared
-            else f"none of the {len(self.requests)} requests could be compared: the known-good "
-            "deployment answered none with 2xx JSON the rule can read"
-        )
-        check = Check(
-            stage,
-            candidate,
-            known_good,
-            AgreementVerdict.PASSED if passed else AgreementVerdict.FAILED,
-            self.spec.min_agreement,
-            compared,
-            agreed,
-            skipped,
-            Latency.of(ours, failed_ours),
-            Latency.of(theirs, failed_theirs),
-            tuple(examples),
-            why,
+            pairs.append((request.name, expected, given))
+        check = judge(
+            Judged(stage, candidate, known_good, self.spec.min_agreement),
+            self.spec.compare,
+            self.schema,
+            pairs,
         )
         self.checks.append(check)
         return check

@@ -52,6 +52,13 @@ class RunContext:
         return f"{self.server_url}/{self.repository}" if self.repository else None
 
     @property
+    def run_url(self) -> str | None:
+        """This workflow run's page, where its log is."""
+        if not self.source_url or not self.run_id:
+            return None
+        return f"{self.source_url}/actions/runs/{self.run_id}"
+
+    @property
     def is_pull_request(self) -> bool:
         """Whether this run acts for a pull request, whatever event started it: the one
         decision the owner tags, the cache scope, the policy and GitHub's records follow."""

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from deployer.agreement import Agreement
 from deployer.analysis import Analysis
+from deployer.baseline import after_rollout
 from deployer.collector_plan import own_collections_note
 from deployer.converge import converge, holder, observe_settled
 from deployer.deadline import Deadline
@@ -129,6 +130,7 @@ def _rollout(run: Prepared) -> DeployReport:
             agreement=run.agreement,
         )
         outcome = "unchanged" if converged.outcome is None else "deployed"
+        scorecard = after_rollout(session, converged, run.agreement, run.deadline)
         return report(
             session,
             converged,
@@ -138,6 +140,7 @@ def _rollout(run: Prepared) -> DeployReport:
             what.work,
             run.analysis,
             run.agreement,
+            scorecard,
         )
 
 

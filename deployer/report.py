@@ -14,6 +14,8 @@ from deployer.analysis import Analysis, StageResult, Verdict, Window
 from deployer.assets.deployed import asset_outputs, parse_deployed, what_runs
 from deployer.github.runner import Runner
 from deployer.plan import Plan
+from deployer.scorecard import Scorecard
+from deployer.scorecard_report import scorecard_json, scorecard_markdown
 from deployer.smoke import SmokeResult
 from deployer.state import EndpointState, Keys, traffic_text
 from deployer.timing import Phases
@@ -37,6 +39,7 @@ OUTPUT_NAMES = (
     "plan",
     "analysis",
     "agreement",
+    "scorecard",
 )
 SECRET_OUTPUTS = ("primary-key", "secondary-key")
 
@@ -61,6 +64,7 @@ class DeployReport:
     image_work: str = ""  # steps built and cached, layers pushed: "" when nothing was built
     analysis: Analysis | None = None  # rollout.analysis: its stages and windows
     agreement: Agreement | None = None  # rollout.agreement: its checks
+    scorecard: Scorecard | None = None  # a preview's, against its baseline's recorded answers
 
     def outputs(self) -> dict[str, str]:
         assets = parse_deployed(self.image)
@@ -83,6 +87,7 @@ class DeployReport:
             "plan": dump_json(self.plan.as_dict()),
             "analysis": analysis_json(self.analysis),
             "agreement": agreement_json(self.agreement),
+            "scorecard": scorecard_json(self.scorecard),
         }
 
 
@@ -235,6 +240,7 @@ def summary_markdown(report: DeployReport, phases: Phases, environment: str | No
         + "\n"
         + analysis_markdown(report.analysis)
         + agreement_markdown(report.agreement)
+        + scorecard_markdown(report.scorecard)
     )
 
 

@@ -26,6 +26,7 @@ from deployer.report import (
     summary_markdown,
     timing_text,
 )
+from deployer.scorecard import Scorecard
 from deployer.session import Session
 from deployer.timing import Phases
 
@@ -39,6 +40,7 @@ def report(  # noqa: PLR0917 - one value per line of the report
     image_work: str = "",
     analysis: Analysis | None = None,
     agreement: Agreement | None = None,
+    scorecard: Scorecard | None = None,
 ) -> DeployReport:
     final = session.azure.endpoint(session.endpoint_name)
     if final is None:
@@ -57,6 +59,7 @@ def report(  # noqa: PLR0917 - one value per line of the report
         image_work=image_work,
         analysis=analysis,
         agreement=agreement,
+        scorecard=scorecard,
     )
 
 
@@ -129,4 +132,5 @@ def live_comment(result: DeployReport, phases: Phases, run_url: str | None) -> c
         timings=timing_text(phases),
         studio_url=result.studio_url,
         run_url=run_url,
+        scorecard=result.scorecard,
     )

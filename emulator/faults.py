@@ -143,7 +143,15 @@ class Instrumented:
                 status=status["code"],
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
                 fault=fault.kind if fault is not None else None,
+                host=_host(scope),
             )
+
+
+def _host(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"host":
+            return str(value.decode("latin-1"))
+    return None
 
 
 def _api_version(scope: Scope) -> str | None:

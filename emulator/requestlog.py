@@ -1,5 +1,5 @@
-"""A log of every request each part served: method, path, status, duration. No secrets: no
-headers, no bodies, and no query values other than the api-version."""
+"""A log of every request each part served: method, host, path, status, duration. No secrets:
+no other headers, no bodies, and no query values other than the api-version."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ class Entry:
     status: int
     duration_ms: float
     fault: str | None = None
+    host: str | None = None  # the Host header: which endpoint a host-style scoring URI named
 
 
 class RequestLog:

@@ -4,7 +4,8 @@ as operations."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
@@ -22,7 +23,12 @@ from deployer.azure.operation import Operation
 from deployer.azure.pull import RegistryFacts
 from deployer.azure.registry_resource import read_registry
 from deployer.cloud import Cloud
+from deployer.errors import AzureError
 from deployer.sdk import POLL_SECONDS, configure_sdk
+
+if TYPE_CHECKING:
+    from azure.storage.blob import BlobClient
+
 from deployer.state import (
     AutoscaleState,
     DeploymentSettings,
@@ -154,32 +160,61 @@ class AzureML:
 
     def build_log(self, account: str, container: str, path: str, max_bytes: int) -> str:
         """The end of an environment's image build log, from the workspace's default storage
-        (where Azure ML writes it), read with the account key its datastore holds: the
-        datastore's expiring secret is a SAS of its own blob container only. "" when that
-        storage has no account key this run may read."""
-        from azure.storage.blob import BlobClient
-
+        (where Azure ML writes it). "" when that storage has no account key this run may read,
+        or the log is not in the workspace's storage."""
         with self.errors("reading the environment's build log"):
-            store = self.client.datastores.get_default()
-            if store.account_name != account:
+            store = self._default_store()
+            if store is None or store.account != account:
                 return ""  # not the workspace's storage: nothing this run may read
-            # azure-ai-ml asks for an expiring secret in public calls; the account key is
-            # what listSecrets answers without one (DatastoreOperations._list_secrets).
-            secrets = self.client.datastores._list_secrets(store.name, expirable_secret=False)
-            key = getattr(secrets, "key", None)
-            if not key:
-                return ""
-            blob = BlobClient(
-                f"{store.protocol}://{account}.blob.{store.endpoint}",
-                container,
-                path,
-                credential={"account_name": account, "account_key": key},
-            )
+            blob = store.blob(container, path)
             size = int(blob.get_blob_properties().size)
             start = max(0, size - max_bytes)
             data = blob.download_blob(offset=start, length=size - start).readall()
         text = data.decode("utf-8", "replace")
         return text.split("\n", 1)[-1] if start else text  # from a whole line
+
+    def read_own_blob(self, path: str, max_bytes: int) -> bytes | None:
+        """A document this action keeps in the default datastore's container (production's
+        recorded answers, deployer/answers.py); None when there is none. Longer than
+        `max_bytes`: its first max_bytes + 1 bytes, for the caller to refuse."""
+        with self.errors(f"reading {path} from the workspace's default storage"):
+            store = self._default_store()
+            if store is None:
+                return None
+            try:
+                stream = store.blob(store.container, path).download_blob(
+                    offset=0, length=max_bytes + 1
+                )
+            except ResourceNotFoundError:
+                return None
+            return bytes(stream.readall())
+
+    def write_own_blob(self, path: str, data: bytes) -> None:
+        with self.errors(f"writing {path} to the workspace's default storage"):
+            store = self._default_store()
+            if store is None:
+                raise AzureError(
+                    "the workspace's default datastore has no account key this run may use",
+                    hint="give the workspace's default datastore an account key credential",
+                )
+            store.blob(store.container, path).upload_blob(data, overwrite=True)
+
+    def _default_store(self) -> _Store | None:
+        """The workspace's default blob datastore with its account key: the datastore's
+        expiring secret is a SAS of its own blob container only. None without a key."""
+        store = self.client.datastores.get_default()
+        # azure-ai-ml asks for an expiring secret in public calls; the account key is what
+        # listSecrets answers without one (DatastoreOperations._list_secrets).
+        secrets = self.client.datastores._list_secrets(store.name, expirable_secret=False)
+        key = getattr(secrets, "key", None)
+        if not key:
+            return None
+        return _Store(
+            str(store.account_name),
+            f"{store.protocol}://{store.account_name}.blob.{store.endpoint}",
+            str(store.container_name),
+            str(key),
+        )
 
     # --- changing ---------------------------------------------------------------------------
 
@@ -303,3 +338,21 @@ class AzureML:
     def errors(self, doing: str) -> Translated:
         """Azure's errors while `doing` something, turned into AzureError with a fix."""
         return Translated(doing, self.sign_in)
+
+
+@dataclass(frozen=True)
+class _Store:
+    account: str
+    url: str
+    container: str
+    key: str = field(repr=False)
+
+    def blob(self, container: str, path: str) -> BlobClient:
+        from azure.storage.blob import BlobClient
+
+        return BlobClient(
+            self.url,
+            container,
+            path,
+            credential={"account_name": self.account, "account_key": self.key},
+        )

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from deployer import markdown as md
 from deployer.assets.deployed import what_runs
+from deployer.scorecard import Scorecard
+from deployer.scorecard_report import scorecard_markdown
 
 MARKER_PREFIX = "<!-- azureml-deploy preview "
 MAX_BODY = 65536  # characters GitHub keeps of a comment's body
@@ -46,6 +48,7 @@ class Live:
     timings: str
     studio_url: str
     run_url: str | None
+    scorecard: Scorecard | None = None  # a preview's, with rollout.agreement
 
 
 def _credential_command(where: Where) -> str:
@@ -121,6 +124,7 @@ def live(where: Where, commit: str, state: Live) -> str:
         "",
         curl_step(where, state.scoring_uri),
         "",
+        scorecard_markdown(state.scorecard),
         _footer(commit, state.run_url),
     ]
     return _bounded("\n".join(lines))

@@ -25,7 +25,7 @@ from typing import Any
 
 from deployer.context import RunContext
 from deployer.errors import GitHubApiError
-from deployer.github import comment, preview_check
+from deployer.github import comment, preview_check, scorecard_check
 from deployer.github.checks import GitHubCheckRuns
 from deployer.github.rest import GitHubApi, token_refused
 from deployer.github.runner import Runner
@@ -127,9 +127,7 @@ class GitHubPresence:
 
     @property
     def run_url(self) -> str | None:
-        if not self.context.source_url or not self.context.run_id:
-            return None
-        return f"{self.context.source_url}/actions/runs/{self.context.run_id}"
+        return self.context.run_url
 
     # --- the run's moments --------------------------------------------------------------
 
@@ -145,6 +143,8 @@ class GitHubPresence:
         self._comment_call(lambda: comment.live(self.where, self.commit[:7], live))
         if self.checks is not None:
             preview_check.succeeded(self.checks, self.commit, self.endpoint, live)
+            if live.scorecard is not None:
+                scorecard_check.completed(self.checks, self.commit, live.scorecard)
 
     def failed(self, studio_url: str, message: str) -> None:
         self._status("failure", studio_url, message)

@@ -19,7 +19,13 @@ from deployer.spec.azml_files import NO_FILES, SECTIONS, GivenFiles, expand_azml
 from deployer.spec.findings import Finding
 from deployer.spec.model import DeploySpec, build_spec
 from deployer.spec.overlay import merge
-from deployer.spec.rules import Places, finite_findings, preview_findings, rule_findings
+from deployer.spec.rules import (
+    Places,
+    baseline_findings,
+    finite_findings,
+    preview_findings,
+    rule_findings,
+)
 from deployer.spec.schemacheck import schema_findings
 from deployer.spec.source import (
     FILE_START,
@@ -150,6 +156,8 @@ def validate_deploy_file(
         collector.add(rule_findings(merged, places), prefix)
         if _ttl(document, name) is not None:
             collector.add(list(preview_findings(merged)), prefix)
+            baselines = {other: _ttl(document, other) is None for other in environment_names}
+            collector.add(list(baseline_findings(merged, baselines)), prefix)
 
     problems = _with_refused(collector.problems(), expanded.refused)
     if has_errors(list(problems)):

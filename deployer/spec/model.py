@@ -400,6 +400,7 @@ class AgreementSpec:
     compare: CompareRule = field(default_factory=CompareRule)
     min_agreement: float = 1.0
     timeout_seconds: int = 30
+    baseline: str | None = None  # previews: the environment a scorecard compares with
 
 
 @dataclass(frozen=True)
@@ -682,6 +683,7 @@ def _agreement(raw: dict[str, Any] | None, folder: Path) -> AgreementSpec | None
         compare=rule,
         min_agreement=float(raw.get("min_agreement", 1.0)),
         timeout_seconds=int(raw.get("timeout_seconds", 30)),
+        baseline=raw.get("baseline"),
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -284,6 +284,22 @@ def preview_findings(document: Document) -> Iterator[Finding]:
             "request can name another's, or production's",
             document.value_mark(path),
         )
+
+
+def baseline_findings(document: Document, baselines: Mapping[str, bool]) -> Iterator[Finding]:
+    """A preview's rollout.agreement.baseline names an environment of the file that is not a
+    preview (`baselines`: each environment, and whether it may be one)."""
+    path: JsonPath = ("rollout", "agreement", "baseline")
+    name = document.get(path)
+    if not isinstance(name, str) or baselines.get(name, False):
+        return
+    fix = (
+        f"is the preview environment {name!r}: a scorecard compares a preview with the "
+        "environment its pull request merges into, e.g. production"
+        if name in baselines
+        else f"names no environment of this file (defined: {', '.join(baselines) or 'none'})"
+    )
+    yield error(path, fix, document.value_mark(path))
 
 
 def _with_pr(template: str) -> str:

@@ -6,6 +6,7 @@ never a failed deploy."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,7 @@ def test_a_preview_is_one_deployment_per_push_and_one_comment_rewritten_in_place
     for key in (outputs["primary-key"], outputs["secondary-key"]):
         assert key not in live["body"]
     # the check run branch protection can require, on the head commit, not the merge commit
-    [check] = check_runs(repo)
+    check, scorecard = check_runs(repo)
     assert check["name"] == "azureml-deploy preview"
     assert check["head_sha"] == event.payload["pull_request"]["head"]["sha"]
     assert (check["status"], check["conclusion"]) == ("completed", "success")
@@ -80,9 +81,17 @@ def test_a_preview_is_one_deployment_per_push_and_one_comment_rewritten_in_place
     assert "/actions/runs/" in check["details_url"]
     for key in (outputs["primary-key"], outputs["secondary-key"]):
         assert key not in check["output"]["summary"]
+    # the example's rollout.agreement: nothing in production to score against yet
+    assert (scorecard["name"], scorecard["conclusion"]) == ("azureml-deploy scorecard", "neutral")
+    assert "endpoint credit-risk is not in this workspace" in scorecard["output"]["summary"]
 
     single(repo.run(PREVIEW, Event.pull_request(PR, action="synchronize")))
-    assert [check["conclusion"] for check in check_runs(repo)] == ["success", "success"]
+    assert [check["conclusion"] for check in check_runs(repo)] == [
+        "success",
+        "neutral",
+        "success",
+        "neutral",
+    ]
     first, second = deployments(repo)
     assert states(first) == ["in_progress", "success", "inactive"]
     assert states(second) == ["in_progress", "success"]
@@ -114,7 +123,7 @@ def test_a_failed_preview_deploy_says_so_on_its_deployment_and_comment(repo: Rep
     [said] = comments(repo)
     assert "failed" in said["body"]
     assert "201" in said["body"]
-    passed, failed_check = check_runs(repo)
+    passed, _, failed_check = check_runs(repo)  # a failed deploy has no scorecard
     assert passed["conclusion"] == "success"
     assert (failed_check["status"], failed_check["conclusion"]) == ("completed", "failure")
     assert "201" in failed_check["output"]["summary"]
@@ -217,3 +226,73 @@ def test_githubs_rate_limits_are_waited_out_or_skipped_never_failing(repo: Repo)
     warnings = [annotation.data for annotation in run.result.annotations("warning")]
     assert any("rate limit" in warning for warning in warnings), warnings
     assert len(deployments(repo)) == 1
+
+
+def _scored(repo: Repo, since: int, endpoint: str) -> list[dict[str, Any]]:
+    """Scoring requests to `endpoint` since `since` (host-style or path-style scoring URIs)."""
+    return [
+        entry
+        for entry in repo.emulator.requests_since(since, part="gateway")
+        if (entry["host"] or "").split(".")[0] == endpoint
+        or entry["path"].startswith(f"/{endpoint}/")
+    ]
+
+
+def test_a_preview_is_scored_against_the_answers_production_recorded(repo: Repo) -> None:
+    """The example judges its model by what it answers (rollout.agreement): a release records
+    production's answers; each preview compares its own with them, by production's rule, in its
+    comment and in the check run "azureml-deploy scorecard", without calling production."""
+    release = single(repo.run("release.yml", Event.push("refs/tags/v1.2.0")))
+    # (what serves is recorded once: an earlier test's record of the same build may be there)
+    assert "previews' scorecards:" in release.result.text
+    assert json.loads(release.result.outputs["scorecard"]) == {"verdict": "not configured"}
+
+    since = repo.emulator.last_request()
+    same = single(repo.run(PREVIEW, Event.pull_request(PR, action="opened")))
+    card = json.loads(same.result.outputs["scorecard"])
+    assert card["verdict"] == "passed"
+    assert (card["check"]["compared"], card["check"]["agreed"]) == (12, 12)
+    assert card["baseline"] | {"recorded_at": None} == {
+        "environment": "production",
+        "endpoint": "credit-risk",
+        "deployment": "blue",
+        "recorded_at": None,
+        "commit": card["baseline"]["commit"],
+    }
+    preview_check, scorecard_check = check_runs(repo)
+    assert preview_check["name"] == "azureml-deploy preview"
+    assert (scorecard_check["name"], scorecard_check["conclusion"]) == (
+        "azureml-deploy scorecard",
+        "success",
+    )
+    [live] = comments(repo)
+    assert "Scorecard: this pull request's model against production's" in live["body"]
+
+    # The pull request moves the model's risk thresholds, and loosens the rule in its own
+    # deploy file: production's recorded rule judges it all the same.
+    model = repo.root / "examples/credit-risk/model/model.json"
+    model.write_text(
+        model.read_text().replace('{"medium": 0.2, "high": 0.5}', '{"medium": 0.3, "high": 0.6}')
+    )
+    deploy_file = repo.root / "examples/credit-risk/deploy.yml"
+    deploy_file.write_text(
+        deploy_file.read_text().replace("min_agreement: 0.9", "min_agreement: 0.5")
+    )
+    changed = single(repo.run(PREVIEW, Event.pull_request(PR, action="synchronize")))
+    card = json.loads(changed.result.outputs["scorecard"])
+    assert card["verdict"] == "failed"
+    assert (card["check"]["compared"], card["check"]["agreed"]) == (12, 9)
+    assert card["judged_by"]["min_agreement"] == 0.9 and card["own_rule_differs"] is True
+    disagreeing = [example["request"] for example in card["check"]["disagreements"]]
+    assert disagreeing == ["applicant-05.json", "applicant-06.json", "applicant-08.json"]
+    *_, failed = check_runs(repo)
+    assert (failed["name"], failed["conclusion"]) == ("azureml-deploy scorecard", "failure")
+    assert "applicant\\-05.json" in failed["output"]["summary"] or (
+        "applicant-05.json" in failed["output"]["summary"]
+    )
+    [updated] = comments(repo)
+    assert "❌" in updated["body"] and "applicant-06.json" in updated["body"].replace("\\", "")
+    # the preview deploy itself succeeded: the scorecard is the pull request's gate, not the run's
+    assert changed.result.exit_code == 0
+    assert _scored(repo, since, "credit-risk-pr7")  # the preview's own answers, and
+    assert _scored(repo, since, "credit-risk") == []  # no pull request's run called production

@@ -191,3 +191,24 @@ def test_a_request_changed_after_validation_stops_the_run_before_it_changes_anyt
     target.symlink_to(workspace.root / "agreement" / "0000.json")
     with pytest.raises(UsageError, match="is no longer the file that was checked"):
         agreement_of(spec)
+
+
+@pytest.mark.parametrize(
+    ("baseline", "said"),
+    [
+        ("staging", "names no environment of this file (defined: preview, production)"),
+        ("preview", "is the preview environment 'preview'"),
+    ],
+)
+def test_a_previews_baseline_is_an_environment_that_is_not_a_preview(
+    workspace: Workspace, baseline: str, said: str
+) -> None:
+    requests(workspace, 2)
+    text = agreement(f"    requests: agreement/\n    baseline: {baseline}\n", strategy="replace")
+    problem = only(workspace.validate(text, environment="preview").problems)
+    assert "rollout.agreement.baseline" in problem.message and said in problem.message
+    assert text.splitlines()[problem.line - 1].strip() == f"baseline: {baseline}"
+    # production names itself through the base: its own deploys record, they are not scored
+    named = text.replace(f"baseline: {baseline}", "baseline: production")
+    assert workspace.validate(named, environment="production").valid
+    assert workspace.validate(named, environment="preview").valid
