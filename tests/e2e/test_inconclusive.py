@@ -14,6 +14,7 @@ import pytest
 
 from tests.e2e.conftest import App
 from tools.reliability.load import Load
+from tools.repo import JobRun
 from tools.runner.action import parse_file_commands
 
 pytestmark = pytest.mark.docker
@@ -95,14 +96,7 @@ def test_counted_mirrored_requests_judge_the_same_shadow_stage(app: App, tmp_pat
     _version_two(app)
     with _clients(app, first):
         run = app.in_a_job("deploy", tmp_path / "second", *PRODUCTION)
-    assert run.result.returncode == 0, run.result.stdout
-    analysis = _analysis(run.output)
-    assert analysis["verdict"] == "passed"
-    assert [(s["stage"], s["verdict"]) for s in analysis["stages"]] == [
-        ("shadow 50%", "passed"),
-        ("canary 50%", "passed"),
-    ]
-    assert _traffic(app) == {"green": 100}
+    _passed_both_stages(app, run)
 
 
 def test_load_gives_a_quiet_endpoint_a_verdict_even_with_mirrored_requests_uncounted(
@@ -114,6 +108,15 @@ def test_load_gives_a_quiet_endpoint_a_verdict_even_with_mirrored_requests_uncou
     app.emulator.count_mirrored_requests(False)
     _version_two(app, ", load: {requests_per_second: 10}")
     run = app.in_a_job("deploy", tmp_path / "second", *PRODUCTION)  # no client sends anything
+    analysis = _passed_both_stages(app, run)
+    shadow = [w for w in analysis["windows"] if w["stage"] == "shadow 50%"]
+    # green took no live traffic then: what it served came through the deployment header
+    assert shadow and all(w["requests"] >= 10 for w in shadow)
+    assert "load on green (shadow 50%): " in run.result.stdout + run.result.stderr
+
+
+def _passed_both_stages(app: App, run: JobRun) -> dict[str, Any]:
+    """The rollout went live, its shadow stage and its canary step judged and passed."""
     assert run.result.returncode == 0, run.result.stdout
     analysis = _analysis(run.output)
     assert analysis["verdict"] == "passed"
@@ -121,8 +124,5 @@ def test_load_gives_a_quiet_endpoint_a_verdict_even_with_mirrored_requests_uncou
         ("shadow 50%", "passed"),
         ("canary 50%", "passed"),
     ]
-    shadow = [w for w in analysis["windows"] if w["stage"] == "shadow 50%"]
-    # green took no live traffic then: what it served came through the deployment header
-    assert shadow and all(w["requests"] >= 10 for w in shadow)
-    assert "load on green (shadow 50%): " in run.result.stdout + run.result.stderr
     assert _traffic(app) == {"green": 100}
+    return analysis
