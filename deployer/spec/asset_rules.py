@@ -76,6 +76,21 @@ def what_runs_findings(document: Document) -> Iterator[Finding]:
             f"says nothing about what runs; give {WHAT_RUNS}",
             document.key_mark(DEPLOYMENT),
         )
+    egress: JsonPath = (*DEPLOYMENT, "egress_public_network_access")
+    no_code = not has_image and environment is None and _may_run_alone(model) and not triton
+    if no_code and deployment.get("egress_public_network_access") == "disabled":
+        # Learn how-to-deploy-mlflow-models: "Before you can deploy MLflow models to online
+        # endpoints without egress connectivity, you have to package the models", since Azure
+        # ML otherwise installs the model's Python packages when the deployment starts.
+        yield error(
+            egress,
+            "is disabled, but an MLflow model deployed alone (no environment) needs egress: "
+            "Azure ML installs the model's Python packages from the internet when the "
+            "deployment starts. Give deployment.environment (an image with a conda file "
+            "listing the model's packages, which Azure ML builds into the workspace's "
+            "registry) and code_configuration, or set egress_public_network_access: enabled",
+            document.value_mark(egress),
+        )
     if not has_image and environment is None and "code_configuration" in deployment:
         yield error(
             CODE,

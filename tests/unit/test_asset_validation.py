@@ -231,3 +231,20 @@ def test_routes_apply_to_an_environment_the_deploy_file_describes(seed: Workspac
     [(line, _, message)] = seed.errors(referenced)
     assert line == 8
     assert message.startswith("deployment.inference_config does not apply to a registered")
+
+
+def test_an_mlflow_model_alone_is_refused_where_the_deployment_has_no_egress(
+    seed: Workspace,
+) -> None:
+    """Azure ML installs a no-code MLflow model's packages when it starts: without egress it
+    cannot (Learn, how-to-deploy-mlflow-models)."""
+    mlflow = before(SCORING_SCRIPT, "  model:") + "  model: {path: model, type: mlflow_model}\n"
+    locked = mlflow + "  egress_public_network_access: disabled\n"
+    ((line, _, message),) = seed.errors(locked)
+    assert line == 6  # at the setting
+    assert "egress_public_network_access" in message and "needs egress" in message
+    assert "deployment.environment" in message  # the fix
+    registered = locked.replace("{path: model, type: mlflow_model}", "azureml:credit-risk:3")
+    assert len(seed.errors(registered)) == 1
+    # with an environment Azure ML builds into the workspace's registry, it is fine
+    assert seed.errors(SCORING_SCRIPT + "  egress_public_network_access: disabled\n") == []
