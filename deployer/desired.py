@@ -74,12 +74,28 @@ def rollout_analysis(session: Session) -> Analysis | None:
     if spec is None:
         return None
     shadow = session.spec.rollout.shadow
+    late = early_reading(spec.metrics_delay_seconds, session.cloud.metrics_minute)
+    if late is not None:
+        session.runner.warning(late)
     return Analysis(
         spec,
         session.azure.monitor,
         session.endpoint_name,
         shadow_on_inconclusive=shadow.on_inconclusive if shadow is not None else None,
         minute=session.cloud.metrics_minute,
+    )
+
+
+def early_reading(delay_seconds: int, minute_seconds: float) -> str | None:
+    """A warning when windows are read before Azure Monitor fills their minutes in: it takes
+    up to about three minutes on Azure, and a minute read before then counts only part of its
+    requests, so a stage may be judged on too few (or be inconclusive)."""
+    if minute_seconds < 60 or delay_seconds >= 60:
+        return None  # the emulator's fast profile, or a delay Azure's minutes fill within
+    return (
+        f"rollout.analysis.metrics_delay_seconds is {delay_seconds}: Azure Monitor takes up to "
+        "about 3 minutes to fill a minute in, so windows read sooner count only part of their "
+        "requests; keep the default 180 unless your metrics show they arrive sooner"
     )
 
 

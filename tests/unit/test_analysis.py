@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 import pytest
 
 from deployer.analysis import Analysis, Query, Served, Verdict, is_error, judge
+from deployer.desired import early_reading
 from deployer.errors import RolloutFailed
 from deployer.plan import make_plan
 from deployer.spec.model import AnalysisSpec, BaselineSpec, ShadowSpec, Strategy
@@ -329,3 +330,12 @@ def test_waiting_for_the_last_window_the_watch_still_tests_once_a_second() -> No
     smoke_tests = world.azure.calls.count("smoke green")
     # The smoke test before any traffic, then one a second for the 1 s watch and the 2 s delay.
     assert 3 <= smoke_tests <= 5, smoke_tests
+
+
+def test_reading_azures_minutes_before_they_fill_in_is_warned_about() -> None:
+    warned = early_reading(0, 60.0)
+    assert warned is not None and "up to about 3 minutes" in warned
+    assert early_reading(30, 60.0) is not None
+    assert early_reading(180, 60.0) is None  # the default
+    assert early_reading(60, 60.0) is None
+    assert early_reading(0, 1.0) is None  # the emulator's fast profile: a minute is a second
