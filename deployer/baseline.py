@@ -118,16 +118,15 @@ def _scorecard(
     environment = _baseline_environment(session, agreement)
     if environment is None:
         return None
-    name = session.endpoint_name
-    preview = session.azure.endpoint(name)
-    deployment = (preview.record.known_good if preview is not None else None) or (
-        converged.plan.target or ""
-    )
+    deployment = converged.plan.target or ""
     baseline, why = _baseline(session, environment)
     if why:
         card = not_scored(baseline, deployment, why)
     else:
-        card = _judged(session, converged, agreement, deadline, baseline, deployment)
+        try:
+            card = _judged(session, converged, agreement, deadline, baseline, deployment)
+        except DeployerError as exc:  # the preview is live: the scorecard only says why
+            card = not_scored(baseline, deployment, f"the scorecard stopped: {exc.message}")
     say = session.runner.info if card.conclusion != "failure" else session.runner.warning
     say(f"scorecard: {card.headline()}")
     return card
