@@ -25,15 +25,14 @@ from deployer.answers import (
 from deployer.converge import Converged
 from deployer.deadline import Deadline
 from deployer.errors import DeployerError, NameTemplateError
-from deployer.scorecard import Baseline, Scorecard, not_scored, score
+from deployer.scorecard import Baseline, Scorecard, baseline_environment, not_scored, score
 from deployer.scoring import HttpScorer
 from deployer.session import Session
-from deployer.spec import DeploySpec, load_deploy_spec
+from deployer.spec import DeploySpec, load_deploy_spec, validate_deploy_file
 from deployer.spec.azml_files import GivenFiles
 from deployer.tags import utc_timestamp
 
 ANSWERS_FOLDER = "azureml-deploy/answers"
-DEFAULT_BASELINE = "production"
 
 
 def answers_path(endpoint: str) -> str:
@@ -191,17 +190,18 @@ def _judged(  # noqa: PLR0917 - the values one judgement reads
 
 
 def _baseline_environment(session: Session, agreement: Agreement) -> str | None:
-    if agreement.spec.baseline is not None:
-        return agreement.spec.baseline
-    try:
-        _spec_of(session, DEFAULT_BASELINE)
-    except DeployerError:
+    defined = validate_deploy_file(
+        Path(session.options.config),
+        workspace=session.options.root,
+        given=_given(session),
+    ).environment_names
+    found = baseline_environment(agreement.spec.baseline, defined)
+    if found is None:
         session.runner.info(
             "no scorecard: this deploy file has no production environment to compare the "
             "preview with (rollout.agreement.baseline names one)"
         )
-        return None
-    return DEFAULT_BASELINE
+    return found
 
 
 def _baseline(session: Session, environment: str) -> tuple[Baseline, str]:
@@ -217,5 +217,10 @@ def _baseline(session: Session, environment: str) -> tuple[Baseline, str]:
 
 def _spec_of(session: Session, environment: str) -> DeploySpec:
     options = session.options
-    given = GivenFiles.of(options.endpoint_file, options.deployment_file)
-    return load_deploy_spec(Path(options.config), environment, workspace=options.root, given=given)
+    return load_deploy_spec(
+        Path(options.config), environment, workspace=options.root, given=_given(session)
+    )
+
+
+def _given(session: Session) -> GivenFiles:
+    return GivenFiles.of(session.options.endpoint_file, session.options.deployment_file)

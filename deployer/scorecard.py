@@ -10,13 +10,23 @@ request."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from deployer.agreement import AgreementVerdict, Answer, Check, Judged, Request, judge
 from deployer.answers import AnswerRecord, JudgingRule, request_key
+
+DEFAULT_BASELINE = "production"
+
+
+def baseline_environment(named: str | None, defined: Collection[str]) -> str | None:
+    """The environment a preview is scored against: rollout.agreement.baseline, else
+    `production` when the deploy file defines it; None: no scorecard."""
+    if named is not None:
+        return named
+    return DEFAULT_BASELINE if DEFAULT_BASELINE in defined else None
 
 
 class ScoreVerdict(StrEnum):

@@ -8,6 +8,7 @@ from pathlib import Path
 from deployer.diagnostics import Severity, one_line
 from deployer.errors import ExitCode
 from deployer.github.runner import Runner
+from deployer.scorecard import baseline_environment
 from deployer.spec import DeployFile, DeploySpec, ValidationReport, validate_deploy_file
 from deployer.spec.azml_files import NO_FILES, GivenFiles
 
@@ -50,8 +51,9 @@ def _summary(config: str, report: ValidationReport, deploy_file: DeployFile) -> 
     if any(said):
         heading += ", with " + " and ".join(part for part in said if part)
     rows = [("environment", "endpoint", "runs", "deployment", "rollout")]
-    rows.append(_row("(base)", deploy_file.base))
-    rows.extend(_row(name, spec) for name, spec in deploy_file.environments.items())
+    defined = tuple(deploy_file.environments)
+    rows.append(_row("(base)", deploy_file.base, defined))
+    rows.extend(_row(name, spec, defined) for name, spec in deploy_file.environments.items())
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
@@ -94,7 +96,7 @@ def _runs(spec: DeploySpec) -> str:
     return ", ".join(parts)
 
 
-def _row(label: str, spec: DeploySpec) -> tuple[str, str, str, str, str]:
+def _row(label: str, spec: DeploySpec, defined: tuple[str, ...]) -> tuple[str, str, str, str, str]:
     endpoint = spec.endpoint.name_template
     if spec.endpoint.placeholders:
         endpoint += f" (e.g. {spec.endpoint.render_name(EXAMPLE_VALUES)})"
@@ -123,4 +125,8 @@ def _row(label: str, spec: DeploySpec) -> tuple[str, str, str, str, str]:
         rollout += ", smoke test" if spec.smoke_test.source == "runner" else ", smoke test: none"
     if spec.ttl_hours is not None:
         rollout += f", ttl {spec.ttl_hours:g} h"
+        agreement = spec.rollout.agreement
+        against = baseline_environment(agreement.baseline, defined) if agreement else None
+        if against is not None:
+            rollout += f", scorecard vs {against}"
     return (label, endpoint, source, deployment, rollout)

@@ -66,6 +66,7 @@ def test_valid_example_exits_0_with_a_summary() -> None:
     assert "credit-risk-pr{pr} (e.g. credit-risk-pr123)" in result.stdout
     assert "3 x Standard_DS3_v2" in result.stdout
     assert "canary 10/50/100" in result.stdout
+    assert "agreement (12 requests), smoke test, ttl 72 h, scorecard vs production" in result.stdout
 
 
 def test_every_mistake_is_reported_at_its_line_and_column(workspace: Workspace) -> None:

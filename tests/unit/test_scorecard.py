@@ -25,7 +25,7 @@ from deployer.answers import (
     serving_identity,
 )
 from deployer.github.checks import bounded
-from deployer.scorecard import Baseline, ScoreVerdict, not_scored, score
+from deployer.scorecard import Baseline, ScoreVerdict, baseline_environment, not_scored, score
 from deployer.scorecard_report import scorecard_json, scorecard_markdown
 from deployer.spec.model import CompareKind, CompareRule
 from deployer.tags import Record
@@ -210,3 +210,9 @@ def test_what_the_models_answered_stays_text_in_the_scorecard() -> None:
         assert row.count("|") == 5
     assert not any(line.startswith("::") for line in markdown.splitlines())
     assert bounded(markdown) == markdown
+
+
+def test_a_preview_is_scored_against_production_unless_the_file_names_another() -> None:
+    assert baseline_environment(None, ("preview", "production")) == "production"
+    assert baseline_environment(None, ("preview", "prod")) is None  # no scorecard
+    assert baseline_environment("prod", ("preview", "prod")) == "prod"
