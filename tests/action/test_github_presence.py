@@ -7,6 +7,7 @@ never a failed deploy."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from tools.runner.workflow import JobRun
 
 PR = 7
 PREVIEW = "pr-preview.yml"
+HOSTILE = "::error::pwned\n| <img src=x onerror=alert(1)> [click](https://evil.example)"
 
 
 def single(runs: list[JobRun]) -> JobRun:
@@ -294,5 +296,19 @@ def test_a_preview_is_scored_against_the_answers_production_recorded(repo: Repo)
     assert "❌" in updated["body"] and "applicant-06.json" in updated["body"].replace("\\", "")
     # the preview deploy itself succeeded: the scorecard is the pull request's gate, not the run's
     assert changed.result.exit_code == 0
+
+    # A model whose answers are hostile (for medium risk, which the smoke test does not send):
+    # they reach the comment and the check run as text, and the log as no workflow command
+    # (Repo.run asserts no command but the action's).
+    server = repo.root / "examples/credit-risk/server/app.py"
+    server.write_text(server.read_text().replace('risk = "medium"', f"risk = {HOSTILE!r}"))
+    hostile = single(repo.run(PREVIEW, Event.pull_request(PR, action="synchronize")))
+    assert json.loads(hostile.result.outputs["scorecard"])["verdict"] == "failed"
+    *_, judged = check_runs(repo)
+    [said] = comments(repo)
+    for markdown in (judged["output"]["summary"], said["body"]):
+        assert "pwned" in markdown  # shown, as text:
+        # no tag, no link: each markup character escaped
+        assert not re.search(r"(?<!\\)<img|(?<!\\)\[click", markdown), markdown
     assert _scored(repo, since, "credit-risk-pr7")  # the preview's own answers, and
     assert _scored(repo, since, "credit-risk") == []  # no pull request's run called production
