@@ -47,7 +47,11 @@ def after_rollout(
     if agreement is None:
         return None
     if session.spec.ttl_hours is not None:
-        return _scorecard(session, converged, agreement, deadline)
+        try:
+            return _scorecard(session, converged, agreement, deadline)
+        except DeployerError as exc:  # the preview is live: no scorecard is no failure
+            session.runner.warning(f"no scorecard: {exc.message}")
+            return None
     if not session.context.is_pull_request:
         _record(session, converged, agreement, deadline)
     return None
@@ -65,7 +69,10 @@ def _record(
             return
         serving = live.known_good
         judging = judging_of(agreement.spec)
-        existing = _read(session, name)
+        try:
+            existing = _read(session, name)
+        except UnreadableRecord:
+            existing = None  # written again below
         if existing is not None and existing.covers(identity, agreement.requests, judging):
             runner.info(f"previews' scorecards: {serving}'s answers are already recorded")
             return
@@ -81,7 +88,7 @@ def _record(
             answers=recorded(answers),
         )
         session.azure.write_own_blob(answers_path(name), record.to_bytes())
-    except (DeployerError, UnreadableRecord, OSError, ValueError) as exc:
+    except (DeployerError, OSError, ValueError) as exc:
         runner.warning(
             f"could not record what {name} answers for the previews' scorecards: "
             f"{getattr(exc, 'message', exc)}; the deploy itself succeeded, and previews say "
