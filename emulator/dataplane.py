@@ -22,6 +22,7 @@ import ipaddress
 import itertools
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,7 @@ log = logging.getLogger("emulator.dataplane")
 
 LABEL = "azureml-deploy.emulator"
 CRASH_RESTARTS = 2  # a container that exits this many times more is a crash loop
+FAST_STARTUP_FLOOR = 10.0  # seconds; at most Azure's own budget for the probe
 SUBNETS = ipaddress.ip_network("10.213.0.0/16")
 
 
@@ -123,18 +125,26 @@ class Probe:
     timeout: float
     success_threshold: int
     failure_threshold: int
+    # A starting container is failed no sooner than this many seconds after probing began: the
+    # fast profile's cap shortens the delays, not the time a slow machine needs to start one.
+    startup_floor: float = 0.0
 
     @classmethod
     def of(cls, settings: dict[str, Any], cap: float | None) -> Probe:
         def capped(value: float) -> float:
             return min(value, cap) if cap is not None else value
 
+        initial_delay = seconds(str(settings.get("initialDelay", "PT10S")))
+        period = seconds(str(settings.get("period", "PT10S")))
+        failure_threshold = int(settings.get("failureThreshold", 30))
+        azure_budget = initial_delay + failure_threshold * period
         return cls(
-            initial_delay=capped(seconds(str(settings.get("initialDelay", "PT10S")))),
-            period=max(capped(seconds(str(settings.get("period", "PT10S")))), 0.05),
+            initial_delay=capped(initial_delay),
+            period=max(capped(period), 0.05),
             timeout=max(seconds(str(settings.get("timeout", "PT2S"))), 0.05),
             success_threshold=int(settings.get("successThreshold", 1)),
-            failure_threshold=int(settings.get("failureThreshold", 30)),
+            failure_threshold=failure_threshold,
+            startup_floor=min(azure_budget, FAST_STARTUP_FLOOR) if cap is not None else 0.0,
         )
 
 
@@ -469,6 +479,7 @@ class DockerDataPlane:
         )
 
     async def _await_ready(self, instance: Instance, probe: Probe) -> _Startup:
+        floor = time.monotonic() + probe.startup_floor
         await asyncio.sleep(probe.initial_delay)
         successes = failures = 0
         last = "no answer yet"
@@ -497,7 +508,7 @@ class DockerDataPlane:
                     return _Startup(True)
             else:
                 successes, failures = 0, failures + 1
-                if failures >= probe.failure_threshold:
+                if failures >= probe.failure_threshold and time.monotonic() >= floor:
                     route = instance.readiness
                     error = await asyncio.to_thread(_last_error, instance.container)
                     hint = not_ready_hint(last, error, probe)
@@ -651,20 +662,28 @@ class DockerDataPlane:
 _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b: ?.*$")
 
 
-def not_ready_hint(last: str, error: str | None, probe: Probe) -> str:
-    """What to look at when readiness never came. A probe that timed out reached a server
-    still starting (or hung): an error its log holds may be one it logged and survived (the
-    inference server logs some at start), so it is quoted as a lead, not as the cause."""
+def not_ready_hint(last: str, error: LoggedError | None, probe: Probe) -> str:
+    """What to look at when readiness never came. An exception raised through the scoring
+    script (its init(), as Azure ML's troubleshooting guide lists for ResourceNotReady) is the
+    cause. Otherwise a probe that timed out reached a server still starting (or hung): an error
+    its log holds may be one it logged and survived (the inference server logs some at start),
+    so it is quoted as a lead, not as the cause."""
+    if error is not None and error.from_script:
+        return (
+            f"The scoring script raised: {error.line} (getLogs, InferenceServer, shows the "
+            "traceback)."
+        )
     if last.startswith("no answer within"):
-        budget = (
+        budget = max(
             probe.initial_delay
             + probe.failure_threshold * probe.timeout
-            + (probe.failure_threshold - 1) * probe.period
+            + (probe.failure_threshold - 1) * probe.period,
+            probe.startup_floor,
         )
         lead = (
-            f" The last error its log holds, which may be unrelated: {error} (getLogs, "
+            f" The last error its log holds, which may be unrelated: {error.line} (getLogs, "
             "InferenceServer)."
-            if error
+            if error is not None
             else ""
         )
         return (
@@ -673,10 +692,10 @@ def not_ready_hint(last: str, error: str | None, probe: Probe) -> str:
             "its model for longer needs a larger readiness_probe.initial_delay or "
             f"failure_threshold.{lead}"
         )
-    if error:
+    if error is not None:
         return (
-            f"The container's log ends in an error: {error} (getLogs, InferenceServer, shows "
-            "the traceback)."
+            f"The container's log ends in an error: {error.line} (getLogs, InferenceServer, "
+            "shows the traceback)."
         )
     return (
         "The container is running but never became ready; check "
@@ -684,22 +703,47 @@ def not_ready_hint(last: str, error: str | None, probe: Probe) -> str:
     )
 
 
-def _last_error(container: Container) -> str | None:
-    """The last exception a Python traceback in the container's log names (a scoring script's
-    `init()` that raised, as Azure ML's troubleshooting guide lists it for ResourceNotReady),
-    or None."""
+@dataclass(frozen=True)
+class LoggedError:
+    line: str  # the exception, e.g. "RuntimeError: the model file is corrupt"
+    from_script: bool  # its traceback passes through the deployment's code folder
+
+
+# Where Azure ML's inference images keep the deployment's code, and a no-code MLflow
+# deployment's generated scoring script.
+SCRIPT_FOLDERS = ("/var/azureml-app/", "/var/mlflow_resources/")
+
+
+def last_error(text: str) -> LoggedError | None:
+    """The exception of the last Python traceback in a container's log, preferring one raised
+    through the scoring script over one the server logged on its own."""
+    found: list[LoggedError] = []
+    frames: list[str] | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("Traceback (most recent call last)"):
+            frames = []
+        elif frames is not None and line.startswith('File "'):
+            frames.append(line)
+        elif frames is not None and _EXCEPTION_LINE.match(line):
+            script = any(folder in frame for frame in frames for folder in SCRIPT_FOLDERS)
+            found.append(LoggedError(line[:300], script))
+            frames = None
+    # The server wraps what the script raised ("The above exception was the direct cause"):
+    # the script's own exception says more.
+    own = [error for error in found if "UserScriptException" not in error.line]
+    for candidates in ([e for e in own if e.from_script], own, found):
+        if candidates:
+            return candidates[-1]
+    return None
+
+
+def _last_error(container: Container) -> LoggedError | None:
     try:
         text = container.logs(tail=300).decode(errors="replace")
     except docker.errors.DockerException:
         return None
-    if "Traceback (most recent call last)" not in text:
-        return None
-    errors = [line.strip() for line in text.splitlines() if _EXCEPTION_LINE.match(line.strip())]
-    # The server wraps what the script raised ("The above exception was the direct cause"):
-    # the script's own exception says more.
-    own = [line for line in errors if "UserScriptException" not in line]
-    chosen = (own or errors)[-1:]
-    return chosen[0][:300] if chosen else None
+    return last_error(text)
 
 
 def _docker_reason(exc: docker.errors.DockerException) -> str:

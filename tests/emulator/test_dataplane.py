@@ -8,7 +8,13 @@ import docker
 import pytest
 
 from emulator.client import Emulator
-from emulator.dataplane import Probe, not_ready_hint
+from emulator.dataplane import (
+    FAST_STARTUP_FLOOR,
+    LoggedError,
+    Probe,
+    last_error,
+    not_ready_hint,
+)
 from tests.emulator.arm import DEPLOYMENTS_API, Arm
 
 
@@ -178,21 +184,64 @@ def test_logs_tail(emulator: Emulator, arm: Arm) -> None:
     assert len(response.json()["content"].splitlines()) == 1
 
 
+SERVER_LOGGED = """\
+Traceback (most recent call last):
+  File "/azureml-envs/x/site-packages/azureml_inference_server_http/server/appinsights_client.py"
+    versions = [int(version) for version in os.listdir(path)]
+ValueError: invalid literal for int() with base 10: 'requirements.txt'
+"""
+SCRIPT_RAISED = """\
+Traceback (most recent call last):
+  File "/var/azureml-app/onlinescoring/score.py", line 2, in init
+    raise RuntimeError('the model file is corrupt')
+RuntimeError: the model file is corrupt
+
+The above exception was the direct cause of the following exception:
+
+Traceback (most recent call last):
+  File "/azureml-envs/x/site-packages/azureml_inference_server_http/server/user_script.py"
+azureml_inference_server_http.server.user_script.UserScriptException: Caught an unhandled
+"""
+PROBE = Probe(initial_delay=1, period=1, timeout=2, success_threshold=1, failure_threshold=5)
+
+
+def test_the_scoring_scripts_exception_is_the_cause_whatever_the_server_logged_after() -> None:
+    """The inference server logs an error it survives (its App Insights client reading the
+    model folder) before or after init() raises: the script's exception is the one named."""
+    for log in (SCRIPT_RAISED + SERVER_LOGGED, SERVER_LOGGED + SCRIPT_RAISED):
+        error = last_error(log)
+        assert error == LoggedError("RuntimeError: the model file is corrupt", True)
+        hint = not_ready_hint("no answer within 2 s", error, PROBE)
+        assert hint.startswith("The scoring script raised: RuntimeError: the model file")
+
+
 def test_a_probe_that_timed_out_quotes_the_logs_error_as_a_lead_not_a_cause() -> None:
     """A server still loading its model times the probe out; an error it logged and survived
-    (the inference server logs one at start) must not read as the reason it failed."""
-    probe = Probe(initial_delay=1, period=1, timeout=2, success_threshold=1, failure_threshold=5)
-    logged = "ValueError: invalid version: 'requirements.txt'"
-    hint = not_ready_hint("no answer within 2 s", logged, probe)
+    must not read as the reason it failed."""
+    logged = last_error(SERVER_LOGGED)
+    assert logged is not None and not logged.from_script
+    hint = not_ready_hint("no answer within 2 s", logged, PROBE)
     assert "still starting or it hung" in hint
     assert "about 15 s" in hint  # 1 + 5 probes × 2 s + 4 periods × 1 s
     assert "readiness_probe.initial_delay or failure_threshold" in hint
-    assert f"which may be unrelated: {logged}" in hint
+    assert f"which may be unrelated: {logged.line}" in hint
     assert "ends in an error" not in hint
 
 
 def test_a_probe_refused_quotes_the_logs_error_as_the_cause() -> None:
-    probe = Probe(initial_delay=1, period=1, timeout=2, success_threshold=1, failure_threshold=5)
-    raised = "RuntimeError: the model file is corrupt"
-    assert f"ends in an error: {raised}" in not_ready_hint("HTTP 502", raised, probe)
-    assert "readiness_route" in not_ready_hint("ConnectError: connection failed", None, probe)
+    logged = last_error(SERVER_LOGGED)
+    assert f"ends in an error: {logged.line if logged else ''}" in not_ready_hint(
+        "HTTP 502", logged, PROBE
+    )
+    assert "readiness_route" in not_ready_hint("ConnectError: connection failed", None, PROBE)
+    assert last_error("all quiet\n") is None
+
+
+def test_the_fast_profile_gives_a_starting_container_azures_time_up_to_a_floor() -> None:
+    """Capped delays make probes fast, not a slow start fatal: a container is failed no sooner
+    than Azure's own budget for the probe, at most FAST_STARTUP_FLOOR seconds."""
+    example = {"initialDelay": "PT5S", "period": "PT5S", "failureThreshold": 3}
+    assert Probe.of(example, cap=0.5).startup_floor == FAST_STARTUP_FLOOR
+    small = {"initialDelay": "PT1S", "period": "PT1S", "failureThreshold": 3}
+    assert Probe.of(small, cap=0.5).startup_floor == 4
+    assert Probe.of(example, cap=None).startup_floor == 0  # the azure profile: Azure's delays
