@@ -748,13 +748,17 @@ def only_agreement(output: Path, keep: bool) -> int:
     autoscale's case (l) when there are none yet); the rest stays as it was."""
 
     def splice(text: str, area: Area, note: str) -> str:
-        fresh = "\n".join([*_answers(area, FULL), note]).rstrip() + "\n\n"
-        end = text.index("## 3. Faults")
-        begin = text.find(ANSWERS_HEADING, 0, end)
-        return text[: end if begin < 0 else begin] + fresh + text[end:]
+        return splice_answers(text, "\n".join([*_answers(area, FULL), note]))
 
     cases = ("judged by what it answers", "(m)-(o) were measured", "agreement")
     return _remeasure(output, keep, cases, agreement_rollouts, splice)
+
+
+def splice_answers(text: str, section: str) -> str:
+    """`text` with `section` in place of cases (m)-(o), or at the end of section 2."""
+    end = text.index("## 3. Faults")
+    begin = text.find(ANSWERS_HEADING, 0, end)
+    return text[: end if begin < 0 else begin] + section.rstrip() + "\n\n" + text[end:]
 
 
 def _remeasure(
