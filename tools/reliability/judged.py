@@ -36,10 +36,11 @@ class JudgedSettings:
     first_step: int  # the first canary step, in %
     step_wait: int  # seconds each canary step is watched
     interval: int  # seconds of one analysis window
+    later_steps: tuple[int, ...] = (50, 100)  # the canary steps after the first
 
     @property
     def canary_steps(self) -> str:
-        return f"[{self.first_step}, 50, 100]"
+        return f"[{', '.join(str(step) for step in (self.first_step, *self.later_steps))}]"
 
     def analysis(self) -> str:
         """rollout.analysis: Azure Monitor's delay is the emulator's (about 1 s in its fast
@@ -133,7 +134,7 @@ def judged_case(new_app: AppFactory, settings: JudgedSettings, case: JudgedCase)
     )
     with load:
         time.sleep(1.0)
-        run = _timed_deploy(app, load)
+        run = timed_deploy(app, load)
         time.sleep(1.0)
     return _outcome(app, case, settings, load, run)
 
@@ -156,7 +157,8 @@ class TimedRun:
     outputs: dict[str, str]
 
 
-def _timed_deploy(app: App, load: Load) -> TimedRun:
+def timed_deploy(app: App, load: Load) -> TimedRun:
+    """A production deploy, every line of its log timed on the load's clock."""
     path = app.root.parent / f"{app.root.name}-judged.json"
     path.unlink(missing_ok=True)
     process = app.start("deploy", *PRODUCTION, "--output-json", str(path))

@@ -10,12 +10,16 @@ import collections
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import requests
 
 DEPLOYMENT_HEADER = "azureml-model-deployment"
+
+# Whether an answer (its body) to a request (its body) is the right one.
+AnswerCheck = Callable[[bytes, bytes], bool]
 
 
 @dataclass
@@ -25,15 +29,21 @@ class LoadFigures:
     answered_by: collections.Counter[str] = field(default_factory=collections.Counter)
     failures: collections.Counter[str] = field(default_factory=collections.Counter)
     seconds: float = 0.0
+    # answered 200 but wrongly, by deployment; counted only when the load checks the answers
+    wrong_by: collections.Counter[str] | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        figures: dict[str, object] = {
             "sent": self.sent,
             "failed": self.failed,
             "answered_by": dict(self.answered_by),
             "failures": dict(self.failures),
             "seconds": round(self.seconds, 1),
         }
+        if self.wrong_by is not None:
+            figures["wrong"] = sum(self.wrong_by.values())
+            figures["wrong_by"] = dict(self.wrong_by)
+        return figures
 
 
 class Load:
@@ -48,8 +58,10 @@ class Load:
         max_requests: int = 3000,
         max_seconds: float = 300.0,
         bodies: tuple[bytes, ...] = (),
+        check: AnswerCheck | None = None,
     ) -> None:
-        """`bodies`: sent in turn instead of `body` (clients' inputs are not all alike)."""
+        """`bodies`: sent in turn instead of `body` (clients' inputs are not all alike);
+        `check`: every 200 answer is also judged by what it says, not only by its status."""
         host = urllib.parse.urlsplit(url).hostname
         if host != "127.0.0.1":
             raise ValueError(f"the load generator only targets 127.0.0.1 (got {host})")
@@ -62,7 +74,8 @@ class Load:
         self.rate = rate
         self.max_requests = max_requests
         self.max_seconds = max_seconds
-        self.figures = LoadFigures()
+        self.check = check
+        self.figures = LoadFigures(wrong_by=collections.Counter() if check else None)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._local = threading.local()
@@ -117,15 +130,22 @@ class Load:
                 verify=self.ca_bundle,
             )
         except requests.RequestException as exc:
-            outcome, deployment = type(exc).__name__, None
+            outcome, deployment, wrong = type(exc).__name__, None, False
         else:
             outcome = "ok" if response.status_code == 200 else f"HTTP {response.status_code}"
             deployment = response.headers.get(DEPLOYMENT_HEADER)
+            wrong = (
+                outcome == "ok"
+                and self.check is not None
+                and not self.check(body, response.content)
+            )
         with self._lock:
             self.answers.append((sent_at, outcome != "ok" or not deployment))
             self.figures.sent += 1
             if outcome == "ok" and deployment:
                 self.figures.answered_by[deployment] += 1
+                if wrong and self.figures.wrong_by is not None:
+                    self.figures.wrong_by[deployment] += 1
             else:
                 self.figures.failed += 1
                 self.figures.failures[outcome] += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import collections
 import datetime
+import os
 import shutil
 import sys
 import tempfile
@@ -20,7 +21,7 @@ from pathlib import Path
 from emulator.client import Emulator
 from tools import launcher
 from tools.emulators import ROOT, Bundle, run_cli, start
-from tools.reliability import autoscaled, crashes, hostile, judged, scenarios
+from tools.reliability import agreement, autoscaled, crashes, hostile, judged, scenarios
 from tools.reliability.scanner import Findings, scan_runs
 from tools.reliability.scenarios import FAILING_CANARY_BOUND_SECONDS, FULL, Outcome, Settings
 from tools.repo import App, git, make_app
@@ -112,6 +113,15 @@ def judged_rollouts(runner: Runner) -> Callable[[Area], None]:
         for case in judged.JUDGED_CASES:
             area.outcomes.append(judged.judged_case(runner.new_app(area), judged.FULL_JUDGED, case))
         area.outcomes.append(autoscaled.autoscale_case(runner.new_app(area)))
+
+    return run
+
+
+def agreement_rollouts(runner: Runner) -> Callable[[Area], None]:
+    def run(area: Area) -> None:
+        for case in agreement.AGREEMENT_CASES:
+            app = runner.new_app(area)()
+            area.outcomes.append(agreement.agreement_case(app, agreement.FULL_AGREEMENT, case))
 
     return run
 
@@ -290,6 +300,7 @@ def document(areas: dict[str, Area], settings: Settings, repeat: int, minutes: f
     )
 
     lines += _judged(areas["judged by live traffic"], settings)
+    lines += _answers(areas["judged by what it answers"], settings)
 
     fault = areas["faults"]
     killed = {o.name for o in fault.outcomes if "killed after each step" in o.name}
@@ -518,32 +529,109 @@ def _judged_canaries(area: Area, settings: Settings) -> list[str]:
             else 0
         )
         rows.append(
-            [
-                o.name,
-                f["sent"],
-                f"{f['failed']} ({_kinds(f['failures'])})" if f["failed"] else 0,
+            _rollout_row(
+                o,
+                settings,
                 f"{f['first_step_failed']} of {f['first_step_requests']} ({share:.1f} %)"
                 if f["first_step_requests"]
                 else "–",
                 f"{f['windows']} ({f['verdict']})",
-                ("as expected: " if f["end_state_ok"] else "**wrong**: ")
-                + _traffic(f["traffic_after"]),
-                _verdict(o, settings),
-            ]
+            )
         )
-    lines += _table(
-        [
-            "Case",
-            "Requests sent",
-            "Failed",
-            "Failed in the first step",
-            "Analysis windows",
-            "End state",
-            "Goal met",
-        ],
-        rows,
-    )
-    return lines
+    return lines + _rollout_table(["Failed in the first step", "Analysis windows"], rows)
+
+
+def _rollout_row(outcome: Outcome, settings: Settings, *middle: object) -> list[object]:
+    """A rollout under load: what was sent and failed, `middle`, how it ended, the verdict."""
+    f = outcome.figures
+    return [
+        outcome.name,
+        f["sent"],
+        f"{f['failed']} ({_kinds(f['failures'])})" if f["failed"] else 0,
+        *middle,
+        ("as expected: " if f["end_state_ok"] else "**wrong**: ") + _traffic(f["traffic_after"]),
+        _verdict(outcome, settings),
+    ]
+
+
+def _rollout_table(middle: list[str], rows: list[list[object]]) -> list[str]:
+    return _table(["Case", "Requests sent", "Failed", *middle, "End state", "Goal met"], rows)
+
+
+ANSWERS_HEADING = "### Judged by what it answers: agreement"
+
+
+def _answers(area: Area, settings: Settings) -> list[str]:
+    """Section 2's cases (m)-(o): a canary wrong for 5 % of its inputs, with and without
+    rollout.agreement, and a retrained model within the tolerance."""
+    full = agreement.FULL_AGREEMENT
+    lines = [
+        ANSWERS_HEADING,
+        "",
+        "**What it means for you:** a new version that answers fast and with HTTP 200, but "
+        "wrongly, passes the smoke test and every `rollout.analysis` window, and its wrong "
+        "answers reach your clients; `rollout.agreement` compares its answers with the "
+        "known-good's before it takes any traffic and stops it before a client gets one, while "
+        "a version whose answers stay within your tolerance goes live.",
+        "",
+        'Version 1 is a classifier: it answers `{"x": n}` with n\'s parity (`{"label": '
+        '"even" | "odd", "score": n / 100}`, the test model server\'s `PREDICT` mode). '
+        "Version 2 of (m) and (n) gives the wrong label for every x divisible by 20 (5 % of "
+        "inputs), as fast as version 1 and with HTTP 200; version 2 of (o) is retrained: every "
+        f"score {agreement.DRIFTED.split('=')[1]} higher, every label right. The load generator "
+        f"sends x = 0 … {agreement.CLIENT_INPUTS - 1} in turn at {full.rate:.0f} requests/s "
+        "(from 127.0.0.1, with the endpoint key) from one second before the run until "
+        f"{agreement.AFTER_SECONDS:.0f} seconds after it, and checks each answer's label against "
+        "the parity rule: a wrong answer is a 200 whose label is wrong, which no HTTP status "
+        f"shows. Canary steps are {full.canary_steps} watched {full.step_wait} s each, judged by "
+        f"`rollout.analysis` (windows of `interval_seconds: {full.interval}`, `min_requests: 4, "
+        "max_error_rate: 1`, as in (g)-(k)). `rollout.agreement` sends a request set of "
+        f"{agreement.REQUESTS} files (x = 0 … {agreement.REQUESTS - 1}, two of which version 2 "
+        "of (m) and (n) gets wrong) to the known-good and to the new deployment through the "
+        "`azureml-model-deployment` header, one at a time, the known-good's first, before the "
+        "new deployment takes traffic and after each canary step: in (n) with `compare: "
+        "{pointer: /label}, min_agreement: 0.98`, in (o) with `compare: {tolerance: {absolute: "
+        "0.001}}` (every answer must agree). Agreement time is how long the checks took, out of "
+        "the whole run's; each case ran once.",
+        "",
+    ]
+    rows = []
+    for o in area.outcomes:
+        f = o.figures
+        new = f["answered_by"].get(f["candidate"], 0)
+        wrong = f"{f['wrong']} of version 2's {new} answers ({100 * f['wrong'] / (new or 1):.1f} %)"
+        checks = "; ".join(
+            f"{stage}: {agreed} of {compared} ({verdict})"
+            for stage, agreed, compared, verdict in f["checks"]
+        )
+        rows.append(
+            _rollout_row(
+                o,
+                settings,
+                wrong if f["wrong"] else 0,
+                f"{f['windows']} ({f['analysis_verdict']})",
+                checks or "not configured",
+                f"{f['agreement_seconds']} s of {f['deploy_seconds']} s" if f["checks"] else "–",
+            )
+        )
+    middle = ["Wrong answers served", "Analysis windows", "Agreement", "Agreement time"]
+    return lines + _rollout_table(middle, rows) + _agreement_cost(area)
+
+
+def _agreement_cost(area: Area) -> list[str]:
+    """What a check costs, and what agreement cannot see."""
+    checks = sum(len(o.figures["checks"]) for o in area.outcomes)
+    seconds = sum(o.figures["agreement_seconds"] for o in area.outcomes)
+    per_check = seconds / (checks or 1)
+    return [
+        f"A check sends {2 * agreement.REQUESTS} requests one after the other: here "
+        f"{per_check:.1f} s a check on average ({1000 * per_check / (2 * agreement.REQUESTS):.0f}"
+        " ms a request, both deployments serving the clients' load meanwhile), added to the "
+        "rollout before traffic moves and after each canary step. Agreement sees only the "
+        "request set: a model wrong on inputs the set lacks passes it, as (m) passes every "
+        "HTTP gate; here 2 of its 40 requests are inputs version 2 gets wrong.",
+        "",
+    ]
 
 
 GAPS = [
@@ -580,9 +668,17 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run only the judged canaries (g)-(k) and rewrite just their table and text",
     )
+    parser.add_argument(
+        "--only-agreement",
+        action="store_true",
+        help="run only the canaries judged by what they answer (m)-(o) and rewrite just "
+        "their table and text",
+    )
     options = parser.parse_args(argv)
     if options.only_judged:
         return only_judged(options.output, options.keep)
+    if options.only_agreement:
+        return only_agreement(options.output, options.keep)
     launcher.start_cold()  # the figures are what a user waits for, import time included
     settings = FULL
     workdir = Path(tempfile.mkdtemp(prefix="azureml-deploy-reliability-"))
@@ -598,6 +694,9 @@ def main(argv: list[str] | None = None) -> int:
             ),
             "judged by live traffic": runner.area(
                 "judged by live traffic", judged_rollouts(runner)
+            ),
+            "judged by what it answers": runner.area(
+                "judged by what it answers", agreement_rollouts(runner)
             ),
             "faults": runner.area("faults", faults(runner, settings)),
             "bad input": runner.area("bad input", bad_input(runner, settings)),
@@ -625,39 +724,81 @@ def main(argv: list[str] | None = None) -> int:
 def only_judged(output: Path, keep: bool) -> int:
     """Cases (g)-(k) alone, spliced into the document in place of their table and text; the
     rest of it (autoscale's case (l) too) stays as the last full run wrote it."""
+
+    def run(runner: Runner) -> Callable[[Area], None]:
+        def cases(area: Area) -> None:
+            for case in judged.JUDGED_CASES:
+                outcome = judged.judged_case(runner.new_app(area), judged.FULL_JUDGED, case)
+                area.outcomes.append(outcome)
+
+        return cases
+
+    def splice(text: str, area: Area, note: str) -> str:
+        fresh = "\n".join([*_judged_canaries(area, FULL), note]).rstrip() + "\n\n"
+        begin = text.index("## 2. Rollouts judged by live traffic")
+        end = text.index("| Autoscale |", begin)
+        return text[:begin] + fresh + text[end:]
+
+    cases = ("judged by live traffic", "(g)-(k) were measured again", "judged")
+    return _remeasure(output, keep, cases, run, splice)
+
+
+def only_agreement(output: Path, keep: bool) -> int:
+    """Cases (m)-(o) alone, spliced into section 2 in place of their text and table (after
+    autoscale's case (l) when there are none yet); the rest stays as it was."""
+
+    def splice(text: str, area: Area, note: str) -> str:
+        return splice_answers(text, "\n".join([*_answers(area, FULL), note]))
+
+    cases = ("judged by what it answers", "(m)-(o) were measured", "agreement")
+    return _remeasure(output, keep, cases, agreement_rollouts, splice)
+
+
+def splice_answers(text: str, section: str) -> str:
+    """`text` with `section` in place of cases (m)-(o), or at the end of section 2."""
+    end = text.index("## 3. Faults")
+    begin = text.find(ANSWERS_HEADING, 0, end)
+    return text[: end if begin < 0 else begin] + section.rstrip() + "\n\n" + text[end:]
+
+
+def _remeasure(
+    output: Path,
+    keep: bool,
+    cases: tuple[str, str, str],
+    run: Callable[[Runner], Callable[[Area], None]],
+    splice: Callable[[str, Area, str], str],
+) -> int:
+    """Some cases alone against an emulator of their own, spliced into the document, with a
+    line saying when and at which commit they were measured. `cases`: their area's title,
+    their names with how they were measured, and the --only-… flag that measures them."""
+    title, names, flag = cases
     workdir = Path(tempfile.mkdtemp(prefix="azureml-deploy-reliability-"))
     bundle = Bundle(workdir / "ca-bundle.pem")
     emulator = start(workdir / "emulator", "--profile", "fast")
     try:
         bundle.trust(emulator)
         runner = Runner(emulator, workdir)
-
-        def run(area: Area) -> None:
-            for case in judged.JUDGED_CASES:
-                outcome = judged.judged_case(runner.new_app(area), judged.FULL_JUDGED, case)
-                area.outcomes.append(outcome)
-
-        area = runner.area("judged by live traffic", run)
+        area = runner.area(title, run(runner))
     finally:
         run_cli("down", state_dir=workdir / "emulator")
     commit = git(ROOT, "rev-parse", "--short", "HEAD")
     note = (
-        f"Cases (g)-(k) were measured again on {datetime.date.today().isoformat()} (commit "
-        f"`{commit}`) with `python -m tools.reliability.report --only-judged`, after the "
-        "rest of this page."
+        f"Cases {names} on {datetime.date.today().isoformat()} (commit "
+        f"`{commit}`) with `python -m tools.reliability.report --only-{flag}`, after the "
+        "rest of this page, on a 2-core machine whose load average over the last 5 minutes of "
+        f"the run was {os.getloadavg()[1]:.1f} (2 keeps both cores busy)."
     )
-    fresh = "\n".join([*_judged_canaries(area, FULL), note]).rstrip() + "\n\n"
-    text = output.read_text("utf-8")
-    begin = text.index("## 2. Rollouts judged by live traffic")
-    end = text.index("| Autoscale |", begin)
-    output.write_text(text[:begin] + fresh + text[end:], "utf-8")
-    print(f"rewrote the judged cases of {output.relative_to(ROOT)}")
+    output.write_text(splice(output.read_text("utf-8"), area, note), "utf-8")
+    print(f"rewrote cases {names.split()[0]} of {output.relative_to(ROOT)}")
     if not keep:
         shutil.rmtree(workdir, ignore_errors=True)
     missed = [o for o in area.outcomes if not within_stated_bounds(o, FULL)]
     for outcome in missed:
         print(f"goal missed: {outcome.name}\n{outcome.detail}", file=sys.stderr)
-    return 1 if missed else 0
+    leaks = area.findings.leaks if area.findings else []
+    for leak in leaks:
+        print(f"secret leaked: {leak}", file=sys.stderr)
+    return 1 if missed or leaks else 0
 
 
 if __name__ == "__main__":
