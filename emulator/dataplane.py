@@ -721,7 +721,9 @@ def last_error(text: str) -> LoggedError | None:
     frames: list[str] | None = None
     for raw in text.splitlines():
         line = raw.strip()
-        if line.startswith("Traceback (most recent call last)"):
+        # the inference server logs "<time> E [pid] azmlinfsrv - Encountered Exception
+        # Traceback (most recent call last):" on one line
+        if "Traceback (most recent call last)" in line:
             frames = []
         elif frames is not None and line.startswith('File "'):
             frames.append(line)

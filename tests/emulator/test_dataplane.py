@@ -191,7 +191,9 @@ Traceback (most recent call last):
 ValueError: invalid literal for int() with base 10: 'requirements.txt'
 """
 SCRIPT_RAISED = """\
-Traceback (most recent call last):
+2026-12-07 01:53:47,709 E [17] azmlinfsrv - Encountered Exception Traceback (most recent call last):
+  File "/azureml-envs/x/site-packages/azureml_inference_server_http/server/user_script.py"
+    self._user_init()
   File "/var/azureml-app/onlinescoring/score.py", line 2, in init
     raise RuntimeError('the model file is corrupt')
 RuntimeError: the model file is corrupt
