@@ -5,12 +5,20 @@ NAT or IP forwarding). Started and stopped by pid; used by the tests and the ben
 A hosted runner's image comes with some images preinstalled but with nothing of ours; here the
 only preinstalled image is the local base image (it cannot be pulled), loaded with
 `docker save | docker load`. Its build cache and layer store start empty.
+
+What every engine pays and no test looks at is done once or out of the way: an image is saved
+from the main engine once per process (by id) and each engine loads the file; an engine's
+folder (its data root: the base image's thousands of files, the test's layers) is deleted in the
+background after the engine has stopped and its mounts are gone, and the end of the session
+waits for those deletions.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
+import functools
 import json
 import os
 import re
@@ -31,6 +39,8 @@ _PR_SET_PDEATHSIG = 1
 
 # Every engine this process started and has not stopped yet: its pid (also its process group).
 _running: set[int] = set()
+# Deletions of stopped engines' folders still going on.
+_removing: list[subprocess.Popen[bytes]] = []
 
 
 class EngineError(RuntimeError):
@@ -140,28 +150,48 @@ def _alive(pid: int) -> bool:
 
 def sweep() -> list[int]:
     """Stops every engine this process started and has not stopped (a test killed by its
-    timeout before its `finally`): the end of a test session calls this."""
+    timeout before its `finally`), and waits for the engines' folders to be deleted: the end of
+    a test session calls this."""
     stopped = sorted(_running)
     for pid in stopped:
         stop(pid)
+    while _removing:
+        _removing.pop().wait()
     return stopped
 
 
 def _preload(engine: Engine, images: Iterable[str]) -> None:
     for image in images:
-        save = subprocess.Popen([DOCKER_CLI, "save", image], stdout=subprocess.PIPE)
-        load = subprocess.run(
-            [DOCKER_CLI, "--host", engine.host, "load", "--quiet"],
-            stdin=save.stdout,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        if save.stdout is not None:
-            save.stdout.close()
-        if save.wait(timeout=300) != 0 or load.returncode != 0:
+        load = engine.docker("load", "--quiet", "--input", str(_saved(image, _image_id(image))))
+        if load.returncode != 0:
             raise EngineError(f"could not load {image} into the fresh engine: {load.stderr}")
+
+
+def _main_engine(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [DOCKER_CLI, *args], capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def _image_id(image: str) -> str:
+    result = _main_engine("image", "inspect", "--format", "{{.Id}}", image)
+    if result.returncode != 0:
+        raise EngineError(f"the main engine has no image {image}: {result.stderr}")
+    return result.stdout.strip()
+
+
+@functools.cache
+def _saved(image: str, image_id: str) -> Path:
+    """The main engine's `image` (now `image_id`: a rebuilt image is saved again) as a
+    `docker save` archive with its name, made once per process in a folder of its own (removed
+    when the process exits)."""
+    folder = Path(tempfile.mkdtemp(prefix="engine-images-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    archive = folder / f"{image_id.removeprefix('sha256:')}.tar"
+    result = _main_engine("save", "--output", str(archive), image)
+    if result.returncode != 0:
+        raise EngineError(f"could not save image {image}: {result.stderr}")
+    return archive
 
 
 @contextlib.contextmanager
@@ -202,4 +232,21 @@ def remove(root: Path) -> None:
     for target in sorted((line.split()[1] for line in mounts), reverse=True):
         if Path(target).is_relative_to(root):
             subprocess.run(["umount", "--lazy", target], capture_output=True, check=False)
-    shutil.rmtree(root, ignore_errors=True)
+    # Seconds of disk work for a folder no one reads again: renamed out of the way at once,
+    # deleted in the background (sweep() waits for it).
+    doomed = root.with_name(f".{root.name}-removing")
+    try:
+        root.rename(doomed)
+    except OSError:
+        shutil.rmtree(root, ignore_errors=True)
+        return
+    _removing[:] = [deletion for deletion in _removing if deletion.poll() is None]
+    _removing.append(
+        subprocess.Popen(
+            ["rm", "-rf", "--one-file-system", "--", str(doomed)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # outlives a killed test process, and finishes
+        )
+    )
