@@ -45,7 +45,7 @@ log = logging.getLogger("emulator.dataplane")
 
 LABEL = "azureml-deploy.emulator"
 CRASH_RESTARTS = 2  # a container that exits this many times more is a crash loop
-FAST_STARTUP_FLOOR = 10.0  # seconds; at most Azure's own budget for the probe
+FAST_STARTUP_FLOOR = 30.0  # seconds; at most Azure's own budget for the probe
 SUBNETS = ipaddress.ip_network("10.213.0.0/16")
 
 

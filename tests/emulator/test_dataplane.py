@@ -243,7 +243,8 @@ def test_the_fast_profile_gives_a_starting_container_azures_time_up_to_a_floor()
     """Capped delays make probes fast, not a slow start fatal: a container is failed no sooner
     than Azure's own budget for the probe, at most FAST_STARTUP_FLOOR seconds."""
     example = {"initialDelay": "PT5S", "period": "PT5S", "failureThreshold": 3}
-    assert Probe.of(example, cap=0.5).startup_floor == FAST_STARTUP_FLOOR
+    assert Probe.of(example, cap=0.5).startup_floor == 20  # Azure's: 5 s + 3 × 5 s
+    assert Probe.of({}, cap=0.5).startup_floor == FAST_STARTUP_FLOOR  # Azure's default: 310 s
     small = {"initialDelay": "PT1S", "period": "PT1S", "failureThreshold": 3}
     assert Probe.of(small, cap=0.5).startup_floor == 4
     assert Probe.of(example, cap=None).startup_floor == 0  # the azure profile: Azure's delays
