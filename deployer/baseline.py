@@ -49,8 +49,9 @@ def after_rollout(
     if session.spec.ttl_hours is not None:
         try:
             return _scorecard(session, converged, agreement, deadline)
-        except DeployerError as exc:  # the preview is live: no scorecard is no failure
-            session.runner.warning(f"no scorecard: {exc.message}")
+        except (DeployerError, OSError, ValueError) as exc:
+            # the preview is live: a scorecard that cannot be made is no failure
+            session.runner.warning(f"no scorecard: {getattr(exc, 'message', exc)}")
             return None
     if not session.context.is_pull_request:
         _record(session, converged, agreement, deadline)
