@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.action.conftest import Repo
 from tools.runner.job import Event
 from tools.runner.workflow import JobRun
@@ -240,6 +242,7 @@ def _scored(repo: Repo, since: int, endpoint: str) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.long  # a release and three previews: started first (tests/conftest.py)
 def test_a_preview_is_scored_against_the_answers_production_recorded(repo: Repo) -> None:
     """The example judges its model by what it answers (rollout.agreement): a release records
     production's answers; each preview compares its own with them, by production's rule, in its

@@ -89,6 +89,7 @@ def test_a_scoring_scripts_answers_are_compared_alike(app: App) -> None:
     assert json.loads(second["traffic"]) == {"green": 100}
 
 
+@pytest.mark.long  # a canary killed at a step, then promoted: started first
 def test_promote_judges_the_answers_at_the_steps_it_continues(app: App) -> None:
     """`promote` continues a canary with the same checks: the deploy file now asks for 98 %
     agreement, which the candidate's 95 % does not meet, so it is rolled back, not promoted."""

@@ -6,6 +6,8 @@ to `make reliability` to keep this test short; tests/e2e/test_agreement.py runs 
 
 from __future__ import annotations
 
+import pytest
+
 from tools.reliability.agreement import AGREEMENT_CASES, agreement_case, serve_version_one
 from tools.reliability.agreement import FAST_AGREEMENT as FAST
 from tools.reliability.scenarios import AppFactory
@@ -13,6 +15,7 @@ from tools.reliability.scenarios import AppFactory
 SHIPPED, STOPPED, _ = AGREEMENT_CASES
 
 
+@pytest.mark.long
 def test_wrong_answers_pass_every_http_gate_and_are_stopped_by_agreement(
     new_app: AppFactory,
 ) -> None:
