@@ -34,7 +34,9 @@ def test_the_action_builds_a_modern_dockerfile_with_file_secrets(repo: Repo) -> 
     assert "[deps 3/3] RUN --mount=type=secret,id=index_token,required=true" in result.text
     groups = [command.data for command in result.commands if command.name == "group"]
     assert any("(built-in BuildKit client)" in title for title in groups), groups
-    assert "| Image build | " in result.summary and "from cache;" in result.summary
+    # (" from cache (imported from the registry);" when an earlier test on this worker's
+    # emulator pushed the example's build cache)
+    assert "| Image build | " in result.summary and " from cache" in result.summary
     image = result.outputs["image"]
     assert image.endswith(result.outputs["digest"])
     inspect = subprocess.run(
